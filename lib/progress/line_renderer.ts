@@ -1,0 +1,75 @@
+/**
+ * The plain progress renderer: one line per finished blob, for logs and pipes.
+ *
+ * @module
+ */
+
+import { formatBytes, formatDuration, shortDigest } from "./format.ts";
+import type { ProgressEvent } from "./progress_event.ts";
+
+/**
+ * Turns progress events into one line per finished blob and a summary line, written through
+ * `write` (the CLI passes stderr).
+ *
+ * @example Render to an array
+ * ```ts
+ * import { LineRenderer } from "./line_renderer.ts";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const r = new LineRenderer((s) => lines.push(s));
+ * r.handle({ type: "blob-done", digest: "sha256:" + "a".repeat(64), kind: "layer",
+ *   size: 2048, fetched: 2048, cached: false });
+ * assertEquals(lines.length, 1);
+ * ```
+ */
+export class LineRenderer {
+  #write: (text: string) => void;
+  #start = performance.now();
+  #fetched = 0;
+
+  /**
+   * Makes a renderer.
+   *
+   * @param write Receives each line, with its newline.
+   */
+  constructor(write: (text: string) => void) {
+    this.#write = write;
+  }
+
+  /**
+   * Handles one event.
+   *
+   * @param event The progress event.
+   */
+  handle(event: ProgressEvent): void {
+    switch (event.type) {
+      case "resolved":
+        this.#write(`${event.reference}: ${event.local ? "found" : "resolved"} ${event.digest}\n`);
+        break;
+      case "manifest":
+        this.#write(
+          `${event.digest}: ${event.platform ? `${event.platform}, ` : ""}` +
+            `${event.layers} layer${event.layers === 1 ? "" : "s"}, ${formatBytes(event.size)}\n`,
+        );
+        break;
+      case "blob-done":
+        this.#fetched += event.fetched;
+        this.#write(
+          `${shortDigest(event.digest)}: ${event.cached ? "already present" : "pulled"} ` +
+            `(${event.kind}, ${formatBytes(event.size)})\n`,
+        );
+        break;
+      case "done": {
+        const ms = performance.now() - this.#start;
+        const rate = ms > 0 ? this.#fetched / (ms / 1000) : 0;
+        this.#write(
+          `${event.reference}: done in ${formatDuration(ms)}` +
+            (this.#fetched > 0 ? `, ${formatBytes(this.#fetched)} at ${formatBytes(rate)}/s` : "") +
+            "\n",
+        );
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * One blob from the registry into the store: resume from partial data, verify while streaming,
+ * commit by rename.
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
+import { parseDigest } from "../reference/parse_digest.ts";
+import type { BlobKind, ProgressListener } from "../progress/progress_event.ts";
+import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { RegistryClient } from "../registry/registry_client.ts";
+import { DigestVerifyStream } from "../stream/digest_verify_stream.ts";
+import type { Ingest } from "../store/ingest.ts";
+import type { Store } from "../store/store.ts";
+import { discard } from "../transport/fetcher.ts";
+
+/** Where a blob comes from and goes to. */
+export interface DownloadBlobContext {
+  /** The registry client. */
+  client: RegistryClient;
+  /** The repository the blob belongs to. */
+  repository: string;
+  /** The store to put it in. */
+  store: Store;
+  /** Aborts the download; partial data stays for resume. */
+  signal?: AbortSignal;
+  /** Progress events. */
+  onProgress?: ProgressListener;
+}
+
+/** What {@linkcode downloadBlob} did. */
+export interface DownloadBlobResult {
+  /** `true` when the blob was already in the store. */
+  cached: boolean;
+  /** Bytes transferred from the registry. */
+  fetched: number;
+}
+
+/** How many times a blob is fetched from zero after a digest mismatch (a CDN can glitch once). */
+const MISMATCH_ATTEMPTS = 2;
+
+/**
+ * Downloads one blob into the store, unless it is there already.
+ *
+ * Partial data from an interrupted download is re-hashed and the download resumes after it with
+ * `Range: bytes=N-`; a `206` must carry the matching `Content-Range`, a `200` or `416` restarts the
+ * blob from zero (a full body is never appended to partial data). Bytes are hashed and counted as
+ * they stream; only a blob whose digest and size match is renamed into `blobs/`. A mismatch
+ * deletes the partial data and fetches once more from zero; a second mismatch throws.
+ *
+ * @param ctx The client, repository, store and signal.
+ * @param descriptor The blob's digest and size.
+ * @param kind Config or layer, for progress events.
+ * @returns Whether it was cached and how many bytes were fetched.
+ * @throws {DigestMismatchError} When the content does not match the digest twice.
+ * @throws {SizeMismatchError} When the server sends more bytes than the descriptor's size twice.
+ * @throws {RegistryError} When the registry refuses.
+ */
+export async function downloadBlob(
+  ctx: DownloadBlobContext,
+  descriptor: Descriptor,
+  kind: BlobKind,
+): Promise<DownloadBlobResult> {
+  const { store, onProgress } = ctx;
+  const { digest, size } = descriptor;
+  const cachedResult = () => {
+    onProgress?.({ type: "blob-done", digest, kind, size, fetched: 0, cached: true });
+    return { cached: true, fetched: 0 };
+  };
+  if (await store.hasBlob(digest, size)) return cachedResult();
+  const ingest = await store.openIngest(digest, size);
+  try {
+    if (ingest.complete) return cachedResult();
+    let fetched = 0;
+    for (let attempt = 1;; attempt++) {
+      const counter = { bytes: 0 };
+      try {
+        await transfer(ctx, ingest, descriptor, kind, counter);
+        fetched += counter.bytes;
+        await ingest.commit();
+        onProgress?.({ type: "blob-done", digest, kind, size, fetched, cached: false });
+        return { cached: false, fetched };
+      } catch (e) {
+        fetched += counter.bytes;
+        const corrupt = e instanceof DigestMismatchError ||
+          (e instanceof SizeMismatchError && e.actual > e.expected);
+        if (!corrupt) throw e;
+        await ingest.truncate();
+        if (attempt >= MISMATCH_ATTEMPTS) {
+          await ingest.remove();
+          throw e;
+        }
+      }
+    }
+  } finally {
+    ingest.close();
+  }
+}
+
+async function transfer(
+  ctx: DownloadBlobContext,
+  ingest: Ingest,
+  descriptor: Descriptor,
+  kind: BlobKind,
+  counter: { bytes: number },
+): Promise<void> {
+  const { client, repository, signal, onProgress } = ctx;
+  const { digest, size } = descriptor;
+  const algorithm = parseDigest(digest).algorithm;
+  let offset = await ingest.length();
+  let hash: Hash;
+  if (offset > size) {
+    await ingest.truncate();
+    offset = 0;
+  }
+  if (offset > 0) {
+    const prefix = await ingest.rehash(signal);
+    hash = prefix.hash;
+    offset = prefix.offset;
+  } else {
+    hash = createHash(algorithm);
+  }
+  if (offset === size) {
+    // everything is here already (a process died between the last byte and the rename)
+    const actual = `${algorithm}:${hash.digest("hex")}`;
+    if (actual !== digest) throw new DigestMismatchError(`blob ${digest}`, digest, actual);
+    return;
+  }
+
+  let res = await client.getBlob(repository, digest, {
+    offset,
+    ...(signal ? { signal } : {}),
+  });
+  if (offset > 0) {
+    if (res.status === 206) {
+      const range = res.headers.get("content-range");
+      const m = range ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range.trim()) : null;
+      const ok = m !== null && Number(m[1]) === offset && Number(m[2]) === size - 1 &&
+        (m[3] === "*" || Number(m[3]) === size);
+      if (!ok) {
+        await discard(res);
+        throw new Error(
+          `Cannot resume blob ${digest}: asked for bytes ${offset}-, the server answered ` +
+            `Content-Range ${range === null ? "(none)" : `"${range}"`}`,
+        );
+      }
+    } else {
+      // 200 (Range ignored) or 416 (not satisfiable): start over, never append a full body
+      await ingest.truncate();
+      offset = 0;
+      hash = createHash(algorithm);
+      if (res.status === 416) {
+        await discard(res);
+        res = await client.getBlob(repository, digest, signal ? { signal } : {});
+      }
+    }
+  }
+  if (res.status !== 200 && res.status !== 206) {
+    await discard(res);
+    throw new Error(`Cannot fetch blob ${digest}: unexpected status ${res.status}`);
+  }
+  const declared = res.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > size - offset) {
+    await discard(res);
+    throw new SizeMismatchError(
+      `blob ${digest}`,
+      size,
+      offset + Number(declared),
+      "the server announced too many bytes",
+    );
+  }
+  if (!res.body) throw new SizeMismatchError(`blob ${digest}`, size, offset);
+
+  onProgress?.({ type: "blob-start", digest, kind, size, offset });
+  const verify = new DigestVerifyStream(descriptor, { hash, offset });
+  let written = offset;
+  const sink = ingest.writable((n) => {
+    written += n;
+    counter.bytes += n;
+    onProgress?.({ type: "blob-progress", digest, bytes: written, size });
+  });
+  await res.body.pipeThrough(verify).pipeTo(sink, signal ? { signal } : {});
+}

@@ -1,0 +1,314 @@
+/**
+ * The pull: resolve -> choose platform -> manifests and config -> layers in parallel -> name it in
+ * `index.json`.
+ *
+ * @module
+ */
+
+import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import { parseDigest } from "../reference/parse_digest.ts";
+import type { ProgressEvent, ProgressListener } from "../progress/progress_event.ts";
+import {
+  choosePlatform,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parsePlatform,
+} from "../registry/choose_platform.ts";
+import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
+import {
+  type Descriptor,
+  type ImageManifest,
+  ManifestError,
+  type ParsedManifest,
+  parseManifest,
+  type Platform,
+} from "../registry/parse_manifest.ts";
+import { RegistryClient } from "../registry/registry_client.ts";
+import { REF_NAME_ANNOTATION, Store } from "../store/store.ts";
+import type { CredentialResolver } from "../transport/auth_fetch.ts";
+import type { Fetcher } from "../transport/fetcher.ts";
+import type { RetryOptions } from "../transport/retry_fetch.ts";
+import { runBounded } from "./_run_bounded.ts";
+import { downloadBlob } from "./download_blob.ts";
+
+/** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
+export const INDEX_DIGEST_ANNOTATION = "dev.skiff.index.digest";
+/** Annotation on `index.json` entries: when the image was pulled (RFC 3339). */
+export const PULLED_ANNOTATION = "dev.skiff.pulled";
+
+/** Options for {@linkcode pull}. */
+export interface PullOptions {
+  /**
+   * The store: a directory or an open {@linkcode Store}.
+   * @default {Store.defaultPath()}
+   */
+  store?: string | Store;
+  /**
+   * The platform to pull from a multi-platform image: `os/arch[/variant]` or an object.
+   * @default {"linux/<host arch>"}
+   */
+  platform?: string | Platform;
+  /**
+   * How many blobs download at once.
+   * @default {4}
+   */
+  jobs?: number;
+  /**
+   * Speak plain HTTP to the registry (loopback registries fall back to it on their own).
+   * @default {false}
+   */
+  plainHttp?: boolean;
+  /** Aborts the pull; partial blobs stay in the store for the next pull to resume. */
+  signal?: AbortSignal;
+  /** Receives typed progress events. */
+  onProgress?: ProgressListener;
+  /**
+   * Where credentials come from.
+   * @default {anonymous}
+   */
+  credentials?: CredentialResolver;
+  /**
+   * Retry policy for requests.
+   * @default {5 attempts with backoff}
+   */
+  retry?: RetryOptions;
+  /**
+   * The network, for tests and embedders.
+   * @default {globalThis.fetch}
+   */
+  fetch?: Fetcher;
+  /**
+   * A ready client for the reference's registry (its options win over the ones above).
+   * @default {a new RegistryClient}
+   */
+  client?: RegistryClient;
+  /** Called with diagnostic lines (never with secrets). */
+  onDebug?: (line: string) => void;
+}
+
+/** What {@linkcode pull} returns. */
+export interface PullResult {
+  /** The canonical reference the image is stored under, e.g. `docker.io/library/alpine:3.20`. */
+  reference: string;
+  /** The digest of the stored image manifest (the platform's manifest for an index). */
+  digest: string;
+  /** The image manifest's media type. */
+  mediaType: string;
+  /** The index the reference pointed at, if it was one. */
+  indexDigest: string | undefined;
+  /** The image's platform, from the index entry or the config. */
+  platform: Platform | undefined;
+  /** The image manifest. */
+  manifest: ImageManifest;
+  /** The image config. */
+  config: ImageConfig;
+  /** The layer descriptors, base first. */
+  layers: Descriptor[];
+  /** The store's directory. */
+  store: string;
+  /** Bytes transferred for blobs in this pull (0 when everything was present). */
+  bytesFetched: number;
+}
+
+/**
+ * Pulls an image into an OCI image layout.
+ *
+ * Every manifest, config and layer is verified against its digest and size while it streams,
+ * before it is given a name in the store. Partial blobs of an interrupted pull are resumed. A
+ * re-pull of a present image by tag costs one `HEAD` request; by digest, none.
+ *
+ * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
+ * @param options Store, platform, concurrency, progress and transport options.
+ * @returns The stored image.
+ * @throws {SyntaxError} When the reference or platform is malformed.
+ * @throws {RegistryError} When the registry refuses (not found, unauthorized, ...).
+ * @throws {PlatformNotFoundError} When the image has no manifest for the platform.
+ * @throws {DigestMismatchError} When content does not match its digest.
+ *
+ * @example Pull an image
+ * ```ts ignore
+ * import { pull } from "./pull.ts";
+ *
+ * const image = await pull("alpine:3.20", { store: "./images" });
+ * console.log(image.reference, image.digest);
+ * ```
+ */
+export async function pull(
+  reference: string | Reference,
+  options: PullOptions = {},
+): Promise<PullResult> {
+  const ref = typeof reference === "string" ? parseReference(reference) : reference;
+  const name = ref.toString();
+  const want = options.platform === undefined
+    ? hostPlatform()
+    : typeof options.platform === "string"
+    ? parsePlatform(options.platform)
+    : normalizePlatform(options.platform);
+  const store = options.store instanceof Store
+    ? options.store
+    : await Store.open(options.store ?? Store.defaultPath());
+  const emit = (event: ProgressEvent) => {
+    try {
+      options.onProgress?.(event);
+    } catch {
+      // a listener's failure must not break the pull
+    }
+  };
+  const client = options.client ?? new RegistryClient(ref.registry, {
+    ...(options.plainHttp ? { plainHttp: true } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
+  const signal = options.signal;
+  signal?.throwIfAborted();
+
+  // 1. What the reference points at: from the store when we can prove it, else the registry.
+  const top = await resolveTop(ref, store, client, signal);
+  emit({
+    type: "resolved",
+    reference: name,
+    digest: top.digest,
+    mediaType: top.mediaType,
+    local: top.local,
+  });
+
+  // 2. The platform's image manifest.
+  let image: Manifest;
+  let platform: Platform | undefined;
+  let indexDigest: string | undefined;
+  if (top.kind === "index") {
+    indexDigest = top.digest;
+    const entry = choosePlatform(top.index, want, name);
+    platform = entry.platform;
+    image = await loadManifest(ref, entry.digest, store, client, signal);
+    if (image.kind !== "manifest") {
+      throw new ManifestError(
+        `Cannot use ${name}: the index entry for ${formatPlatform(want)} is itself an index`,
+      );
+    }
+  } else {
+    image = top;
+  }
+  if (image.kind !== "manifest") throw new ManifestError(`Cannot use ${name}: not an image`);
+  const manifest = image.manifest;
+  const blobs = [manifest.config, ...manifest.layers];
+  emit({
+    type: "manifest",
+    digest: image.digest,
+    platform: platform ? formatPlatform(platform) : undefined,
+    layers: manifest.layers.length,
+    size: blobs.reduce((n, b) => n + b.size, 0),
+  });
+
+  // 3. Config and layers, bounded concurrency; the first failure cancels the rest.
+  const seen = new Set<string>();
+  const unique = blobs.filter((b) => !seen.has(b.digest) && seen.add(b.digest));
+  const ctx = {
+    client,
+    repository: ref.repository,
+    store,
+    onProgress: emit,
+  };
+  let bytesFetched = 0;
+  await runBounded(unique, options.jobs ?? 4, async (blob, taskSignal) => {
+    const kind = blob === manifest.config ? "config" as const : "layer" as const;
+    const r = await downloadBlob({ ...ctx, signal: taskSignal }, blob, kind);
+    bytesFetched += r.fetched;
+  }, signal);
+
+  // 4. Manifests into blobs/, then the name into index.json (last: every entry always resolves).
+  const config = parseImageConfig(await store.readBlob(manifest.config.digest));
+  if (!platform && config.os && config.architecture) {
+    platform = { os: config.os, architecture: config.architecture };
+    if (config.variant) platform.variant = config.variant;
+  }
+  if (!top.local) await store.putBlob(top.digest, top.bytes);
+  if (image !== top && !image.local) await store.putBlob(image.digest, image.bytes);
+
+  const annotations: Record<string, string> = {
+    [REF_NAME_ANNOTATION]: name,
+    [PULLED_ANNOTATION]: new Date().toISOString(),
+  };
+  if (indexDigest) annotations[INDEX_DIGEST_ANNOTATION] = indexDigest;
+  const entry: Descriptor = {
+    mediaType: image.mediaType,
+    digest: image.digest,
+    size: image.bytes.byteLength,
+    ...(platform ? { platform } : {}),
+    annotations,
+  };
+  await store.updateIndex((entries) => [
+    ...entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name),
+    entry,
+  ]);
+  emit({ type: "done", reference: name, digest: image.digest });
+
+  return {
+    reference: name,
+    digest: image.digest,
+    mediaType: image.mediaType,
+    indexDigest,
+    platform,
+    manifest,
+    config,
+    layers: manifest.layers,
+    store: store.path,
+    bytesFetched,
+  };
+}
+
+type Manifest = ParsedManifest & { digest: string; bytes: Uint8Array; local: boolean };
+
+async function resolveTop(
+  ref: Reference,
+  store: Store,
+  client: RegistryClient,
+  signal: AbortSignal | undefined,
+): Promise<Manifest> {
+  if (ref.digest !== undefined) {
+    return await loadManifest(ref, ref.digest, store, client, signal);
+  }
+  const opts = signal ? { signal } : {};
+  // A name pulled before: one HEAD tells whether the tag still points at what we have.
+  const known = await store.findImage(ref.toString());
+  if (known) {
+    const head = await client.headManifest(ref.repository, ref.identifier, opts).catch(() =>
+      undefined
+    );
+    if (head?.digest && await store.hasBlob(head.digest)) {
+      const local = await readLocal(store, head.digest);
+      if (local) return local;
+    }
+  }
+  const fetched = await client.getManifest(ref.repository, ref.identifier, opts);
+  return { ...fetched, local: false };
+}
+
+async function loadManifest(
+  ref: Reference,
+  digest: string,
+  store: Store,
+  client: RegistryClient,
+  signal: AbortSignal | undefined,
+): Promise<Manifest> {
+  parseDigest(digest);
+  if (await store.hasBlob(digest)) {
+    const local = await readLocal(store, digest);
+    if (local) return local;
+  }
+  const fetched = await client.getManifest(ref.repository, digest, signal ? { signal } : {});
+  return { ...fetched, local: false };
+}
+
+/** A manifest from the store, or `undefined` when it is damaged or not a manifest. */
+async function readLocal(store: Store, digest: string): Promise<Manifest | undefined> {
+  try {
+    const bytes = await store.readBlob(digest, 4 * 1024 * 1024);
+    return { ...parseManifest(bytes), digest, bytes, local: true };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The distribution API client: manifests, blobs and tags of one registry.
+ *
+ * @module
+ */
+
+import { computeDigest } from "../reference/compute_digest.ts";
+import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
+import { parseDigest } from "../reference/parse_digest.ts";
+import type { CredentialResolver } from "../transport/auth_fetch.ts";
+import { createTransport } from "../transport/create_transport.ts";
+import { discard, type Fetcher, readCapped } from "../transport/fetcher.ts";
+import { isLoopback } from "../transport/is_loopback.ts";
+import { RegistryError } from "../transport/registry_error.ts";
+import type { RetryOptions } from "../transport/retry_fetch.ts";
+import { MANIFEST_ACCEPT } from "./media_types.ts";
+import { type ParsedManifest, parseManifest } from "./parse_manifest.ts";
+
+/** The most bytes a manifest may have (the distribution spec suggests 4 MiB). */
+export const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
+
+/** Options for {@linkcode RegistryClient}. */
+export interface RegistryClientOptions {
+  /**
+   * Use plain HTTP for this registry, whatever its host. Loopback registries fall back to plain
+   * HTTP on their own when TLS fails.
+   * @default {false}
+   */
+  plainHttp?: boolean;
+  /**
+   * Where credentials come from.
+   * @default {anonymous}
+   */
+  credentials?: CredentialResolver;
+  /**
+   * The network: any fetch-shaped function.
+   * @default {globalThis.fetch}
+   */
+  fetch?: Fetcher;
+  /**
+   * Retry policy for every request.
+   * @default {5 attempts with backoff}
+   */
+  retry?: RetryOptions;
+  /**
+   * The `User-Agent` header.
+   * @default {"skiff/<version>"}
+   */
+  userAgent?: string;
+  /** Called with diagnostic lines (never with secrets). */
+  onDebug?: (line: string) => void;
+}
+
+/** Options for one request. */
+export interface RequestOptions {
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
+
+/** A manifest as fetched: its bytes, verified digest, and parsed document. */
+export type FetchedManifest = ParsedManifest & {
+  /** The digest of `bytes`, verified. */
+  digest: string;
+  /** The exact bytes the registry sent. */
+  bytes: Uint8Array;
+};
+
+/** What a `HEAD` of a manifest tells. */
+export interface ManifestHead {
+  /** `Docker-Content-Digest`, when the registry sent a valid one. */
+  digest: string | undefined;
+  /** The `Content-Type`. */
+  mediaType: string | undefined;
+  /** The `Content-Length`. */
+  size: number | undefined;
+}
+
+/**
+ * A client for one registry's distribution API.
+ *
+ * Requests go through the transport (retry, auth, redirects). `docker.io` is reached at
+ * `registry-1.docker.io`. HTTPS is used unless `plainHttp` is set; a loopback registry whose TLS
+ * handshake fails is spoken to in plain HTTP, as Docker does.
+ *
+ * @example Fetch a manifest
+ * ```ts ignore
+ * import { RegistryClient } from "./registry_client.ts";
+ *
+ * const client = new RegistryClient("docker.io");
+ * const m = await client.getManifest("library/alpine", "3.20");
+ * console.log(m.digest, m.kind);
+ * ```
+ */
+export class RegistryClient {
+  /** The registry's name, e.g. `docker.io`. */
+  readonly registry: string;
+  /** The host (and port) requests go to, e.g. `registry-1.docker.io`. */
+  readonly host: string;
+  #transport: Fetcher;
+  #network: Fetcher;
+  #plainHttp: boolean;
+  #base: Promise<string> | undefined;
+
+  /**
+   * Makes a client.
+   *
+   * @param registry The registry as references spell it: `docker.io`, `ghcr.io`, `127.0.0.1:5000`.
+   * @param options Transport and credential options.
+   */
+  constructor(registry: string, options: RegistryClientOptions = {}) {
+    this.registry = registry;
+    this.host = registry === "docker.io" ? "registry-1.docker.io" : registry;
+    this.#plainHttp = options.plainHttp ?? false;
+    this.#network = options.fetch ?? ((r: Request) => fetch(r));
+    this.#transport = createTransport({
+      registry,
+      host: this.host,
+      allowInsecure: this.#plainHttp || isLoopback(this.host),
+      fetch: this.#network,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+    });
+  }
+
+  /**
+   * The registry's base URL (`https://host` or `http://host`), decided once.
+   *
+   * @param signal Aborts the TLS probe of a loopback registry.
+   * @returns The base URL without a trailing slash.
+   */
+  baseUrl(signal?: AbortSignal): Promise<string> {
+    if (this.#base) return this.#base;
+    if (this.#plainHttp) return this.#base = Promise.resolve(`http://${this.host}`);
+    if (!isLoopback(this.host)) return this.#base = Promise.resolve(`https://${this.host}`);
+    const probe = (async () => {
+      try {
+        const res = await this.#network(
+          new Request(`https://${this.host}/v2/`, signal ? { signal } : {}),
+        );
+        await discard(res);
+        return `https://${this.host}`;
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        return `http://${this.host}`;
+      }
+    })();
+    this.#base = probe;
+    probe.catch(() => {
+      if (this.#base === probe) this.#base = undefined;
+    });
+    return probe;
+  }
+
+  /**
+   * Sends a request to the registry API through the transport.
+   *
+   * @param method HTTP method.
+   * @param path Path below the base URL, starting with `/v2/`.
+   * @param headers Request headers.
+   * @param signal Aborts the request.
+   * @returns The response, whatever its status.
+   */
+  async request(
+    method: string,
+    path: string,
+    headers: HeadersInit = {},
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const base = await this.baseUrl(signal);
+    const init: RequestInit = { method, headers };
+    if (signal) init.signal = signal;
+    return await this.#transport(new Request(base + path, init));
+  }
+
+  /**
+   * Fetches a manifest or index by tag or digest, reads it with a 4 MiB cap, verifies its digest
+   * (against the requested digest, or against `Docker-Content-Digest` when fetched by tag), and
+   * parses it.
+   *
+   * @param repository The repository, e.g. `library/alpine`.
+   * @param reference A tag or a digest.
+   * @param options Abort signal.
+   * @returns The verified manifest.
+   * @throws {RegistryError} When the registry answers with an error (404: not found).
+   * @throws {DigestMismatchError} When the bytes do not match the digest.
+   * @throws {ManifestError} When the body is not a supported manifest.
+   */
+  async getManifest(
+    repository: string,
+    reference: string,
+    options: RequestOptions = {},
+  ): Promise<FetchedManifest> {
+    const what = `${this.registry}/${repository}${reference.includes(":") ? "@" : ":"}${reference}`;
+    const res = await this.request(
+      "GET",
+      `/v2/${repository}/manifests/${reference}`,
+      { accept: MANIFEST_ACCEPT },
+      options.signal,
+    );
+    if (res.status !== 200) throw await this.#error(res, "GET", `fetch manifest ${what}`);
+    const bytes = await readCapped(res, MANIFEST_SIZE_LIMIT, `manifest ${what}`);
+    const header = res.headers.get("docker-content-digest");
+    let digest: string;
+    if (reference.includes(":")) {
+      const want = parseDigest(reference);
+      digest = computeDigest(bytes, want.algorithm);
+      if (digest !== reference) {
+        throw new DigestMismatchError(`manifest ${what}`, reference, digest);
+      }
+    } else {
+      digest = computeDigest(bytes);
+      if (header !== null && header.trim() !== "") {
+        let claimed;
+        try {
+          claimed = parseDigest(header.trim());
+        } catch {
+          throw new DigestMismatchError(`manifest ${what}`, header.trim(), digest);
+        }
+        const actual = computeDigest(bytes, claimed.algorithm);
+        if (actual !== claimed.digest) {
+          throw new DigestMismatchError(
+            `manifest ${what}`,
+            claimed.digest,
+            actual,
+            "the registry's Docker-Content-Digest does not match the bytes it sent",
+          );
+        }
+        digest = actual;
+      }
+    }
+    const parsed = parseManifest(bytes, res.headers.get("content-type"));
+    return { ...parsed, digest, bytes };
+  }
+
+  /**
+   * Asks for a manifest's digest with `HEAD` (Docker Hub does not count it against the pull rate
+   * limit).
+   *
+   * @param repository The repository.
+   * @param reference A tag or a digest.
+   * @param options Abort signal.
+   * @returns What the headers tell, or `undefined` when the registry does not know the manifest.
+   * @throws {RegistryError} On other errors.
+   */
+  async headManifest(
+    repository: string,
+    reference: string,
+    options: RequestOptions = {},
+  ): Promise<ManifestHead | undefined> {
+    const res = await this.request(
+      "HEAD",
+      `/v2/${repository}/manifests/${reference}`,
+      { accept: MANIFEST_ACCEPT },
+      options.signal,
+    );
+    if (res.status === 404) {
+      await discard(res);
+      return undefined;
+    }
+    if (res.status !== 200) {
+      throw await this.#error(res, "HEAD", `check manifest ${this.registry}/${repository}`);
+    }
+    await discard(res);
+    const header = res.headers.get("docker-content-digest")?.trim();
+    let digest: string | undefined;
+    try {
+      if (header) digest = parseDigest(header).digest;
+    } catch {
+      digest = undefined;
+    }
+    const length = res.headers.get("content-length");
+    return {
+      digest,
+      mediaType: res.headers.get("content-type")?.split(";")[0]?.trim() ?? undefined,
+      size: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+    };
+  }
+
+  /**
+   * Starts a blob download, optionally from an offset (`Range: bytes=N-`).
+   *
+   * The caller reads (or cancels) the body. Statuses 200 and 206 are a body; 416 means the range
+   * is not satisfiable (the caller restarts from zero). Anything else throws.
+   *
+   * @param repository The repository.
+   * @param digest The blob's digest (validated by the caller).
+   * @param options Offset and abort signal.
+   * @returns The response.
+   * @throws {RegistryError} On error statuses other than 416.
+   */
+  async getBlob(
+    repository: string,
+    digest: string,
+    options: RequestOptions & { offset?: number } = {},
+  ): Promise<Response> {
+    // blobs are already compressed; a transfer encoding would change the bytes that are hashed
+    const headers: Record<string, string> = { "accept-encoding": "identity" };
+    if (options.offset && options.offset > 0) headers.range = `bytes=${options.offset}-`;
+    const res = await this.request(
+      "GET",
+      `/v2/${repository}/blobs/${digest}`,
+      headers,
+      options.signal,
+    );
+    if (res.status === 200 || res.status === 206 || res.status === 416) return res;
+    throw await this.#error(res, "GET", `fetch blob ${digest} from ${this.registry}/${repository}`);
+  }
+
+  /**
+   * Lists a repository's tags, following `Link` pagination.
+   *
+   * @param repository The repository.
+   * @param options Abort signal, and the page size to ask for.
+   * @returns All tags, in the registry's order.
+   * @throws {RegistryError} When the registry answers with an error.
+   */
+  async listTags(
+    repository: string,
+    options: RequestOptions & { pageSize?: number } = {},
+  ): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list` +
+      (options.pageSize ? `?n=${options.pageSize}` : "");
+    const seen = new Set<string>();
+    while (path !== undefined) {
+      if (seen.has(path) || seen.size > 100_000) {
+        throw new Error(`Cannot list tags of ${this.registry}/${repository}: pagination loops`);
+      }
+      seen.add(path);
+      const res = await this.request("GET", path, { accept: "application/json" }, options.signal);
+      if (res.status !== 200) {
+        throw await this.#error(res, "GET", `list tags of ${this.registry}/${repository}`);
+      }
+      const body = JSON.parse(
+        new TextDecoder().decode(await readCapped(res, 16 * 1024 * 1024, "tag list")),
+      ) as { tags?: unknown };
+      if (Array.isArray(body.tags)) {
+        for (const t of body.tags) if (typeof t === "string") tags.push(t);
+      }
+      path = nextLink(res.headers.get("link"), await this.baseUrl());
+    }
+    return tags;
+  }
+
+  async #error(res: Response, method: string, action: string): Promise<RegistryError> {
+    const err = await RegistryError.fromResponse(res, method, undefined, action);
+    if ((res.status === 401 || res.status === 403) && !err.message.includes("credentials")) {
+      return new RegistryError({
+        status: err.status,
+        method: err.method,
+        url: err.url,
+        codes: [...err.codes],
+        action: `${action} (the repository does not exist or needs credentials)`,
+        ...(err.retryAfter !== undefined ? { retryAfter: err.retryAfter } : {}),
+      });
+    }
+    return err;
+  }
+}
+
+function nextLink(header: string | null, base: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(",")) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (!m || !/rel="?next"?/.test(m[2]!)) continue;
+    const url = new URL(m[1]!, base);
+    if (url.origin !== new URL(base).origin) return undefined;
+    return url.pathname + url.search;
+  }
+  return undefined;
+}

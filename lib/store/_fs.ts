@@ -1,0 +1,40 @@
+// Small file-system helpers shared by the store: atomic writes and "exists" checks.
+
+/**
+ * Writes a file atomically: the bytes go to a temporary file in `tempDir` (same file system),
+ * which is then renamed over `path`. Readers see the old file or the new one, never a mix.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  tempDir: string,
+): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const temp = `${tempDir}/tmp-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeFile(temp, bytes, { mode: 0o644 });
+    await Deno.rename(temp, path);
+  } catch (e) {
+    await Deno.remove(temp).catch(() => {});
+    throw e;
+  }
+}
+
+/** The size of a file, or `undefined` when it does not exist. */
+export async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? info.size : undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/** Writes all of `bytes` to `file`, looping over short writes. */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.byteLength) {
+    at += await file.write(at === 0 ? bytes : bytes.subarray(at));
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The store: an OCI image layout (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`) plus `ingest/`
+ * for partial downloads and locks. It is a valid layout at every instant: blobs appear by rename
+ * after verification, `index.json` is replaced by rename under a lock.
+ *
+ * @module
+ */
+
+import { computeDigest } from "../reference/compute_digest.ts";
+import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
+import { parseDigest } from "../reference/parse_digest.ts";
+import { MediaType } from "../registry/media_types.ts";
+import type { Descriptor } from "../registry/parse_manifest.ts";
+import { fileSize, writeFileAtomic } from "./_fs.ts";
+import { Ingest } from "./ingest.ts";
+
+/** The annotation that names an image in `index.json` (`oci:DIR:NAME` in skopeo). */
+export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
+
+/** The `index.json` document. Fields skiff does not know are kept as they are. */
+export interface LayoutIndex {
+  /** Always 2. */
+  schemaVersion: 2;
+  /** The OCI index media type. */
+  mediaType?: string;
+  /** One entry per named image. */
+  manifests: Descriptor[];
+  /** Other fields, kept. */
+  [key: string]: unknown;
+}
+
+/** Options for {@linkcode Store.open}. */
+export interface StoreOpenOptions {
+  /**
+   * Create the layout when the directory is missing or empty.
+   * @default {true}
+   */
+  create?: boolean;
+}
+
+const OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
+const EMPTY_INDEX = JSON.stringify(
+  { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] },
+  null,
+  2,
+) + "\n";
+
+/**
+ * An OCI image layout on disk that skiff pulls into.
+ *
+ * @example Open a store and list its images
+ * ```ts
+ * import { Store } from "./store.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await Store.open(dir);
+ * console.log((await store.readIndex()).manifests.length); // 0
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class Store {
+  /** The layout's directory. */
+  readonly path: string;
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /**
+   * The default store directory: `$SKIFF_STORE`, else `$XDG_DATA_HOME/skiff`, else
+   * `~/.local/share/skiff`.
+   *
+   * @returns The directory path.
+   * @throws {Error} When none of those variables is set.
+   */
+  static defaultPath(): string {
+    const env = (name: string) => {
+      try {
+        return Deno.env.get(name) || undefined;
+      } catch {
+        return undefined; // no --allow-env: fall through
+      }
+    };
+    const explicit = env("SKIFF_STORE");
+    if (explicit) return explicit;
+    const xdg = env("XDG_DATA_HOME");
+    if (xdg) return `${xdg}/skiff`;
+    const home = env("HOME") ?? env("USERPROFILE");
+    if (home) return `${home}/.local/share/skiff`;
+    throw new Error("Cannot find a store directory: set SKIFF_STORE or HOME, or pass --store");
+  }
+
+  /**
+   * Opens a store, creating the layout when the directory is missing or empty.
+   *
+   * A new store is built in a temporary sibling directory and renamed into place, so no one ever
+   * sees a directory without `oci-layout` and `index.json`.
+   *
+   * @param path The layout directory.
+   * @param options Whether to create it.
+   * @returns The store.
+   * @throws {Error} When the directory exists, is not empty, and is not an OCI layout.
+   */
+  static async open(path: string, options: StoreOpenOptions = {}): Promise<Store> {
+    const dir = path.length > 1 ? path.replace(/\/+$/, "") : path;
+    const store = new Store(dir);
+    if ((await fileSize(`${dir}/oci-layout`)) !== undefined) {
+      await store.#ensureDirs();
+      return store;
+    }
+    if (options.create === false) {
+      throw new Error(`Cannot open store ${dir}: not an OCI image layout (no oci-layout file)`);
+    }
+    let entries: string[] | undefined;
+    try {
+      entries = [];
+      for await (const e of Deno.readDir(dir)) entries.push(e.name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw storeError(dir, "open", e);
+      entries = undefined;
+    }
+    if (entries !== undefined && entries.length > 0) {
+      throw new Error(
+        `Cannot open store ${dir}: the directory is not empty and is not an OCI image layout`,
+      );
+    }
+    try {
+      if (entries === undefined) {
+        const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
+        await Deno.mkdir(parent, { recursive: true });
+        const temp = await Deno.makeTempDir({ dir: parent, prefix: ".skiff-new-" });
+        try {
+          await Deno.chmod(temp, 0o755);
+          await Deno.writeTextFile(`${temp}/oci-layout`, OCI_LAYOUT);
+          await Deno.writeTextFile(`${temp}/index.json`, EMPTY_INDEX);
+          await Deno.rename(temp, dir);
+        } catch (e) {
+          await Deno.remove(temp, { recursive: true }).catch(() => {});
+          // another process created it first: use theirs
+          if ((await fileSize(`${dir}/oci-layout`)) === undefined) throw e;
+        }
+      } else {
+        await Deno.mkdir(`${dir}/ingest`, { recursive: true });
+        await writeFileAtomic(`${dir}/index.json`, EMPTY_INDEX, `${dir}/ingest`);
+        await writeFileAtomic(`${dir}/oci-layout`, OCI_LAYOUT, `${dir}/ingest`);
+      }
+      await store.#ensureDirs();
+    } catch (e) {
+      throw storeError(dir, "create", e);
+    }
+    return store;
+  }
+
+  async #ensureDirs(): Promise<void> {
+    await Deno.mkdir(`${this.path}/blobs/sha256`, { recursive: true });
+    await Deno.mkdir(`${this.path}/ingest`, { recursive: true });
+  }
+
+  /**
+   * The path of a blob in the layout (whether or not it exists).
+   *
+   * @param digest A digest; it is validated before it becomes a path.
+   * @returns `<store>/blobs/<alg>/<hex>`.
+   */
+  blobPath(digest: string): string {
+    const d = parseDigest(digest);
+    return `${this.path}/blobs/${d.algorithm}/${d.hex}`;
+  }
+
+  /**
+   * Tells whether a blob is present (and, when `size` is given, has that size).
+   *
+   * @param digest The blob's digest.
+   * @param size The expected size, if known.
+   * @returns `true` when present.
+   */
+  async hasBlob(digest: string, size?: number): Promise<boolean> {
+    const have = await fileSize(this.blobPath(digest));
+    return have !== undefined && (size === undefined || have === size);
+  }
+
+  /**
+   * Reads a small blob (a manifest or config) whole, and checks its digest.
+   *
+   * @param digest The blob's digest.
+   * @param limit The largest size read.
+   * @returns The bytes.
+   * @throws {DigestMismatchError} When the file does not hash to its name (a damaged store).
+   */
+  async readBlob(digest: string, limit = 64 * 1024 * 1024): Promise<Uint8Array> {
+    const path = this.blobPath(digest);
+    const size = await fileSize(path);
+    if (size === undefined) {
+      throw new Deno.errors.NotFound(`Cannot read blob ${digest}: not in the store`);
+    }
+    if (size > limit) {
+      throw new RangeError(`Cannot read blob ${digest}: larger than ${limit} bytes`);
+    }
+    const bytes = await Deno.readFile(path);
+    const actual = computeDigest(bytes, parseDigest(digest).algorithm);
+    if (actual !== digest) {
+      throw new DigestMismatchError(
+        `stored blob ${digest}`,
+        digest,
+        actual,
+        "run skiff fsck --repair",
+      );
+    }
+    return bytes;
+  }
+
+  /**
+   * Stores a small blob held in memory (a manifest), after checking its digest.
+   *
+   * @param digest The digest the bytes must have.
+   * @param bytes The content.
+   * @throws {DigestMismatchError} When the bytes do not match.
+   */
+  async putBlob(digest: string, bytes: Uint8Array): Promise<void> {
+    const actual = computeDigest(bytes, parseDigest(digest).algorithm);
+    if (actual !== digest) throw new DigestMismatchError(`blob ${digest}`, digest, actual);
+    if (await this.hasBlob(digest, bytes.byteLength)) return;
+    const path = this.blobPath(digest);
+    try {
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      await writeFileAtomic(path, bytes, `${this.path}/ingest`);
+    } catch (e) {
+      throw storeError(this.path, "write to", e);
+    }
+  }
+
+  /**
+   * Opens (creating if needed) and exclusively locks the partial file of a blob. Waits while
+   * another process or pull holds the lock. Close the result when done.
+   *
+   * @param digest The blob's digest.
+   * @param size The blob's size.
+   * @returns The locked ingest; `complete` is `true` when the blob is already in the store.
+   */
+  async openIngest(digest: string, size: number): Promise<Ingest> {
+    const d = parseDigest(digest);
+    const path = `${this.path}/ingest/${d.algorithm}-${d.hex}`;
+    const blobPath = this.blobPath(digest);
+    for (let attempt = 0;; attempt++) {
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o644 });
+      } catch (e) {
+        throw storeError(this.path, "write to", e);
+      }
+      try {
+        await file.lock(true);
+        // the path may have been renamed into blobs/ or removed while we waited for the lock
+        const [held, current] = await Promise.all([file.stat(), Deno.stat(path).catch(() => null)]);
+        if (current === null || current.ino !== held.ino || current.dev !== held.dev) {
+          file.close();
+          if (attempt > 100) throw new Error(`Cannot lock ${path}: it keeps changing`);
+          continue;
+        }
+        const complete = await this.hasBlob(digest, size);
+        if (complete) await Deno.remove(path).catch(() => {});
+        return new Ingest({ digest, size, path, blobPath, file, complete });
+      } catch (e) {
+        try {
+          file.close();
+        } catch {
+          // closed above
+        }
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Reads `index.json`.
+   *
+   * @returns The layout's index.
+   * @throws {Error} When it is missing or not a valid index.
+   */
+  async readIndex(): Promise<LayoutIndex> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${this.path}/index.json`);
+    } catch (e) {
+      throw storeError(this.path, "read", e);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new Error(`Cannot read store ${this.path}: index.json is not valid JSON`);
+    }
+    if (
+      typeof doc !== "object" || doc === null ||
+      !Array.isArray((doc as { manifests?: unknown }).manifests)
+    ) {
+      throw new Error(`Cannot read store ${this.path}: index.json has no manifests list`);
+    }
+    return doc as LayoutIndex;
+  }
+
+  /**
+   * Changes the list of images in `index.json` under an exclusive lock, and replaces the file
+   * atomically, so concurrent pulls never lose each other's entries.
+   *
+   * @param update Gets the current entries, returns the new ones.
+   */
+  async updateIndex(update: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
+    let lock: Deno.FsFile;
+    try {
+      lock = await Deno.open(`${this.path}/ingest/index.lock`, {
+        write: true,
+        create: true,
+        mode: 0o644,
+      });
+    } catch (e) {
+      throw storeError(this.path, "write to", e);
+    }
+    try {
+      await lock.lock(true);
+      const index = await this.readIndex();
+      const next: LayoutIndex = { ...index, manifests: update([...index.manifests]) };
+      if (next.mediaType === undefined) next.mediaType = MediaType.OciIndex;
+      await writeFileAtomic(
+        `${this.path}/index.json`,
+        JSON.stringify(next, null, 2) + "\n",
+        `${this.path}/ingest`,
+      );
+    } catch (e) {
+      throw storeError(this.path, "write to", e);
+    } finally {
+      lock.close();
+    }
+  }
+
+  /**
+   * Finds an image by its full name (`org.opencontainers.image.ref.name`).
+   *
+   * @param name The canonical reference, e.g. `docker.io/library/alpine:3.20`.
+   * @returns Its entry, or `undefined`.
+   */
+  async findImage(name: string): Promise<Descriptor | undefined> {
+    const index = await this.readIndex();
+    return index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === name);
+  }
+}
+
+/** Wraps an operating-system error (full disk, read-only, permissions) with the store's path. */
+function storeError(path: string, action: string, cause: unknown): unknown {
+  const fromOs = cause instanceof Error &&
+    Object.values(Deno.errors).some((kind) => cause instanceof kind);
+  if (!fromOs) return cause;
+  return new Error(`Cannot ${action} store ${path}: ${(cause as Error).message}`, { cause });
+}

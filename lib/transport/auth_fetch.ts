@@ -1,0 +1,296 @@
+/**
+ * The auth layer: answers `401` challenges (Bearer tokens and Basic), caches tokens per scope,
+ * follows redirects itself, and sends `Authorization` to the registry's own host only.
+ *
+ * @module
+ */
+
+import { discard, type Fetcher, readCapped } from "./fetcher.ts";
+import { type Challenge, parseChallenges } from "./parse_challenges.ts";
+import { RegistryError } from "./registry_error.ts";
+
+/** Credentials for one registry. */
+export interface Credentials {
+  /** User name for Basic auth, or for the token request. */
+  username?: string;
+  /** Password or personal access token. */
+  password?: string;
+  /** An identity (refresh) token, as `docker login` stores for some registries. */
+  identityToken?: string;
+  /** A ready registry bearer token, sent as is. */
+  registryToken?: string;
+}
+
+/**
+ * Finds credentials for a registry (`docker.io`, `ghcr.io`, `127.0.0.1:5000`...). Returns
+ * `undefined` for anonymous access.
+ */
+export type CredentialResolver = (
+  registry: string,
+) => Credentials | undefined | Promise<Credentials | undefined>;
+
+/** Options for {@linkcode withAuth}. */
+export interface AuthOptions {
+  /** The registry's name as references spell it, e.g. `docker.io`; passed to `credentials`. */
+  registry: string;
+  /** The host (and port) that requests to the registry go to, e.g. `registry-1.docker.io`. */
+  host: string;
+  /**
+   * Whether credentials may go to the registry over plain HTTP (loopback, or `--plain-http`).
+   * @default {false}
+   */
+  allowInsecure?: boolean;
+  /**
+   * Where credentials come from.
+   * @default {() => undefined} (anonymous)
+   */
+  credentials?: CredentialResolver;
+  /**
+   * The fetcher for token requests (usually the retrying one).
+   * @default {the wrapped fetcher}
+   */
+  tokenFetch?: Fetcher;
+  /** Called with diagnostic lines (never with secrets). */
+  onDebug?: (line: string) => void;
+}
+
+interface Token {
+  value: string;
+  expiresAt: number;
+}
+
+/** The longest a redirect chain may be. */
+const MAX_REDIRECTS = 10;
+/** Tokens are renewed this long before they expire. */
+const EXPIRY_MARGIN_MS = 10_000;
+/** The shortest token lifetime assumed (Docker's token spec). */
+const MIN_TOKEN_LIFETIME_S = 60;
+const TOKEN_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Wraps a fetcher with registry authentication.
+ *
+ * - On `401` with a `Bearer` challenge it gets a token from the realm (with the credentials as
+ *   Basic auth, or anonymously), caches it per scope until it expires, and retries once.
+ *   Concurrent requests for one scope share one token request.
+ * - On `401` with a `Basic` challenge it sends the credentials directly.
+ * - Redirects are followed here, and `Authorization` goes only to the registry's own host: a blob
+ *   redirected to a CDN or object store on another origin is fetched without it.
+ *
+ * Requests passed through this layer must not have a body.
+ *
+ * @param next The fetcher to wrap.
+ * @param options The registry and where credentials come from.
+ * @returns A fetcher that authenticates.
+ *
+ * @example Anonymous token flow
+ * ```ts
+ * import { withAuth } from "./auth_fetch.ts";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const fake = (req: Request) => {
+ *   const url = new URL(req.url);
+ *   if (url.pathname === "/token") return Promise.resolve(Response.json({ token: "t1" }));
+ *   if (req.headers.get("authorization") === "Bearer t1") return Promise.resolve(new Response("ok"));
+ *   return Promise.resolve(new Response(null, {
+ *     status: 401,
+ *     headers: { "www-authenticate": 'Bearer realm="https://r.example/token",service="r"' },
+ *   }));
+ * };
+ * const authed = withAuth(fake, { registry: "r.example", host: "r.example" });
+ * const res = await authed(new Request("https://r.example/v2/a/manifests/1"));
+ * assertEquals(await res.text(), "ok");
+ * ```
+ */
+export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
+  const tokenFetch = options.tokenFetch ?? next;
+  const tokens = new Map<string, Promise<Token>>();
+  let challenge: Challenge | undefined;
+  let credentials: Promise<Credentials | undefined> | undefined;
+
+  const isOwn = (url: URL) =>
+    url.host === options.host && (url.protocol === "https:" || options.allowInsecure === true);
+
+  const getCredentials = () => {
+    credentials ??= Promise.resolve(options.credentials?.(options.registry));
+    return credentials;
+  };
+
+  const fetchToken = async (
+    c: Challenge,
+    scope: string | undefined,
+    registryUrl: URL,
+    signal: AbortSignal,
+  ): Promise<Token> => {
+    const realm = c.params.realm;
+    if (!realm) {
+      throw new Error(`Cannot authenticate to ${options.registry}: challenge has no realm`);
+    }
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new Error(`Cannot authenticate to ${options.registry}: invalid token realm`);
+    }
+    if (
+      url.protocol !== "https:" && !(url.protocol === "http:" && registryUrl.protocol === "http:")
+    ) {
+      throw new Error(
+        `Cannot authenticate to ${options.registry}: token realm ${url.origin} is not HTTPS`,
+      );
+    }
+    if (c.params.service) url.searchParams.set("service", c.params.service);
+    for (const s of (scope ?? "").split(" ").filter(Boolean)) url.searchParams.append("scope", s);
+    const creds = await getCredentials();
+    const headers = new Headers();
+    if (creds?.username !== undefined && creds.password !== undefined) {
+      headers.set("authorization", basic(creds.username, creds.password));
+    }
+    options.onDebug?.(`token request: ${url.origin}${url.pathname} scope=${scope ?? ""}`);
+    const res = await tokenFetch(new Request(url, { headers, signal }));
+    if (!res.ok) {
+      throw await RegistryError.fromResponse(
+        res,
+        "GET",
+        url.toString(),
+        `get a token for ${options.registry}${scope ? ` (${scope})` : ""}`,
+      );
+    }
+    const text = new TextDecoder().decode(
+      await readCapped(res, TOKEN_BODY_LIMIT, "token response"),
+    );
+    let body: {
+      token?: unknown;
+      access_token?: unknown;
+      expires_in?: unknown;
+      issued_at?: unknown;
+    };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`Cannot authenticate to ${options.registry}: token response is not JSON`);
+    }
+    const value = typeof body.token === "string" && body.token !== ""
+      ? body.token
+      : typeof body.access_token === "string"
+      ? body.access_token
+      : "";
+    if (value === "") {
+      throw new Error(`Cannot authenticate to ${options.registry}: token response has no token`);
+    }
+    const lifetime = typeof body.expires_in === "number" && body.expires_in > MIN_TOKEN_LIFETIME_S
+      ? body.expires_in
+      : MIN_TOKEN_LIFETIME_S;
+    let issued = typeof body.issued_at === "string" ? Date.parse(body.issued_at) : NaN;
+    if (Number.isNaN(issued) || issued > Date.now()) issued = Date.now();
+    return { value, expiresAt: issued + lifetime * 1000 };
+  };
+
+  const authorization = async (
+    c: Challenge,
+    scope: string | undefined,
+    url: URL,
+    signal: AbortSignal,
+    stale?: string,
+  ): Promise<string | undefined> => {
+    if (c.scheme === "basic") {
+      const creds = await getCredentials();
+      if (creds?.username === undefined || creds.password === undefined) return undefined;
+      return basic(creds.username, creds.password);
+    }
+    const creds = await getCredentials();
+    if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
+    const key = `${c.params.realm}|${c.params.service ?? ""}|${scope ?? ""}`;
+    const cached = tokens.get(key);
+    if (cached) {
+      try {
+        const t = await cached;
+        if (t.expiresAt - EXPIRY_MARGIN_MS > Date.now() && `Bearer ${t.value}` !== stale) {
+          return `Bearer ${t.value}`;
+        }
+      } catch {
+        // a failed request is not cached; fetch again below
+      }
+      if (tokens.get(key) !== cached) return authorization(c, scope, url, signal, stale);
+    }
+    const pending = fetchToken(c, scope, url, signal);
+    tokens.set(key, pending);
+    pending.catch(() => {
+      if (tokens.get(key) === pending) tokens.delete(key);
+    });
+    return `Bearer ${(await pending).value}`;
+  };
+
+  const follow = async (request: Request, authz: string | undefined): Promise<Response> => {
+    let url = new URL(request.url);
+    let method = request.method;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const headers = new Headers(request.headers);
+      headers.delete("authorization");
+      if (authz !== undefined && isOwn(url)) headers.set("authorization", authz);
+      const res = await next(
+        new Request(url, { method, headers, signal: request.signal, redirect: "manual" }),
+      );
+      const location = res.headers.get("location");
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+      await discard(res);
+      const target = new URL(location, url);
+      if (target.protocol !== "https:" && target.protocol !== "http:") {
+        throw new Error(`Cannot follow redirect to ${target.protocol} URL`);
+      }
+      if (url.protocol === "https:" && target.protocol === "http:" && !isOwn(target)) {
+        throw new Error(`Cannot follow redirect from HTTPS to plain HTTP (${target.host})`);
+      }
+      options.onDebug?.(`redirect ${res.status} -> ${target.origin}${target.pathname}`);
+      if (res.status === 303 && method !== "HEAD") method = "GET";
+      url = target;
+    }
+    throw new Error(
+      `Cannot ${request.method} ${request.url}: more than ${MAX_REDIRECTS} redirects`,
+    );
+  };
+
+  return async (request) => {
+    const url = new URL(request.url);
+    if (!isOwn(url)) return follow(request, undefined);
+    const scope = scopeFor(url.pathname);
+    let authz: string | undefined;
+    if (challenge) authz = await authorization(challenge, scope, url, request.signal);
+    const res = await follow(request, authz);
+    if (res.status !== 401) return res;
+    const parsed = parseChallenges(res.headers.get("www-authenticate") ?? "");
+    const c = parsed.find((p) => p.scheme === "bearer") ?? parsed.find((p) => p.scheme === "basic");
+    if (!c) return res;
+    challenge = { scheme: c.scheme, params: { ...c.params } };
+    delete challenge.params.scope;
+    delete challenge.params.error;
+    const fresh = await authorization(
+      challenge,
+      c.params.scope ?? scope,
+      url,
+      request.signal,
+      authz,
+    );
+    if (fresh === undefined || fresh === authz) return res;
+    await discard(res);
+    return follow(request, fresh);
+  };
+}
+
+/**
+ * The pull scope a registry API path needs: `repository:NAME:pull` for `/v2/NAME/...`.
+ *
+ * @param pathname A URL path.
+ * @returns The scope, or `undefined` for paths outside a repository (such as `/v2/`).
+ */
+export function scopeFor(pathname: string): string | undefined {
+  const m = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\/[^/]*$/.exec(pathname);
+  return m ? `repository:${decodeURIComponent(m[1]!)}:pull` : undefined;
+}
+
+function basic(username: string, password: string): string {
+  const bytes = new TextEncoder().encode(`${username}:${password}`);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return `Basic ${btoa(bin)}`;
+}

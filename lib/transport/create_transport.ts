@@ -1,0 +1,89 @@
+/**
+ * The transport, composed in one place: retry -> auth -> the network.
+ *
+ * @module
+ */
+
+import { USER_AGENT } from "../version.ts";
+import { type CredentialResolver, withAuth } from "./auth_fetch.ts";
+import type { Fetcher } from "./fetcher.ts";
+import { type RetryOptions, withRetry } from "./retry_fetch.ts";
+
+/** Options for {@linkcode createTransport}. */
+export interface TransportOptions {
+  /** The registry's name as references spell it, e.g. `docker.io`. */
+  registry: string;
+  /** The host (and port) requests go to, e.g. `registry-1.docker.io`. */
+  host: string;
+  /**
+   * Whether credentials may be sent to the registry over plain HTTP.
+   * @default {false}
+   */
+  allowInsecure?: boolean;
+  /**
+   * Where credentials come from.
+   * @default {anonymous}
+   */
+  credentials?: CredentialResolver;
+  /**
+   * Retry policy.
+   * @default {5 attempts, 250 ms doubling, Retry-After up to 60 s}
+   */
+  retry?: RetryOptions;
+  /**
+   * The network: any fetch-shaped function (tests and embedders can inject one).
+   * @default {globalThis.fetch}
+   */
+  fetch?: Fetcher;
+  /**
+   * The `User-Agent` header.
+   * @default {"skiff/<version>"}
+   */
+  userAgent?: string;
+  /** Called with diagnostic lines (never with secrets). */
+  onDebug?: (line: string) => void;
+}
+
+/**
+ * Builds the fetcher every registry request goes through: retries on the outside (so a retry
+ * repeats the whole exchange, token included), then authentication and redirects, then the
+ * network.
+ *
+ * @param options The registry, credentials and policies.
+ * @returns A fetch-shaped function.
+ *
+ * @example Build a transport for a local registry
+ * ```ts
+ * import { createTransport } from "./create_transport.ts";
+ *
+ * const transport = createTransport({ registry: "127.0.0.1:5000", host: "127.0.0.1:5000" });
+ * // await transport(new Request("http://127.0.0.1:5000/v2/"));
+ * ```
+ */
+export function createTransport(options: TransportOptions): Fetcher {
+  const network = options.fetch ?? ((request: Request) => fetch(request));
+  const userAgent = options.userAgent ?? USER_AGENT;
+  const base: Fetcher = (request) => {
+    if (!request.headers.has("user-agent")) {
+      const headers = new Headers(request.headers);
+      headers.set("user-agent", userAgent);
+      request = new Request(request, { headers });
+    }
+    return network(request);
+  };
+  const retry: RetryOptions = { ...options.retry };
+  if (options.onDebug && !retry.onRetry) {
+    const debug = options.onDebug;
+    retry.onRetry = (attempt, reason, delay) =>
+      debug(`attempt ${attempt} failed (${reason}); retrying in ${delay} ms`);
+  }
+  const auth = withAuth(base, {
+    registry: options.registry,
+    host: options.host,
+    allowInsecure: options.allowInsecure ?? false,
+    tokenFetch: withRetry(base, retry),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
+  return withRetry(auth, retry);
+}

@@ -1,0 +1,138 @@
+/**
+ * The retry layer: exponential backoff with jitter, `Retry-After`, bounded attempts.
+ *
+ * @module
+ */
+
+import { discard, type Fetcher } from "./fetcher.ts";
+import { parseRetryAfter } from "./registry_error.ts";
+
+/** Options for {@linkcode withRetry}. */
+export interface RetryOptions {
+  /**
+   * How many times a request is sent at most.
+   * @default {5}
+   */
+  attempts?: number;
+  /**
+   * The first backoff delay in milliseconds; it doubles with each attempt, and each
+   * delay is drawn between half of it and all of it (jitter).
+   * @default {250}
+   */
+  baseDelay?: number;
+  /**
+   * The longest backoff delay in milliseconds.
+   * @default {10000}
+   */
+  maxDelay?: number;
+  /**
+   * The longest `Retry-After` honoured, in milliseconds. A server asking for longer gets no
+   * retry: its response is returned so the caller can report when the limit resets.
+   * @default {60000}
+   */
+  maxRetryAfter?: number;
+  /**
+   * Called before each retry, for logging: attempt number (1-based, of the failed attempt), the
+   * reason, and the delay in milliseconds.
+   */
+  onRetry?: (attempt: number, reason: string, delay: number) => void;
+}
+
+/** HTTP statuses worth another attempt. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
+ * Wraps a fetcher so that network errors and the statuses 408, 429, 500, 502, 503 and 504 are
+ * retried with exponential backoff and jitter, honouring `Retry-After` up to a cap.
+ *
+ * The last response (or error) is passed on when the attempts run out. A request whose signal is
+ * aborted is never retried.
+ *
+ * @param next The fetcher to wrap.
+ * @param options Attempts and delays.
+ * @returns A fetcher with retries.
+ *
+ * @example Retry a flaky server
+ * ```ts
+ * import { withRetry } from "./retry_fetch.ts";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * let calls = 0;
+ * const flaky = (_req: Request) =>
+ *   Promise.resolve(new Response(null, { status: ++calls < 3 ? 503 : 200 }));
+ * const res = await withRetry(flaky, { baseDelay: 1 })(new Request("http://x/"));
+ * assertEquals(res.status, 200);
+ * assertEquals(calls, 3);
+ * ```
+ */
+export function withRetry(next: Fetcher, options: RetryOptions = {}): Fetcher {
+  const attempts = Math.max(1, options.attempts ?? 5);
+  const baseDelay = options.baseDelay ?? 250;
+  const maxDelay = options.maxDelay ?? 10_000;
+  const maxRetryAfter = options.maxRetryAfter ?? 60_000;
+  return async (request) => {
+    const signal = request.signal;
+    for (let attempt = 1;; attempt++) {
+      const last = attempt >= attempts;
+      let response: Response;
+      try {
+        response = await next(last ? request : request.clone());
+      } catch (error) {
+        if (last || signal.aborted || !isNetworkError(error)) throw error;
+        const delay = backoff(attempt, baseDelay, maxDelay);
+        options.onRetry?.(attempt, (error as Error).message, delay);
+        await sleep(delay, signal);
+        continue;
+      }
+      if (last || !RETRYABLE_STATUSES.has(response.status)) return response;
+      const after = parseRetryAfter(response.headers.get("retry-after"));
+      let delay = backoff(attempt, baseDelay, maxDelay);
+      if (after !== undefined) {
+        if (after * 1000 > maxRetryAfter) return response;
+        delay = Math.max(delay, after * 1000);
+      }
+      await discard(response);
+      options.onRetry?.(attempt, `${response.status}`, delay);
+      await sleep(delay, signal);
+    }
+  };
+}
+
+/**
+ * Tells whether an error thrown by `fetch` is a network failure (worth a retry) rather than an
+ * abort or a programming error.
+ *
+ * @param error What `fetch` threw.
+ * @returns `true` for network failures.
+ */
+export function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError ||
+    (error instanceof Error && (error.name === "ConnectionReset" || error.name === "Interrupted"));
+}
+
+function backoff(attempt: number, base: number, max: number): number {
+  const ceiling = Math.min(max, base * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+}
+
+/**
+ * Waits, unless the signal aborts first (then rejects with its reason).
+ *
+ * @param ms Milliseconds.
+ * @param signal An optional abort signal.
+ * @returns A promise that resolves after the delay.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

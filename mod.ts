@@ -1,0 +1,66 @@
+/**
+ * skiff pulls container images from any OCI or Docker registry into a standard OCI image layout,
+ * verifying every byte against its digest while it streams, and resuming interrupted downloads.
+ *
+ * @example Pull an image into a directory
+ * ```ts ignore
+ * import { pull } from "@skiff/skiff";
+ *
+ * const image = await pull("alpine:3.20", {
+ *   store: "./images",
+ *   platform: "linux/arm64",
+ *   onProgress: (e) => {
+ *     if (e.type === "blob-done") console.error(`${e.digest} ${e.size} bytes`);
+ *   },
+ * });
+ * console.log(image.reference, image.digest, image.layers.length);
+ * ```
+ *
+ * @example Parse and normalize a reference
+ * ```ts
+ * import { parseReference } from "@skiff/skiff";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * assertEquals(parseReference("alpine").toString(), "docker.io/library/alpine:latest");
+ * ```
+ *
+ * @module
+ */
+
+export { pull, type PullOptions, type PullResult } from "./lib/pull/pull.ts";
+export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
+export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";
+export { DigestMismatchError, SizeMismatchError } from "./lib/reference/digest_mismatch_error.ts";
+export {
+  type FetchedManifest,
+  type ManifestHead,
+  RegistryClient,
+  type RegistryClientOptions,
+  type RequestOptions,
+} from "./lib/registry/registry_client.ts";
+export {
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  ManifestError,
+  type ParsedManifest,
+  parseManifest,
+  type Platform,
+} from "./lib/registry/parse_manifest.ts";
+export { type ImageConfig, parseImageConfig } from "./lib/registry/parse_image_config.ts";
+export {
+  choosePlatform,
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  PlatformNotFoundError,
+} from "./lib/registry/choose_platform.ts";
+export { MediaType } from "./lib/registry/media_types.ts";
+export { RegistryError, type RegistryErrorCode } from "./lib/transport/registry_error.ts";
+export type { CredentialResolver, Credentials } from "./lib/transport/auth_fetch.ts";
+export type { Fetcher } from "./lib/transport/fetcher.ts";
+export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
+export { type LayoutIndex, REF_NAME_ANNOTATION, Store } from "./lib/store/store.ts";
+export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
+export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
+export { VERSION } from "./lib/version.ts";
