@@ -19,9 +19,9 @@
  * @example Parse and normalize a reference
  * ```ts
  * import { parseReference } from "@skiff/skiff";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(parseReference("alpine").toString(), "docker.io/library/alpine:latest");
+ * assert.deepEqual(parseReference("alpine").toString(), "docker.io/library/alpine:latest");
  * ```
  *
  * @module

@@ -19,7 +19,7 @@ export interface RegistryOptions {
   storage?: string;
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -30,7 +30,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const dir = await Deno.makeTempDir({ prefix: "skiff-registry-" });
   const storage = options.storage ?? `${dir}/data`;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = freePort();
     const config = `version: 0.1
 log:
   level: error

@@ -13,10 +13,10 @@
  * @example Format sizes
  * ```ts
  * import { formatBytes } from "./format.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(formatBytes(1536), "1.5 KiB");
- * assertEquals(formatBytes(5 * 1024 * 1024), "5.0 MiB");
+ * assert.deepEqual(formatBytes(1536), "1.5 KiB");
+ * assert.deepEqual(formatBytes(5 * 1024 * 1024), "5.0 MiB");
  * ```
  */
 export function formatBytes(bytes: number): string {
@@ -46,10 +46,10 @@ export function formatBytes(bytes: number): string {
  * @example Format durations
  * ```ts
  * import { formatDuration } from "./format.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(formatDuration(2400), "2.4 s");
- * assertEquals(formatDuration(65000), "1m05s");
+ * assert.deepEqual(formatDuration(2400), "2.4 s");
+ * assert.deepEqual(formatDuration(65000), "1m05s");
  * ```
  */
 export function formatDuration(ms: number): string {

@@ -14,13 +14,13 @@ import type { ProgressEvent } from "./progress_event.ts";
  * @example Render to an array
  * ```ts
  * import { LineRenderer } from "./line_renderer.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const lines: string[] = [];
  * const r = new LineRenderer((s) => lines.push(s));
  * r.handle({ type: "blob-done", digest: "sha256:" + "a".repeat(64), kind: "layer",
  *   size: 2048, fetched: 2048, cached: false });
- * assertEquals(lines.length, 1);
+ * assert.deepEqual(lines.length, 1);
  * ```
  */
 export class LineRenderer {

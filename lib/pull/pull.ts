@@ -25,6 +25,9 @@ import {
   type Platform,
 } from "../registry/parse_manifest.ts";
 import { RegistryClient } from "../registry/registry_client.ts";
+import { MediaType } from "../registry/media_types.ts";
+import { toOciManifest } from "../registry/to_oci_manifest.ts";
+import { computeDigest } from "../reference/compute_digest.ts";
 import { REF_NAME_ANNOTATION, Store } from "../store/store.ts";
 import type { CredentialResolver } from "../transport/auth_fetch.ts";
 import type { Fetcher } from "../transport/fetcher.ts";
@@ -34,6 +37,11 @@ import { downloadBlob } from "./download_blob.ts";
 
 /** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
 export const INDEX_DIGEST_ANNOTATION = "dev.skiff.index.digest";
+/**
+ * Annotation on `index.json` entries: the registry's manifest digest, when skiff stored an OCI
+ * conversion of a Docker manifest.
+ */
+export const SOURCE_DIGEST_ANNOTATION = "dev.skiff.source.digest";
 /** Annotation on `index.json` entries: when the image was pulled (RFC 3339). */
 export const PULLED_ANNOTATION = "dev.skiff.pulled";
 
@@ -91,9 +99,15 @@ export interface PullOptions {
 export interface PullResult {
   /** The canonical reference the image is stored under, e.g. `docker.io/library/alpine:3.20`. */
   reference: string;
-  /** The digest of the stored image manifest (the platform's manifest for an index). */
+  /**
+   * The digest of the stored image manifest (the platform's manifest for an index). Docker
+   * schema 2 manifests are stored as their OCI conversion, as skopeo does, so that OCI tools
+   * find them; config and layers are the registry's bytes either way.
+   */
   digest: string;
-  /** The image manifest's media type. */
+  /** The registry's digest of the image manifest (differs from `digest` after a conversion). */
+  sourceDigest: string;
+  /** The stored manifest's media type (always the OCI image manifest). */
   mediaType: string;
   /** The index the reference pointed at, if it was one. */
   indexDigest: string | undefined;
@@ -193,7 +207,8 @@ export async function pull(
     image = top;
   }
   if (image.kind !== "manifest") throw new ManifestError(`Cannot use ${name}: not an image`);
-  const manifest = image.manifest;
+  const stored = storedForm(image);
+  const manifest = stored.manifest;
   const blobs = [manifest.config, ...manifest.layers];
   emit({
     type: "manifest",
@@ -227,16 +242,18 @@ export async function pull(
   }
   if (!top.local) await store.putBlob(top.digest, top.bytes);
   if (image !== top && !image.local) await store.putBlob(image.digest, image.bytes);
+  if (stored.digest !== image.digest) await store.putBlob(stored.digest, stored.bytes);
 
   const annotations: Record<string, string> = {
     [REF_NAME_ANNOTATION]: name,
     [PULLED_ANNOTATION]: new Date().toISOString(),
   };
   if (indexDigest) annotations[INDEX_DIGEST_ANNOTATION] = indexDigest;
+  if (stored.digest !== image.digest) annotations[SOURCE_DIGEST_ANNOTATION] = image.digest;
   const entry: Descriptor = {
-    mediaType: image.mediaType,
-    digest: image.digest,
-    size: image.bytes.byteLength,
+    mediaType: stored.mediaType,
+    digest: stored.digest,
+    size: stored.bytes.byteLength,
     ...(platform ? { platform } : {}),
     annotations,
   };
@@ -244,12 +261,13 @@ export async function pull(
     ...entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name),
     entry,
   ]);
-  emit({ type: "done", reference: name, digest: image.digest });
+  emit({ type: "done", reference: name, digest: stored.digest });
 
   return {
     reference: name,
-    digest: image.digest,
-    mediaType: image.mediaType,
+    digest: stored.digest,
+    sourceDigest: image.digest,
+    mediaType: stored.mediaType,
     indexDigest,
     platform,
     manifest,
@@ -261,6 +279,27 @@ export async function pull(
 }
 
 type Manifest = ParsedManifest & { digest: string; bytes: Uint8Array; local: boolean };
+
+/** The manifest as it goes into the layout: OCI as is, Docker schema 2 converted. */
+function storedForm(image: Manifest & { kind: "manifest" }) {
+  const converted = toOciManifest(image.manifest, image.mediaType);
+  if (!converted) {
+    return {
+      digest: image.digest,
+      bytes: image.bytes,
+      mediaType: image.mediaType,
+      manifest: image.manifest,
+    };
+  }
+  const parsed = parseManifest(converted, MediaType.OciManifest);
+  if (parsed.kind !== "manifest") throw new ManifestError("Cannot convert manifest to OCI");
+  return {
+    digest: computeDigest(converted),
+    bytes: converted,
+    mediaType: MediaType.OciManifest,
+    manifest: parsed.manifest,
+  };
+}
 
 async function resolveTop(
   ref: Reference,

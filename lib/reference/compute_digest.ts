@@ -17,9 +17,9 @@ import type { DigestAlgorithm } from "./parse_digest.ts";
  * @example Digest of the empty string
  * ```ts
  * import { computeDigest } from "./compute_digest.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(
+ * assert.deepEqual(
  *   computeDigest(new Uint8Array()),
  *   "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
  * );

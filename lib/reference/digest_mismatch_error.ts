@@ -22,10 +22,10 @@ export class DigestMismatchError extends Error {
    * @example The message names both digests
    * ```ts
    * import { DigestMismatchError } from "./digest_mismatch_error.ts";
-   * import { assertMatch } from "node:assert/strict";
+   * import assert from "node:assert/strict";
    *
    * const e = new DigestMismatchError("blob", "sha256:aa", "sha256:bb");
-   * assertMatch(e.message, /expected sha256:aa, got sha256:bb/);
+   * assert.match(e.message, /expected sha256:aa, got sha256:bb/);
    * ```
    */
   constructor(what: string, expected: string, actual: string, detail?: string) {

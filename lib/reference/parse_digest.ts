@@ -33,11 +33,11 @@ const ALGORITHM = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$/;
  * @example Parse a sha256 digest
  * ```ts
  * import { parseDigest } from "./parse_digest.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const d = parseDigest("sha256:" + "a".repeat(64));
- * assertEquals(d.algorithm, "sha256");
- * assertEquals(d.hex.length, 64);
+ * assert.deepEqual(d.algorithm, "sha256");
+ * assert.deepEqual(d.hex.length, 64);
  * ```
  */
 export function parseDigest(input: string): Digest {
@@ -74,10 +74,10 @@ export function parseDigest(input: string): Digest {
  * @example Check a digest
  * ```ts
  * import { isDigest } from "./parse_digest.ts";
- * import { assert } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assert(isDigest("sha256:" + "0".repeat(64)));
- * assert(!isDigest("sha256:xyz"));
+ * assert.ok(isDigest("sha256:" + "0".repeat(64)));
+ * assert.ok(!isDigest("sha256:xyz"));
  * ```
  */
 export function isDigest(input: string): boolean {

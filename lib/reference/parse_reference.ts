@@ -113,24 +113,24 @@ export class Reference {
  * @example Normalize a Docker Hub name
  * ```ts
  * import { parseReference } from "./parse_reference.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const ref = parseReference("alpine:3.20");
- * assertEquals(ref.registry, "docker.io");
- * assertEquals(ref.repository, "library/alpine");
- * assertEquals(ref.tag, "3.20");
- * assertEquals(ref.digest, undefined);
- * assertEquals(ref.toString(), "docker.io/library/alpine:3.20");
+ * assert.deepEqual(ref.registry, "docker.io");
+ * assert.deepEqual(ref.repository, "library/alpine");
+ * assert.deepEqual(ref.tag, "3.20");
+ * assert.deepEqual(ref.digest, undefined);
+ * assert.deepEqual(ref.toString(), "docker.io/library/alpine:3.20");
  * ```
  *
  * @example A local registry with a port
  * ```ts
  * import { parseReference } from "./parse_reference.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const ref = parseReference("127.0.0.1:5000/team/app");
- * assertEquals(ref.registry, "127.0.0.1:5000");
- * assertEquals(ref.tag, "latest");
+ * assert.deepEqual(ref.registry, "127.0.0.1:5000");
+ * assert.deepEqual(ref.tag, "latest");
  * ```
  */
 export function parseReference(input: string): Reference {

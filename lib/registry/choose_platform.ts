@@ -44,10 +44,10 @@ export class PlatformNotFoundError extends Error {
  * @example Parse and normalize
  * ```ts
  * import { parsePlatform } from "./choose_platform.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(parsePlatform("linux/aarch64"), { os: "linux", architecture: "arm64" });
- * assertEquals(parsePlatform("linux/arm"), { os: "linux", architecture: "arm", variant: "v7" });
+ * assert.deepEqual(parsePlatform("linux/aarch64"), { os: "linux", architecture: "arm64" });
+ * assert.deepEqual(parsePlatform("linux/arm"), { os: "linux", architecture: "arm", variant: "v7" });
  * ```
  */
 export function parsePlatform(input: string): Platform {
@@ -157,7 +157,7 @@ export function isAttestation(descriptor: Descriptor): boolean {
  * @example Pick arm64 from an index
  * ```ts
  * import { choosePlatform } from "./choose_platform.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const d = (arch: string, variant?: string) => ({
  *   mediaType: "application/vnd.oci.image.manifest.v1+json",
@@ -167,7 +167,7 @@ export function isAttestation(descriptor: Descriptor): boolean {
  * });
  * const index = { schemaVersion: 2 as const, manifests: [d("amd64"), d("arm64", "v8")] };
  * const chosen = choosePlatform(index, { os: "linux", architecture: "arm64" });
- * assertEquals(chosen.platform?.architecture, "arm64");
+ * assert.deepEqual(chosen.platform?.architecture, "arm64");
  * ```
  */
 export function choosePlatform(index: ImageIndex, wanted: Platform, image?: string): Descriptor {

@@ -38,10 +38,10 @@ export interface ImageConfig {
  * @example Parse a minimal config
  * ```ts
  * import { parseImageConfig } from "./parse_image_config.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const c = parseImageConfig(new TextEncoder().encode('{"os":"linux","architecture":"amd64"}'));
- * assertEquals(c.os, "linux");
+ * assert.deepEqual(c.os, "linux");
  * ```
  */
 export function parseImageConfig(bytes: Uint8Array): ImageConfig {

@@ -103,11 +103,11 @@ const MAX_ENTRIES = 10_000;
  * @example Parse an OCI index
  * ```ts
  * import { parseManifest } from "./parse_manifest.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const body = JSON.stringify({ schemaVersion: 2, manifests: [] });
  * const parsed = parseManifest(new TextEncoder().encode(body), "application/json");
- * assertEquals(parsed.kind, "index");
+ * assert.deepEqual(parsed.kind, "index");
  * ```
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string | null): ParsedManifest {

@@ -47,14 +47,14 @@ export interface DigestVerifyStreamOptions {
  * @example Verify a body
  * ```ts
  * import { DigestVerifyStream } from "./digest_verify_stream.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("hello");
  * const digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
  * const out = await new Response(
  *   new Response(bytes).body!.pipeThrough(new DigestVerifyStream({ digest, size: 5 })),
  * ).text();
- * assertEquals(out, "hello");
+ * assert.deepEqual(out, "hello");
  * ```
  */
 export class DigestVerifyStream extends TransformStream<Uint8Array, Uint8Array> {

@@ -86,7 +86,7 @@ const TOKEN_BODY_LIMIT = 1024 * 1024;
  * @example Anonymous token flow
  * ```ts
  * import { withAuth } from "./auth_fetch.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const fake = (req: Request) => {
  *   const url = new URL(req.url);
@@ -99,7 +99,7 @@ const TOKEN_BODY_LIMIT = 1024 * 1024;
  * };
  * const authed = withAuth(fake, { registry: "r.example", host: "r.example" });
  * const res = await authed(new Request("https://r.example/v2/a/manifests/1"));
- * assertEquals(await res.text(), "ok");
+ * assert.deepEqual(await res.text(), "ok");
  * ```
  */
 export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {

@@ -46,10 +46,10 @@ export async function discard(response: Response): Promise<void> {
  * @example Read a small body
  * ```ts
  * import { readCapped } from "./fetcher.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const bytes = await readCapped(new Response("hello"), 1024, "greeting");
- * assertEquals(bytes.byteLength, 5);
+ * assert.deepEqual(bytes.byteLength, 5);
  * ```
  */
 export async function readCapped(

@@ -14,12 +14,12 @@
  * @example Loopback hosts
  * ```ts
  * import { isLoopback } from "./is_loopback.ts";
- * import { assert } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assert(isLoopback("127.0.0.1:5000"));
- * assert(isLoopback("[::1]:5000"));
- * assert(isLoopback("localhost"));
- * assert(!isLoopback("registry.example.com"));
+ * assert.ok(isLoopback("127.0.0.1:5000"));
+ * assert.ok(isLoopback("[::1]:5000"));
+ * assert.ok(isLoopback("localhost"));
+ * assert.ok(!isLoopback("registry.example.com"));
  * ```
  */
 export function isLoopback(host: string): boolean {

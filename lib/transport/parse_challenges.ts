@@ -27,14 +27,14 @@ const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
  * @example Docker Hub's challenge
  * ```ts
  * import { parseChallenges } from "./parse_challenges.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const [c] = parseChallenges(
  *   'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",' +
  *     'scope="repository:library/alpine:pull"',
  * );
- * assertEquals(c?.scheme, "bearer");
- * assertEquals(c?.params.scope, "repository:library/alpine:pull");
+ * assert.deepEqual(c?.scheme, "bearer");
+ * assert.deepEqual(c?.params.scope, "repository:library/alpine:pull");
  * ```
  */
 export function parseChallenges(header: string): Challenge[] {

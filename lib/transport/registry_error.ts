@@ -97,13 +97,13 @@ export class RegistryError extends Error {
    * @example Turn a 404 into an error
    * ```ts
    * import { RegistryError } from "./registry_error.ts";
-   * import { assertEquals } from "node:assert/strict";
+   * import assert from "node:assert/strict";
    *
    * const body = JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown" }] });
    * const res = new Response(body, { status: 404 });
    * const err = await RegistryError.fromResponse(res, "GET", "https://r.example/v2/a/manifests/b");
-   * assertEquals(err.status, 404);
-   * assertEquals(err.hasCode("MANIFEST_UNKNOWN"), true);
+   * assert.deepEqual(err.status, 404);
+   * assert.deepEqual(err.hasCode("MANIFEST_UNKNOWN"), true);
    * ```
    */
   static async fromResponse(

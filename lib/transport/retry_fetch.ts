@@ -55,14 +55,14 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 5
  * @example Retry a flaky server
  * ```ts
  * import { withRetry } from "./retry_fetch.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * let calls = 0;
  * const flaky = (_req: Request) =>
  *   Promise.resolve(new Response(null, { status: ++calls < 3 ? 503 : 200 }));
  * const res = await withRetry(flaky, { baseDelay: 1 })(new Request("http://x/"));
- * assertEquals(res.status, 200);
- * assertEquals(calls, 3);
+ * assert.deepEqual(res.status, 200);
+ * assert.deepEqual(calls, 3);
  * ```
  */
 export function withRetry(next: Fetcher, options: RetryOptions = {}): Fetcher {

@@ -1,0 +1,157 @@
+// The store: a valid OCI layout at every instant, atomic writes, and locks that hold across
+// processes.
+
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { sha256 } from "../_images.ts";
+import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
+import { REF_NAME_ANNOTATION, Store } from "../../lib/store/store.ts";
+
+const enc = new TextEncoder();
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "skiff-store-test-" });
+}
+
+async function entries(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("store: a new store appears complete, even when many open it at once", async () => {
+  const parent = await tempDir();
+  const path = `${parent}/a/b/store`;
+  const stores = await Promise.all(Array.from({ length: 8 }, () => Store.open(path)));
+  assertEquals(stores.length, 8);
+  assertEquals(await entries(path), ["blobs", "index.json", "ingest", "oci-layout"]);
+  assertEquals(JSON.parse(await Deno.readTextFile(`${path}/oci-layout`)), {
+    imageLayoutVersion: "1.0.0",
+  });
+  assertEquals(JSON.parse(await Deno.readTextFile(`${path}/index.json`)).manifests, []);
+  // no temporary directories are left beside it
+  assertEquals(await entries(`${parent}/a/b`), ["store"]);
+});
+
+Deno.test("store: an empty directory becomes a layout; a non-empty non-layout is refused", async () => {
+  const empty = await tempDir();
+  await Store.open(empty);
+  assertEquals(await entries(empty), ["blobs", "index.json", "ingest", "oci-layout"]);
+
+  const home = await tempDir();
+  await Deno.writeTextFile(`${home}/notes.txt`, "mine");
+  const e = await assertRejects(() => Store.open(home));
+  assert(e.message.includes("not empty and is not an OCI image layout"), e.message);
+  assertEquals(await entries(home), ["notes.txt"]);
+
+  await assertRejects(() => Store.open(`${home}/missing`, { create: false }));
+});
+
+Deno.test("store: putBlob verifies and writes atomically; readBlob detects damage", async () => {
+  const store = await Store.open(await tempDir());
+  const bytes = enc.encode("hello blob");
+  const digest = sha256(bytes);
+  await assertRejects(() => store.putBlob("sha256:" + "0".repeat(64), bytes), DigestMismatchError);
+  assertEquals(await store.hasBlob("sha256:" + "0".repeat(64)), false);
+  await store.putBlob(digest, bytes);
+  assertEquals(await store.readBlob(digest), bytes);
+  assertEquals(await store.hasBlob(digest, bytes.byteLength), true);
+  assertEquals(await store.hasBlob(digest, bytes.byteLength + 1), false);
+  assertEquals(await entries(`${store.path}/ingest`), []); // no temporary files left
+  await Deno.writeTextFile(store.blobPath(digest), "tampered!!");
+  await assertRejects(() => store.readBlob(digest), DigestMismatchError);
+  // digests are validated before they become paths
+  for (const bad of ["sha256:../../../etc/passwd", "md5:abc", "sha256:" + "A".repeat(64)]) {
+    await assertRejects(() => store.hasBlob(bad), SyntaxError);
+  }
+});
+
+Deno.test("store: index.json updates from many processes at once lose nothing", async () => {
+  const store = await Store.open(await tempDir());
+  // keep fields other tools wrote
+  const index = JSON.parse(await Deno.readTextFile(`${store.path}/index.json`));
+  await Deno.writeTextFile(
+    `${store.path}/index.json`,
+    JSON.stringify({ ...index, annotations: { keep: "me" } }),
+  );
+  const script = `
+    import { Store } from ${
+    JSON.stringify(new URL("../../lib/store/store.ts", import.meta.url).href)
+  };
+    const store = await Store.open(Deno.args[0]);
+    for (let i = 0; i < 10; i++) {
+      await store.updateIndex((m) => [...m, {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: "sha256:" + "0".repeat(64), size: 1,
+        annotations: { "${REF_NAME_ANNOTATION}": Deno.args[1] + "-" + i },
+      }]);
+    }`;
+  const file = `${store.path}/../writer.ts`;
+  await Deno.writeTextFile(file, script);
+  const procs = Array.from(
+    { length: 4 },
+    (_, p) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", file, store.path, `p${p}`],
+      }).output(),
+  );
+  // and this process at the same time
+  const local = Array.from({ length: 10 }, (_, i) =>
+    store.updateIndex((m) => [...m, {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: "sha256:" + "1".repeat(64),
+      size: 1,
+      annotations: { [REF_NAME_ANNOTATION]: `local-${i}` },
+    }]));
+  const results = await Promise.all(procs);
+  await Promise.all(local);
+  assert(results.every((r) => r.success));
+  const final = await store.readIndex();
+  assertEquals(final.manifests.length, 50);
+  assertEquals(new Set(final.manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION])).size, 50);
+  assertEquals(final.annotations, { keep: "me" });
+  assertEquals((await store.findImage("p3-9"))?.digest, "sha256:" + "0".repeat(64));
+});
+
+Deno.test("store: one ingest per blob at a time; a waiter sees the committed blob", async () => {
+  const store = await Store.open(await tempDir());
+  const bytes = enc.encode("x".repeat(3 * 1024 * 1024));
+  const digest = sha256(bytes);
+  const first = await store.openIngest(digest, bytes.byteLength);
+  assertEquals(first.complete, false);
+  let secondOpened = false;
+  const second = store.openIngest(digest, bytes.byteLength).then((i) => {
+    secondOpened = true;
+    return i;
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  assertEquals(secondOpened, false); // waiting for the lock
+  // write in small chunks: coalesced, in order
+  const writer = first.writable().getWriter();
+  for (let at = 0; at < bytes.byteLength; at += 1000) {
+    await writer.write(bytes.subarray(at, at + 1000));
+  }
+  await writer.close();
+  assertEquals(await first.length(), bytes.byteLength);
+  assertEquals((await first.rehash()).hash.digest("hex"), digest.slice(7));
+  await first.commit();
+  first.close();
+  const waiter = await second;
+  assertEquals(waiter.complete, true);
+  waiter.close();
+  assertEquals(await store.readBlob(digest), bytes);
+  assertEquals(await entries(`${store.path}/ingest`), []);
+});
+
+Deno.test("store: an aborted ingest keeps the bytes it received for a resume", async () => {
+  const store = await Store.open(await tempDir());
+  const bytes = enc.encode("y".repeat(100_000));
+  const ingest = await store.openIngest(sha256(bytes), bytes.byteLength);
+  const writer = ingest.writable().getWriter();
+  await writer.write(bytes.subarray(0, 60_000));
+  await writer.abort(new Error("network cut"));
+  assertEquals(await ingest.length(), 60_000);
+  ingest.close();
+  const again = await store.openIngest(sha256(bytes), bytes.byteLength);
+  assertEquals(await again.length(), 60_000);
+  again.close();
+});
