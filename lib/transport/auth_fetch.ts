@@ -221,7 +221,11 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
     return `Bearer ${(await pending).value}`;
   };
 
-  const follow = async (request: Request, authz: string | undefined): Promise<Response> => {
+  /** Sends the request, following redirects; returns the last response and where it came from. */
+  const follow = async (
+    request: Request,
+    authz: string | undefined,
+  ): Promise<{ res: Response; url: URL }> => {
     let url = new URL(request.url);
     let method = request.method;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -232,7 +236,9 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
         new Request(url, { method, headers, signal: request.signal, redirect: "manual" }),
       );
       const location = res.headers.get("location");
-      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) {
+        return { res, url };
+      }
       await discard(res);
       const target = new URL(location, url);
       if (target.protocol !== "https:" && target.protocol !== "http:") {
@@ -252,12 +258,14 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
 
   return async (request) => {
     const url = new URL(request.url);
-    if (!isOwn(url)) return follow(request, undefined);
+    if (!isOwn(url)) return (await follow(request, undefined)).res;
     const scope = scopeFor(url.pathname);
     let authz: string | undefined;
     if (challenge) authz = await authorization(challenge, scope, url, request.signal);
-    const res = await follow(request, authz);
-    if (res.status !== 401) return res;
+    const { res, url: answered } = await follow(request, authz);
+    // only the registry's own challenges are answered: a 401 from a redirect target (a CDN,
+    // another origin) must never make us send credentials to a realm it names
+    if (res.status !== 401 || !isOwn(answered)) return res;
     const parsed = parseChallenges(res.headers.get("www-authenticate") ?? "");
     const c = parsed.find((p) => p.scheme === "bearer") ?? parsed.find((p) => p.scheme === "basic");
     if (!c) return res;
@@ -273,7 +281,7 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
     );
     if (fresh === undefined || fresh === authz) return res;
     await discard(res);
-    return follow(request, fresh);
+    return (await follow(request, fresh)).res;
   };
 }
 
@@ -285,7 +293,12 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
  */
 export function scopeFor(pathname: string): string | undefined {
   const m = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\/[^/]*$/.exec(pathname);
-  return m ? `repository:${decodeURIComponent(m[1]!)}:pull` : undefined;
+  if (!m) return undefined;
+  try {
+    return `repository:${decodeURIComponent(m[1]!)}:pull`;
+  } catch {
+    return undefined; // a malformed escape: not a repository path we built
+  }
 }
 
 function basic(username: string, password: string): string {
