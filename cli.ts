@@ -12,7 +12,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type OptionSpec, parseArgs } from "./lib/cli/parse_args.ts";
 import { LineRenderer } from "./lib/progress/line_renderer.ts";
 import { pull } from "./lib/pull/pull.ts";
 import { parseReference, type Reference } from "./lib/reference/parse_reference.ts";
@@ -87,23 +87,18 @@ type Flags = Record<string, string | boolean | string[] | undefined>;
 
 function parse(
   args: string[],
-  options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>,
+  options: Record<string, OptionSpec>,
 ): { flags: Flags; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        store: { type: "string" },
-        debug: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        ...options,
-      },
-      allowPositionals: true,
-      strict: true,
+    const { values, positionals } = parseArgs(args, {
+      store: { type: "string" },
+      debug: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      ...options,
     });
-    return { flags: values as Flags, positionals };
+    return { flags: values, positionals };
   } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]!);
+    throw new UsageError((e as Error).message);
   }
 }
 

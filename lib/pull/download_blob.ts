@@ -11,7 +11,8 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import type { BlobKind, ProgressListener } from "../progress/progress_event.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
 import type { RegistryClient } from "../registry/registry_client.ts";
-import { DigestVerifyStream } from "../stream/digest_verify_stream.ts";
+import { DigestVerifier } from "../stream/digest_verifier.ts";
+import { readRing } from "../stream/read_ring.ts";
 import type { Ingest } from "../store/ingest.ts";
 import type { Store } from "../store/store.ts";
 import { discard } from "../transport/fetcher.ts";
@@ -116,9 +117,8 @@ async function transfer(
     offset = 0;
   }
   if (offset > 0) {
-    const prefix = await ingest.rehash(signal);
-    hash = prefix.hash;
-    offset = prefix.offset;
+    hash = createHash(algorithm);
+    offset = await ingest.rehash(hash, signal);
   } else {
     hash = createHash(algorithm);
   }
@@ -174,12 +174,16 @@ async function transfer(
   if (!res.body) throw new SizeMismatchError(`blob ${digest}`, size, offset);
 
   onProgress?.({ type: "blob-start", digest, kind, size, offset });
-  const verify = new DigestVerifyStream(descriptor, { hash, offset });
+  const verifier = new DigestVerifier(descriptor, { hash, offset });
   let written = offset;
-  const sink = ingest.writable((n) => {
-    written += n;
-    counter.bytes += n;
-    onProgress?.({ type: "blob-progress", digest, bytes: written, size });
-  });
-  await res.body.pipeThrough(verify).pipeTo(sink, signal ? { signal } : {});
+  // hashed before it is written; a byte past the expected size throws before any write
+  await readRing(res.body, (chunk) => {
+    verifier.update(chunk);
+    return ingest.write(chunk).then(() => {
+      written += chunk.byteLength;
+      counter.bytes += chunk.byteLength;
+      onProgress?.({ type: "blob-progress", digest, bytes: written, size });
+    });
+  }, signal ? { signal } : {});
+  verifier.verify();
 }

@@ -12,6 +12,7 @@ import { createTransport } from "../transport/create_transport.ts";
 import { discard, type Fetcher, readCapped } from "../transport/fetcher.ts";
 import { isLoopback } from "../transport/is_loopback.ts";
 import { RegistryError } from "../transport/registry_error.ts";
+import { speaksTls } from "../transport/speaks_tls.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
 import { MANIFEST_ACCEPT } from "./media_types.ts";
 import { type ParsedManifest, parseManifest } from "./parse_manifest.ts";
@@ -135,6 +136,10 @@ export class RegistryClient {
     if (this.#plainHttp) return this.#base = Promise.resolve(`http://${this.host}`);
     if (!isLoopback(this.host)) return this.#base = Promise.resolve(`https://${this.host}`);
     const probe = (async () => {
+      // one TCP round trip says whether the port speaks TLS, without starting a TLS client
+      const tls = await speaksTls(this.host, signal ? { signal } : {});
+      signal?.throwIfAborted();
+      if (tls !== undefined) return `${tls ? "https" : "http"}://${this.host}`;
       try {
         const res = await this.#network(
           new Request(`https://${this.host}/v2/`, signal ? { signal } : {}),
@@ -205,12 +210,12 @@ export class RegistryClient {
     let digest: string;
     if (reference.includes(":")) {
       const want = parseDigest(reference);
-      digest = computeDigest(bytes, want.algorithm);
+      digest = await computeDigest(bytes, want.algorithm);
       if (digest !== reference) {
         throw new DigestMismatchError(`manifest ${what}`, reference, digest);
       }
     } else {
-      digest = computeDigest(bytes);
+      digest = await computeDigest(bytes);
       if (header !== null && header.trim() !== "") {
         let claimed;
         try {
@@ -218,7 +223,7 @@ export class RegistryClient {
         } catch {
           throw new DigestMismatchError(`manifest ${what}`, header.trim(), digest);
         }
-        const actual = computeDigest(bytes, claimed.algorithm);
+        const actual = await computeDigest(bytes, claimed.algorithm);
         if (actual !== claimed.digest) {
           throw new DigestMismatchError(
             `manifest ${what}`,

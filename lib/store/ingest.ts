@@ -5,12 +5,11 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
-import { parseDigest } from "../reference/parse_digest.ts";
+import type { Hash } from "node:crypto";
 import { writeAll } from "./_fs.ts";
 
-/** The size of the buffer that coalesces small network chunks into large writes. */
-const WRITE_BUFFER = 1024 * 1024;
+/** The read size when re-hashing partial data. */
+const READ_BUFFER = 1024 * 1024;
 
 /**
  * An exclusively locked partial blob. Get one from `Store.openIngest()`; always `close()` it.
@@ -31,6 +30,9 @@ export class Ingest {
   #file: Deno.FsFile;
   #blobPath: string;
   #closed = false;
+  #tail: Promise<void> = Promise.resolve();
+  #positioned = false;
+  #failure: { error: unknown } | undefined;
 
   /**
    * Used by the store; do not call directly.
@@ -63,15 +65,17 @@ export class Ingest {
   }
 
   /**
-   * Hashes the bytes already here, so a download can resume after them.
+   * Feeds the bytes already here into a hash, so a download can resume after them.
    *
+   * @param hash A fresh hash of the blob's digest algorithm.
    * @param signal Aborts the re-hash.
-   * @returns A hash fed with the partial data, and how many bytes that was.
+   * @returns How many bytes were hashed.
    */
-  async rehash(signal?: AbortSignal): Promise<{ hash: Hash; offset: number }> {
-    const hash = createHash(parseDigest(this.digest).algorithm);
+  async rehash(hash: Hash, signal?: AbortSignal): Promise<number> {
+    await this.flush();
     await this.#file.seek(0, Deno.SeekMode.Start);
-    const buf = new Uint8Array(WRITE_BUFFER);
+    this.#positioned = false;
+    const buf = new Uint8Array(READ_BUFFER);
     let offset = 0;
     for (;;) {
       signal?.throwIfAborted();
@@ -80,79 +84,59 @@ export class Ingest {
       hash.update(buf.subarray(0, n));
       offset += n;
     }
-    return { hash, offset };
+    return offset;
   }
 
   /** Drops the partial data: the next write starts the blob from zero. */
   async truncate(): Promise<void> {
+    await this.flush().catch(() => {});
+    this.#failure = undefined;
     await this.#file.truncate(0);
     await this.#file.seek(0, Deno.SeekMode.Start);
+    this.#positioned = true;
   }
 
   /**
-   * A sink that appends to the partial file, coalescing chunks into 1 MiB writes (issued while
-   * the next chunks arrive). Aborting it keeps what was received, for a later resume.
+   * Appends bytes to the partial file. Writes run one after another in call order, so several may
+   * be issued without waiting; the promise resolves once these bytes are written (and `chunk` may
+   * be reused). After a failed write (a full disk), every later write fails the same way.
    *
-   * @param onWritten Called after each write with the number of bytes written.
-   * @returns The writable stream.
+   * @param chunk The next bytes of the blob.
+   * @returns Resolves when written.
    */
-  writable(onWritten?: (bytes: number) => void): WritableStream<Uint8Array> {
+  write(chunk: Uint8Array): Promise<void> {
     const file = this.#file;
-    let buffer = new Uint8Array(WRITE_BUFFER);
-    let used = 0;
-    let pending: Promise<void> = Promise.resolve();
-    let failure: unknown;
-    const issue = (bytes: Uint8Array) => {
-      pending = pending.then(async () => {
-        if (failure !== undefined) return;
-        try {
-          await writeAll(file, bytes);
-          onWritten?.(bytes.byteLength);
-        } catch (e) {
-          failure = e;
-        }
-      });
+    const run = async () => {
+      if (this.#failure) throw this.#failure.error;
+      if (!this.#positioned) {
+        await file.seek(0, Deno.SeekMode.End);
+        this.#positioned = true;
+      }
+      try {
+        await writeAll(file, chunk);
+      } catch (error) {
+        this.#failure = { error };
+        throw error;
+      }
     };
-    const flush = () => {
-      if (used === 0) return;
-      issue(buffer.subarray(0, used));
-      buffer = new Uint8Array(WRITE_BUFFER);
-      used = 0;
-    };
-    const settle = async () => {
-      flush();
-      await pending;
-      if (failure !== undefined) throw failure;
-    };
-    let started = false;
-    return new WritableStream<Uint8Array>({
-      async write(chunk) {
-        if (!started) {
-          started = true;
-          await file.seek(0, Deno.SeekMode.End);
-        }
-        if (failure !== undefined) throw failure;
-        if (used + chunk.byteLength > WRITE_BUFFER) {
-          flush();
-          // one write in flight at most: wait for the previous one before buffering more
-          await pending;
-          if (failure !== undefined) throw failure;
-        }
-        if (chunk.byteLength >= WRITE_BUFFER) issue(chunk);
-        else {
-          buffer.set(chunk, used);
-          used += chunk.byteLength;
-        }
-      },
-      close: settle,
-      async abort() {
-        await settle().catch(() => {});
-      },
-    });
+    const done = this.#tail.then(run);
+    this.#tail = done.catch(() => {});
+    return done;
+  }
+
+  /**
+   * Waits for every write issued so far.
+   *
+   * @returns Resolves when they are all done (rejects with the first failure).
+   */
+  async flush(): Promise<void> {
+    await this.#tail;
+    if (this.#failure) throw this.#failure.error;
   }
 
   /** Moves the verified blob into `blobs/`. Call only after the content was verified. */
   async commit(): Promise<void> {
+    await this.flush();
     await Deno.mkdir(this.#blobPath.slice(0, this.#blobPath.lastIndexOf("/")), {
       recursive: true,
     });

@@ -197,7 +197,7 @@ export class Store {
       throw new RangeError(`Cannot read blob ${digest}: larger than ${limit} bytes`);
     }
     const bytes = await Deno.readFile(path);
-    const actual = computeDigest(bytes, parseDigest(digest).algorithm);
+    const actual = await computeDigest(bytes, parseDigest(digest).algorithm);
     if (actual !== digest) {
       throw new DigestMismatchError(
         `stored blob ${digest}`,
@@ -217,7 +217,7 @@ export class Store {
    * @throws {DigestMismatchError} When the bytes do not match.
    */
   async putBlob(digest: string, bytes: Uint8Array): Promise<void> {
-    const actual = computeDigest(bytes, parseDigest(digest).algorithm);
+    const actual = await computeDigest(bytes, parseDigest(digest).algorithm);
     if (actual !== digest) throw new DigestMismatchError(`blob ${digest}`, digest, actual);
     if (await this.hasBlob(digest, bytes.byteLength)) return;
     const path = this.blobPath(digest);

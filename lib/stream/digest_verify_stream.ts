@@ -5,36 +5,16 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
-import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
-import { parseDigest } from "../reference/parse_digest.ts";
+import {
+  DigestVerifier,
+  type DigestVerifierOptions,
+  type ExpectedContent,
+} from "./digest_verifier.ts";
 
-/** What the content must be: a digest and a size. */
-export interface ExpectedContent {
-  /** The digest, `sha256:...` or `sha512:...`. */
-  digest: string;
-  /** The size in bytes. */
-  size: number;
-}
+export type { ExpectedContent } from "./digest_verifier.ts";
 
 /** Options for {@linkcode DigestVerifyStream}. */
-export interface DigestVerifyStreamOptions {
-  /**
-   * A hash already fed with the first `offset` bytes (when resuming a partial download).
-   * @default {a new hash of the digest's algorithm}
-   */
-  hash?: Hash;
-  /**
-   * How many bytes came before this stream (already hashed into `hash`).
-   * @default {0}
-   */
-  offset?: number;
-  /**
-   * What is verified, for error messages.
-   * @default {"blob <digest>"}
-   */
-  what?: string;
-}
+export type DigestVerifyStreamOptions = DigestVerifierOptions;
 
 /**
  * Passes bytes through unchanged while hashing and counting them; errors the stream
@@ -58,7 +38,7 @@ export interface DigestVerifyStreamOptions {
  * ```
  */
 export class DigestVerifyStream extends TransformStream<Uint8Array, Uint8Array> {
-  #state: { bytes: number };
+  #verifier: DigestVerifier;
 
   /**
    * Makes the stream.
@@ -68,39 +48,30 @@ export class DigestVerifyStream extends TransformStream<Uint8Array, Uint8Array> 
    * @throws {SyntaxError} When the expected digest is malformed or unsupported.
    */
   constructor(expected: ExpectedContent, options: DigestVerifyStreamOptions = {}) {
-    const { algorithm } = parseDigest(expected.digest);
-    const hash = options.hash ?? createHash(algorithm);
-    const what = options.what ?? `blob ${expected.digest}`;
-    const state = { bytes: options.offset ?? 0 };
+    const verifier = new DigestVerifier(expected, options);
     super({
       transform(chunk, controller) {
-        const next = state.bytes + chunk.byteLength;
-        if (next > expected.size) {
-          controller.error(
-            new SizeMismatchError(what, expected.size, next, "the server sent too many bytes"),
-          );
+        try {
+          verifier.update(chunk);
+        } catch (e) {
+          controller.error(e);
           return;
         }
-        state.bytes = next;
-        hash.update(chunk);
         controller.enqueue(chunk);
       },
       flush(controller) {
-        if (state.bytes !== expected.size) {
-          controller.error(new SizeMismatchError(what, expected.size, state.bytes));
-          return;
-        }
-        const actual = `${algorithm}:${hash.digest("hex")}`;
-        if (actual !== expected.digest) {
-          controller.error(new DigestMismatchError(what, expected.digest, actual));
+        try {
+          verifier.verify();
+        } catch (e) {
+          controller.error(e);
         }
       },
     });
-    this.#state = state;
+    this.#verifier = verifier;
   }
 
   /** How many bytes have passed so far, including the offset. */
   get bytes(): number {
-    return this.#state.bytes;
+    return this.#verifier.bytes;
   }
 }

@@ -45,6 +45,26 @@ export interface TransportOptions {
 }
 
 /**
+ * Gives a network failure a message that says what failed: `fetch` throws `TypeError("fetch
+ * failed")` and keeps the reason (refused, reset, certificate, DNS) in its cause. The result is
+ * still a `TypeError`, so the retry layer still sees a network error.
+ *
+ * @param error What the network threw.
+ * @param request The request, for the message (its query string is not shown).
+ * @returns The error to throw.
+ */
+export function networkError(error: unknown, request: Request): unknown {
+  if (!(error instanceof TypeError) || request.signal.aborted) return error;
+  let reason = error.cause instanceof Error ? error.cause.message : error.message;
+  reason = reason.replace(/^error sending request for url \([^)]*\):\s*/, "");
+  const url = new URL(request.url);
+  return new TypeError(
+    `Cannot ${request.method} ${url.origin}${url.pathname}: ${reason}`,
+    { cause: error },
+  );
+}
+
+/**
  * Builds the fetcher every registry request goes through: retries on the outside (so a retry
  * repeats the whole exchange, token included), then authentication and redirects, then the
  * network.
@@ -63,13 +83,17 @@ export interface TransportOptions {
 export function createTransport(options: TransportOptions): Fetcher {
   const network = options.fetch ?? ((request: Request) => fetch(request));
   const userAgent = options.userAgent ?? USER_AGENT;
-  const base: Fetcher = (request) => {
+  const base: Fetcher = async (request) => {
     if (!request.headers.has("user-agent")) {
       const headers = new Headers(request.headers);
       headers.set("user-agent", userAgent);
       request = new Request(request, { headers });
     }
-    return network(request);
+    try {
+      return await network(request);
+    } catch (error) {
+      throw networkError(error, request);
+    }
   };
   const retry: RetryOptions = { ...options.retry };
   if (options.onDebug && !retry.onRetry) {

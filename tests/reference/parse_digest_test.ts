@@ -27,11 +27,11 @@ Deno.test("parseDigest: refuses what could escape a path or is not a digest", ()
   }
 });
 
-Deno.test("computeDigest: known values", () => {
+Deno.test("computeDigest: known values", async () => {
   const hello = new TextEncoder().encode("hello");
   assertEquals(
-    computeDigest(hello),
+    await computeDigest(hello),
     "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
   );
-  assertMatch(computeDigest(hello, "sha512"), /^sha512:9b71d224bd62f378/);
+  assertMatch(await computeDigest(hello, "sha512"), /^sha512:9b71d224bd62f378/);
 });

@@ -1,0 +1,135 @@
+/**
+ * Reads a byte stream into a small ring of reused buffers: no allocation per chunk, few and large
+ * chunks, and back-pressure from the consumer. This is the hot path of every blob download.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode readRing}. */
+export interface ReadRingOptions {
+  /**
+   * The size of each buffer; chunks handed to the consumer are at most this large.
+   * @default {262144}
+   */
+  bufferSize?: number;
+  /**
+   * How many buffers: how many chunks the consumer may hold (e.g. with writes in flight) while
+   * the next ones are read.
+   * @default {4}
+   */
+  buffers?: number;
+  /** Stops reading: the body is cancelled and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads `body` to its end, handing `consume` one filled buffer at a time. The promise `consume`
+ * returns must resolve once the chunk's memory may be reused (for a write: once it is written);
+ * a buffer is refilled only after that. If `consume` throws or its promise rejects, reading stops,
+ * the body is cancelled, and the error is rethrown after every other pending chunk settled.
+ *
+ * Byte streams (a `fetch` body) are read with a BYOB reader straight into the buffers; other
+ * streams are copied into them.
+ *
+ * Measured on the benchmark (4 x 128 MiB, loopback): 256 KiB x 4 reads as fast as the network
+ * and hash allow with about half the memory of piping the body through `TransformStream`s.
+ *
+ * @param body The stream to read.
+ * @param consume Receives each chunk (a view of a ring buffer, valid until its promise settles).
+ * @param options Buffer size and count, abort signal.
+ * @returns Resolves when the body ended and every chunk was consumed.
+ *
+ * @example Count the bytes of a body
+ * ```ts
+ * import { readRing } from "./read_ring.ts";
+ * import assert from "node:assert/strict";
+ *
+ * let total = 0;
+ * await readRing(new Response("x".repeat(1000)).body!, (chunk) => {
+ *   total += chunk.byteLength;
+ *   return Promise.resolve();
+ * }, { bufferSize: 64 });
+ * assert.equal(total, 1000);
+ * ```
+ */
+export async function readRing(
+  body: ReadableStream<Uint8Array>,
+  consume: (chunk: Uint8Array) => Promise<void>,
+  options: ReadRingOptions = {},
+): Promise<void> {
+  const size = options.bufferSize ?? 256 * 1024;
+  const count = Math.max(1, options.buffers ?? 4);
+  const signal = options.signal;
+  let byob: ReadableStreamBYOBReader | undefined;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    reader = body.getReader();
+  }
+  const buffers: ArrayBuffer[] = Array.from({ length: count }, () => new ArrayBuffer(size));
+  const pending: Promise<void>[] = buffers.map(() => Promise.resolve());
+  const state: { failure?: { error: unknown } } = {};
+  // read through a function: the consumer sets it from other tasks, which narrowing cannot see
+  const failed = (): { error: unknown } | undefined => state.failure;
+  const onAbort = () => {
+    (byob ?? reader)!.cancel(signal!.reason).catch(() => {});
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let leftover: Uint8Array | undefined; // default reader: the rest of a chunk that did not fit
+  try {
+    signal?.throwIfAborted();
+    for (let slot = 0;; slot = (slot + 1) % count) {
+      await pending[slot];
+      const early = failed();
+      if (early) throw early.error;
+      let buffer = buffers[slot]!;
+      let used = 0;
+      let done = false;
+      while (used < size) {
+        if (byob) {
+          const r = await byob.read(new Uint8Array(buffer, used, size - used));
+          if (r.value) buffer = r.value.buffer as ArrayBuffer; // the buffer was transferred
+          if (r.done) {
+            done = true;
+            break;
+          }
+          used += r.value.byteLength;
+        } else {
+          let chunk = leftover;
+          leftover = undefined;
+          if (!chunk) {
+            const r = await reader!.read();
+            if (r.done) {
+              done = true;
+              break;
+            }
+            chunk = r.value;
+          }
+          const take = Math.min(chunk.byteLength, size - used);
+          new Uint8Array(buffer, used, take).set(chunk.subarray(0, take));
+          used += take;
+          if (take < chunk.byteLength) leftover = chunk.subarray(take);
+        }
+      }
+      buffers[slot] = buffer;
+      signal?.throwIfAborted();
+      if (used > 0) {
+        const settled = consume(new Uint8Array(buffer, 0, used)).catch((error) => {
+          state.failure ??= { error };
+        });
+        pending[slot] = settled;
+      }
+      if (done) break;
+    }
+    await Promise.all(pending);
+    const late = failed();
+    if (late) throw late.error;
+  } catch (error) {
+    await (byob ?? reader)!.cancel(error).catch(() => {});
+    await Promise.all(pending);
+    throw failed()?.error ?? error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,80 @@
+// Certificates for TLS servers on loopback (a TLS registry, a token server): a CA made by openssl
+// and a server certificate it signs for 127.0.0.1 and localhost.
+
+import { mustRun } from "./_images.ts";
+
+export interface TestCert {
+  /** The CA certificate (PEM): what clients trust. */
+  ca: string;
+  /** The server certificate (PEM) and its key. */
+  cert: string;
+  key: string;
+  certPath: string;
+  keyPath: string;
+  /** A directory holding `ca.crt`, as skopeo's --*-cert-dir expects. */
+  certDir: string;
+}
+
+export async function selfSignedCert(): Promise<TestCert> {
+  const at = await Deno.makeTempDir({ prefix: "skiff-tls-" });
+  const o = (...args: string[]) => mustRun("openssl", args);
+  await o(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-keyout",
+    `${at}/ca.key`,
+    "-out",
+    `${at}/ca.pem`,
+    "-subj",
+    "/CN=skiff test CA",
+  );
+  await o(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${at}/key.pem`,
+    "-out",
+    `${at}/req.csr`,
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  await Deno.writeTextFile(
+    `${at}/ext.cnf`,
+    "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n" +
+      "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+  );
+  await o(
+    "x509",
+    "-req",
+    "-in",
+    `${at}/req.csr`,
+    "-CA",
+    `${at}/ca.pem`,
+    "-CAkey",
+    `${at}/ca.key`,
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-out",
+    `${at}/cert.pem`,
+    "-extfile",
+    `${at}/ext.cnf`,
+  );
+  await Deno.mkdir(`${at}/certs`);
+  await Deno.copyFile(`${at}/ca.pem`, `${at}/certs/ca.crt`);
+  return {
+    ca: await Deno.readTextFile(`${at}/ca.pem`),
+    cert: await Deno.readTextFile(`${at}/cert.pem`),
+    key: await Deno.readTextFile(`${at}/key.pem`),
+    certPath: `${at}/cert.pem`,
+    keyPath: `${at}/key.pem`,
+    certDir: `${at}/certs`,
+  };
+}
