@@ -1,0 +1,477 @@
+// `deno task bench`: skiff side by side with skopeo (and the machine's limit) in one run.
+//
+// Starts the real Distribution registry on loopback, builds and pushes the benchmark images once
+// (cached in .bench/), then alternates the tools over several rounds and prints medians, MiB/s,
+// ratios and peak RSS, as a table and as JSON (also written to .bench/last.json).
+//
+//   deno task bench [--rounds N] [--only small|big] [--skip-big]
+//
+// Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
+//         bench/big:1, one layer of 1 GiB of random data.
+
+import { createHash } from "node:crypto";
+import { parseArgs } from "node:util";
+import { startRegistry } from "../tests/_registry.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const CACHE = `${ROOT}/.bench`;
+const CLI = `${ROOT}/cli.ts`;
+const MiB = 1024 * 1024;
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "5" },
+    only: { type: "string" },
+    "skip-big": { type: "boolean" },
+    jobs: { type: "string" },
+  },
+});
+const ROUNDS = Number(flags.rounds);
+
+interface ImageInfo {
+  repo: string;
+  layers: { digest: string; size: number }[];
+  bytes: number;
+}
+
+interface Sample {
+  wall: number; // seconds
+  rss: number; // MiB
+}
+
+async function sh(script: string, cwd?: string): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: ["-euo", "pipefail", "-c", script],
+    stdout: "piped",
+    stderr: "piped",
+    ...(cwd ? { cwd } : {}),
+  }).output();
+  if (!out.success) {
+    throw new Error(`failed: ${script}\n${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * Runs a command under /usr/bin/time -v: wall time (measured here) and peak RSS. Dirty pages are
+ * flushed first (not timed), so every run starts from the same state of the page cache: on these
+ * machines writeback throttling otherwise makes whoever runs second pay for whoever ran first.
+ */
+async function measure(cmd: string[], env: Record<string, string> = {}): Promise<Sample> {
+  await new Deno.Command("sync").output();
+  const start = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-v", ...cmd],
+    stdout: "null",
+    stderr: "piped",
+    env,
+  }).output();
+  const wall = (performance.now() - start) / 1000;
+  const err = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd.join(" ")} failed:\n${err.slice(-2000)}`);
+  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1] ?? 0) / 1024;
+  return { wall, rss };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function buildImage(
+  host: string,
+  repo: string,
+  layerSizes: number[],
+  work: string,
+): Promise<ImageInfo> {
+  const layout = `${work}/layout`;
+  await Deno.mkdir(`${layout}/blobs/sha256`, { recursive: true });
+  await Deno.writeTextFile(`${layout}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
+  const layers: { digest: string; size: number; diffId: string }[] = [];
+  for (const [i, size] of layerSizes.entries()) {
+    console.error(
+      `bench: building ${repo} layer ${i + 1}/${layerSizes.length} (${size / MiB} MiB)`,
+    );
+    const dir = `${work}/l${i}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const out = await sh(
+      `head -c ${size} /dev/urandom > ${dir}/data.bin
+       tar --mtime=@0 --owner=0 --group=0 --numeric-owner -C ${dir} -cf ${work}/l${i}.tar data.bin
+       diff=$(sha256sum ${work}/l${i}.tar | cut -d' ' -f1)
+       gzip -1 -c ${work}/l${i}.tar > ${work}/l${i}.tgz
+       rm -rf ${dir} ${work}/l${i}.tar
+       dig=$(sha256sum ${work}/l${i}.tgz | cut -d' ' -f1)
+       mv ${work}/l${i}.tgz ${layout}/blobs/sha256/$dig
+       echo $diff $dig $(stat -c %s ${layout}/blobs/sha256/$dig)`,
+    );
+    const [diff, dig, bytes] = out.trim().split(" ");
+    layers.push({ digest: `sha256:${dig}`, size: Number(bytes), diffId: `sha256:${diff}` });
+  }
+  const put = async (value: unknown) => {
+    const bytes = new TextEncoder().encode(JSON.stringify(value));
+    const hex = createHash("sha256").update(bytes).digest("hex");
+    await Deno.writeFile(`${layout}/blobs/sha256/${hex}`, bytes);
+    return { digest: `sha256:${hex}`, size: bytes.byteLength };
+  };
+  const config = await put({
+    architecture: Deno.build.arch === "aarch64" ? "arm64" : "amd64",
+    os: "linux",
+    config: {},
+    rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
+  });
+  const manifest = await put({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+    layers: layers.map((l) => ({
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: l.digest,
+      size: l.size,
+    })),
+  });
+  await Deno.writeTextFile(
+    `${layout}/index.json`,
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        ...manifest,
+        annotations: { "org.opencontainers.image.ref.name": "1" },
+      }],
+    }),
+  );
+  console.error(`bench: pushing ${repo} with skopeo`);
+  await sh(`skopeo copy -q --dest-tls-verify=false oci:${layout}:1 docker://${host}/${repo}:1`);
+  await Deno.remove(work, { recursive: true });
+  return {
+    repo,
+    layers: layers.map(({ digest, size }) => ({ digest, size })),
+    bytes: layers.reduce((n, l) => n + l.size, 0),
+  };
+}
+
+/** Whether the CLI has `--pull` yet (the toolbox issue adds it). */
+const PULL_MISSING = await (async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, "pull", "--help"],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).includes("--pull");
+})();
+
+/** Median wall time (seconds) of each command, by hyperfine: warm-up runs, then many runs. */
+async function hyperfine(commands: Record<string, string[]>): Promise<Record<string, number>> {
+  const json = `${CACHE}/hyperfine.json`;
+  const out = await new Deno.Command("hyperfine", {
+    args: [
+      "-N",
+      "--warmup",
+      "3",
+      "--runs",
+      "20",
+      "--export-json",
+      json,
+      ...Object.values(commands).map((c) => c.join(" ")), // no argument has a space
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`hyperfine failed: ${new TextDecoder().decode(out.stderr)}`);
+  const results = JSON.parse(await Deno.readTextFile(json)).results as { median: number }[];
+  return Object.fromEntries(Object.keys(commands).map((name, i) => [name, results[i]!.median]));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function hashCost(dir: string): Promise<number> {
+  const start = performance.now();
+  for await (const e of Deno.readDir(dir)) {
+    const h = createHash("sha256");
+    using f = await Deno.open(`${dir}/${e.name}`);
+    const buf = new Uint8Array(4 * MiB);
+    for (;;) {
+      const n = await f.read(buf);
+      if (n === null) break;
+      h.update(buf.subarray(0, n));
+    }
+    h.digest();
+  }
+  return (performance.now() - start) / 1000;
+}
+
+async function main() {
+  await Deno.mkdir(CACHE, { recursive: true });
+  for (const tool of ["docker-registry", "skopeo", "curl", "/usr/bin/time", "hyperfine"]) {
+    await sh(`command -v ${tool}`).catch(() => {
+      throw new Error(
+        `bench needs ${tool} (apt-get install -y docker-registry skopeo curl time hyperfine)`,
+      );
+    });
+  }
+  const registry = await startRegistry({ storage: `${CACHE}/registry` });
+  const host = registry.host;
+  try {
+    const infoPath = `${CACHE}/images.json`;
+    let images: Record<string, ImageInfo> = {};
+    if (await exists(infoPath)) images = JSON.parse(await Deno.readTextFile(infoPath));
+    const want: [string, string, number[]][] = [
+      ["small", "bench/multi", [128 * MiB, 128 * MiB, 128 * MiB, 128 * MiB]],
+      ["big", "bench/big", [1024 * MiB]],
+    ];
+    for (const [key, repo, sizes] of want) {
+      const have = images[key];
+      const present = have &&
+        (await fetch(`${registry.url}/v2/${repo}/manifests/1`, { method: "HEAD" })).ok;
+      if (!present) {
+        images[key] = await buildImage(host, repo, sizes, `${CACHE}/build-${key}`);
+        await Deno.writeTextFile(infoPath, JSON.stringify(images, null, 2));
+      }
+    }
+
+    const scenarios = want.filter(([key]) =>
+      (!flags.only || flags.only === key) && !(flags["skip-big"] && key === "big")
+    );
+    const results: Record<string, unknown> = {
+      machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
+      rounds: ROUNDS,
+      skopeo: (await sh("skopeo --version")).trim(),
+    };
+    const rows: string[][] = [];
+    const jobs = flags.jobs ? ["--jobs", flags.jobs] : [];
+    for (const [key] of scenarios) {
+      const image = images[key]!;
+      const ref = `${host}/${image.repo}:1`;
+      const mib = image.bytes / MiB;
+      const samples: Record<string, Sample[]> = {
+        skiff: [],
+        skopeo: [],
+        curl: [],
+        network: [],
+        hash: [],
+        "skiff warm": [],
+        "skopeo warm": [],
+      };
+      console.error(
+        `bench: ${key}: ${image.layers.length} layer(s), ${mib.toFixed(0)} MiB, ${ROUNDS} rounds`,
+      );
+      for (let round = 0; round < ROUNDS; round++) {
+        const work = await Deno.makeTempDir({ dir: CACHE, prefix: "run-" });
+        try {
+          // alternate which tool goes first, so neither always gets the warmer cache
+          const order = round % 2 === 0 ? ["skiff", "skopeo"] : ["skopeo", "skiff"];
+          for (const tool of order) {
+            if (tool === "skiff") {
+              samples.skiff!.push(
+                await measure([
+                  Deno.execPath(),
+                  "run",
+                  "-A",
+                  "--quiet",
+                  CLI,
+                  "pull",
+                  "-q",
+                  ...jobs,
+                  "--store",
+                  `${work}/skiff`,
+                  ref,
+                ]),
+              );
+            } else {
+              samples.skopeo!.push(
+                await measure([
+                  "skopeo",
+                  "copy",
+                  "-q",
+                  "--src-tls-verify=false",
+                  `docker://${ref}`,
+                  `oci:${work}/skopeo:${ref}`,
+                ]),
+              );
+            }
+          }
+          // the limit: the same blobs with parallel curl into files, then their SHA-256 cost
+          await Deno.mkdir(`${work}/curl`);
+          const args = image.layers.flatMap((l) => [
+            "-o",
+            `${work}/curl/${l.digest.slice(7)}`,
+            `${registry.url}/v2/${image.repo}/blobs/${l.digest}`,
+          ]);
+          samples.curl!.push(
+            await measure(["curl", "-sf", "--parallel", "--parallel-max", "4", ...args]),
+          );
+          samples.hash!.push({ wall: await hashCost(`${work}/curl`), rss: 0 });
+          // the network alone: the same transfers into /dev/null
+          const drop = image.layers.flatMap((l) => [
+            "-o",
+            "/dev/null",
+            `${registry.url}/v2/${image.repo}/blobs/${l.digest}`,
+          ]);
+          samples.network!.push(
+            await measure(["curl", "-sf", "--parallel", "--parallel-max", "4", ...drop]),
+          );
+          // warm: everything present. Runs of tens of milliseconds are timed by hyperfine (many
+          // runs, no wrapper process) for the median, and once under time -v for the peak RSS.
+          const skiffWarm = [
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--quiet",
+            CLI,
+            "pull",
+            "-q",
+            "--store",
+            `${work}/skiff`,
+            ref,
+          ];
+          const skopeoWarm = [
+            "skopeo",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            `docker://${ref}`,
+            `oci:${work}/skopeo:${ref}`,
+          ];
+          const missing = [...skiffWarm.slice(0, 7), "--pull", "missing", ...skiffWarm.slice(7)];
+          const warm = await hyperfine({
+            "skiff warm": skiffWarm,
+            "skopeo warm": skopeoWarm,
+            ...(PULL_MISSING ? { "skiff --pull missing": missing } : {}),
+          });
+          for (const [name, wall] of Object.entries(warm)) {
+            const rssRun = await measure(
+              name.startsWith("skopeo") ? skopeoWarm : name === "skiff warm" ? skiffWarm : missing,
+            );
+            (samples[name] ??= []).push({ wall, rss: rssRun.rss });
+          }
+        } finally {
+          await Deno.remove(work, { recursive: true });
+        }
+        console.error(
+          `bench: ${key} round ${round + 1}: skiff ${samples.skiff!.at(-1)!.wall.toFixed(2)} s, ` +
+            `skopeo ${samples.skopeo!.at(-1)!.wall.toFixed(2)} s, curl ${
+              samples.curl!.at(-1)!.wall.toFixed(2)
+            } s`,
+        );
+      }
+      const med = (name: string) => median(samples[name]!.map((s) => s.wall));
+      const rss = (name: string) => Math.max(...samples[name]!.map((s) => s.rss));
+      const summary = {
+        bytes: image.bytes,
+        layers: image.layers.length,
+        cold: {
+          skiff: med("skiff"),
+          skopeo: med("skopeo"),
+          limit: med("curl"),
+          network: med("network"),
+          sha256: med("hash"),
+          ratioSkopeo: med("skiff") / med("skopeo"),
+          ratioLimit: med("skiff") / med("curl"),
+          mibPerSecond: {
+            skiff: mib / med("skiff"),
+            skopeo: mib / med("skopeo"),
+            limit: mib / med("curl"),
+          },
+        },
+        warm: {
+          skiff: med("skiff warm"),
+          skopeo: med("skopeo warm"),
+          ratioSkopeo: med("skiff warm") / med("skopeo warm"),
+          ...(samples["skiff --pull missing"]
+            ? {
+              pullMissing: med("skiff --pull missing"),
+              ratioPullMissing: med("skiff --pull missing") / med("skopeo warm"),
+            }
+            : {}),
+        },
+        peakRssMiB: {
+          skiff: rss("skiff"),
+          skopeo: rss("skopeo"),
+          skiffWarm: rss("skiff warm"),
+          skopeoWarm: rss("skopeo warm"),
+        },
+        samples,
+      };
+      results[key] = summary;
+      const f = (x: number) => x.toFixed(2);
+      const ms = (x: number) => `${(x * 1000).toFixed(1)} ms`;
+      rows.push([
+        `${key} cold (${mib.toFixed(0)} MiB)`,
+        `${f(summary.cold.skiff)} s (${summary.cold.mibPerSecond.skiff.toFixed(0)} MiB/s)`,
+        `${f(summary.cold.skopeo)} s (${summary.cold.mibPerSecond.skopeo.toFixed(0)} MiB/s)`,
+        `${f(summary.cold.limit)} s (network ${f(summary.cold.network)} s, sha256 ${
+          f(summary.cold.sha256)
+        } s)`,
+        f(summary.cold.ratioSkopeo),
+        f(summary.cold.ratioLimit),
+        `${summary.peakRssMiB.skiff.toFixed(0)} / ${summary.peakRssMiB.skopeo.toFixed(0)}`,
+      ]);
+      rows.push([
+        `${key} warm re-pull`,
+        `${ms(summary.warm.skiff)}`,
+        `${ms(summary.warm.skopeo)}`,
+        "",
+        f(summary.warm.ratioSkopeo),
+        "",
+        `${summary.peakRssMiB.skiffWarm.toFixed(0)} / ${summary.peakRssMiB.skopeoWarm.toFixed(0)}`,
+      ]);
+      if (summary.warm.pullMissing !== undefined) {
+        rows.push([
+          `${key} skiff --pull missing`,
+          `${ms(summary.warm.pullMissing)}`,
+          `${ms(summary.warm.skopeo)}`,
+          "",
+          f(summary.warm.ratioPullMissing!),
+          "",
+          "",
+        ]);
+      }
+    }
+    const header = [
+      "scenario",
+      "skiff",
+      "skopeo",
+      "limit (curl)",
+      "skiff/skopeo",
+      "skiff/limit",
+      "peak RSS MiB skiff / skopeo",
+    ];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) =>
+      "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
+    console.log(
+      `\nmedians of ${ROUNDS} rounds, loopback registry, ${navigator.hardwareConcurrency} cores\n`,
+    );
+    console.log(line(header));
+    console.log("| " + widths.map((w) => "-".repeat(w)).join(" | ") + " |");
+    for (const r of rows) console.log(line(r));
+    const json = JSON.stringify(results, null, 2);
+    await Deno.writeTextFile(`${CACHE}/last.json`, json);
+    console.log(`\nJSON (also in .bench/last.json):`);
+    console.log(JSON.stringify(
+      Object.fromEntries(
+        Object.entries(results).map(([k, v]) => {
+          if (typeof v === "object" && v && "samples" in v) {
+            const { samples: _s, ...rest } = v as Record<string, unknown>;
+            return [k, rest];
+          }
+          return [k, v];
+        }),
+      ),
+      null,
+      2,
+    ));
+  } finally {
+    await registry.stop();
+  }
+}
+
+await main();
