@@ -1,0 +1,68 @@
+/**
+ * What a CLI command is, and what it gets to run: parsed flags, the terminal, a cancel signal.
+ * Commands never touch `Deno.args`, `Deno.exit` or the console; `cli.ts` does.
+ *
+ * @module
+ */
+
+import type { OptionSpec } from "./parse_args.ts";
+
+/** The terminal, as the commands see it. */
+export interface CliIo {
+  /** Writes data to stdout. */
+  out(text: string): void;
+  /** Writes progress, logs and errors to stderr. */
+  err(text: string): void;
+  /** Writes bytes to stdout (e.g. a blob), waiting for the pipe. */
+  outBytes(chunk: Uint8Array): Promise<void>;
+  /** Whether stdout / stderr are terminals. */
+  isTerminal: { stdout: boolean; stderr: boolean };
+  /** Standard input. */
+  stdin: ReadableStream<Uint8Array>;
+  /** An environment variable, or `undefined`. */
+  env(name: string): string | undefined;
+}
+
+/** A mistake in the command line: one line on stderr, exit code 2. */
+export class UsageError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message What is wrong.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Parsed option values. */
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+
+/** What a command's `run` gets. */
+export interface CommandContext {
+  /** Option values by long name. */
+  flags: Flags;
+  /** Arguments after the command name that are not options. */
+  positionals: string[];
+  /** The terminal. */
+  io: CliIo;
+  /** Aborted on SIGINT / SIGTERM. */
+  signal: AbortSignal;
+  /** `--debug` was given. */
+  debug: boolean;
+}
+
+/** One `skiff` command. */
+export interface Command {
+  /** The name typed after `skiff`. */
+  name: string;
+  /** One line for `skiff --help`, e.g. `pull REF      pull an image into the store`. */
+  summary: string;
+  /** The full text for `skiff <name> --help`. */
+  usage: string;
+  /** The options it takes, besides `--store`, `--debug` and `--help`. */
+  options: Record<string, OptionSpec>;
+  /** Runs it; resolves to the exit code. */
+  run(ctx: CommandContext): Promise<number>;
+}

@@ -1,0 +1,129 @@
+/**
+ * The command line's logic: global options, dispatch to a command, errors to exit codes.
+ * `cli.ts` wires it to the real process.
+ *
+ * @module
+ */
+
+import { VERSION } from "../version.ts";
+import { type CliIo, type Command, UsageError } from "./command.ts";
+import { pullCommand } from "./commands/pull.ts";
+import { parseArgs } from "./parse_args.ts";
+
+/** Every command, in the order `skiff --help` lists them. */
+export const COMMANDS: readonly Command[] = [pullCommand];
+
+function usage(): string {
+  return `skiff ${VERSION}: pull container images into an OCI image layout, without a daemon
+
+Usage: skiff <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.summary}`).join("\n")}
+
+Global options:
+  --store DIR     the OCI image layout to use (default: $SKIFF_STORE, else
+                  $XDG_DATA_HOME/skiff, else ~/.local/share/skiff)
+  --debug         show stack traces and transport details
+  -h, --help      show help (also: skiff <command> --help)
+  -V, --version   show the version
+
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted, 143 terminated.
+`;
+}
+
+/** Why a run was stopped by a signal; its exit code is 128 + the signal number. */
+export class Interrupted extends Error {
+  /** The exit code: 130 for SIGINT, 143 for SIGTERM. */
+  readonly code: number;
+
+  /**
+   * Makes the error.
+   *
+   * @param signal The signal's name.
+   * @param code The exit code.
+   */
+  constructor(signal: string, code: number) {
+    super(`interrupted by ${signal}; partial downloads are kept and resume on the next pull`);
+    this.name = "Interrupted";
+    this.code = code;
+  }
+}
+
+/**
+ * Runs the command line.
+ *
+ * @param args The arguments, without the program name.
+ * @param io The terminal.
+ * @param signal Aborted (with an {@linkcode Interrupted} reason) on SIGINT / SIGTERM.
+ * @returns The exit code.
+ */
+export async function main(args: string[], io: CliIo, signal: AbortSignal): Promise<number> {
+  const debug = args.includes("--debug");
+  try {
+    const first = args.findIndex((a) => !a.startsWith("-"));
+    const leading = first === -1 ? args : args.slice(0, first);
+    const asked = (...names: string[]) => leading.some((a) => names.includes(a));
+    if (asked("-V", "--version")) {
+      io.out(`skiff ${VERSION}\n`);
+      return 0;
+    }
+    if (first === -1 || asked("-h", "--help")) {
+      if (asked("-h", "--help")) {
+        io.out(usage());
+        return 0;
+      }
+      io.err(usage());
+      return 2;
+    }
+    const name = args[first]!;
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw new UsageError(`unknown command "${name}" (see skiff --help)`);
+    let parsed;
+    try {
+      parsed = parseArgs([...leading, ...args.slice(first + 1)], {
+        store: { type: "string" },
+        debug: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        ...command.options,
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (parsed.values.help) {
+      io.out(command.usage);
+      return 0;
+    }
+    return await command.run({
+      flags: parsed.values,
+      positionals: parsed.positionals,
+      io,
+      signal,
+      debug,
+    });
+  } catch (e) {
+    const error = signal.aborted ? signal.reason : e;
+    if (error instanceof UsageError) {
+      io.err(`skiff: ${error.message}\n`);
+      return 2;
+    }
+    io.err(`skiff: ${oneLine(error)}\n`);
+    if (debug && error instanceof Error) io.err(`${describe(error)}\n`);
+    return error instanceof Interrupted ? error.code : 1;
+  }
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, " ").trim() || "unknown error";
+}
+
+function describe(error: Error): string {
+  let text = error.stack ?? error.message;
+  let cause = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    text += `\ncaused by: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
+}
