@@ -28,6 +28,35 @@ function writeAllSync(target: { writeSync(p: Uint8Array): number }, text: string
 
 const stdoutWriter = { current: undefined as WritableStreamDefaultWriter<Uint8Array> | undefined };
 
+/** Reads one line from the terminal; a secret is read in raw mode, so it is not echoed. */
+async function prompt(question: string, options: { secret?: boolean } = {}): Promise<string> {
+  writeAllSync(Deno.stderr, question);
+  const secret = options.secret === true;
+  if (secret) Deno.stdin.setRaw(true);
+  const bytes: number[] = [];
+  const buf = new Uint8Array(1);
+  try {
+    for (;;) {
+      const n = await Deno.stdin.read(buf);
+      if (n === null) break;
+      const b = buf[0]!;
+      if (b === 0x0d || b === 0x0a) break;
+      if (secret && b === 0x03) throw new Interrupted("SIGINT", 130); // Ctrl-C in raw mode
+      if (secret && (b === 0x7f || b === 0x08)) {
+        bytes.pop();
+        continue;
+      }
+      bytes.push(b);
+    }
+  } finally {
+    if (secret) {
+      Deno.stdin.setRaw(false);
+      writeAllSync(Deno.stderr, "\n");
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
 /** The real terminal. */
 const io: CliIo = {
   out: (text) => writeAllSync(Deno.stdout, text),
@@ -36,8 +65,15 @@ const io: CliIo = {
     stdoutWriter.current ??= Deno.stdout.writable.getWriter();
     await stdoutWriter.current.write(chunk);
   },
-  isTerminal: { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() },
-  stdin: Deno.stdin.readable,
+  isTerminal: {
+    stdin: Deno.stdin.isTerminal(),
+    stdout: Deno.stdout.isTerminal(),
+    stderr: Deno.stderr.isTerminal(),
+  },
+  get stdin() {
+    return Deno.stdin.readable;
+  },
+  prompt,
   env: (name) => {
     try {
       return Deno.env.get(name);

@@ -30,6 +30,10 @@ export interface SeenRequest {
 
 export type Rule = (request: Request, url: URL) => Fault[] | Fault | undefined;
 
+// Note: Deno's HTTP server prints the error of a response body that fails mid-stream (from its
+// Rust side, past any JS hook); the "cut" fault does that on purpose, so runs show lines like
+// "Error: fault injected by the test proxy: connection cut". They are expected.
+
 export class FaultProxy {
   readonly host: string;
   readonly url: string;
@@ -183,7 +187,7 @@ function faultyBody(
         sent += chunk.byteLength;
         if (cut) {
           await reader.cancel();
-          controller.error(new Error("fault: connection cut"));
+          controller.error(new Error("fault injected by the test proxy: connection cut"));
           return;
         }
         stalled = true;
@@ -197,7 +201,7 @@ function faultyBody(
         clearTimeout(timer);
         if (waited === "stopped") {
           await reader.cancel();
-          controller.error(new Error("fault: proxy stopped"));
+          controller.error(new Error("fault injected by the test proxy: stopped while stalled"));
         }
         return;
       }

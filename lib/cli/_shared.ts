@@ -4,6 +4,7 @@ import { parseReference, type Reference } from "../reference/parse_reference.ts"
 import { parsePlatform } from "../registry/choose_platform.ts";
 import type { Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
+import type { Credentials } from "../transport/auth_fetch.ts";
 import { type CommandContext, UsageError } from "./command.ts";
 
 /** The reference argument, or a usage error saying what is wrong with it. */
@@ -47,4 +48,43 @@ export function expectPositionals(
   const n = ctx.positionals.length;
   if (n < min) throw new UsageError(`missing ${what}`);
   if (n > max) throw new UsageError(`too many arguments: expected ${what}`);
+}
+
+/** The options every command that talks to a registry takes for credentials. */
+export const CREDENTIAL_OPTIONS = {
+  username: { type: "string", short: "u" },
+  "password-stdin": { type: "boolean" },
+} as const;
+
+/**
+ * Credentials from `--username` and `--password-stdin` (or a prompt on a terminal), or
+ * `undefined` to use the stored ones.
+ */
+export async function credentialFlags(ctx: CommandContext): Promise<Credentials | undefined> {
+  const username = ctx.flags.username;
+  const fromStdin = ctx.flags["password-stdin"] === true;
+  if (typeof username !== "string") {
+    if (fromStdin) throw new UsageError("--password-stdin needs --username");
+    return undefined;
+  }
+  return { username, password: await readPassword(ctx, fromStdin) };
+}
+
+/** The password: all of stdin (one trailing newline dropped), or typed at a prompt. */
+export async function readPassword(ctx: CommandContext, fromStdin: boolean): Promise<string> {
+  let password: string;
+  if (fromStdin) {
+    password = (await new Response(ctx.io.stdin).text()).replace(/\r?\n$/, "");
+  } else if (ctx.io.isTerminal.stdin) {
+    password = await ctx.io.prompt("Password: ", { secret: true });
+  } else {
+    throw new UsageError("give the password with --password-stdin (stdin is not a terminal)");
+  }
+  if (password === "") throw new UsageError("the password is empty");
+  return password;
+}
+
+/** Warnings go to stderr as `skiff: warning: ...`. */
+export function warningLog(ctx: CommandContext): { onWarning: (message: string) => void } {
+  return { onWarning: (message: string) => ctx.io.err(`skiff: warning: ${message}\n`) };
 }

@@ -15,10 +15,15 @@ export interface CliIo {
   err(text: string): void;
   /** Writes bytes to stdout (e.g. a blob), waiting for the pipe. */
   outBytes(chunk: Uint8Array): Promise<void>;
-  /** Whether stdout / stderr are terminals. */
-  isTerminal: { stdout: boolean; stderr: boolean };
+  /** Whether stdin / stdout / stderr are terminals. */
+  isTerminal: { stdin: boolean; stdout: boolean; stderr: boolean };
   /** Standard input. */
   stdin: ReadableStream<Uint8Array>;
+  /**
+   * Asks a question on the terminal and reads one line; with `secret`, what is typed is not
+   * shown. Only when stdin is a terminal.
+   */
+  prompt(question: string, options?: { secret?: boolean }): Promise<string>;
   /** An environment variable, or `undefined`. */
   env(name: string): string | undefined;
 }

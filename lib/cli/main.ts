@@ -7,11 +7,12 @@
 
 import { VERSION } from "../version.ts";
 import { type CliIo, type Command, UsageError } from "./command.ts";
+import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
 import { parseArgs } from "./parse_args.ts";
 
 /** Every command, in the order `skiff --help` lists them. */
-export const COMMANDS: readonly Command[] = [pullCommand];
+export const COMMANDS: readonly Command[] = [pullCommand, loginCommand, logoutCommand];
 
 function usage(): string {
   return `skiff ${VERSION}: pull container images into an OCI image layout, without a daemon

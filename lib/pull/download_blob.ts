@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { BlobKind, ProgressListener } from "../progress/progress_event.ts";
@@ -16,6 +16,7 @@ import { readRing } from "../stream/read_ring.ts";
 import type { Ingest } from "../store/ingest.ts";
 import type { Store } from "../store/store.ts";
 import { discard } from "../transport/fetcher.ts";
+import { sleep } from "../transport/retry_fetch.ts";
 
 /** Where a blob comes from and goes to. */
 export interface DownloadBlobContext {
@@ -29,6 +30,13 @@ export interface DownloadBlobContext {
   signal?: AbortSignal;
   /** Progress events. */
   onProgress?: ProgressListener;
+  /**
+   * Milliseconds without a byte after which a download is aborted and resumed.
+   * @default {30000}
+   */
+  stallTimeout?: number;
+  /** Diagnostic lines. */
+  onDebug?: (line: string) => void;
 }
 
 /** What {@linkcode downloadBlob} did. */
@@ -100,6 +108,33 @@ export async function downloadBlob(
   }
 }
 
+/** A body that brought no bytes for the stall timeout. */
+export class StallError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param ms How long nothing came.
+   */
+  constructor(ms: number) {
+    super(`no data for ${Math.round(ms / 1000)} s`);
+    this.name = "StallError";
+  }
+}
+
+/** How many times in a row a download may break off without bringing a new byte. */
+const NO_PROGRESS_LIMIT = 5;
+/** How many times one blob's download may be resumed in all. */
+const RESUME_LIMIT = 1000;
+
+/** Whether a failed transfer is worth resuming from where it stopped. */
+function resumable(error: unknown): boolean {
+  if (error instanceof StallError || error instanceof TypeError) return true;
+  if (error instanceof SizeMismatchError) return error.actual < error.expected; // cut short
+  return error instanceof Error &&
+    ["ConnectionReset", "ConnectionAborted", "UnexpectedEof", "BrokenPipe", "Interrupted"]
+      .includes(error.name);
+}
+
 async function transfer(
   ctx: DownloadBlobContext,
   ingest: Ingest,
@@ -108,20 +143,16 @@ async function transfer(
   counter: { bytes: number },
 ): Promise<void> {
   const { client, repository, signal, onProgress } = ctx;
+  const stallTimeout = ctx.stallTimeout ?? 30_000;
   const { digest, size } = descriptor;
   const algorithm = parseDigest(digest).algorithm;
   let offset = await ingest.length();
-  let hash: Hash;
   if (offset > size) {
     await ingest.truncate();
     offset = 0;
   }
-  if (offset > 0) {
-    hash = createHash(algorithm);
-    offset = await ingest.rehash(hash, signal);
-  } else {
-    hash = createHash(algorithm);
-  }
+  let hash = createHash(algorithm);
+  if (offset > 0) offset = await ingest.rehash(hash, signal);
   if (offset === size) {
     // everything is here already (a process died between the last byte and the rename)
     const actual = `${algorithm}:${hash.digest("hex")}`;
@@ -129,61 +160,104 @@ async function transfer(
     return;
   }
 
-  let res = await client.getBlob(repository, digest, {
-    offset,
-    ...(signal ? { signal } : {}),
-  });
-  if (offset > 0) {
-    if (res.status === 206) {
-      const range = res.headers.get("content-range");
-      const m = range ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range.trim()) : null;
-      const ok = m !== null && Number(m[1]) === offset && Number(m[2]) === size - 1 &&
-        (m[3] === "*" || Number(m[3]) === size);
-      if (!ok) {
+  onProgress?.({ type: "blob-start", digest, kind, size, offset });
+  let verifier = new DigestVerifier(descriptor, { hash, offset });
+  const restart = async () => {
+    // never append a full body to partial data
+    await ingest.truncate();
+    hash = createHash(algorithm);
+    verifier = new DigestVerifier(descriptor, { hash });
+  };
+  const failures: string[] = [];
+  for (let resumes = 0;; resumes++) {
+    const attempt = new AbortController();
+    const requestSignal = signal ? AbortSignal.any([signal, attempt.signal]) : attempt.signal;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const kick = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => attempt.abort(new StallError(stallTimeout)), stallTimeout);
+    };
+    const from = verifier.bytes;
+    kick();
+    try {
+      let res = await client.getBlob(repository, digest, { offset: from, signal: requestSignal });
+      if (from > 0) {
+        if (res.status === 206) {
+          const range = res.headers.get("content-range");
+          const m = range ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range.trim()) : null;
+          const ok = m !== null && Number(m[1]) === from && Number(m[2]) === size - 1 &&
+            (m[3] === "*" || Number(m[3]) === size);
+          if (!ok) {
+            await discard(res);
+            throw new Error(
+              `Cannot resume blob ${digest}: asked for bytes ${from}-, the server answered ` +
+                `Content-Range ${range === null ? "(none)" : `"${range}"`}`,
+            );
+          }
+        } else {
+          // 200 (Range ignored) or 416 (not satisfiable): start over
+          await restart();
+          if (res.status === 416) {
+            await discard(res);
+            res = await client.getBlob(repository, digest, { signal: requestSignal });
+          }
+        }
+      }
+      if (res.status !== 200 && res.status !== 206) {
         await discard(res);
-        throw new Error(
-          `Cannot resume blob ${digest}: asked for bytes ${offset}-, the server answered ` +
-            `Content-Range ${range === null ? "(none)" : `"${range}"`}`,
+        throw new Error(`Cannot fetch blob ${digest}: unexpected status ${res.status}`);
+      }
+      const start = verifier.bytes;
+      const declared = res.headers.get("content-length");
+      if (declared !== null && /^\d+$/.test(declared) && Number(declared) > size - start) {
+        await discard(res);
+        throw new SizeMismatchError(
+          `blob ${digest}`,
+          size,
+          start + Number(declared),
+          "the server announced too many bytes",
         );
       }
-    } else {
-      // 200 (Range ignored) or 416 (not satisfiable): start over, never append a full body
-      await ingest.truncate();
-      offset = 0;
-      hash = createHash(algorithm);
-      if (res.status === 416) {
-        await discard(res);
-        res = await client.getBlob(repository, digest, signal ? { signal } : {});
+      if (!res.body) throw new SizeMismatchError(`blob ${digest}`, size, start);
+      let written = start;
+      const v = verifier;
+      // hashed before it is written; a byte past the expected size throws before any write
+      await readRing(res.body, (chunk) => {
+        v.update(chunk);
+        return ingest.write(chunk).then(() => {
+          written += chunk.byteLength;
+          counter.bytes += chunk.byteLength;
+          onProgress?.({ type: "blob-progress", digest, bytes: written, size });
+        });
+      }, {
+        signal: requestSignal,
+        onRead: kick,
+        // bytes still in a ring buffer are lost when a body breaks (a BYOB read that fails
+        // keeps its buffer): after breaks without progress, read in smaller pieces
+        bufferSize: (256 * 1024) >> Math.min(failures.length, 4),
+      });
+      verifier.verify();
+      return;
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const cause = attempt.signal.aborted ? attempt.signal.reason : error;
+      if (!resumable(cause)) throw cause;
+      if (verifier.bytes > from) failures.length = 0; // it moved: only stalls in a row count
+      failures.push((cause as Error).message);
+      if (failures.length >= NO_PROGRESS_LIMIT || resumes >= RESUME_LIMIT) {
+        throw new Error(
+          `Cannot fetch blob ${digest}: the download broke off ${failures.length} times in a ` +
+            `row without progress (${failures.join("; ")}); ${verifier.bytes} of ${size} ` +
+            "bytes are kept for the next pull",
+          { cause },
+        );
       }
+      ctx.onDebug?.(
+        `blob ${digest}: ${(cause as Error).message} at byte ${verifier.bytes}; resuming`,
+      );
+      await sleep(failures.length === 1 ? 0 : Math.min(5000, 100 * 2 ** failures.length), signal);
+    } finally {
+      clearTimeout(timer);
     }
   }
-  if (res.status !== 200 && res.status !== 206) {
-    await discard(res);
-    throw new Error(`Cannot fetch blob ${digest}: unexpected status ${res.status}`);
-  }
-  const declared = res.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > size - offset) {
-    await discard(res);
-    throw new SizeMismatchError(
-      `blob ${digest}`,
-      size,
-      offset + Number(declared),
-      "the server announced too many bytes",
-    );
-  }
-  if (!res.body) throw new SizeMismatchError(`blob ${digest}`, size, offset);
-
-  onProgress?.({ type: "blob-start", digest, kind, size, offset });
-  const verifier = new DigestVerifier(descriptor, { hash, offset });
-  let written = offset;
-  // hashed before it is written; a byte past the expected size throws before any write
-  await readRing(res.body, (chunk) => {
-    verifier.update(chunk);
-    return ingest.write(chunk).then(() => {
-      written += chunk.byteLength;
-      counter.bytes += chunk.byteLength;
-      onProgress?.({ type: "blob-progress", digest, bytes: written, size });
-    });
-  }, signal ? { signal } : {});
-  verifier.verify();
 }

@@ -29,7 +29,7 @@ import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { REF_NAME_ANNOTATION, Store } from "../store/store.ts";
-import type { CredentialResolver } from "../transport/auth_fetch.ts";
+import type { CredentialResolver, Credentials } from "../transport/auth_fetch.ts";
 import type { Fetcher } from "../transport/fetcher.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
 import { runBounded } from "./_run_bounded.ts";
@@ -68,13 +68,19 @@ export interface PullOptions {
   plainHttp?: boolean;
   /** Aborts the pull; partial blobs stay in the store for the next pull to resume. */
   signal?: AbortSignal;
+  /**
+   * Milliseconds without a byte after which a blob download is aborted and resumed with Range.
+   * @default {30000}
+   */
+  stallTimeout?: number;
   /** Receives typed progress events. */
   onProgress?: ProgressListener;
   /**
-   * Where credentials come from.
-   * @default {anonymous}
+   * Credentials for the image's registry, or a function that finds them. Pass `() => undefined`
+   * for anonymous access.
+   * @default {the credentials docker and podman stored (see storedCredentials)}
    */
-  credentials?: CredentialResolver;
+  credentials?: Credentials | CredentialResolver;
   /**
    * Retry policy for requests.
    * @default {5 attempts with backoff}
@@ -92,6 +98,8 @@ export interface PullOptions {
   client?: RegistryClient;
   /** Called with diagnostic lines (never with secrets). */
   onDebug?: (line: string) => void;
+  /** Called when a credential source cannot be used (the next one, or anonymous, is tried). */
+  onWarning?: (message: string) => void;
 }
 
 /** What {@linkcode pull} returns. */
@@ -178,6 +186,7 @@ export async function pull(
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   const signal = options.signal;
   signal?.throwIfAborted();
@@ -229,6 +238,8 @@ export async function pull(
     repository: ref.repository,
     store,
     onProgress: emit,
+    ...(options.stallTimeout !== undefined ? { stallTimeout: options.stallTimeout } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
   };
   let bytesFetched = 0;
   const missing: Descriptor[] = [];

@@ -7,11 +7,12 @@
 import { computeDigest } from "../reference/compute_digest.ts";
 import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
-import type { CredentialResolver } from "../transport/auth_fetch.ts";
+import type { CredentialResolver, Credentials } from "../transport/auth_fetch.ts";
+import { storedCredentials } from "../transport/stored_credentials.ts";
 import { createTransport } from "../transport/create_transport.ts";
 import { discard, type Fetcher, readCapped } from "../transport/fetcher.ts";
 import { isLoopback } from "../transport/is_loopback.ts";
-import { RegistryError } from "../transport/registry_error.ts";
+import { parseRetryAfter, RegistryError } from "../transport/registry_error.ts";
 import { speaksTls } from "../transport/speaks_tls.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
 import { MANIFEST_ACCEPT } from "./media_types.ts";
@@ -29,10 +30,11 @@ export interface RegistryClientOptions {
    */
   plainHttp?: boolean;
   /**
-   * Where credentials come from.
-   * @default {anonymous}
+   * Credentials for this registry, or a function that finds them. Pass `() => undefined` for
+   * anonymous access.
+   * @default {the credentials docker and podman stored (see storedCredentials)}
    */
-  credentials?: CredentialResolver;
+  credentials?: Credentials | CredentialResolver;
   /**
    * The network: any fetch-shaped function.
    * @default {globalThis.fetch}
@@ -50,6 +52,8 @@ export interface RegistryClientOptions {
   userAgent?: string;
   /** Called with diagnostic lines (never with secrets). */
   onDebug?: (line: string) => void;
+  /** Called when a credential source cannot be used (the next one, or anonymous, is tried). */
+  onWarning?: (message: string) => void;
 }
 
 /** Options for one request. */
@@ -101,6 +105,7 @@ export class RegistryClient {
   #network: Fetcher;
   #plainHttp: boolean;
   #base: Promise<string> | undefined;
+  #onDebug: ((line: string) => void) | undefined;
 
   /**
    * Makes a client.
@@ -112,13 +117,14 @@ export class RegistryClient {
     this.registry = registry;
     this.host = registry === "docker.io" ? "registry-1.docker.io" : registry;
     this.#plainHttp = options.plainHttp ?? false;
+    this.#onDebug = options.onDebug;
     this.#network = options.fetch ?? ((r: Request) => fetch(r));
     this.#transport = createTransport({
       registry,
       host: this.host,
       allowInsecure: this.#plainHttp || isLoopback(this.host),
       fetch: this.#network,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
+      credentials: resolverOf(options),
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
@@ -176,7 +182,28 @@ export class RegistryClient {
     const base = await this.baseUrl(signal);
     const init: RequestInit = { method, headers };
     if (signal) init.signal = signal;
-    return await this.#transport(new Request(base + path, init));
+    const res = await this.#transport(new Request(base + path, init));
+    const limit = res.headers.get("ratelimit-limit");
+    if (limit !== null && this.#onDebug) {
+      const remaining = res.headers.get("ratelimit-remaining") ?? "?";
+      this.#onDebug(`rate limit: ${remaining.split(";")[0]} of ${limit.split(";")[0]} pulls left`);
+    }
+    return res;
+  }
+
+  /**
+   * Checks that the registry answers the API root (`GET /v2/`) with the credentials it was given:
+   * what `skiff login` does before storing them.
+   *
+   * @param options Abort signal.
+   * @throws {RegistryError} When the registry refuses (401: wrong credentials).
+   */
+  async ping(options: RequestOptions = {}): Promise<void> {
+    const res = await this.request("GET", "/v2/", {}, options.signal);
+    if (res.status !== 200) {
+      throw await RegistryError.fromResponse(res, "GET", undefined, `log in to ${this.registry}`);
+    }
+    await discard(res);
   }
 
   /**
@@ -350,19 +377,46 @@ export class RegistryClient {
   }
 
   async #error(res: Response, method: string, action: string): Promise<RegistryError> {
-    const err = await RegistryError.fromResponse(res, method, undefined, action);
-    if ((res.status === 401 || res.status === 403) && !err.message.includes("credentials")) {
-      return new RegistryError({
-        status: err.status,
-        method: err.method,
-        url: err.url,
-        codes: [...err.codes],
-        action: `${action} (the repository does not exist or needs credentials)`,
-        ...(err.retryAfter !== undefined ? { retryAfter: err.retryAfter } : {}),
-      });
+    let hint: string | undefined;
+    if (res.status === 401 || res.status === 403) {
+      hint = "the repository does not exist, or it needs credentials: skiff login " + this.registry;
+    } else if (res.status === 429) {
+      hint = rateLimitHint(res.headers);
     }
-    return err;
+    return await RegistryError.fromResponse(res, method, undefined, action, hint);
   }
+}
+
+/** The credential resolver for the options: static, a function, or the stored ones. */
+function resolverOf(options: RegistryClientOptions): CredentialResolver {
+  const given = options.credentials;
+  if (typeof given === "function") return given;
+  if (given !== undefined) return () => given;
+  return storedCredentials({
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
+}
+
+/** Docker Hub's `ratelimit-limit: 100;w=21600` -> `100 per 6 h`. */
+function describeRateLimit(value: string | null): { count: number; window?: number } | undefined {
+  const m = value ? /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(value) : null;
+  if (!m) return undefined;
+  return { count: Number(m[1]), ...(m[2] ? { window: Number(m[2]) } : {}) };
+}
+
+function rateLimitHint(headers: Headers): string {
+  const limit = describeRateLimit(headers.get("ratelimit-limit"));
+  const reset = parseRetryAfter(headers.get("retry-after") ?? headers.get("ratelimit-reset"));
+  let hint = "the registry's pull rate limit was reached";
+  if (limit) {
+    const window = limit.window
+      ? ` per ${limit.window % 3600 === 0 ? `${limit.window / 3600} h` : `${limit.window} s`}`
+      : "";
+    hint += ` (${limit.count} pulls${window})`;
+  }
+  if (reset !== undefined) hint += `; it resets in ${reset} s`;
+  return `${hint}; logging in (skiff login) raises it`;
 }
 
 function nextLink(header: string | null, base: string): string | undefined {

@@ -20,6 +20,8 @@ export interface ReadRingOptions {
   buffers?: number;
   /** Stops reading: the body is cancelled and the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Called after every read with the number of bytes it brought (e.g. to feed a watchdog). */
+  onRead?: (bytes: number) => void;
 }
 
 /**
@@ -95,6 +97,7 @@ export async function readRing(
             break;
           }
           used += r.value.byteLength;
+          options.onRead?.(r.value.byteLength);
         } else {
           let chunk = leftover;
           leftover = undefined;
@@ -105,6 +108,7 @@ export async function readRing(
               break;
             }
             chunk = r.value;
+            options.onRead?.(chunk.byteLength);
           }
           const take = Math.min(chunk.byteLength, size - used);
           new Uint8Array(buffer, used, take).set(chunk.subarray(0, take));

@@ -22,11 +22,13 @@ export interface Credentials {
 }
 
 /**
- * Finds credentials for a registry (`docker.io`, `ghcr.io`, `127.0.0.1:5000`...). Returns
- * `undefined` for anonymous access.
+ * Finds credentials for a registry (`docker.io`, `ghcr.io`, `127.0.0.1:5000`...) and, when known,
+ * the repository being accessed (some stores keep per-repository entries). Returns `undefined`
+ * for anonymous access.
  */
 export type CredentialResolver = (
   registry: string,
+  repository?: string,
 ) => Credentials | undefined | Promise<Credentials | undefined>;
 
 /** Options for {@linkcode withAuth}. */
@@ -106,14 +108,21 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
   const tokenFetch = options.tokenFetch ?? next;
   const tokens = new Map<string, Promise<Token>>();
   let challenge: Challenge | undefined;
-  let credentials: Promise<Credentials | undefined> | undefined;
+  const credentials = new Map<string, Promise<Credentials | undefined>>();
 
   const isOwn = (url: URL) =>
     url.host === options.host && (url.protocol === "https:" || options.allowInsecure === true);
 
-  const getCredentials = () => {
-    credentials ??= Promise.resolve(options.credentials?.(options.registry));
-    return credentials;
+  /** Credentials for the repository a scope names (asked once per repository). */
+  const getCredentials = (scope: string | undefined) => {
+    const repository = /^repository:(.+):[^:]*$/.exec(scope?.split(" ")[0] ?? "")?.[1];
+    const key = repository ?? "";
+    let found = credentials.get(key);
+    if (!found) {
+      found = Promise.resolve(options.credentials?.(options.registry, repository));
+      credentials.set(key, found);
+    }
+    return found;
   };
 
   const fetchToken = async (
@@ -139,22 +148,46 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
         `Cannot authenticate to ${options.registry}: token realm ${url.origin} is not HTTPS`,
       );
     }
-    if (c.params.service) url.searchParams.set("service", c.params.service);
-    for (const s of (scope ?? "").split(" ").filter(Boolean)) url.searchParams.append("scope", s);
-    const creds = await getCredentials();
-    const headers = new Headers();
-    if (creds?.username !== undefined && creds.password !== undefined) {
-      headers.set("authorization", basic(creds.username, creds.password));
-    }
-    options.onDebug?.(`token request: ${url.origin}${url.pathname} scope=${scope ?? ""}`);
-    const res = await tokenFetch(new Request(url, { headers, signal }));
-    if (!res.ok) {
-      throw await RegistryError.fromResponse(
-        res,
-        "GET",
-        url.toString(),
-        `get a token for ${options.registry}${scope ? ` (${scope})` : ""}`,
+    const creds = await getCredentials(scope);
+    const scopes = (scope ?? "").split(" ").filter(Boolean);
+    const what = `get a token for ${options.registry}${scope ? ` (${scope})` : ""}`;
+    let res: Response | undefined;
+    if (creds?.identityToken) {
+      // an identity (refresh) token goes to the realm in an OAuth2 POST (Docker's token spec)
+      const form = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: creds.identityToken,
+        client_id: "skiff",
+      });
+      if (c.params.service) form.set("service", c.params.service);
+      if (scopes.length > 0) form.set("scope", scopes.join(" "));
+      options.onDebug?.(`token request: POST ${url.origin}${url.pathname} scope=${scope ?? ""}`);
+      res = await tokenFetch(
+        new Request(url, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: form.toString(),
+          signal,
+        }),
       );
+      if (res.status === 404 || res.status === 405) {
+        // a realm that does not do OAuth: fall back to GET below
+        await discard(res);
+        res = undefined;
+      } else if (!res.ok) {
+        throw await RegistryError.fromResponse(res, "POST", url.toString(), what);
+      }
+    }
+    if (!res) {
+      if (c.params.service) url.searchParams.set("service", c.params.service);
+      for (const s of scopes) url.searchParams.append("scope", s);
+      const headers = new Headers();
+      if (creds?.username !== undefined && creds.password !== undefined) {
+        headers.set("authorization", basic(creds.username, creds.password));
+      }
+      options.onDebug?.(`token request: GET ${url.origin}${url.pathname} scope=${scope ?? ""}`);
+      res = await tokenFetch(new Request(url, { headers, signal }));
+      if (!res.ok) throw await RegistryError.fromResponse(res, "GET", url.toString(), what);
     }
     const text = new TextDecoder().decode(
       await readCapped(res, TOKEN_BODY_LIMIT, "token response"),
@@ -181,8 +214,10 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
     const lifetime = typeof body.expires_in === "number" && body.expires_in > MIN_TOKEN_LIFETIME_S
       ? body.expires_in
       : MIN_TOKEN_LIFETIME_S;
+    // issued_at is the server's clock: trusted only when it agrees with ours
+    const now = Date.now();
     let issued = typeof body.issued_at === "string" ? Date.parse(body.issued_at) : NaN;
-    if (Number.isNaN(issued) || issued > Date.now()) issued = Date.now();
+    if (Number.isNaN(issued) || issued > now || now - issued > lifetime * 1000) issued = now;
     return { value, expiresAt: issued + lifetime * 1000 };
   };
 
@@ -194,11 +229,11 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
     stale?: string,
   ): Promise<string | undefined> => {
     if (c.scheme === "basic") {
-      const creds = await getCredentials();
+      const creds = await getCredentials(scope);
       if (creds?.username === undefined || creds.password === undefined) return undefined;
       return basic(creds.username, creds.password);
     }
-    const creds = await getCredentials();
+    const creds = await getCredentials(scope);
     if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
     const key = `${c.params.realm}|${c.params.service ?? ""}|${scope ?? ""}`;
     const cached = tokens.get(key);

@@ -33,6 +33,8 @@ export interface RegistryErrorInit {
   action?: string;
   /** Seconds until a rate limit resets, when the registry said so. */
   retryAfter?: number;
+  /** What the user can do about it, appended in parentheses. */
+  hint?: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export class RegistryError extends Error {
     } else if (init.text) {
       detail += ": " + init.text;
     }
+    if (init.hint) detail += ` (${init.hint})`;
     super(`Cannot ${action}: ${detail}`.replace(/\s+/g, " ").trim());
     this.name = "RegistryError";
     this.status = init.status;
@@ -92,6 +95,7 @@ export class RegistryError extends Error {
    * @param response The response with an error status.
    * @param method The request method (a HEAD response has no body to read).
    * @param action What was being done, for the message.
+   * @param hint What the user can do about it.
    * @returns The error; the response body is consumed or cancelled.
    *
    * @example Turn a 404 into an error
@@ -111,6 +115,7 @@ export class RegistryError extends Error {
     method: string,
     url?: string,
     action?: string,
+    hint?: string,
   ): Promise<RegistryError> {
     let codes: RegistryErrorCode[] = [];
     let text = "";
@@ -130,6 +135,7 @@ export class RegistryError extends Error {
       init.text = text.trim().slice(0, 200);
     }
     if (action !== undefined) init.action = action;
+    if (hint !== undefined) init.hint = hint;
     const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
     if (retryAfter !== undefined) init.retryAfter = retryAfter;
     return new RegistryError(init);

@@ -197,6 +197,82 @@ Deno.test("resume: partial blobs and Range", async (t) => {
       },
     );
 
+    await t.step(
+      "a connection cut mid-blob is resumed in the same pull, from where it broke",
+      async () => {
+        const store = await newStore();
+        await using proxy = FaultProxy.start(fx.registry.url);
+        let cuts = 0;
+        proxy.on((_req, url) =>
+          isBlob(url) && cuts++ < 3 ? { kind: "cut", after: 300_000 } : undefined
+        );
+        const result = await pull(`${proxy.host}/test/single:1`, { store });
+        const gets = proxy.requests(blob.digest).filter((r) => r.method === "GET");
+        assertEquals(gets.length, 4);
+        assertEquals(gets[0]!.headers.range, undefined);
+        assertEquals(gets.slice(1).map((g) => g.status), [206, 206, 206]);
+        // each resume starts after what the last connection brought (up to one read buffer is
+        // lost with a broken connection), never beyond it
+        let previous = 0;
+        for (const g of gets.slice(1)) {
+          const from = Number(/^bytes=(\d+)-$/.exec(g.headers.range!)![1]);
+          assert(from > previous && from <= previous + 300_000, `${from} after ${previous}`);
+          previous = from;
+        }
+        assert(result.bytesFetched >= blob.size);
+        assertEquals(
+          await Deno.readFile(`${store}/blobs/sha256/${blob.digest.slice(7)}`),
+          blob.bytes,
+        );
+        assertEquals((await checkStore(store)).ingest, []);
+      },
+    );
+
+    await t.step("a stalled body is aborted after the stall timeout and resumed", async () => {
+      const store = await newStore();
+      await using proxy = FaultProxy.start(fx.registry.url);
+      let stalls = 0;
+      proxy.on((_req, url) =>
+        isBlob(url) && stalls++ < 1 ? { kind: "stall", after: 500_000 } : undefined
+      );
+      const started = performance.now();
+      await pull(`${proxy.host}/test/single:1`, { store, stallTimeout: 400 });
+      assert(performance.now() - started >= 400);
+      const gets = proxy.requests(blob.digest).filter((r) => r.method === "GET");
+      assertEquals(gets.length, 2);
+      const from = Number(/^bytes=(\d+)-$/.exec(gets[1]!.headers.range!)![1]);
+      assert(from > 0 && from <= 500_000, `resumed from ${from}`);
+      assertEquals(
+        await Deno.readFile(`${store}/blobs/sha256/${blob.digest.slice(7)}`),
+        blob.bytes,
+      );
+    });
+
+    await t.step(
+      "a body that keeps breaking without progress fails, saying why, partial kept",
+      async () => {
+        const store = await newStore();
+        await using proxy = FaultProxy.start(fx.registry.url);
+        let first = true;
+        proxy.on((_req, url) => {
+          if (!isBlob(url)) return undefined;
+          if (first) {
+            first = false;
+            return { kind: "cut", after: 600_000 };
+          }
+          return { kind: "cut", after: 0 };
+        });
+        const e = await assertRejects(() => pull(`${proxy.host}/test/single:1`, { store }));
+        assertMatch(e.message, /broke off 5 times in a row without progress/);
+        const kept = (await sizeOf(ingestPath(store, blob.digest)))!;
+        assert(kept > 0 && kept <= 600_000, `kept ${kept}`);
+        assertMatch(e.message, new RegExp(`; ${kept} of \\d+ bytes are kept for the next pull$`));
+        proxy.rules = [];
+        await pull(`${proxy.host}/test/single:1`, { store });
+        assertEquals(proxy.requests(blob.digest).at(-1)!.headers.range, `bytes=${kept}-`);
+      },
+    );
+
     await t.step("a server that sends more bytes than the descriptor says is cut off", async () => {
       const store = await newStore();
       await using proxy = FaultProxy.start(fx.registry.url);

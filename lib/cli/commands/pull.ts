@@ -2,7 +2,15 @@
 
 import { LineRenderer } from "../../progress/line_renderer.ts";
 import { pull } from "../../pull/pull.ts";
-import { debugLog, platformFlag, referenceArg, storePath } from "../_shared.ts";
+import {
+  CREDENTIAL_OPTIONS,
+  credentialFlags,
+  debugLog,
+  platformFlag,
+  referenceArg,
+  storePath,
+  warningLog,
+} from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff pull REF [options]
@@ -17,6 +25,9 @@ Options:
   --jobs N           blobs to download at once (default: 4)
   --plain-http       speak plain HTTP to the registry (loopback registries fall
                      back to it on their own when TLS fails)
+  -u, --username U   log in as U for this pull (default: the credentials docker
+                     and podman stored, see skiff login)
+  --password-stdin   read the password from stdin (with --username)
   -q, --quiet        print only the result line
   --debug            show stack traces and transport details
 
@@ -36,6 +47,7 @@ export const pullCommand: Command = {
     jobs: { type: "string" },
     "plain-http": { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
+    ...CREDENTIAL_OPTIONS,
   },
   async run(ctx) {
     const { flags, positionals, io } = ctx;
@@ -51,6 +63,7 @@ export const pullCommand: Command = {
         throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
       }
     }
+    const credentials = await credentialFlags(ctx);
     const renderer = flags.quiet ? undefined : new LineRenderer(io.err);
     const result = await pull(ref, {
       store: storePath(ctx),
@@ -58,6 +71,8 @@ export const pullCommand: Command = {
       signal: ctx.signal,
       ...(platform ? { platform } : {}),
       ...(flags["plain-http"] ? { plainHttp: true } : {}),
+      ...(credentials ? { credentials } : {}),
+      ...warningLog(ctx),
       ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
       ...debugLog(ctx),
     });

@@ -1,0 +1,209 @@
+/**
+ * The credential files docker and podman keep: `~/.docker/config.json` and containers'
+ * `auth.json` (the same `auths` / `credHelpers` / `credsStore` shape), read and written the way
+ * those tools do.
+ *
+ * @module
+ */
+
+import type { Credentials } from "./auth_fetch.ts";
+
+/** One `auths` entry. */
+export interface AuthEntry {
+  /** base64 of `username:password`. */
+  auth?: string;
+  /** User name, when stored apart. */
+  username?: string;
+  /** Password, when stored apart. */
+  password?: string;
+  /** An identity (refresh) token. */
+  identitytoken?: string;
+  /** A registry bearer token. */
+  registrytoken?: string;
+  /** Other fields (e.g. `email`), kept. */
+  [key: string]: unknown;
+}
+
+/** A docker `config.json` or containers `auth.json`. Other fields are kept on write. */
+export interface AuthFile {
+  /** Stored credentials by registry (or, for containers, registry/namespace/repository). */
+  auths?: Record<string, AuthEntry>;
+  /** A credential helper per registry: `docker-credential-<name>`. */
+  credHelpers?: Record<string, string>;
+  /** The credential helper for every registry not in `credHelpers`. */
+  credsStore?: string;
+  /** Other fields, kept. */
+  [key: string]: unknown;
+}
+
+/** The key docker uses for Docker Hub in `auths` and with credential helpers. */
+export const DOCKER_HUB_KEY = "https://index.docker.io/v1/";
+
+const DOCKER_HUB_ALIASES = new Set([
+  "docker.io",
+  "index.docker.io",
+  "registry-1.docker.io",
+  "registry.hub.docker.com",
+]);
+
+/**
+ * The registry a key of `auths` or `credHelpers` names, the way docker reads keys: without a
+ * scheme, without a path (`https://index.docker.io/v1/` is `docker.io`), Docker Hub's aliases
+ * folded into `docker.io`. containers keys may add a repository path, which is kept.
+ *
+ * @param key A key as stored.
+ * @returns `registry` or `registry/namespace/...`.
+ *
+ * @example Docker Hub's key
+ * ```ts
+ * import { normalizeAuthKey } from "./auth_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(normalizeAuthKey("https://index.docker.io/v1/"), "docker.io");
+ * assert.equal(normalizeAuthKey("quay.io/org/repo"), "quay.io/org/repo");
+ * ```
+ */
+export function normalizeAuthKey(key: string): string {
+  let k = key.trim();
+  const hadScheme = /^https?:\/\//i.test(k);
+  k = k.replace(/^https?:\/\//i, "").replace(/\/+$/, "");
+  const slash = k.indexOf("/");
+  let host = slash === -1 ? k : k.slice(0, slash);
+  let path = slash === -1 ? "" : k.slice(slash + 1);
+  // a URL key's path is an API version (`/v1/`, `/v2/`), not a repository
+  if (hadScheme || /^v[12]$/.test(path)) path = "";
+  host = host.toLowerCase();
+  if (DOCKER_HUB_ALIASES.has(host)) host = "docker.io";
+  return path ? `${host}/${path}` : host;
+}
+
+/**
+ * The key docker and credential helpers use for a registry when storing: Docker Hub's is
+ * `https://index.docker.io/v1/`, every other registry's is its host.
+ *
+ * @param registry The registry as references spell it.
+ * @returns The key.
+ */
+export function authKeyFor(registry: string): string {
+  return normalizeAuthKey(registry) === "docker.io" ? DOCKER_HUB_KEY : registry;
+}
+
+/**
+ * Reads an auth file.
+ *
+ * @param path The file.
+ * @returns Its content, or `undefined` when the file does not exist.
+ * @throws {SyntaxError} When it is not a JSON object.
+ */
+export async function readAuthFile(path: string): Promise<AuthFile | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw e;
+  }
+  if (text.trim() === "") return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new SyntaxError(`Cannot read ${path}: not valid JSON`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new SyntaxError(`Cannot read ${path}: not a JSON object`);
+  }
+  return doc as AuthFile;
+}
+
+/**
+ * Finds the key of `table` that applies to an image: the most specific
+ * `registry/namespace/repository` prefix first (containers' rule), then the registry.
+ *
+ * @param table `auths` or `credHelpers`.
+ * @param registry The registry.
+ * @param repository The repository, when known.
+ * @returns The matching key as stored, or `undefined`.
+ */
+export function matchAuthKey(
+  table: Record<string, unknown> | undefined,
+  registry: string,
+  repository?: string,
+): string | undefined {
+  if (!table) return undefined;
+  const host = normalizeAuthKey(registry);
+  const byNormal = new Map<string, string>();
+  for (const key of Object.keys(table)) {
+    const n = normalizeAuthKey(key);
+    if (!byNormal.has(n)) byNormal.set(n, key);
+  }
+  if (repository) {
+    const parts = repository.split("/");
+    for (let i = parts.length; i > 0; i--) {
+      const key = byNormal.get(`${host}/${parts.slice(0, i).join("/")}`);
+      if (key !== undefined) return key;
+    }
+  }
+  return byNormal.get(host);
+}
+
+/**
+ * Turns an `auths` entry into credentials.
+ *
+ * @param entry The entry.
+ * @returns The credentials, or `undefined` when the entry holds none.
+ * @throws {SyntaxError} When `auth` is not base64 of `user:password`.
+ */
+export function entryCredentials(entry: AuthEntry): Credentials | undefined {
+  const out: Credentials = {};
+  if (typeof entry.auth === "string" && entry.auth !== "") {
+    let decoded: string;
+    try {
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(entry.auth), (c) => c.charCodeAt(0)));
+    } catch {
+      throw new SyntaxError("Cannot read stored credentials: auth is not base64");
+    }
+    const colon = decoded.indexOf(":");
+    if (colon === -1) throw new SyntaxError("Cannot read stored credentials: auth has no ':'");
+    out.username = decoded.slice(0, colon);
+    out.password = decoded.slice(colon + 1);
+  } else if (typeof entry.username === "string" && typeof entry.password === "string") {
+    out.username = entry.username;
+    out.password = entry.password;
+  }
+  if (typeof entry.identitytoken === "string" && entry.identitytoken !== "") {
+    out.identityToken = entry.identitytoken;
+  }
+  if (typeof entry.registrytoken === "string" && entry.registrytoken !== "") {
+    out.registryToken = entry.registrytoken;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * Changes an auth file atomically (temporary file + rename), creating it and its directory when
+ * missing, with mode 0600 (it holds secrets). Fields skiff does not know are kept.
+ *
+ * @param path The file.
+ * @param change Gets the current content, changes it in place.
+ */
+export async function updateAuthFile(
+  path: string,
+  change: (file: AuthFile) => void,
+): Promise<void> {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = (await readAuthFile(path)) ?? {};
+  change(file);
+  const temp = `${path}.tmp-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeTextFile(temp, JSON.stringify(file, null, "\t") + "\n", { mode: 0o600 });
+    await Deno.chmod(temp, 0o600);
+    await Deno.rename(temp, path);
+  } catch (e) {
+    await Deno.remove(temp).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,147 @@
+// skiff login / logout against the real registries (token and Basic), storing credentials where
+// docker does: a configured credential helper, else the docker config file with mode 0600.
+
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { PASSWORD, startAuthFixture, USER } from "../_auth_fixture.ts";
+import { skiff } from "../_cli.ts";
+import { installHelper } from "../_credential_helper.ts";
+
+Deno.test("login and logout", async (t) => {
+  const fx = await startAuthFixture();
+  const T = fx.token.host;
+  const B = fx.basic.host;
+  try {
+    await t.step(
+      "checks the credentials, stores them in the docker config (0600), pulls use them",
+      async () => {
+        for (const host of [T, B]) {
+          const { dir, env } = await fx.home();
+          const r = await skiff(["login", host, "-u", USER, "--password-stdin"], {
+            env,
+            stdin: `${PASSWORD}\n`,
+          });
+          assertEquals(r.code, 0, r.stderr);
+          assertEquals(r.stdout, "");
+          assertMatch(
+            r.stderr,
+            new RegExp(
+              `^Logged in to ${
+                host.replaceAll(".", "\\.")
+              } \\(stored in .*/\\.docker/config\\.json\\)`,
+            ),
+          );
+          assert(!r.stderr.includes(PASSWORD));
+          const path = `${dir}/.docker/config.json`;
+          assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
+          const config = JSON.parse(await Deno.readTextFile(path));
+          assertEquals(config.auths[host], { auth: btoa(`${USER}:${PASSWORD}`) });
+
+          const pull = await skiff(["pull", "-q", `${host}/private/app:1`], { env });
+          assertEquals(pull.code, 0, pull.stderr);
+
+          const out = await skiff(["logout", host], { env });
+          assertEquals([out.code, out.stderr], [0, `Logged out of ${host}\n`]);
+          assertEquals(JSON.parse(await Deno.readTextFile(path)).auths, {});
+          const again = await skiff(["logout", host], { env });
+          assertEquals([again.code, again.stderr], [0, `Not logged in to ${host}\n`]);
+          const denied = await skiff([
+            "pull",
+            "-q",
+            "--store",
+            `${dir}/s2`,
+            `${host}/private/app:1`,
+          ], { env });
+          assertEquals(denied.code, 1);
+        }
+      },
+    );
+
+    await t.step(
+      "keeps what else the config holds, and replaces other spellings of the key",
+      async () => {
+        const { dir, env } = await fx.home();
+        const path = `${dir}/.docker/config.json`;
+        await Deno.mkdir(`${dir}/.docker`);
+        await Deno.writeTextFile(
+          path,
+          JSON.stringify({
+            auths: {
+              [`https://${T}`]: { auth: btoa("old:old") },
+              "other.example": { auth: btoa("x:y") },
+            },
+            psFormat: "table {{.ID}}",
+          }),
+        );
+        const r = await skiff(["login", T, "-u", USER, "--password-stdin"], {
+          env,
+          stdin: PASSWORD,
+        });
+        assertEquals(r.code, 0, r.stderr);
+        const config = JSON.parse(await Deno.readTextFile(path));
+        assertEquals(Object.keys(config.auths).sort(), [T, "other.example"].sort());
+        assertEquals(config.psFormat, "table {{.ID}}");
+      },
+    );
+
+    await t.step("wrong credentials: exit 1, one line, nothing stored", async () => {
+      for (const host of [T, B]) {
+        const { dir, env } = await fx.home();
+        const r = await skiff(["login", host, "-u", USER, "--password-stdin"], {
+          env,
+          stdin: "nope",
+        });
+        assertEquals(r.code, 1);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertMatch(r.stderr, /^skiff: Cannot (get a token for|log in to) .*401 unauthorized/);
+        await Deno.stat(`${dir}/.docker/config.json`).then(
+          () => assert(false, "nothing may be stored"),
+          () => {},
+        );
+      }
+    });
+
+    await t.step("a configured credential helper stores and erases them", async () => {
+      const { dir, env } = await fx.home();
+      await Deno.mkdir(`${dir}/bin`);
+      await installHelper(`${dir}/bin`);
+      await Deno.mkdir(`${dir}/.docker`);
+      await Deno.writeTextFile(
+        `${dir}/.docker/config.json`,
+        JSON.stringify({ credsStore: "test" }),
+      );
+      const r = await skiff(["login", T, "-u", USER, "--password-stdin"], { env, stdin: PASSWORD });
+      assertEquals(r.code, 0, r.stderr);
+      assertMatch(r.stderr, /stored by docker-credential-test/);
+      const kept = JSON.parse(await Deno.readTextFile(env.SKIFF_TEST_HELPER_STORE!));
+      assertEquals(kept, { [T]: { Username: USER, Secret: PASSWORD } });
+      assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/.docker/config.json`)), {
+        credsStore: "test",
+      });
+      const pull = await skiff(["pull", "-q", `${T}/private/app:1`], { env });
+      assertEquals(pull.code, 0, pull.stderr);
+      const out = await skiff(["logout", T], { env });
+      assertEquals(out.code, 0);
+      assertEquals(JSON.parse(await Deno.readTextFile(env.SKIFF_TEST_HELPER_STORE!)), {});
+      const log = (await Deno.readTextFile(`${env.SKIFF_TEST_HELPER_STORE}.log`)).trim().split(
+        "\n",
+      );
+      assertEquals(log, [`store ${T}`, `get ${T}`, `erase ${T}`]);
+    });
+
+    await t.step("Docker Hub's key, and usage errors", async () => {
+      const { env } = await fx.home();
+      const noUser = await skiff(["login", T, "--password-stdin"], { env, stdin: PASSWORD });
+      assertEquals(noUser.code, 2);
+      assertMatch(noUser.stderr, /--username/);
+      const bad = await skiff(["login", "not a host"], { env });
+      assertEquals(bad.code, 2);
+      const none = await skiff(["login"], { env });
+      assertEquals(none.code, 2);
+      const noStdinNoTty = await skiff(["login", T, "-u", USER], { env });
+      assertEquals(noStdinNoTty.code, 2);
+      assertMatch(noStdinNoTty.stderr, /--password-stdin/);
+    });
+  } finally {
+    await fx.stop();
+  }
+});
