@@ -58,9 +58,14 @@ export {
 export { MediaType } from "./lib/registry/media_types.ts";
 export { RegistryError, type RegistryErrorCode } from "./lib/transport/registry_error.ts";
 export type { CredentialResolver, Credentials } from "./lib/transport/auth_fetch.ts";
+export {
+  storedCredentials,
+  type StoredCredentialsOptions,
+} from "./lib/transport/stored_credentials.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
 export { type LayoutIndex, REF_NAME_ANNOTATION, Store } from "./lib/store/store.ts";
+export type { Ingest } from "./lib/store/ingest.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

@@ -145,3 +145,52 @@ Deno.test("login and logout", async (t) => {
     await fx.stop();
   }
 });
+
+Deno.test("login on a terminal: asks for the user name, and the password without echo", async () => {
+  const fx = await startAuthFixture();
+  try {
+    const { dir, env } = await fx.home();
+    const cli = new URL("../../cli.ts", import.meta.url).pathname;
+    // `script` gives the CLI a pseudo-terminal; the answers are typed after the prompts appear
+    const child = new Deno.Command("script", {
+      args: [
+        "-qec",
+        `"${Deno.execPath()}" run -A --quiet "${cli}" login ${fx.token.host}`,
+        "/dev/null",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { ...env, NO_COLOR: "1" },
+    }).spawn();
+    const output: string[] = [];
+    const decoder = new TextDecoder();
+    const reading = (async () => {
+      for await (const chunk of child.stdout) output.push(decoder.decode(chunk));
+    })();
+    const waitFor = async (text: string) => {
+      for (let i = 0; i < 200 && !output.join("").includes(text); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const writer = child.stdin.getWriter();
+    await waitFor("Username: ");
+    await writer.write(new TextEncoder().encode(`${USER}\r`));
+    await waitFor("Password: ");
+    await new Promise((r) => setTimeout(r, 300)); // the terminal is switched to raw mode
+    await writer.write(new TextEncoder().encode(`${PASSWORD}\r`));
+    const status = await child.status;
+    await writer.close().catch(() => {});
+    await reading;
+    await child.stderr.cancel();
+    const screen = output.join("");
+    assertEquals(status.code, 0, screen);
+    assertMatch(screen, /Username: alice/);
+    assertMatch(screen, /Password: /);
+    assert(!screen.includes(PASSWORD), `the password was echoed: ${JSON.stringify(screen)}`);
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/.docker/config.json`));
+    assertEquals(config.auths[fx.token.host], { auth: btoa(`${USER}:${PASSWORD}`) });
+  } finally {
+    await fx.stop();
+  }
+});
