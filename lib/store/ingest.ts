@@ -115,8 +115,14 @@ export class Ingest {
       try {
         await writeAll(file, chunk);
       } catch (error) {
-        this.#failure = { error };
-        throw error;
+        // a full disk or a read-only store: say which store; the bytes before stay for a resume
+        const store = this.path.slice(0, this.path.lastIndexOf("/ingest/"));
+        const wrapped = new Error(
+          `Cannot write to store ${store}: ${(error as Error).message}`,
+          { cause: error },
+        );
+        this.#failure = { error: wrapped };
+        throw wrapped;
       }
     };
     const done = this.#tail.then(run);
@@ -137,10 +143,17 @@ export class Ingest {
   /** Moves the verified blob into `blobs/`. Call only after the content was verified. */
   async commit(): Promise<void> {
     await this.flush();
-    await Deno.mkdir(this.#blobPath.slice(0, this.#blobPath.lastIndexOf("/")), {
-      recursive: true,
-    });
-    await Deno.rename(this.path, this.#blobPath);
+    try {
+      await Deno.mkdir(this.#blobPath.slice(0, this.#blobPath.lastIndexOf("/")), {
+        recursive: true,
+      });
+      await Deno.rename(this.path, this.#blobPath);
+    } catch (error) {
+      const store = this.path.slice(0, this.path.lastIndexOf("/ingest/"));
+      throw new Error(`Cannot write to store ${store}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
   }
 
   /** Deletes the partial data (after a digest mismatch). */

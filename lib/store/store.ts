@@ -347,8 +347,11 @@ export class Store {
 
 /** Wraps an operating-system error (full disk, read-only, permissions) with the store's path. */
 function storeError(path: string, action: string, cause: unknown): unknown {
+  // Deno's own classes (NotFound, PermissionDenied, ...) or a plain Error with an errno `code`
+  // (EROFS, ENOSPC, EDQUOT, ...)
   const fromOs = cause instanceof Error &&
-    Object.values(Deno.errors).some((kind) => cause instanceof kind);
+    (Object.values(Deno.errors).some((kind) => cause instanceof kind) ||
+      typeof (cause as { code?: unknown }).code === "string");
   if (!fromOs) return cause;
   return new Error(`Cannot ${action} store ${path}: ${(cause as Error).message}`, { cause });
 }

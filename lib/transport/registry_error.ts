@@ -5,6 +5,8 @@
  */
 
 import { discard } from "./fetcher.ts";
+import { parseRetryAfter } from "./parse_retry_after.ts";
+import { retryHistory } from "./retry_fetch.ts";
 
 /** One entry of a registry's `{"errors": [...]}` body (distribution spec, "Error Codes"). */
 export interface RegistryErrorCode {
@@ -135,7 +137,11 @@ export class RegistryError extends Error {
       init.text = text.trim().slice(0, 200);
     }
     if (action !== undefined) init.action = action;
-    if (hint !== undefined) init.hint = hint;
+    const history = retryHistory(response);
+    if (history) {
+      init.hint = `after ${history.length} attempts: ${history.join(", ")}` +
+        (hint !== undefined ? `; ${hint}` : "");
+    } else if (hint !== undefined) init.hint = hint;
     const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
     if (retryAfter !== undefined) init.retryAfter = retryAfter;
     return new RegistryError(init);
@@ -160,24 +166,6 @@ export function redactUrl(url: string): string {
   } catch {
     return url.replace(/[?#].*$/, "");
   }
-}
-
-/**
- * Parses a `Retry-After` header: delay seconds or an HTTP date.
- *
- * @param value The header value, or `null`.
- * @param now The current time in milliseconds, for HTTP dates.
- * @returns Seconds to wait (never negative), or `undefined` when absent or unreadable.
- */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v);
-  // an HTTP date names its month ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse alone takes "-1"
-  if (!/[A-Za-z]{3}/.test(v)) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) return undefined;
-  return Math.max(0, Math.ceil((t - now) / 1000));
 }
 
 async function readCappedText(response: Response, limit: number): Promise<string> {

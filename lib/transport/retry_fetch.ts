@@ -5,7 +5,7 @@
  */
 
 import { discard, type Fetcher } from "./fetcher.ts";
-import { parseRetryAfter } from "./registry_error.ts";
+import { parseRetryAfter } from "./parse_retry_after.ts";
 
 /** Options for {@linkcode withRetry}. */
 export interface RetryOptions {
@@ -32,6 +32,12 @@ export interface RetryOptions {
    */
   maxRetryAfter?: number;
   /**
+   * The longest one request may take, retries included, in milliseconds: no retry starts that
+   * would end after it.
+   * @default {120000}
+   */
+  deadline?: number;
+  /**
    * Called before each retry, for logging: attempt number (1-based, of the failed attempt), the
    * reason, and the delay in milliseconds.
    */
@@ -45,7 +51,9 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 5
  * Wraps a fetcher so that network errors and the statuses 408, 429, 500, 502, 503 and 504 are
  * retried with exponential backoff and jitter, honouring `Retry-After` up to a cap.
  *
- * The last response (or error) is passed on when the attempts run out. A request whose signal is
+ * A host that fails or asks for a pause (`Retry-After`) is paused for every request, not just the
+ * one that failed. The last response (or error) is passed on when the attempts or the deadline run
+ * out; the error then says how many attempts there were and how each ended. A request whose signal is
  * aborted is never retried.
  *
  * @param next The fetcher to wrap.
@@ -70,32 +78,70 @@ export function withRetry(next: Fetcher, options: RetryOptions = {}): Fetcher {
   const baseDelay = options.baseDelay ?? 250;
   const maxDelay = options.maxDelay ?? 10_000;
   const maxRetryAfter = options.maxRetryAfter ?? 60_000;
+  const deadline = options.deadline ?? 120_000;
+  // a host that asked for a pause (Retry-After, or a failure's backoff) gets it from every request
+  const pauses = new Map<string, number>();
   return async (request) => {
     const signal = request.signal;
+    const host = new URL(request.url).host;
+    const started = Date.now();
+    const history: string[] = [];
     for (let attempt = 1;; attempt++) {
-      const last = attempt >= attempts;
+      const pause = (pauses.get(host) ?? 0) - Date.now();
+      if (pause > 0) await sleep(pause, signal);
+      let last = attempt >= attempts;
       let response: Response;
       try {
         response = await next(last ? request : request.clone());
       } catch (error) {
-        if (last || signal.aborted || !isNetworkError(error)) throw error;
+        if (signal.aborted || !isNetworkError(error)) throw error;
+        history.push((error as Error).message);
         const delay = backoff(attempt, baseDelay, maxDelay);
+        if (last || Date.now() + delay - started > deadline) throw exhausted(error, history);
+        pauses.set(host, Math.max(pauses.get(host) ?? 0, Date.now() + delay));
         options.onRetry?.(attempt, (error as Error).message, delay);
         await sleep(delay, signal);
         continue;
       }
-      if (last || !RETRYABLE_STATUSES.has(response.status)) return response;
+      if (!RETRYABLE_STATUSES.has(response.status)) return response;
+      history.push(String(response.status));
       const after = parseRetryAfter(response.headers.get("retry-after"));
       let delay = backoff(attempt, baseDelay, maxDelay);
-      if (after !== undefined) {
-        if (after * 1000 > maxRetryAfter) return response;
-        delay = Math.max(delay, after * 1000);
+      if (after !== undefined) delay = Math.max(delay, after * 1000);
+      if (after !== undefined && after * 1000 > maxRetryAfter) last = true;
+      if (Date.now() + delay - started > deadline) last = true;
+      if (last) {
+        if (history.length > 1) HISTORY.set(response, history);
+        return response;
       }
+      pauses.set(host, Math.max(pauses.get(host) ?? 0, Date.now() + delay));
       await discard(response);
       options.onRetry?.(attempt, `${response.status}`, delay);
       await sleep(delay, signal);
     }
   };
+}
+
+const HISTORY = new WeakMap<Response, string[]>();
+
+/**
+ * What the attempts before a response were, when the retry layer gave up on a retryable status
+ * (`["503", "connection reset", "503"]`), for error messages.
+ *
+ * @param response The response the retry layer returned.
+ * @returns The outcome of each attempt, or `undefined` when there was only one.
+ */
+export function retryHistory(response: Response): readonly string[] | undefined {
+  return HISTORY.get(response);
+}
+
+/** The network error after the last attempt, saying how many there were and how each ended. */
+function exhausted(error: unknown, history: string[]): unknown {
+  if (history.length < 2 || !(error instanceof Error)) return error;
+  const reasons = history.map((h) => h.replace(/^Cannot \w+ \S+: /, "")).join("; ");
+  return new TypeError(`${error.message} (after ${history.length} attempts: ${reasons})`, {
+    cause: error,
+  });
 }
 
 /**

@@ -1,10 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../_assert.ts";
-import {
-  ERROR_BODY_LIMIT,
-  parseRetryAfter,
-  redactUrl,
-  RegistryError,
-} from "../../lib/transport/registry_error.ts";
+import { ERROR_BODY_LIMIT, redactUrl, RegistryError } from "../../lib/transport/registry_error.ts";
 
 const URL_ = "https://r.example/v2/library/alpine/manifests/3.20";
 
@@ -172,30 +167,4 @@ Deno.test("RegistryError: unknown statuses read as error", () => {
     new RegistryError({ status: 418, method: "GET", url: URL_, action: "brew" }).message,
     "Cannot brew: 418 error",
   );
-});
-
-Deno.test("parseRetryAfter: delay seconds", () => {
-  assertEquals(parseRetryAfter("0"), 0);
-  assertEquals(parseRetryAfter("1"), 1);
-  assertEquals(parseRetryAfter(" 120 "), 120);
-  assertEquals(parseRetryAfter(null), undefined);
-  assertEquals(parseRetryAfter(""), undefined);
-  assertEquals(parseRetryAfter("soon"), undefined);
-});
-
-Deno.test("parseRetryAfter: HTTP dates, relative to now, never negative", () => {
-  const now = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
-  assertEquals(parseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), 30);
-  assertEquals(parseRetryAfter("Wed, 21 Oct 2015 07:29:00 GMT", now), 60);
-  assertEquals(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now + 500), 0);
-  assertEquals(parseRetryAfter("Wed, 21 Oct 2015 07:28:01 GMT", now + 500), 1, "rounded up");
-  assertEquals(parseRetryAfter("Tue, 20 Oct 2015 07:28:00 GMT", now), 0, "past date");
-});
-
-Deno.test("parseRetryAfter: values that are neither seconds nor an HTTP date are unreadable", () => {
-  // RFC 9110 section 10.2.3: delay-seconds is 1*DIGIT; anything else must be an HTTP-date.
-  // V8's Date.parse is lenient and reads "-1" and "1.5" as dates in 2001.
-  for (const value of ["-1", "1.5", "5s"]) {
-    assertEquals(parseRetryAfter(value, Date.now()), undefined, JSON.stringify(value));
-  }
 });

@@ -246,3 +246,67 @@ Deno.test("sleep: resolves after the delay, rejects with the abort reason", asyn
   controller.abort(new Error("already"));
   await assertRejects(() => sleep(10_000, controller.signal), Error, "already");
 });
+
+Deno.test("withRetry: after the last attempt the error says how many there were and why", async () => {
+  const { RegistryError } = await import("../../lib/transport/registry_error.ts");
+  let n = 0;
+  const always503 = (_req: Request) =>
+    Promise.resolve(new Response(null, { status: ++n === 2 ? 502 : 503 }));
+  const res = await withRetry(always503, { attempts: 4, baseDelay: 1 })(
+    new Request("http://x/v2/"),
+  );
+  assertEquals(res.status, 503);
+  const e = await RegistryError.fromResponse(res, "GET", "http://x/v2/", "ping x");
+  assertEquals(
+    e.message,
+    "Cannot ping x: 503 service unavailable (after 4 attempts: 503, 502, 503, 503)",
+  );
+
+  const refused = (_req: Request) =>
+    Promise.reject(new TypeError("Cannot GET http://y/: connection refused"));
+  const err = await assertRejects(() =>
+    withRetry(refused, { attempts: 3, baseDelay: 1 })(new Request("http://y/"))
+  );
+  assert(err instanceof TypeError);
+  assertEquals(
+    err.message,
+    "Cannot GET http://y/: connection refused (after 3 attempts: connection refused; connection refused; connection refused)",
+  );
+});
+
+Deno.test("withRetry: a host that asks for a pause gets it from every request", async () => {
+  const sent: { path: string; at: number }[] = [];
+  const start = performance.now();
+  let first = true;
+  const fetcher = (req: Request) => {
+    const path = new URL(req.url).pathname;
+    sent.push({ path, at: performance.now() - start });
+    if (path === "/a" && first) {
+      first = false;
+      return Promise.resolve(new Response(null, { status: 429, headers: { "retry-after": "1" } }));
+    }
+    return Promise.resolve(new Response("ok"));
+  };
+  const retrying = withRetry(fetcher, { baseDelay: 1 });
+  const a = retrying(new Request("http://h/a"));
+  await new Promise((r) => setTimeout(r, 50));
+  const b = retrying(new Request("http://h/b")); // same host, while it is paused
+  const c = retrying(new Request("http://other/c")); // another host: not paused
+  await Promise.all([a, b, c]);
+  const at = (p: string) => sent.filter((s) => s.path === p).map((s) => s.at);
+  assert(at("/b")[0]! >= 950, `b was sent at ${at("/b")[0]} ms, during the pause`);
+  assert(at("/c")[0]! < 500, `c waited: ${at("/c")[0]} ms`);
+  assertEquals(at("/a").length, 2);
+});
+
+Deno.test("withRetry: no retry starts that would end after the deadline", async () => {
+  let calls = 0;
+  const fetcher = (_req: Request) => {
+    calls++;
+    return Promise.resolve(new Response(null, { status: 503, headers: { "retry-after": "2" } }));
+  };
+  const start = performance.now();
+  const res = await withRetry(fetcher, { deadline: 1000 })(new Request("http://h/"));
+  assertEquals([res.status, calls], [503, 1]);
+  assert(performance.now() - start < 500);
+});
