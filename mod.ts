@@ -56,6 +56,19 @@ export {
   PlatformNotFoundError,
 } from "./lib/registry/choose_platform.ts";
 export { MediaType } from "./lib/registry/media_types.ts";
+export {
+  type Mirror,
+  MirroredRegistry,
+  type RegistrySource,
+} from "./lib/registry/mirrored_registry.ts";
+export {
+  loadRegistryConfig,
+  type MirrorConfig,
+  parseRegistryConfig,
+  type RegistryConfig,
+  registryConfigPath,
+  type RegistryHostConfig,
+} from "./lib/registry/registry_config.ts";
 export { RegistryError, type RegistryErrorCode } from "./lib/transport/registry_error.ts";
 export type { CredentialResolver, Credentials } from "./lib/transport/auth_fetch.ts";
 export {

@@ -10,7 +10,7 @@ import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mism
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { BlobKind, ProgressListener } from "../progress/progress_event.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
-import type { RegistryClient } from "../registry/registry_client.ts";
+import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
 import { readRing } from "../stream/read_ring.ts";
 import type { Ingest } from "../store/ingest.ts";
@@ -20,8 +20,8 @@ import { sleep } from "../transport/retry_fetch.ts";
 
 /** Where a blob comes from and goes to. */
 export interface DownloadBlobContext {
-  /** The registry client. */
-  client: RegistryClient;
+  /** The registry (or its mirrors). */
+  client: RegistrySource;
   /** The repository the blob belongs to. */
   repository: string;
   /** The store to put it in. */
@@ -97,6 +97,7 @@ export async function downloadBlob(
           (e instanceof SizeMismatchError && e.actual > e.expected);
         if (!corrupt) throw e;
         await ingest.truncate();
+        ctx.client.distrust?.(digest); // a mirror that served it is not asked again
         if (attempt >= MISMATCH_ATTEMPTS) {
           await ingest.remove();
           throw e;

@@ -25,6 +25,12 @@ import {
   type Platform,
 } from "../registry/parse_manifest.ts";
 import { RegistryClient } from "../registry/registry_client.ts";
+import {
+  type Mirror,
+  MirroredRegistry,
+  type RegistrySource,
+} from "../registry/mirrored_registry.ts";
+import { loadRegistryConfig, type RegistryConfig } from "../registry/registry_config.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
@@ -93,9 +99,14 @@ export interface PullOptions {
   fetch?: Fetcher;
   /**
    * A ready client for the reference's registry (its options win over the ones above).
-   * @default {a new RegistryClient}
+   * @default {a new RegistryClient, behind the configured mirrors}
    */
-  client?: RegistryClient;
+  client?: RegistrySource;
+  /**
+   * Mirrors and plain-HTTP registries (see `loadRegistryConfig`).
+   * @default {read from $SKIFF_CONFIG, else $XDG_CONFIG_HOME/skiff/config.json}
+   */
+  config?: RegistryConfig;
   /** Called with diagnostic lines (never with secrets). */
   onDebug?: (line: string) => void;
   /** Called when a credential source cannot be used (the next one, or anonymous, is tried). */
@@ -180,14 +191,7 @@ export async function pull(
       // a listener's failure must not break the pull
     }
   };
-  const client = options.client ?? new RegistryClient(ref.registry, {
-    ...(options.plainHttp ? { plainHttp: true } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-  });
+  const client = options.client ?? await registrySource(ref.registry, options);
   const signal = options.signal;
   signal?.throwIfAborted();
 
@@ -315,6 +319,35 @@ export async function pull(
 
 type Manifest = ParsedManifest & { digest: string; bytes: Uint8Array; local: boolean };
 
+/** The registry as the options and the configuration describe it: with its mirrors, if any. */
+async function registrySource(registry: string, options: PullOptions): Promise<RegistrySource> {
+  const config = options.config ?? await loadRegistryConfig();
+  const host = config.registries[registry] ?? {};
+  const shared = {
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+  };
+  const upstream = new RegistryClient(registry, {
+    ...shared,
+    ...(options.plainHttp || host.plainHttp ? { plainHttp: true } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+  });
+  if (!host.mirrors?.length) return upstream;
+  const mirrors: Mirror[] = host.mirrors.map((m) => ({
+    // a mirror has its own credentials, and gets fewer attempts: the registry is there behind it
+    client: new RegistryClient(m.host, {
+      ...shared,
+      ...(m.plainHttp ? { plainHttp: true } : {}),
+      retry: { ...options.retry, attempts: Math.min(2, options.retry?.attempts ?? 2) },
+    }),
+    ...(m.prefix ? { prefix: m.prefix } : {}),
+    ...(m.resolve === false ? { resolve: false } : {}),
+  }));
+  return new MirroredRegistry(upstream, mirrors, options.onDebug);
+}
+
 /** The manifest as it goes into the layout: OCI as is, Docker schema 2 converted. */
 async function storedForm(image: Manifest & { kind: "manifest" }) {
   const converted = toOciManifest(image.manifest, image.mediaType);
@@ -339,7 +372,7 @@ async function storedForm(image: Manifest & { kind: "manifest" }) {
 async function resolveTop(
   ref: Reference,
   store: Store,
-  client: RegistryClient,
+  client: RegistrySource,
   signal: AbortSignal | undefined,
 ): Promise<Manifest> {
   if (ref.digest !== undefined) {
@@ -365,7 +398,7 @@ async function loadManifest(
   ref: Reference,
   digest: string,
   store: Store,
-  client: RegistryClient,
+  client: RegistrySource,
   signal: AbortSignal | undefined,
 ): Promise<Manifest> {
   parseDigest(digest);
