@@ -12,7 +12,9 @@ export async function writeFileAtomic(
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const temp = `${tempDir}/tmp-${crypto.randomUUID()}`;
   try {
-    await Deno.writeFile(temp, bytes, { mode: 0o644 });
+    using file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+    await writeAll(file, bytes);
+    await file.syncData();
     await Deno.rename(temp, path);
   } catch (e) {
     await Deno.remove(temp).catch(() => {});

@@ -144,6 +144,9 @@ export class Ingest {
   async commit(): Promise<void> {
     await this.flush();
     try {
+      // on disk before it has a name, so a power cut never leaves a named blob with lost bytes
+      // (skopeo syncs its OCI blobs the same way)
+      await this.#file.syncData();
       await Deno.mkdir(this.#blobPath.slice(0, this.#blobPath.lastIndexOf("/")), {
         recursive: true,
       });
