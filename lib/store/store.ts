@@ -119,6 +119,11 @@ export class Store {
       if (!(e instanceof Deno.errors.NotFound)) throw storeError(dir, "open", e);
       entries = undefined;
     }
+    if (entries?.includes("oci-layout")) {
+      // another process finished creating it between our two looks
+      await store.#ensureDirs();
+      return store;
+    }
     if (entries !== undefined && entries.length > 0) {
       throw new Error(
         `Cannot open store ${dir}: the directory is not empty and is not an OCI image layout`,

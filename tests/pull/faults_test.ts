@@ -102,7 +102,8 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
             } catch { /* not yet */ }
             return total;
           };
-          while ((await partialBytes()) === 0 && Date.now() < deadline) {
+          // a layer under way (a small config can appear and be committed at once)
+          while ((await partialBytes()) < 256 * 1024 && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, 20));
           }
           const sent = performance.now();
