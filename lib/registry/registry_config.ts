@@ -93,7 +93,9 @@ function defaultEnv(name: string): string | undefined {
  * @returns The configuration.
  * @throws {SyntaxError} When the file is not valid JSON or has a malformed entry.
  */
-export async function loadRegistryConfig(path = registryConfigPath()): Promise<RegistryConfig> {
+export async function loadRegistryConfig(
+  path: string | undefined = registryConfigPath(),
+): Promise<RegistryConfig> {
   if (path === undefined) return { registries: {} };
   let text: string;
   try {
