@@ -1,6 +1,7 @@
 /**
  * skiff pulls container images from any OCI or Docker registry into a standard OCI image layout,
- * verifying every byte against its digest while it streams, and resuming interrupted downloads.
+ * verifying every byte against its digest while it streams, and resuming interrupted downloads;
+ * and it unpacks them into root filesystems, with no way for a hostile image to write outside.
  *
  * @example Pull an image into a directory
  * ```ts ignore
@@ -16,6 +17,15 @@
  * console.log(image.reference, image.digest, image.layers.length);
  * ```
  *
+ * @example Unpack an image into a root filesystem
+ * ```ts ignore
+ * import { unpack } from "@skiff/skiff";
+ *
+ * // pulls alpine:3.20 into the store first when it is not there
+ * const result = await unpack("alpine:3.20", "./rootfs", { store: "./images" });
+ * console.log(result.dir, result.layers, result.entries, result.skippedDevices);
+ * ```
+ *
  * @example Parse and normalize a reference
  * ```ts
  * import { parseReference } from "@skiff/skiff";
@@ -28,6 +38,7 @@
  */
 
 export { pull, type PullOptions, type PullResult } from "./lib/pull/pull.ts";
+export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";
 export { DigestMismatchError, SizeMismatchError } from "./lib/reference/digest_mismatch_error.ts";
@@ -55,12 +66,13 @@ export {
   parsePlatform,
   PlatformNotFoundError,
 } from "./lib/registry/choose_platform.ts";
-export { MediaType } from "./lib/registry/media_types.ts";
+export { type LayerCompression, layerCompression, MediaType } from "./lib/registry/media_types.ts";
 export { RegistryError, type RegistryErrorCode } from "./lib/transport/registry_error.ts";
 export type { CredentialResolver, Credentials } from "./lib/transport/auth_fetch.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
 export { type LayoutIndex, REF_NAME_ANNOTATION, Store } from "./lib/store/store.ts";
+export type { Ingest } from "./lib/store/ingest.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";
