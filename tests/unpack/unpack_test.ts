@@ -94,7 +94,7 @@ Deno.test("unpack: a Debian root filesystem in three layers, the same as umoci's
   }
 });
 
-Deno.test("unpack: plain tar, zstd and non-distributable layers; diff_id mismatches fail", async () => {
+Deno.test("unpack: plain tar, zstd, multi-member gzip, non-distributable; bad diff_ids fail", async () => {
   const registry = await startRegistry();
   const work = await workDir();
   try {
@@ -107,6 +107,7 @@ Deno.test("unpack: plain tar, zstd and non-distributable layers; diff_id mismatc
     const t2 = makeTar([{ path: "etc/two", content: "zstd\n" }, { path: ".wh.gone" }]);
     const t3 = makeTar([{ path: "etc/three", content: "non-distributable gzip\n" }]);
     const t4 = makeTar([{ path: "etc/four", content: "non-distributable zstd\n" }]);
+    const t5 = makeTar([{ path: "etc/five", content: "gzip members one after another\n" }]);
     const zstd = (b: Uint8Array) => mustRun("zstd", ["-q", "-c"], { stdin: b });
     const layers = [
       { mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: t1 },
@@ -125,13 +126,36 @@ Deno.test("unpack: plain tar, zstd and non-distributable layers; diff_id mismatc
         bytes: await zstd(t4),
         diffId: sha256(t4),
       },
+      {
+        // several gzip members in a row, as eStargz layers are
+        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+        bytes: new Uint8Array([
+          ...await gzip(t5.subarray(0, 700)),
+          ...await gzip(t5.subarray(700)),
+        ]),
+        diffId: sha256(t5),
+      },
     ];
     await pushImage(registry.url, "test/formats", "1", layers);
     const r = await unpack(`${registry.host}/test/formats:1`, `${work}/root`, { store });
-    assertEquals(r.layers, 4);
+    assertEquals(r.layers, 5);
     assertEquals(await names(`${work}/root`), ["etc"]);
-    assertEquals(await names(`${work}/root/etc`), ["four", "one", "three", "two"]);
+    assertEquals(await names(`${work}/root/etc`), ["five", "four", "one", "three", "two"]);
     assertEquals(await Deno.readTextFile(`${work}/root/etc/two`), "zstd\n");
+
+    // aborted after the first layer: the error is the signal's reason, nothing is left
+    const controller = new AbortController();
+    const stopped = await assertRejects(() =>
+      unpack(`${registry.host}/test/formats:1`, `${work}/stopped`, {
+        store,
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.type === "layer-unpacked") controller.abort(new Error("stop"));
+        },
+      })
+    );
+    assertEquals(stopped.message, "stop");
+    assertEquals(await names(work), ["root", "store"]);
 
     // a config whose diff_id is not the tar's: refused, nothing left
     const wrong = [{ ...layers[1]!, diffId: sha256(t1) }];
