@@ -120,6 +120,11 @@ export class Store {
       entries = undefined;
     }
     if (entries !== undefined && entries.length > 0) {
+      // another process may have created the layout between the check above and readDir
+      if (entries.includes("oci-layout") && (await fileSize(`${dir}/oci-layout`)) !== undefined) {
+        await store.#ensureDirs();
+        return store;
+      }
       throw new Error(
         `Cannot open store ${dir}: the directory is not empty and is not an OCI image layout`,
       );
