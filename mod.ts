@@ -1,6 +1,7 @@
 /**
  * skiff pulls container images from any OCI or Docker registry into a standard OCI image layout,
- * verifying every byte against its digest while it streams, and resuming interrupted downloads.
+ * verifying every byte against its digest while it streams, and resuming interrupted downloads;
+ * and it unpacks them into root filesystems, with no way for a hostile image to write outside.
  *
  * @example Pull an image into a directory
  * ```ts ignore
@@ -16,6 +17,15 @@
  * console.log(image.reference, image.digest, image.layers.length);
  * ```
  *
+ * @example Unpack an image into a root filesystem
+ * ```ts ignore
+ * import { unpack } from "@skiff/skiff";
+ *
+ * // pulls alpine:3.20 into the store first when it is not there
+ * const result = await unpack("alpine:3.20", "./rootfs", { store: "./images" });
+ * console.log(result.dir, result.layers, result.entries, result.skippedDevices);
+ * ```
+ *
  * @example Parse and normalize a reference
  * ```ts
  * import { parseReference } from "@skiff/skiff";
@@ -28,6 +38,7 @@
  */
 
 export { pull, type PullOptions, type PullResult } from "./lib/pull/pull.ts";
+export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";
 export { DigestMismatchError, SizeMismatchError } from "./lib/reference/digest_mismatch_error.ts";
@@ -55,7 +66,7 @@ export {
   parsePlatform,
   PlatformNotFoundError,
 } from "./lib/registry/choose_platform.ts";
-export { MediaType } from "./lib/registry/media_types.ts";
+export { type LayerCompression, layerCompression, MediaType } from "./lib/registry/media_types.ts";
 export {
   type Mirror,
   MirroredRegistry,

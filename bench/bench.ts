@@ -1,8 +1,11 @@
-// `deno task bench`: skiff side by side with skopeo (and the machine's limit) in one run.
+// `deno task bench`: skiff side by side with skopeo (and the machine's limit) in one run, and
+// skiff unpack side by side with umoci and tar.
 //
 // Starts the real Distribution registry on loopback, builds and pushes the benchmark images once
 // (cached in .bench/), then alternates the tools over several rounds and prints medians, MiB/s,
-// ratios and peak RSS, as a table and as JSON (also written to .bench/last.json).
+// ratios and peak RSS, as a table and as JSON (also written to .bench/last.json). Unpack: skiff
+// unpack, `umoci unpack --rootless` and `tar -xzf` of the layers in order, all from the store
+// skiff's cold pull made in that round.
 //
 //   deno task bench [--rounds N] [--only small|big] [--skip-big]
 //
@@ -210,10 +213,20 @@ async function hashCost(dir: string): Promise<number> {
 
 async function main() {
   await Deno.mkdir(CACHE, { recursive: true });
-  for (const tool of ["docker-registry", "skopeo", "curl", "/usr/bin/time", "hyperfine"]) {
+  for (
+    const tool of [
+      "docker-registry",
+      "skopeo",
+      "umoci",
+      "tar",
+      "curl",
+      "/usr/bin/time",
+      "hyperfine",
+    ]
+  ) {
     await sh(`command -v ${tool}`).catch(() => {
       throw new Error(
-        `bench needs ${tool} (apt-get install -y docker-registry skopeo curl time hyperfine)`,
+        `bench needs ${tool} (apt-get install -y docker-registry skopeo umoci curl time hyperfine)`,
       );
     });
   }
@@ -259,6 +272,9 @@ async function main() {
         hash: [],
         "skiff warm": [],
         "skopeo warm": [],
+        "skiff unpack": [],
+        "umoci unpack": [],
+        "tar -x": [],
       };
       console.error(
         `bench: ${key}: ${image.layers.length} layer(s), ${mib.toFixed(0)} MiB, ${ROUNDS} rounds`,
@@ -352,6 +368,42 @@ async function main() {
             );
             (samples[name] ??= []).push({ wall, rss: rssRun.rss });
           }
+          // unpack, from the store skiff just filled; the tools take turns going first
+          const store = `${work}/skiff`;
+          const unpackers: Record<string, (dir: string) => string[]> = {
+            "skiff unpack": (
+              dir,
+            ) => [
+              Deno.execPath(),
+              "run",
+              "-A",
+              "--quiet",
+              CLI,
+              "unpack",
+              "-q",
+              "--store",
+              store,
+              ref,
+              dir,
+            ],
+            "umoci unpack": (
+              dir,
+            ) => ["umoci", "unpack", "--rootless", "--image", `${store}:${ref}`, dir],
+            "tar -x": (dir) => [
+              "bash",
+              "-euc",
+              `mkdir -p ${dir}; for l in ${
+                image.layers.map((l) => `${store}/blobs/sha256/${l.digest.slice(7)}`).join(" ")
+              }; do tar -xzf "$l" -C ${dir}; done`,
+            ],
+          };
+          const names = Object.keys(unpackers);
+          for (let i = 0; i < names.length; i++) {
+            const name = names[(i + round) % names.length]!;
+            const dir = `${work}/unpacked`;
+            samples[name]!.push(await measure(unpackers[name]!(dir)));
+            await Deno.remove(dir, { recursive: true });
+          }
         } finally {
           await Deno.remove(work, { recursive: true });
         }
@@ -359,7 +411,9 @@ async function main() {
           `bench: ${key} round ${round + 1}: skiff ${samples.skiff!.at(-1)!.wall.toFixed(2)} s, ` +
             `skopeo ${samples.skopeo!.at(-1)!.wall.toFixed(2)} s, curl ${
               samples.curl!.at(-1)!.wall.toFixed(2)
-            } s`,
+            } s; unpack: skiff ${samples["skiff unpack"]!.at(-1)!.wall.toFixed(2)} s, umoci ${
+              samples["umoci unpack"]!.at(-1)!.wall.toFixed(2)
+            } s, tar ${samples["tar -x"]!.at(-1)!.wall.toFixed(2)} s`,
         );
       }
       const med = (name: string) => median(samples[name]!.map((s) => s.wall));
@@ -392,11 +446,25 @@ async function main() {
             }
             : {}),
         },
+        unpack: {
+          skiff: med("skiff unpack"),
+          umoci: med("umoci unpack"),
+          tar: med("tar -x"),
+          ratioUmoci: med("skiff unpack") / med("umoci unpack"),
+          ratioTar: med("skiff unpack") / med("tar -x"),
+          mibPerSecond: {
+            skiff: mib / med("skiff unpack"),
+            umoci: mib / med("umoci unpack"),
+            tar: mib / med("tar -x"),
+          },
+        },
         peakRssMiB: {
           skiff: rss("skiff"),
           skopeo: rss("skopeo"),
           skiffWarm: rss("skiff warm"),
           skopeoWarm: rss("skopeo warm"),
+          skiffUnpack: rss("skiff unpack"),
+          umociUnpack: rss("umoci unpack"),
         },
         samples,
       };
@@ -422,6 +490,19 @@ async function main() {
         f(summary.warm.ratioSkopeo),
         "",
         `${summary.peakRssMiB.skiffWarm.toFixed(0)} / ${summary.peakRssMiB.skopeoWarm.toFixed(0)}`,
+      ]);
+      rows.push([
+        `${key} unpack (vs umoci; limit: tar -x)`,
+        `${f(summary.unpack.skiff)} s (${summary.unpack.mibPerSecond.skiff.toFixed(0)} MiB/s)`,
+        `umoci ${f(summary.unpack.umoci)} s (${
+          summary.unpack.mibPerSecond.umoci.toFixed(0)
+        } MiB/s)`,
+        `tar -x ${f(summary.unpack.tar)} s`,
+        `${f(summary.unpack.ratioUmoci)} (umoci)`,
+        f(summary.unpack.ratioTar),
+        `${summary.peakRssMiB.skiffUnpack.toFixed(0)} / ${
+          summary.peakRssMiB.umociUnpack.toFixed(0)
+        } (umoci)`,
       ]);
       if (summary.warm.pullMissing !== undefined) {
         rows.push([

@@ -1,5 +1,9 @@
 // Finds, or installs with apt-get when running as root, the real tools the tests use: the
-// Distribution registry, skopeo and umoci, and a few small utilities.
+// Distribution registry, skopeo and umoci, and a few small utilities. Then downloads, once, the
+// few Debian packages the unpack tests build their image from (into .cache/debs, gitignored):
+// the tests themselves never use the network.
+
+import { cachedDebs, DEB_CACHE, DEB_PACKAGES } from "./_rootfs.ts";
 
 const NEEDED: Record<string, string> = {
   "docker-registry": "docker-registry",
@@ -11,6 +15,7 @@ const NEEDED: Record<string, string> = {
   tar: "tar",
   gzip: "gzip",
   zstd: "zstd",
+  "dpkg-deb": "dpkg",
 };
 
 async function onPath(cmd: string): Promise<boolean> {
@@ -41,4 +46,29 @@ if (missing.length > 0) {
     console.error("apt-get install failed");
     Deno.exit(1);
   }
+}
+
+try {
+  await cachedDebs();
+} catch {
+  console.error(`downloading ${DEB_PACKAGES.join(" ")} into ${DEB_CACHE} with apt-get download`);
+  await Deno.mkdir(DEB_CACHE, { recursive: true });
+  const download = () =>
+    new Deno.Command("apt-get", {
+      args: ["download", "-q", ...DEB_PACKAGES],
+      cwd: DEB_CACHE,
+      stdout: "null",
+    }).output();
+  let r = await download();
+  if (!r.success && Deno.uid() === 0) {
+    // a fresh machine may have no package lists yet
+    await new Deno.Command("apt-get", { args: ["update", "-qq"] }).output();
+    r = await download();
+  }
+  if (!r.success) {
+    console.error(new TextDecoder().decode(r.stderr));
+    console.error(`cannot download the test packages: run apt-get update, then deno task test`);
+    Deno.exit(1);
+  }
+  await cachedDebs();
 }

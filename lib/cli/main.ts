@@ -9,13 +9,20 @@ import { VERSION } from "../version.ts";
 import { type CliIo, type Command, UsageError } from "./command.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
+import { unpackCommand } from "./commands/unpack.ts";
 import { parseArgs } from "./parse_args.ts";
 
 /** Every command, in the order `skiff --help` lists them. */
-export const COMMANDS: readonly Command[] = [pullCommand, loginCommand, logoutCommand];
+export const COMMANDS: readonly Command[] = [
+  pullCommand,
+  unpackCommand,
+  loginCommand,
+  logoutCommand,
+];
 
 function usage(): string {
-  return `skiff ${VERSION}: pull container images into an OCI image layout, without a daemon
+  return `skiff ${VERSION}: pull container images into an OCI image layout, without a daemon,
+and unpack them into root filesystems
 
 Usage: skiff <command> [options]
 

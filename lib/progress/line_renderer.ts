@@ -60,6 +60,14 @@ export class LineRenderer {
             `(${event.kind}, ${formatBytes(event.size)})\n`,
         );
         break;
+      case "layer-unpacked":
+        this.#write(
+          `${shortDigest(event.digest)}: unpacked (layer ${event.index + 1} of ${event.layers}, ` +
+            `${event.entries} entr${event.entries === 1 ? "y" : "ies"}, ${
+              formatBytes(event.bytes)
+            })\n`,
+        );
+        break;
       case "done": {
         const ms = performance.now() - this.#start;
         const rate = ms > 0 ? this.#fetched / (ms / 1000) : 0;

@@ -17,6 +17,7 @@ export type BlobKind = "config" | "layer";
  * - `blob-progress`: more bytes of a blob were written (`bytes` counts from the blob's start).
  * - `blob-done`: a blob is verified and in the store (`cached` when it was there already).
  * - `done`: the image is complete and named in `index.json`.
+ * - `layer-unpacked`: `unpack()` applied a layer, verified, to the root filesystem.
  */
 export type ProgressEvent =
   | {
@@ -80,6 +81,19 @@ export type ProgressEvent =
     reference: string;
     /** The stored manifest's digest. */
     digest: string;
+  }
+  | {
+    type: "layer-unpacked";
+    /** The layer's digest. */
+    digest: string;
+    /** Its position, base first, from 0. */
+    index: number;
+    /** The number of layers. */
+    layers: number;
+    /** Tar entries in the layer, whiteouts included. */
+    entries: number;
+    /** Bytes of file content written for it. */
+    bytes: number;
   };
 
 /** A callback for {@linkcode ProgressEvent}s. It must not throw. */

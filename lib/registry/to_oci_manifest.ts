@@ -10,9 +10,8 @@ import type { Descriptor, ImageManifest } from "./parse_manifest.ts";
 
 const LAYER_TYPES: Record<string, string> = {
   [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip,
-  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-  "application/vnd.docker.image.rootfs.diff.tar": MediaType.OciLayer,
+  [MediaType.DockerLayerForeignGzip]: MediaType.OciLayerNondistributableGzip,
+  [MediaType.DockerLayer]: MediaType.OciLayer,
 };
 
 /**

@@ -1,0 +1,106 @@
+/**
+ * Decompression of layer bytes by compression kind: gzip and zstd through `node:zlib`, plain tar
+ * passed through.
+ *
+ * Why not `DecompressionStream("gzip")`: it stops with "failed to write whole buffer" on a stream
+ * of several gzip members one after the other, which is what eStargz layers are (and what
+ * `cat a.gz b.gz` makes); Go's `compress/gzip`, and so containerd and Docker, read them. On the
+ * benchmark's 4 x 128 MiB layers `node:zlib` was also faster (0.77 s against 0.94 s with both
+ * digests).
+ *
+ * @module
+ */
+
+import { createGunzip, createZstdDecompress } from "node:zlib";
+import type { LayerCompression } from "../registry/media_types.ts";
+
+/** Options for {@linkcode decompress}. */
+export interface DecompressOptions {
+  /**
+   * The size of the decompressed chunks handed on (the last one may be smaller).
+   * @default {1048576}
+   */
+  chunkSize?: number;
+}
+
+/**
+ * Decompresses a byte stream. Input is consumed only as fast as output is taken (back-pressure
+ * both ways); stopping the iteration early stops reading the source.
+ *
+ * @param source The compressed bytes.
+ * @param compression `gzip`, `zstd`, or `none` (the source is handed on as it is).
+ * @param options The output chunk size.
+ * @returns The decompressed bytes, in chunks.
+ * @throws {Error} When the data is not valid for the compression, or the source fails.
+ *
+ * @example Decompress gzip
+ * ```ts
+ * import { decompress } from "./decompress.ts";
+ * import { gzipSync } from "node:zlib";
+ * import assert from "node:assert/strict";
+ *
+ * async function* source() {
+ *   yield new Uint8Array(gzipSync("hello "));
+ *   yield new Uint8Array(gzipSync("world")); // a second gzip member, as in eStargz layers
+ * }
+ * let text = "";
+ * for await (const chunk of decompress(source(), "gzip")) text += new TextDecoder().decode(chunk);
+ * assert.equal(text, "hello world");
+ * ```
+ */
+export async function* decompress(
+  source: AsyncIterable<Uint8Array>,
+  compression: LayerCompression,
+  options: DecompressOptions = {},
+): AsyncGenerator<Uint8Array> {
+  if (compression === "none") {
+    yield* source;
+    return;
+  }
+  const chunkSize = options.chunkSize ?? 1024 * 1024;
+  const z = compression === "gzip" ? createGunzip({ chunkSize }) : createZstdDecompress({
+    chunkSize,
+  });
+  let stopped = false;
+  const failure: { source?: unknown } = {};
+  // resolves when the stream can take more input, or is finished either way
+  const writable = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        z.off("drain", done);
+        z.off("close", done);
+        z.off("error", done);
+        resolve();
+      };
+      z.on("drain", done);
+      z.on("close", done);
+      z.on("error", done);
+    });
+  const feeding = (async () => {
+    try {
+      for await (const chunk of source) {
+        if (stopped || z.destroyed) return;
+        if (!z.write(chunk)) await writable();
+      }
+      if (!stopped && !z.destroyed) z.end();
+    } catch (e) {
+      failure.source = e;
+      z.destroy(e instanceof Error ? e : new Error(String(e)));
+    }
+  })();
+  try {
+    for await (const chunk of z) {
+      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+  } catch (e) {
+    await feeding;
+    if ("source" in failure) throw failure.source; // the source's own error, as it is
+    throw new Error(`Cannot decompress ${compression} data: ${(e as Error).message}`, {
+      cause: e,
+    });
+  } finally {
+    stopped = true;
+    if (!z.destroyed) z.destroy();
+    await feeding;
+  }
+}

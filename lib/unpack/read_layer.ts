@@ -1,0 +1,101 @@
+/**
+ * One layer from the store, verified twice in one pass: the blob against its digest and size as
+ * it is read, the decompressed tar against the config's `rootfs.diff_ids[i]`.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
+import { parseDigest } from "../reference/parse_digest.ts";
+import { layerCompression } from "../registry/media_types.ts";
+import type { Descriptor } from "../registry/parse_manifest.ts";
+import { decompress } from "../stream/decompress.ts";
+import { DigestVerifier } from "../stream/digest_verifier.ts";
+import type { Store } from "../store/store.ts";
+
+/** Options for {@linkcode readLayer}. */
+export interface ReadLayerOptions {
+  /** Stops reading. */
+  signal?: AbortSignal;
+  /**
+   * The read size from the blob file.
+   * @default {1048576}
+   */
+  readSize?: number;
+}
+
+/**
+ * Reads a layer blob from the store and yields its decompressed tar bytes.
+ *
+ * Both digests can only be known at the end: the generator throws then, after the last chunk,
+ * so whoever consumed the chunks must treat what it made of them as unverified until the
+ * generator returns.
+ *
+ * @param store The store holding the blob.
+ * @param layer The layer's descriptor (media type, digest, size).
+ * @param diffId The digest of the uncompressed tar, from the image config.
+ * @param options Abort signal and read size.
+ * @returns The tar bytes, in chunks.
+ * @throws {Error} When the media type is not a layer type skiff reads.
+ * @throws {DigestMismatchError} When the blob or the tar does not match its digest.
+ * @throws {SizeMismatchError} When the blob's size differs from the descriptor's.
+ *
+ * @example Read a layer (from a store that has it)
+ * ```ts ignore
+ * import { readLayer } from "./read_layer.ts";
+ * import { Store } from "../store/store.ts";
+ *
+ * const store = await Store.open("./images");
+ * const layer = {
+ *   mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+ *   digest: "sha256:...",
+ *   size: 1234,
+ * };
+ * let bytes = 0;
+ * for await (const chunk of readLayer(store, layer, "sha256:...")) bytes += chunk.byteLength;
+ * ```
+ */
+export async function* readLayer(
+  store: Store,
+  layer: Descriptor,
+  diffId: string,
+  options: ReadLayerOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const compression = layerCompression(layer.mediaType);
+  if (compression === undefined) {
+    throw new Error(
+      `Cannot unpack layer ${layer.digest}: media type "${layer.mediaType}" is not a layer ` +
+        `skiff can read (tar, tar+gzip or tar+zstd)`,
+    );
+  }
+  const want = parseDigest(diffId);
+  const readSize = options.readSize ?? 1024 * 1024;
+  const signal = options.signal;
+
+  async function* blob(): AsyncGenerator<Uint8Array> {
+    const verifier = new DigestVerifier(layer, { what: `layer ${layer.digest}` });
+    using file = await Deno.open(store.blobPath(layer.digest));
+    for (;;) {
+      signal?.throwIfAborted();
+      // a fresh buffer each time: the decompressor may still hold the last one
+      const buffer = new Uint8Array(readSize);
+      const n = await file.read(buffer);
+      if (n === null) break;
+      const chunk = buffer.subarray(0, n);
+      verifier.update(chunk);
+      yield chunk;
+    }
+    verifier.verify();
+  }
+
+  const hash = createHash(want.algorithm);
+  for await (const chunk of decompress(blob(), compression)) {
+    hash.update(chunk);
+    yield chunk;
+  }
+  const actual = `${want.algorithm}:${hash.digest("hex")}`;
+  if (actual !== diffId) {
+    throw new DigestMismatchError(`the tar of layer ${layer.digest} (diff_id)`, diffId, actual);
+  }
+}
