@@ -30,6 +30,7 @@ export class Terminal {
     for (let i = 0; i < text.length; i++) {
       const ch = text[i]!;
       if (ch === "\x1b") {
+        // deno-lint-ignore no-control-regex
         const m = /^\x1b\[([0-9;?]*)([A-Za-z])/.exec(text.slice(i));
         if (!m) throw new Error(`unknown escape at ${JSON.stringify(text.slice(i, i + 10))}`);
         this.#escape(m[1]!, m[2]!);

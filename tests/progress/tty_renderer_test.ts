@@ -178,7 +178,9 @@ Deno.test("TtyRenderer: colors only when asked", () => {
     for (const e of start) r.handle(e);
     r.finish("done");
   }
+  // deno-lint-ignore no-control-regex
   assert(!/\x1b\[\d*m/.test(plain.text()));
+  // deno-lint-ignore no-control-regex
   assertMatch(colored.text(), /\x1b\[32m done\x1b\[0m/);
   // the text on screen is the same
   assertEquals(play(colored.text()).screen(), play(plain.text()).screen());
