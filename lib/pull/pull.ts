@@ -29,6 +29,7 @@ import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { REF_NAME_ANNOTATION, Store } from "../store/store.ts";
+import { holdPullLock } from "../store/_locks.ts";
 import type { CredentialResolver } from "../transport/auth_fetch.ts";
 import type { Fetcher } from "../transport/fetcher.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
@@ -181,6 +182,8 @@ export async function pull(
   });
   const signal = options.signal;
   signal?.throwIfAborted();
+  // shared with other pulls; a garbage collection waits for it (and this for a running gc)
+  using _pulling = await holdPullLock(store, signal);
 
   // 1. What the reference points at: from the store when we can prove it, else the registry.
   const top = await resolveTop(ref, store, client, signal);
