@@ -24,15 +24,17 @@ import {
   parseManifest,
   type Platform,
 } from "../registry/parse_manifest.ts";
-import { RegistryClient } from "../registry/registry_client.ts";
+import type { RegistryClient } from "../registry/registry_client.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { REF_NAME_ANNOTATION, Store } from "../store/store.ts";
 import { holdPullLock } from "../store/_locks.ts";
+import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import type { CredentialResolver } from "../transport/auth_fetch.ts";
 import type { Fetcher } from "../transport/fetcher.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
+import { pullFromStore } from "./_from_store.ts";
 import { runBounded } from "./_run_bounded.ts";
 
 /** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
@@ -45,8 +47,26 @@ export const SOURCE_DIGEST_ANNOTATION = "dev.skiff.source.digest";
 /** Annotation on `index.json` entries: when the image was pulled (RFC 3339). */
 export const PULLED_ANNOTATION = "dev.skiff.pulled";
 
+/**
+ * When {@linkcode pull} asks the registry:
+ *
+ * - `always`: check that the name still points at what the store has (one `HEAD` request by
+ *   tag, none by digest when everything is present), and fetch what is missing.
+ * - `missing`: when the name is in the store and complete (manifest, config, every layer), use
+ *   it with no request at all; else pull as `always` does.
+ * - `never`: use the store alone; fail with {@linkcode ImageNotFoundError} when the name is not
+ *   there or not complete.
+ */
+export type PullPolicy = "always" | "missing" | "never";
+
 /** Options for {@linkcode pull}. */
 export interface PullOptions {
+  /**
+   * When to ask the registry; see {@linkcode PullPolicy}. With `missing` and `never`, an explicit
+   * `platform` must also match the stored image's.
+   * @default {"always"}
+   */
+  policy?: PullPolicy;
   /**
    * The store: a directory or an open {@linkcode Store}.
    * @default {Store.defaultPath()}
@@ -139,6 +159,7 @@ export interface PullResult {
  * @throws {RegistryError} When the registry refuses (not found, unauthorized, ...).
  * @throws {PlatformNotFoundError} When the image has no manifest for the platform.
  * @throws {DigestMismatchError} When content does not match its digest.
+ * @throws {ImageNotFoundError} With policy `never`, when the image is not complete in the store.
  *
  * @example Pull an image
  * ```ts ignore
@@ -146,6 +167,14 @@ export interface PullResult {
  *
  * const image = await pull("alpine:3.20", { store: "./images" });
  * console.log(image.reference, image.digest);
+ * ```
+ *
+ * @example Use the stored image when there is one, with no request
+ * ```ts ignore
+ * import { pull } from "./pull.ts";
+ *
+ * const image = await pull("alpine:3.20", { store: "./images", policy: "missing" });
+ * console.log(image.bytesFetched); // 0 when it was there
  * ```
  */
 export async function pull(
@@ -155,6 +184,11 @@ export async function pull(
   const ref = typeof reference === "string" ? parseReference(reference) : reference;
   const name = ref.toString();
   const jobs = options.jobs ?? 4;
+  const policy = options.policy ?? "always";
+  if (policy !== "always" && policy !== "missing" && policy !== "never") {
+    throw new TypeError(`Cannot pull with policy "${policy}": expected always, missing or never`);
+  }
+  const explicit = options.platform !== undefined;
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new RangeError(`Cannot pull with ${jobs} jobs: expected a positive integer`);
   }
@@ -173,13 +207,35 @@ export async function pull(
       // a listener's failure must not break the pull
     }
   };
-  const client = options.client ?? new RegistryClient(ref.registry, {
-    ...(options.plainHttp ? { plainHttp: true } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-  });
+  if (policy !== "always") {
+    // read-only: no lock needed (gc never deletes what a named image reaches)
+    const local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
+    if (local) return local;
+    if (policy === "never") {
+      const known = await store.findImage(name);
+      throw new ImageNotFoundError(
+        "pull",
+        name,
+        store.path,
+        `${
+          known
+            ? `it is in the store ${store.path} but not complete${
+              explicit ? " or not for " + formatPlatform(want) : ""
+            }`
+            : `not in the store ${store.path}`
+        }, and the pull policy "never" forbids the network`,
+      );
+    }
+  }
+  // loaded only when the registry is asked: the transport's modules cost ~2 ms at start-up
+  const client = options.client ??
+    new (await import("../registry/registry_client.ts")).RegistryClient(ref.registry, {
+      ...(options.plainHttp ? { plainHttp: true } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+    });
   const signal = options.signal;
   signal?.throwIfAborted();
   // shared with other pulls; a garbage collection waits for it (and this for a running gc)
