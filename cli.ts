@@ -37,10 +37,20 @@ const io: CliIo = {
     await stdoutWriter.current.write(chunk);
   },
   isTerminal: { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() },
-  stdin: Deno.stdin.readable,
+  // a getter: making the stream costs ~2 ms, and only a command that reads stdin needs it
+  get stdin() {
+    return Deno.stdin.readable;
+  },
   env: (name) => {
     try {
       return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  },
+  size: () => {
+    try {
+      return Deno.consoleSize();
     } catch {
       return undefined;
     }

@@ -48,3 +48,41 @@ export function expectPositionals(
   if (n < min) throw new UsageError(`missing ${what}`);
   if (n > max) throw new UsageError(`too many arguments: expected ${what}`);
 }
+
+/** `--json` was given. */
+export function jsonFlag(ctx: CommandContext): boolean {
+  return ctx.flags.json === true;
+}
+
+/** Writes a value to stdout as indented JSON, with a newline. */
+export function printJson(ctx: CommandContext, value: unknown): void {
+  ctx.io.out(JSON.stringify(value, null, 2) + "\n");
+}
+
+/** The options every command that reads from a registry passes on: scheme, signal, logs. */
+export function remoteOptions(
+  ctx: CommandContext,
+): { plainHttp?: boolean; signal: AbortSignal; onDebug?: (line: string) => void } {
+  return {
+    ...(ctx.flags["plain-http"] ? { plainHttp: true } : {}),
+    signal: ctx.signal,
+    ...debugLog(ctx),
+  };
+}
+
+/** Refuses two options given together. */
+export function exclusive(ctx: CommandContext, a: string, b: string): void {
+  if (ctx.flags[a] !== undefined && ctx.flags[b] !== undefined) {
+    throw new UsageError(`--${a} and --${b} cannot be used together`);
+  }
+}
+
+/** Indents the lines of a JSON document parsed from bytes (kept as sent: nothing dropped). */
+export function prettyJson(bytes: Uint8Array, what: string): string {
+  const text = new TextDecoder().decode(bytes);
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2) + "\n";
+  } catch {
+    throw new Error(`Cannot print ${what}: not valid JSON`);
+  }
+}

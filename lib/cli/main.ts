@@ -7,11 +7,29 @@
 
 import { VERSION } from "../version.ts";
 import { type CliIo, type Command, UsageError } from "./command.ts";
+import { blobCommand } from "./commands/blob.ts";
+import { configCommand } from "./commands/config.ts";
+import { digestCommand } from "./commands/digest.ts";
+import { gcCommand } from "./commands/gc.ts";
+import { imagesCommand } from "./commands/images.ts";
+import { inspectCommand } from "./commands/inspect.ts";
 import { pullCommand } from "./commands/pull.ts";
+import { rmCommand } from "./commands/rm.ts";
+import { tagsCommand } from "./commands/tags.ts";
 import { parseArgs } from "./parse_args.ts";
 
 /** Every command, in the order `skiff --help` lists them. */
-export const COMMANDS: readonly Command[] = [pullCommand];
+export const COMMANDS: readonly Command[] = [
+  pullCommand,
+  inspectCommand,
+  configCommand,
+  digestCommand,
+  tagsCommand,
+  blobCommand,
+  imagesCommand,
+  rmCommand,
+  gcCommand,
+];
 
 function usage(): string {
   return `skiff ${VERSION}: pull container images into an OCI image layout, without a daemon
