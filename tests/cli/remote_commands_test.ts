@@ -36,7 +36,7 @@ Deno.test("cli: the read commands against the real registry", async (t) => {
       assertEquals([pretty.code, pretty.stderr], [0, ""]);
       const doc = JSON.parse(pretty.stdout);
       assertEquals(doc.manifests.length, 3);
-      assertMatch(pretty.stdout, /^\{\n  "schemaVersion": 2,\n/);
+      assertMatch(pretty.stdout, /^\{\n {2}"schemaVersion": 2,\n/);
       const raw = await skiffBytes(["inspect", "--raw", multi]);
       assertEquals([raw.code, sha256(raw.stdout)], [0, fx.multi.digest]);
       const json = JSON.parse(
