@@ -44,7 +44,7 @@ Deno.test("cli: the read commands against the real registry", async (t) => {
       );
       assertEquals(json.digest, fx.arm64.digest);
       assertEquals(json.indexDigest, fx.multi.digest);
-      assertEquals(json.platform, { os: "linux", architecture: "arm64", variant: "v8" });
+      assertEquals(json.platform, "linux/arm64/v8");
       assertEquals(json.manifest.layers.length, 1);
       assertEquals(json.mediaType, "application/vnd.oci.image.manifest.v1+json");
     });
@@ -57,6 +57,7 @@ Deno.test("cli: the read commands against the real registry", async (t) => {
         (await skiff(["config", "--json", "--platform", "linux/arm64", multi])).stdout,
       );
       assertEquals([arm.manifestDigest, arm.config.architecture], [fx.arm64.digest, "arm64"]);
+      assertEquals(arm.platform, "linux/arm64/v8");
       assertMatch(arm.digest, /^sha256:[0-9a-f]{64}$/);
       const raw = await skiffBytes(["config", "--raw", "--platform", "linux/arm64", multi]);
       assertEquals(sha256(raw.stdout), arm.digest);

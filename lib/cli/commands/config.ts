@@ -9,6 +9,7 @@ import {
   referenceArg,
   remoteOptions,
 } from "../_shared.ts";
+import { formatPlatform } from "../../registry/choose_platform.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff config REF [options]
@@ -62,7 +63,7 @@ export const configCommand: Command = {
         digest: c.digest,
         manifestDigest: c.manifestDigest,
         indexDigest: c.indexDigest ?? null,
-        platform: c.platform ?? null,
+        platform: c.platform ? formatPlatform(c.platform) : null,
         config: JSON.parse(new TextDecoder().decode(c.bytes)),
       });
     } else {

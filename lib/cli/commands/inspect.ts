@@ -9,6 +9,7 @@ import {
   referenceArg,
   remoteOptions,
 } from "../_shared.ts";
+import { formatPlatform } from "../../registry/choose_platform.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff inspect REF [options]
@@ -64,7 +65,7 @@ export const inspectCommand: Command = {
         mediaType: m.mediaType,
         size: m.bytes.byteLength,
         indexDigest: m.indexDigest ?? null,
-        platform: m.platform ?? null,
+        platform: m.platform ? formatPlatform(m.platform) : null,
         manifest: JSON.parse(new TextDecoder().decode(m.bytes)),
       });
     } else {
