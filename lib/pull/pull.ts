@@ -24,7 +24,7 @@ import {
   parseManifest,
   type Platform,
 } from "../registry/parse_manifest.ts";
-import type { RegistryClient } from "../registry/registry_client.ts";
+import { RegistryClient } from "../registry/registry_client.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
@@ -227,15 +227,13 @@ export async function pull(
       );
     }
   }
-  // loaded only when the registry is asked: the transport's modules cost ~2 ms at start-up
-  const client = options.client ??
-    new (await import("../registry/registry_client.ts")).RegistryClient(ref.registry, {
-      ...(options.plainHttp ? { plainHttp: true } : {}),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-    });
+  const client = options.client ?? new RegistryClient(ref.registry, {
+    ...(options.plainHttp ? { plainHttp: true } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
   const signal = options.signal;
   signal?.throwIfAborted();
   // shared with other pulls; a garbage collection waits for it (and this for a running gc)
