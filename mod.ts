@@ -26,6 +26,28 @@
  * console.log(result.dir, result.layers, result.entries, result.skippedDevices);
  * ```
  *
+ * @example Read from a registry without pulling
+ * ```ts ignore
+ * import { fetchImageConfig, listTags, resolveDigest, resolveManifest } from "@skiff/skiff";
+ *
+ * console.log(await listTags("alpine"));
+ * console.log((await resolveDigest("alpine:3.20")).digest);
+ * const m = await resolveManifest("alpine:3.20", { platform: "linux/arm64" });
+ * const { config } = await fetchImageConfig("alpine:3.20");
+ * console.log(m.digest, config.config?.Cmd);
+ * ```
+ *
+ * @example Manage a store: use what is there, list, remove, collect garbage
+ * ```ts ignore
+ * import { collectGarbage, listImages, pull, removeImages } from "@skiff/skiff";
+ *
+ * await pull("alpine:3.20", { store: "./images", policy: "missing" }); // no request if present
+ * for (const image of await listImages("./images")) console.log(image.name, image.size);
+ * await removeImages("./images", ["alpine:3.20"]);
+ * const freed = await collectGarbage("./images");
+ * console.log(`${freed.bytes} bytes freed`);
+ * ```
+ *
  * @example Parse and normalize a reference
  * ```ts
  * import { parseReference } from "@skiff/skiff";
@@ -37,9 +59,10 @@
  * @module
  */
 
-export { pull, type PullOptions, type PullResult } from "./lib/pull/pull.ts";
+export { pull, type PullOptions, type PullPolicy, type PullResult } from "./lib/pull/pull.ts";
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
+export { parseRepository } from "./lib/reference/parse_repository.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";
 export { DigestMismatchError, SizeMismatchError } from "./lib/reference/digest_mismatch_error.ts";
 export {
@@ -59,6 +82,16 @@ export {
   type Platform,
 } from "./lib/registry/parse_manifest.ts";
 export { type ImageConfig, parseImageConfig } from "./lib/registry/parse_image_config.ts";
+export type { RemoteOptions } from "./lib/registry/remote_options.ts";
+export {
+  type ResolvedManifest,
+  resolveManifest,
+  type ResolveManifestOptions,
+} from "./lib/registry/resolve_manifest.ts";
+export { type ResolvedDigest, resolveDigest } from "./lib/registry/resolve_digest.ts";
+export { type FetchedImageConfig, fetchImageConfig } from "./lib/registry/fetch_image_config.ts";
+export { fetchBlob, type FetchBlobOptions, type FetchedBlob } from "./lib/registry/fetch_blob.ts";
+export { listTags, type ListTagsOptions } from "./lib/registry/list_tags.ts";
 export {
   choosePlatform,
   formatPlatform,
@@ -88,8 +121,29 @@ export {
 } from "./lib/transport/stored_credentials.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
-export { type LayoutIndex, REF_NAME_ANNOTATION, Store } from "./lib/store/store.ts";
-export type { Ingest } from "./lib/store/ingest.ts";
+export {
+  INDEX_DIGEST_ANNOTATION,
+  type LayoutIndex,
+  PULLED_ANNOTATION,
+  REF_NAME_ANNOTATION,
+  SOURCE_DIGEST_ANNOTATION,
+  Store,
+  type StoreOpenOptions,
+} from "./lib/store/store.ts";
+export { Ingest } from "./lib/store/ingest.ts";
+export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
+export {
+  type RemovedImage,
+  removeImages,
+  type RemoveImagesOptions,
+} from "./lib/store/remove_images.ts";
+export {
+  collectGarbage,
+  type CollectGarbageOptions,
+  type FreedFile,
+  type GarbageReport,
+} from "./lib/store/collect_garbage.ts";
+export { ImageNotFoundError } from "./lib/store/image_not_found_error.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

@@ -240,19 +240,25 @@ async function main() {
       ["small", "bench/multi", [128 * MiB, 128 * MiB, 128 * MiB, 128 * MiB]],
       ["big", "bench/big", [1024 * MiB]],
     ];
+    const selected = (key: string) =>
+      (!flags.only || flags.only === key) && !(flags["skip-big"] && key === "big");
     for (const [key, repo, sizes] of want) {
+      if (!selected(key)) continue; // --only small does not build the 1 GiB image
       const have = images[key];
+      // the Accept header matters: without it, Distribution 2.8 answers 404 for an OCI manifest,
+      // and every run rebuilt and pushed every image
       const present = have &&
-        (await fetch(`${registry.url}/v2/${repo}/manifests/1`, { method: "HEAD" })).ok;
+        (await fetch(`${registry.url}/v2/${repo}/manifests/1`, {
+          method: "HEAD",
+          headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+        })).ok;
       if (!present) {
         images[key] = await buildImage(host, repo, sizes, `${CACHE}/build-${key}`);
         await Deno.writeTextFile(infoPath, JSON.stringify(images, null, 2));
       }
     }
 
-    const scenarios = want.filter(([key]) =>
-      (!flags.only || flags.only === key) && !(flags["skip-big"] && key === "big")
-    );
+    const scenarios = want.filter(([key]) => selected(key));
     const results: Record<string, unknown> = {
       machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
       rounds: ROUNDS,

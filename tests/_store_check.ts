@@ -31,7 +31,7 @@ export async function checkStore(dir: string): Promise<StoreReport> {
   }
   try {
     for await (const e of Deno.readDir(`${dir}/ingest`)) {
-      if (e.name !== "index.lock") report.ingest.push(e.name);
+      if (!e.name.endsWith(".lock")) report.ingest.push(e.name); // index.lock, gc.lock
     }
   } catch { /* no ingest dir */ }
   const index = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));

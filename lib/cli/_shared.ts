@@ -88,3 +88,51 @@ export async function readPassword(ctx: CommandContext, fromStdin: boolean): Pro
 export function warningLog(ctx: CommandContext): { onWarning: (message: string) => void } {
   return { onWarning: (message: string) => ctx.io.err(`skiff: warning: ${message}\n`) };
 }
+
+/** `--json` was given. */
+export function jsonFlag(ctx: CommandContext): boolean {
+  return ctx.flags.json === true;
+}
+
+/** Writes a value to stdout as indented JSON, with a newline. */
+export function printJson(ctx: CommandContext, value: unknown): void {
+  ctx.io.out(JSON.stringify(value, null, 2) + "\n");
+}
+
+/**
+ * What every command that talks to a registry passes on: scheme, credentials (`--username` and
+ * `--password-stdin`, else the stored ones), signal, logs and warnings.
+ */
+export async function remoteOptions(ctx: CommandContext): Promise<{
+  plainHttp?: boolean;
+  credentials?: Credentials;
+  signal: AbortSignal;
+  onDebug?: (line: string) => void;
+  onWarning: (message: string) => void;
+}> {
+  const credentials = await credentialFlags(ctx);
+  return {
+    ...(ctx.flags["plain-http"] ? { plainHttp: true } : {}),
+    ...(credentials ? { credentials } : {}),
+    signal: ctx.signal,
+    ...debugLog(ctx),
+    ...warningLog(ctx),
+  };
+}
+
+/** Refuses two options given together. */
+export function exclusive(ctx: CommandContext, a: string, b: string): void {
+  if (ctx.flags[a] !== undefined && ctx.flags[b] !== undefined) {
+    throw new UsageError(`--${a} and --${b} cannot be used together`);
+  }
+}
+
+/** Indents the lines of a JSON document parsed from bytes (kept as sent: nothing dropped). */
+export function prettyJson(bytes: Uint8Array, what: string): string {
+  const text = new TextDecoder().decode(bytes);
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2) + "\n";
+  } catch {
+    throw new Error(`Cannot print ${what}: not valid JSON`);
+  }
+}

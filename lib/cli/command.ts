@@ -26,6 +26,8 @@ export interface CliIo {
   prompt(question: string, options?: { secret?: boolean }): Promise<string>;
   /** An environment variable, or `undefined`. */
   env(name: string): string | undefined;
+  /** The terminal's size, when there is a terminal. */
+  size?(): { columns: number; rows: number } | undefined;
 }
 
 /** A mistake in the command line: one line on stderr, exit code 2. */

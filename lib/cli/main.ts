@@ -7,8 +7,16 @@
 
 import { VERSION } from "../version.ts";
 import { type CliIo, type Command, UsageError } from "./command.ts";
+import { blobCommand } from "./commands/blob.ts";
+import { configCommand } from "./commands/config.ts";
+import { digestCommand } from "./commands/digest.ts";
+import { gcCommand } from "./commands/gc.ts";
+import { imagesCommand } from "./commands/images.ts";
+import { inspectCommand } from "./commands/inspect.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
+import { rmCommand } from "./commands/rm.ts";
+import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { parseArgs } from "./parse_args.ts";
 
@@ -16,6 +24,14 @@ import { parseArgs } from "./parse_args.ts";
 export const COMMANDS: readonly Command[] = [
   pullCommand,
   unpackCommand,
+  inspectCommand,
+  configCommand,
+  digestCommand,
+  tagsCommand,
+  blobCommand,
+  imagesCommand,
+  rmCommand,
+  gcCommand,
   loginCommand,
   logoutCommand,
 ];

@@ -24,34 +24,43 @@ import {
   parseManifest,
   type Platform,
 } from "../registry/parse_manifest.ts";
-import { RegistryClient } from "../registry/registry_client.ts";
-import {
-  type Mirror,
-  MirroredRegistry,
-  type RegistrySource,
-} from "../registry/mirrored_registry.ts";
-import { loadRegistryConfig, type RegistryConfig } from "../registry/registry_config.ts";
+import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
+import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
-import { REF_NAME_ANNOTATION, Store } from "../store/store.ts";
-import type { CredentialResolver, Credentials } from "../transport/auth_fetch.ts";
-import type { Fetcher } from "../transport/fetcher.ts";
-import type { RetryOptions } from "../transport/retry_fetch.ts";
+import {
+  INDEX_DIGEST_ANNOTATION,
+  PULLED_ANNOTATION,
+  REF_NAME_ANNOTATION,
+  SOURCE_DIGEST_ANNOTATION,
+  Store,
+} from "../store/store.ts";
+import { holdPullLock } from "../store/_locks.ts";
+import { ImageNotFoundError } from "../store/image_not_found_error.ts";
+import { pullFromStore } from "./_from_store.ts";
 import { runBounded } from "./_run_bounded.ts";
 
-/** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
-export const INDEX_DIGEST_ANNOTATION = "dev.skiff.index.digest";
 /**
- * Annotation on `index.json` entries: the registry's manifest digest, when skiff stored an OCI
- * conversion of a Docker manifest.
+ * When {@linkcode pull} asks the registry:
+ *
+ * - `always`: check that the name still points at what the store has (one `HEAD` request by
+ *   tag, none by digest when everything is present), and fetch what is missing.
+ * - `missing`: when the name is in the store and complete (manifest, config, every layer), use
+ *   it with no request at all; else pull as `always` does.
+ * - `never`: use the store alone; fail with {@linkcode ImageNotFoundError} when the name is not
+ *   there or not complete.
  */
-export const SOURCE_DIGEST_ANNOTATION = "dev.skiff.source.digest";
-/** Annotation on `index.json` entries: when the image was pulled (RFC 3339). */
-export const PULLED_ANNOTATION = "dev.skiff.pulled";
+export type PullPolicy = "always" | "missing" | "never";
 
-/** Options for {@linkcode pull}. */
-export interface PullOptions {
+/** Options for {@linkcode pull}: how to reach the registry, and what to pull where. */
+export interface PullOptions extends RemoteOptions {
+  /**
+   * When to ask the registry; see {@linkcode PullPolicy}. With `missing` and `never`, an explicit
+   * `platform` must also match the stored image's.
+   * @default {"always"}
+   */
+  policy?: PullPolicy;
   /**
    * The store: a directory or an open {@linkcode Store}.
    * @default {Store.defaultPath()}
@@ -68,49 +77,12 @@ export interface PullOptions {
    */
   jobs?: number;
   /**
-   * Speak plain HTTP to the registry (loopback registries fall back to it on their own).
-   * @default {false}
-   */
-  plainHttp?: boolean;
-  /** Aborts the pull; partial blobs stay in the store for the next pull to resume. */
-  signal?: AbortSignal;
-  /**
    * Milliseconds without a byte after which a blob download is aborted and resumed with Range.
    * @default {30000}
    */
   stallTimeout?: number;
   /** Receives typed progress events. */
   onProgress?: ProgressListener;
-  /**
-   * Credentials for the image's registry, or a function that finds them. Pass `() => undefined`
-   * for anonymous access.
-   * @default {the credentials docker and podman stored (see storedCredentials)}
-   */
-  credentials?: Credentials | CredentialResolver;
-  /**
-   * Retry policy for requests.
-   * @default {5 attempts with backoff}
-   */
-  retry?: RetryOptions;
-  /**
-   * The network, for tests and embedders.
-   * @default {globalThis.fetch}
-   */
-  fetch?: Fetcher;
-  /**
-   * A ready client for the reference's registry (its options win over the ones above).
-   * @default {a new RegistryClient, behind the configured mirrors}
-   */
-  client?: RegistrySource;
-  /**
-   * Mirrors and plain-HTTP registries (see `loadRegistryConfig`).
-   * @default {read from $SKIFF_CONFIG, else $XDG_CONFIG_HOME/skiff/config.json}
-   */
-  config?: RegistryConfig;
-  /** Called with diagnostic lines (never with secrets). */
-  onDebug?: (line: string) => void;
-  /** Called when a credential source cannot be used (the next one, or anonymous, is tried). */
-  onWarning?: (message: string) => void;
 }
 
 /** What {@linkcode pull} returns. */
@@ -157,6 +129,7 @@ export interface PullResult {
  * @throws {RegistryError} When the registry refuses (not found, unauthorized, ...).
  * @throws {PlatformNotFoundError} When the image has no manifest for the platform.
  * @throws {DigestMismatchError} When content does not match its digest.
+ * @throws {ImageNotFoundError} With policy `never`, when the image is not complete in the store.
  *
  * @example Pull an image
  * ```ts ignore
@@ -164,6 +137,14 @@ export interface PullResult {
  *
  * const image = await pull("alpine:3.20", { store: "./images" });
  * console.log(image.reference, image.digest);
+ * ```
+ *
+ * @example Use the stored image when there is one, with no request
+ * ```ts ignore
+ * import { pull } from "./pull.ts";
+ *
+ * const image = await pull("alpine:3.20", { store: "./images", policy: "missing" });
+ * console.log(image.bytesFetched); // 0 when it was there
  * ```
  */
 export async function pull(
@@ -173,6 +154,11 @@ export async function pull(
   const ref = typeof reference === "string" ? parseReference(reference) : reference;
   const name = ref.toString();
   const jobs = options.jobs ?? 4;
+  const policy = options.policy ?? "always";
+  if (policy !== "always" && policy !== "missing" && policy !== "never") {
+    throw new TypeError(`Cannot pull with policy "${policy}": expected always, missing or never`);
+  }
+  const explicit = options.platform !== undefined;
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new RangeError(`Cannot pull with ${jobs} jobs: expected a positive integer`);
   }
@@ -191,9 +177,31 @@ export async function pull(
       // a listener's failure must not break the pull
     }
   };
-  const client = options.client ?? await registrySource(ref.registry, options);
+  if (policy !== "always") {
+    // read-only: no lock needed (gc never deletes what a named image reaches)
+    const local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
+    if (local) return local;
+    if (policy === "never") {
+      const known = await store.findImage(name);
+      throw new ImageNotFoundError(
+        "pull",
+        name,
+        store.path,
+        `${
+          known
+            ? `it is in the store ${store.path} but not complete${
+              explicit ? " or not for " + formatPlatform(want) : ""
+            }`
+            : `not in the store ${store.path}`
+        }, and the pull policy "never" forbids the network`,
+      );
+    }
+  }
+  const client = await clientFor(ref, options);
   const signal = options.signal;
   signal?.throwIfAborted();
+  // shared with other pulls; a garbage collection waits for it (and this for a running gc)
+  using _pulling = await holdPullLock(store, signal);
 
   // 1. What the reference points at: from the store when we can prove it, else the registry.
   const top = await resolveTop(ref, store, client, signal);
@@ -318,35 +326,6 @@ export async function pull(
 }
 
 type Manifest = ParsedManifest & { digest: string; bytes: Uint8Array; local: boolean };
-
-/** The registry as the options and the configuration describe it: with its mirrors, if any. */
-async function registrySource(registry: string, options: PullOptions): Promise<RegistrySource> {
-  const config = options.config ?? await loadRegistryConfig();
-  const host = config.registries[registry] ?? {};
-  const shared = {
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
-  };
-  const upstream = new RegistryClient(registry, {
-    ...shared,
-    ...(options.plainHttp || host.plainHttp ? { plainHttp: true } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    ...(options.retry ? { retry: options.retry } : {}),
-  });
-  if (!host.mirrors?.length) return upstream;
-  const mirrors: Mirror[] = host.mirrors.map((m) => ({
-    // a mirror has its own credentials, and gets fewer attempts: the registry is there behind it
-    client: new RegistryClient(m.host, {
-      ...shared,
-      ...(m.plainHttp ? { plainHttp: true } : {}),
-      retry: { ...options.retry, attempts: Math.min(2, options.retry?.attempts ?? 2) },
-    }),
-    ...(m.prefix ? { prefix: m.prefix } : {}),
-    ...(m.resolve === false ? { resolve: false } : {}),
-  }));
-  return new MirroredRegistry(upstream, mirrors, options.onDebug);
-}
 
 /** The manifest as it goes into the layout: OCI as is, Docker schema 2 converted. */
 async function storedForm(image: Manifest & { kind: "manifest" }) {

@@ -30,6 +30,8 @@ export interface RegistrySource {
     digest: string,
     options?: RequestOptions & { offset?: number },
   ): Promise<Response>;
+  /** See `RegistryClient.listTags` (a mirror source asks the registry itself). */
+  listTags(repository: string, options?: RequestOptions & { pageSize?: number }): Promise<string[]>;
   /**
    * Told that a blob it served did not match its digest: the next request for it goes elsewhere.
    */
@@ -206,6 +208,21 @@ export class MirroredRegistry implements RegistrySource {
       options.signal,
       (c, repo) => c.getBlob(repo(repository), digest, options),
     );
+  }
+
+  /**
+   * Lists a repository's tags, from the registry itself: a pull-through cache knows only the
+   * tags it was asked for.
+   *
+   * @param repository The repository.
+   * @param options Abort signal and page size.
+   * @returns All tags.
+   */
+  listTags(
+    repository: string,
+    options: RequestOptions & { pageSize?: number } = {},
+  ): Promise<string[]> {
+    return this.#endpoints.at(-1)!.client.listTags(repository, options);
   }
 
   /**

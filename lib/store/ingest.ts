@@ -17,6 +17,27 @@ const READ_BUFFER = 1024 * 1024;
  * The lock (an `flock` on the partial file) keeps two processes, or two pulls in one process, from
  * writing the same blob at once; the kernel releases it if the process dies, and the bytes already
  * written stay for the next attempt to resume from.
+ *
+ * @example Write a blob in pieces, then commit it
+ * ```ts
+ * import { Store } from "./store.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await Store.open(dir);
+ * const bytes = new TextEncoder().encode("hello");
+ * const digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+ * const ingest = await store.openIngest(digest, bytes.byteLength);
+ * try {
+ *   await ingest.write(bytes.subarray(0, 2));
+ *   await ingest.write(bytes.subarray(2));
+ *   await ingest.commit(); // only after verifying the bytes, as pull does
+ * } finally {
+ *   ingest.close();
+ * }
+ * assert.deepEqual(await store.hasBlob(digest, 5), true);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class Ingest {
   /** The blob's digest. */

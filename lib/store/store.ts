@@ -13,9 +13,19 @@ import { MediaType } from "../registry/media_types.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
 import { fileSize, writeFileAtomic } from "./_fs.ts";
 import { Ingest } from "./ingest.ts";
+import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 
 /** The annotation that names an image in `index.json` (`oci:DIR:NAME` in skopeo). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
+/** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
+export const INDEX_DIGEST_ANNOTATION = "dev.skiff.index.digest";
+/**
+ * Annotation on `index.json` entries: the registry's manifest digest, when skiff stored an OCI
+ * conversion of a Docker manifest.
+ */
+export const SOURCE_DIGEST_ANNOTATION = "dev.skiff.source.digest";
+/** Annotation on `index.json` entries: when the image was pulled (RFC 3339). */
+export const PULLED_ANNOTATION = "dev.skiff.pulled";
 
 /** The `index.json` document. Fields skiff does not know are kept as they are. */
 export interface LayoutIndex {
@@ -311,18 +321,8 @@ export class Store {
    * @param update Gets the current entries, returns the new ones.
    */
   async updateIndex(update: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
-    let lock: Deno.FsFile;
+    const lock = await acquireLock(this, INDEX_LOCK, true);
     try {
-      lock = await Deno.open(`${this.path}/ingest/index.lock`, {
-        write: true,
-        create: true,
-        mode: 0o644,
-      });
-    } catch (e) {
-      throw storeError(this.path, "write to", e);
-    }
-    try {
-      await lock.lock(true);
       const index = await this.readIndex();
       const next: LayoutIndex = { ...index, manifests: update([...index.manifests]) };
       if (next.mediaType === undefined) next.mediaType = MediaType.OciIndex;

@@ -1,17 +1,20 @@
 // skiff pull REF
 
-import { LineRenderer } from "../../progress/line_renderer.ts";
-import { pull } from "../../pull/pull.ts";
+import type { ProgressEvent } from "../../progress/progress_event.ts";
+import { formatPlatform } from "../../registry/choose_platform.ts";
+import { pull, type PullPolicy } from "../../pull/pull.ts";
 import {
   CREDENTIAL_OPTIONS,
   credentialFlags,
   debugLog,
+  jsonFlag,
   platformFlag,
+  printJson,
   referenceArg,
   storePath,
   warningLog,
 } from "../_shared.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, type CommandContext, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff pull REF [options]
 
@@ -22,6 +25,12 @@ Options:
   --store DIR        the OCI image layout to pull into
   --platform P       os/arch[/variant] to pull from a multi-platform image
                      (default: linux/<this machine's architecture>)
+  --pull POLICY      when to ask the registry (default: always):
+                       always   check the name with the registry (one HEAD
+                                request when the image is already here)
+                       missing  no request at all when the name is already in
+                                the store and complete
+                       never    use the store only; fail when the image is not there
   --jobs N           blobs to download at once (default: 4)
   --plain-http       speak plain HTTP to the registry (loopback registries fall
                      back to it on their own when TLS fails)
@@ -29,13 +38,20 @@ Options:
                      and podman stored, see skiff login)
   --password-stdin   read the password from stdin (with --username)
   -q, --quiet        print only the result line
+  --json             print the result as a JSON object instead of the line
   --debug            show stack traces and transport details
+
+Progress goes to stderr: live bars on a terminal (no colors when NO_COLOR is set),
+one line per blob otherwise.
 
 Examples:
   skiff pull alpine:3.20
   skiff pull --platform linux/arm64 ghcr.io/org/app@sha256:<digest>
   skiff pull --store ./images 127.0.0.1:5000/team/app:1.2
+  skiff pull --pull missing alpine:3.20
 `;
+
+const POLICIES: readonly PullPolicy[] = ["always", "missing", "never"];
 
 /** `skiff pull`. */
 export const pullCommand: Command = {
@@ -44,10 +60,12 @@ export const pullCommand: Command = {
   usage: USAGE,
   options: {
     platform: { type: "string" },
+    pull: { type: "string" },
     jobs: { type: "string" },
     "plain-http": { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     ...CREDENTIAL_OPTIONS,
+    json: { type: "boolean" },
   },
   async run(ctx) {
     const { flags, positionals, io } = ctx;
@@ -63,20 +81,77 @@ export const pullCommand: Command = {
         throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
       }
     }
+    let policy: PullPolicy = "always";
+    if (typeof flags.pull === "string") {
+      if (!POLICIES.includes(flags.pull as PullPolicy)) {
+        throw new UsageError(`--pull must be always, missing or never, got "${flags.pull}"`);
+      }
+      policy = flags.pull as PullPolicy;
+    }
     const credentials = await credentialFlags(ctx);
-    const renderer = flags.quiet ? undefined : new LineRenderer(io.err);
-    const result = await pull(ref, {
-      store: storePath(ctx),
-      jobs,
-      signal: ctx.signal,
-      ...(platform ? { platform } : {}),
-      ...(flags["plain-http"] ? { plainHttp: true } : {}),
-      ...(credentials ? { credentials } : {}),
-      ...warningLog(ctx),
-      ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
-      ...debugLog(ctx),
-    });
-    io.out(`${result.reference} ${result.digest}\n`);
+    const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
+    let result;
+    try {
+      result = await pull(ref, {
+        store: storePath(ctx),
+        jobs,
+        policy,
+        signal: ctx.signal,
+        ...(platform ? { platform } : {}),
+        ...(flags["plain-http"] ? { plainHttp: true } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...warningLog(ctx),
+        ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
+        ...(renderer?.log
+          ? { onDebug: (line) => renderer.log!(`debug: ${line}\n`) }
+          : debugLog(ctx)),
+      });
+    } catch (e) {
+      renderer?.finish?.(ctx.signal.aborted ? "interrupted" : "failed");
+      throw e;
+    }
+    renderer?.finish?.("done");
+    if (jsonFlag(ctx)) {
+      printJson(ctx, {
+        reference: result.reference,
+        digest: result.digest,
+        sourceDigest: result.sourceDigest,
+        mediaType: result.mediaType,
+        indexDigest: result.indexDigest ?? null,
+        platform: result.platform ? formatPlatform(result.platform) : null,
+        config: result.manifest.config,
+        layers: result.layers,
+        size: [result.manifest.config, ...result.layers].reduce((n, b) => n + b.size, 0),
+        bytesFetched: result.bytesFetched,
+        store: result.store,
+      });
+    } else {
+      io.out(`${result.reference} ${result.digest}\n`);
+    }
     return 0;
   },
 };
+
+interface Renderer {
+  handle(event: ProgressEvent): void;
+  log?(text: string): void;
+  finish?(outcome: "done" | "failed" | "interrupted"): void;
+}
+
+/**
+ * Live bars on a terminal that can move its cursor; one line per blob anywhere else. Loaded on
+ * demand: `pull -q` needs neither.
+ */
+async function makeRenderer(ctx: CommandContext): Promise<Renderer> {
+  const { io } = ctx;
+  if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
+    const { TtyRenderer } = await import("../../progress/tty_renderer.ts");
+    const tty = new TtyRenderer(io.err, {
+      color: !io.env("NO_COLOR"),
+      size: () => io.size?.(),
+    });
+    return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
+  }
+  const { LineRenderer } = await import("../../progress/line_renderer.ts");
+  return new LineRenderer(io.err);
+}

@@ -1,0 +1,78 @@
+// skiff config REF
+
+import {
+  CREDENTIAL_OPTIONS,
+  exclusive,
+  jsonFlag,
+  platformFlag,
+  prettyJson,
+  printJson,
+  referenceArg,
+  remoteOptions,
+} from "../_shared.ts";
+import { formatPlatform } from "../../registry/choose_platform.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff config REF [options]
+
+Prints the image config of REF (environment, entrypoint, command, layers' diff IDs,
+history), from the registry, as indented JSON. Manifest and config are verified
+against their digests; nothing is written to the store.
+
+Options:
+  --platform P       the platform to use from a multi-platform image
+                     (default: linux/<this machine's architecture>)
+  --raw              print the config blob's exact bytes
+  --json             print an object: reference, digest (the config's),
+                     manifestDigest, indexDigest, platform, and the config itself
+  --plain-http       speak plain HTTP to the registry
+  -u, --username U   credentials for this request (default: the stored ones)
+  --password-stdin   read the password from stdin (with --username)
+  --debug            show stack traces and transport details
+
+Examples:
+  skiff config alpine:3.20
+  skiff config --platform linux/arm64 alpine:3.20
+`;
+
+/** `skiff config`. */
+export const configCommand: Command = {
+  name: "config",
+  summary: "config REF      print an image's config",
+  usage: USAGE,
+  options: {
+    ...CREDENTIAL_OPTIONS,
+    platform: { type: "string" },
+    raw: { type: "boolean" },
+    json: { type: "boolean" },
+    "plain-http": { type: "boolean" },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length > 1) {
+      throw new UsageError(`config takes one reference, got ${ctx.positionals.length}`);
+    }
+    const ref = referenceArg(ctx.positionals[0], USAGE);
+    const platform = platformFlag(ctx);
+    exclusive(ctx, "raw", "json");
+    const { fetchImageConfig } = await import("../../registry/fetch_image_config.ts");
+    const c = await fetchImageConfig(ref, {
+      ...await remoteOptions(ctx),
+      ...(platform ? { platform } : {}),
+    });
+    if (ctx.flags.raw) {
+      await ctx.io.outBytes(c.bytes);
+    } else if (jsonFlag(ctx)) {
+      printJson(ctx, {
+        reference: c.reference,
+        digest: c.digest,
+        manifestDigest: c.manifestDigest,
+        indexDigest: c.indexDigest ?? null,
+        platform: c.platform ? formatPlatform(c.platform) : null,
+        config: JSON.parse(new TextDecoder().decode(c.bytes)),
+      });
+    } else {
+      ctx.io.out(prettyJson(c.bytes, `config ${c.digest}`));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,75 @@
+// skiff gc
+
+import { formatBytes } from "../../progress/format.ts";
+import { jsonFlag, printJson, storePath } from "../_shared.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff gc [options]
+
+Deletes from the store every blob no image reaches (through its index, manifest,
+config and layers, and the index and original manifest that pull keeps), and the
+partial downloads no running pull holds. Prints what was freed. Waits for running
+pulls to finish first, so it never breaks one.
+
+Options:
+  --store DIR        the OCI image layout to clean
+  -n, --dry-run      only print what would be deleted
+  --json             print an object: blobs, partials, temporary, inUse, kept,
+                     bytes, dryRun
+  --debug            show stack traces
+
+Examples:
+  skiff rm alpine:3.20 && skiff gc
+  skiff gc --dry-run
+`;
+
+/** `skiff gc`. */
+export const gcCommand: Command = {
+  name: "gc",
+  summary: "gc              delete blobs no image needs, and stale partial downloads",
+  usage: USAGE,
+  options: {
+    "dry-run": { type: "boolean", short: "n" },
+    json: { type: "boolean" },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length > 0) {
+      throw new UsageError(`gc takes no arguments, got "${ctx.positionals[0]}"`);
+    }
+    const dryRun = ctx.flags["dry-run"] === true;
+    const { collectGarbage } = await import("../../store/collect_garbage.ts");
+    const report = await collectGarbage(storePath(ctx), {
+      dryRun,
+      signal: ctx.signal,
+      onWait: () => ctx.io.err("skiff: waiting for running pulls to finish\n"),
+    });
+    if (jsonFlag(ctx)) {
+      printJson(ctx, report);
+      return 0;
+    }
+    const verb = dryRun ? "would delete" : "deleted";
+    let out = "";
+    for (const b of report.blobs) out += `${verb} blob ${b.digest} (${formatBytes(b.size)})\n`;
+    for (const p of report.partials) {
+      out += `${verb} partial download of ${p.digest} (${formatBytes(p.size)})\n`;
+    }
+    if (report.temporary.length > 0) {
+      out += `${verb} ${plural(report.temporary.length, "temporary file")}\n`;
+    }
+    out += `${dryRun ? "would free" : "freed"} ${formatBytes(report.bytes)}: ` +
+      `${plural(report.blobs.length, "blob")}, ` +
+      `${plural(report.partials.length, "partial download")}; ` +
+      `${plural(report.kept, "blob")} in use kept\n`;
+    ctx.io.out(out);
+    if (report.inUse.length > 0) {
+      ctx.io.err(
+        `skiff: kept ${plural(report.inUse.length, "partial download")} a running pull holds\n`,
+      );
+    }
+    return 0;
+  },
+};
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

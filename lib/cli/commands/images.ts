@@ -1,0 +1,89 @@
+// skiff images
+
+import { formatBytes, shortDigest } from "../../progress/format.ts";
+import { formatPlatform } from "../../registry/choose_platform.ts";
+import { jsonFlag, printJson, storePath } from "../_shared.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff images [options]
+
+Lists the images in the store: name, manifest digest, platform, size (config and
+layers) and when it was pulled. An image missing some of its blobs is marked
+"incomplete" (pull it again to complete it).
+
+Options:
+  --store DIR        the OCI image layout to list
+  --json             print an array of objects: name, digest, mediaType, platform,
+                     size, pulled, complete, missing
+  --debug            show stack traces
+
+Examples:
+  skiff images
+  skiff images --store ./images --json
+`;
+
+/** `skiff images`. */
+export const imagesCommand: Command = {
+  name: "images",
+  summary: "images          list the images in the store",
+  usage: USAGE,
+  options: {
+    json: { type: "boolean" },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length > 0) {
+      throw new UsageError(`images takes no arguments, got "${ctx.positionals[0]}"`);
+    }
+    const { listImages } = await import("../../store/list_images.ts");
+    const images = await listImages(storePath(ctx), { signal: ctx.signal });
+    if (jsonFlag(ctx)) {
+      printJson(
+        ctx,
+        images.map((i) => ({
+          name: i.name ?? null,
+          digest: i.digest,
+          mediaType: i.mediaType,
+          platform: i.platform ? formatPlatform(i.platform) : null,
+          size: i.size,
+          pulled: i.pulled ?? null,
+          complete: i.missing.length === 0,
+          missing: i.missing,
+        })),
+      );
+      return 0;
+    }
+    const now = Date.now();
+    const rows = [
+      ["NAME", "DIGEST", "PLATFORM", "SIZE", "PULLED"],
+      ...images.map((i) => [
+        i.name ?? "<none>",
+        shortDigest(i.digest),
+        i.platform ? formatPlatform(i.platform) : "-",
+        formatBytes(i.size),
+        (i.pulled ? age(now, i.pulled) : "-") +
+        (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : ""),
+      ]),
+    ];
+    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+    ctx.io.out(
+      rows.map((r) =>
+        r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("   ")
+          .trimEnd() + "\n"
+      ).join(""),
+    );
+    return 0;
+  },
+};
+
+/** "5 minutes ago", from an RFC 3339 time. */
+function age(now: number, when: string): string {
+  const t = Date.parse(when);
+  if (Number.isNaN(t)) return when;
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  const unit = (n: number, name: string) => `${n} ${name}${n === 1 ? "" : "s"} ago`;
+  if (s < 60) return s < 2 ? "just now" : unit(s, "second");
+  if (s < 3600) return unit(Math.floor(s / 60), "minute");
+  if (s < 86400) return unit(Math.floor(s / 3600), "hour");
+  if (s < 86400 * 60) return unit(Math.floor(s / 86400), "day");
+  return when.slice(0, 10);
+}

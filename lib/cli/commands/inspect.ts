@@ -1,0 +1,80 @@
+// skiff inspect REF
+
+import {
+  CREDENTIAL_OPTIONS,
+  exclusive,
+  jsonFlag,
+  platformFlag,
+  prettyJson,
+  printJson,
+  referenceArg,
+  remoteOptions,
+} from "../_shared.ts";
+import { formatPlatform } from "../../registry/choose_platform.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff inspect REF [options]
+
+Prints the manifest or index REF points at, from the registry, as indented JSON.
+Its digest is verified; nothing is written to the store.
+
+Options:
+  --platform P       from a multi-platform image, print the manifest for P
+                     (os/arch[/variant]) instead of the index; a single-platform
+                     image is printed as it is
+  --raw              print the exact bytes the registry sent (what the digest is of)
+  --json             print an object: reference, digest, mediaType, size,
+                     indexDigest, platform, and the manifest itself
+  --plain-http       speak plain HTTP to the registry
+  -u, --username U   credentials for this request (default: the stored ones)
+  --password-stdin   read the password from stdin (with --username)
+  --debug            show stack traces and transport details
+
+Examples:
+  skiff inspect alpine:3.20
+  skiff inspect --platform linux/arm64 alpine:3.20
+  skiff inspect --raw 127.0.0.1:5000/team/app:1.2 | sha256sum
+`;
+
+/** `skiff inspect`. */
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "inspect REF     print an image's manifest or index",
+  usage: USAGE,
+  options: {
+    ...CREDENTIAL_OPTIONS,
+    platform: { type: "string" },
+    raw: { type: "boolean" },
+    json: { type: "boolean" },
+    "plain-http": { type: "boolean" },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length > 1) {
+      throw new UsageError(`inspect takes one reference, got ${ctx.positionals.length}`);
+    }
+    const ref = referenceArg(ctx.positionals[0], USAGE);
+    const platform = platformFlag(ctx);
+    exclusive(ctx, "raw", "json");
+    const { resolveManifest } = await import("../../registry/resolve_manifest.ts");
+    const m = await resolveManifest(ref, {
+      ...await remoteOptions(ctx),
+      ...(platform ? { platform } : {}),
+    });
+    if (ctx.flags.raw) {
+      await ctx.io.outBytes(m.bytes);
+    } else if (jsonFlag(ctx)) {
+      printJson(ctx, {
+        reference: m.reference,
+        digest: m.digest,
+        mediaType: m.mediaType,
+        size: m.bytes.byteLength,
+        indexDigest: m.indexDigest ?? null,
+        platform: m.platform ? formatPlatform(m.platform) : null,
+        manifest: JSON.parse(new TextDecoder().decode(m.bytes)),
+      });
+    } else {
+      ctx.io.out(prettyJson(m.bytes, `manifest ${m.digest}`));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,55 @@
+// skiff tags REPO
+
+import { parseRepository } from "../../reference/parse_repository.ts";
+import { CREDENTIAL_OPTIONS, jsonFlag, printJson, remoteOptions } from "../_shared.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff tags REPO [options]
+
+Lists every tag of the repository REPO ([registry/]repository, no tag), one per
+line, following the registry's pagination.
+
+Options:
+  --json             print an object: repository and tags
+  --plain-http       speak plain HTTP to the registry
+  -u, --username U   credentials for this request (default: the stored ones)
+  --password-stdin   read the password from stdin (with --username)
+  --debug            show stack traces and transport details
+
+Examples:
+  skiff tags alpine
+  skiff tags 127.0.0.1:5000/team/app
+`;
+
+/** `skiff tags`. */
+export const tagsCommand: Command = {
+  name: "tags",
+  summary: "tags REPO       list a repository's tags",
+  usage: USAGE,
+  options: {
+    ...CREDENTIAL_OPTIONS,
+    json: { type: "boolean" },
+    "plain-http": { type: "boolean" },
+  },
+  async run(ctx) {
+    const input = ctx.positionals[0];
+    if (input === undefined) throw new UsageError(`missing repository\n\n${USAGE}`);
+    if (ctx.positionals.length > 1) {
+      throw new UsageError(`tags takes one repository, got ${ctx.positionals.length}`);
+    }
+    let repo;
+    try {
+      repo = parseRepository(input);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { listTags } = await import("../../registry/list_tags.ts");
+    const tags = await listTags(repo, await remoteOptions(ctx));
+    if (jsonFlag(ctx)) {
+      printJson(ctx, { repository: repo.toString(), tags });
+    } else {
+      ctx.io.out(tags.map((t) => `${t}\n`).join(""));
+    }
+    return 0;
+  },
+};

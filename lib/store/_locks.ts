@@ -1,0 +1,91 @@
+// The store's advisory locks (flock), in ingest/:
+//   index.lock  exclusive around every index.json read-modify-write (Store.updateIndex takes it
+//               by this same path) and around a garbage collection
+//   gc.lock     shared by every running pull, exclusive by a garbage collection: gc never deletes
+//               a blob a running pull has committed but not yet named in index.json
+// Lock order, to never deadlock: gc.lock, then index.lock.
+
+import type { Store } from "./store.ts";
+
+/** File name of the index lock in `ingest/`. */
+export const INDEX_LOCK = "index.lock";
+/** File name of the pull/gc lock in `ingest/`. */
+export const GC_LOCK = "gc.lock";
+
+/** How often a busy lock is tried again. */
+const POLL_MS = 50;
+
+/** Options for {@linkcode acquireLock}. */
+export interface AcquireLockOptions {
+  /** Stops waiting. */
+  signal?: AbortSignal;
+  /** Called once when the lock is busy and the wait begins. */
+  onWait?: () => void;
+}
+
+/**
+ * Opens `ingest/<name>` and locks it, shared or exclusive. A busy lock is polled (without
+ * blocking a thread), so the wait can be aborted. Close the file to release it.
+ */
+export async function acquireLock(
+  store: Store,
+  name: string,
+  exclusive: boolean,
+  options: AcquireLockOptions = {},
+): Promise<Deno.FsFile> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(`${store.path}/ingest/${name}`, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o644,
+    });
+  } catch (e) {
+    // a read-only or full store: say which store
+    throw new Error(`Cannot write to store ${store.path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    let waited = false;
+    while (!(await file.tryLock(exclusive))) {
+      if (!waited) {
+        waited = true;
+        options.onWait?.();
+      }
+      await new Promise<void>((resolve, reject) => {
+        const signal = options.signal;
+        if (signal?.aborted) return reject(signal.reason);
+        const onAbort = () => {
+          clearTimeout(timer);
+          reject(signal!.reason);
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        }, POLL_MS);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+    return file;
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+/**
+ * Holds the pull side of the gc lock (shared) until disposed: `using _ = await holdPullLock(s)`.
+ * Waits while a garbage collection runs.
+ */
+export async function holdPullLock(store: Store, signal?: AbortSignal): Promise<Disposable> {
+  const file = await acquireLock(store, GC_LOCK, false, signal ? { signal } : {});
+  return {
+    [Symbol.dispose]() {
+      try {
+        file.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

@@ -1,0 +1,271 @@
+/**
+ * Garbage collection: delete the blobs no `index.json` entry reaches, and partial downloads no
+ * running pull holds.
+ *
+ * @module
+ */
+
+import { parseDigest } from "../reference/parse_digest.ts";
+import { acquireLock, GC_LOCK, INDEX_LOCK } from "./_locks.ts";
+import { openExisting } from "./_open_existing.ts";
+import { childrenOf, refersToBlobs } from "./_walk.ts";
+import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
+
+/**
+ * Annotations of `index.json` entries whose blobs `pull` keeps on purpose: the index a name
+ * pointed at (a re-pull by tag resolves through it with no GET), and the registry's original
+ * manifest of a converted Docker image.
+ */
+const KEPT_ANNOTATIONS = [INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION] as const;
+
+/** Temporary files (atomic writes) younger than this may still be in use. */
+const TEMP_GRACE_MS = 60_000;
+
+/** Options for {@linkcode collectGarbage}. */
+export interface CollectGarbageOptions {
+  /**
+   * Only report what would be deleted.
+   * @default {false}
+   */
+  dryRun?: boolean;
+  /** Stops waiting for running pulls (nothing is deleted until the wait is over). */
+  signal?: AbortSignal;
+  /** Called once when running pulls make the collection wait for them to finish. */
+  onWait?: () => void;
+}
+
+/** A file that was deleted (or, in a dry run, would be). */
+export interface FreedFile {
+  /** The blob's digest (for a partial download, of the blob it was becoming). */
+  digest: string;
+  /** Its size in bytes on disk. */
+  size: number;
+}
+
+/** What {@linkcode collectGarbage} did. */
+export interface GarbageReport {
+  /** Blobs no entry reaches, deleted. */
+  blobs: FreedFile[];
+  /** Partial downloads no running pull holds, deleted. */
+  partials: FreedFile[];
+  /** Left-over temporary files of interrupted atomic writes, deleted (their sizes). */
+  temporary: number[];
+  /** Partial downloads kept because a pull holds them. */
+  inUse: string[];
+  /** Blobs kept (reached from `index.json`). */
+  kept: number;
+  /** Total bytes freed. */
+  bytes: number;
+  /** `true` for a dry run: nothing was deleted. */
+  dryRun: boolean;
+}
+
+/**
+ * Deletes what no image in the store needs.
+ *
+ * Reached, and kept: every `index.json` entry's manifest or index, everything it refers to
+ * (index entries present in the store, configs, layers), and the blobs named by the entry's
+ * `dev.skiff.index.digest` and `dev.skiff.source.digest` annotations. Deleted: every other blob
+ * under `blobs/`, partial downloads in `ingest/` that no pull holds (tested with the same `flock`
+ * a pull takes, without waiting), and temporary files older than a minute. Files under `blobs/`
+ * whose names are not digests are left alone.
+ *
+ * It runs under the store's locks: it first waits for running pulls to finish (and holds new
+ * ones back while it runs), so a blob a pull has downloaded but not yet named is never deleted;
+ * and it holds the index lock, so `index.json` cannot change under it. A manifest it cannot read
+ * (damaged) stops it before anything is deleted.
+ *
+ * @param store The store: a directory or an open {@linkcode Store}.
+ * @param options Dry run, abort signal, and a callback for when it waits.
+ * @returns What was freed.
+ * @throws {DigestMismatchError} When a reachable manifest in the store is damaged.
+ *
+ * @example Collect garbage in a store
+ * ```ts
+ * import { collectGarbage } from "./collect_garbage.ts";
+ * import { Store } from "./store.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await Store.open(dir);
+ * const orphan = new TextEncoder().encode("nobody needs me");
+ * const digest = "sha256:" + Array.from(
+ *   new Uint8Array(await crypto.subtle.digest("SHA-256", orphan)),
+ *   (b) => b.toString(16).padStart(2, "0"),
+ * ).join("");
+ * await store.putBlob(digest, orphan);
+ * const report = await collectGarbage(store);
+ * assert.deepEqual(report.blobs, [{ digest, size: orphan.byteLength }]);
+ * assert.deepEqual(await store.hasBlob(digest), false);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function collectGarbage(
+  store: string | Store,
+  options: CollectGarbageOptions = {},
+): Promise<GarbageReport> {
+  const dryRun = options.dryRun ?? false;
+  const report: GarbageReport = {
+    blobs: [],
+    partials: [],
+    temporary: [],
+    inUse: [],
+    kept: 0,
+    bytes: 0,
+    dryRun,
+  };
+  const opened = await openExisting(store);
+  if (!opened) return report;
+  const wait = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+  };
+  const gcLock = await acquireLock(opened, GC_LOCK, true, wait);
+  try {
+    const indexLock = await acquireLock(opened, INDEX_LOCK, true, wait);
+    try {
+      const reached = await mark(opened);
+      await sweepBlobs(opened, reached, report, dryRun);
+      await sweepIngest(opened, report, dryRun);
+    } finally {
+      indexLock.close();
+    }
+  } finally {
+    gcLock.close();
+  }
+  report.bytes = [...report.blobs, ...report.partials].reduce((n, f) => n + f.size, 0) +
+    report.temporary.reduce((n, s) => n + s, 0);
+  return report;
+}
+
+/** Every digest reachable from `index.json`. */
+async function mark(store: Store): Promise<Set<string>> {
+  const reached = new Set<string>();
+  const visit = async (digest: string, walk: boolean): Promise<void> => {
+    if (reached.has(digest)) return;
+    reached.add(digest);
+    if (!walk) return;
+    const children = await childrenOf(store, digest);
+    if (!children) return;
+    for (const d of [...children.manifests, ...(children.config ? [children.config] : [])]) {
+      await visit(d.digest, refersToBlobs(d));
+    }
+    for (const d of children.layers) await visit(d.digest, refersToBlobs(d));
+  };
+  const index = await store.readIndex();
+  for (const entry of index.manifests) {
+    await visit(entry.digest, refersToBlobs(entry));
+    for (const key of KEPT_ANNOTATIONS) {
+      const digest = entry.annotations?.[key];
+      // kept as a blob, not walked: other platforms of an index are not kept through it
+      if (digest !== undefined && isValid(digest)) reached.add(digest);
+    }
+  }
+  return reached;
+}
+
+async function sweepBlobs(
+  store: Store,
+  reached: Set<string>,
+  report: GarbageReport,
+  dryRun: boolean,
+): Promise<void> {
+  let algorithms: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`${store.path}/blobs`)) {
+      if (e.isDirectory) algorithms.push(e.name);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  algorithms = algorithms.sort();
+  for (const algorithm of algorithms) {
+    const dir = `${store.path}/blobs/${algorithm}`;
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+    for (const hex of names.sort()) {
+      const digest = `${algorithm}:${hex}`;
+      if (!isValid(digest)) continue; // not a blob skiff could have written: not ours to judge
+      if (reached.has(digest)) {
+        report.kept++;
+        continue;
+      }
+      const size = await sizeOf(`${dir}/${hex}`);
+      if (size === undefined) continue;
+      if (!dryRun) await removeIfThere(`${dir}/${hex}`);
+      report.blobs.push({ digest, size });
+    }
+  }
+}
+
+async function sweepIngest(store: Store, report: GarbageReport, dryRun: boolean): Promise<void> {
+  const dir = `${store.path}/ingest`;
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  for (const name of names.sort()) {
+    if (name === GC_LOCK || name === INDEX_LOCK) continue;
+    const path = `${dir}/${name}`;
+    if (name.startsWith("tmp-")) {
+      const info = await Deno.stat(path).catch(() => undefined);
+      if (!info || Date.now() - (info.mtime?.getTime() ?? 0) < TEMP_GRACE_MS) continue;
+      if (!dryRun) await removeIfThere(path);
+      report.temporary.push(info.size);
+      continue;
+    }
+    const dash = name.indexOf("-");
+    const digest = `${name.slice(0, dash)}:${name.slice(dash + 1)}`;
+    if (dash <= 0 || !isValid(digest)) continue;
+    // the lock a pull holds on its partial file: taken here without waiting
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
+    try {
+      if (!(await file.tryLock(true))) {
+        report.inUse.push(digest);
+        continue;
+      }
+      // the path may have been committed or replaced since it was opened
+      const [held, current] = await Promise.all([file.stat(), Deno.stat(path).catch(() => null)]);
+      if (current === null || current.ino !== held.ino || current.dev !== held.dev) continue;
+      if (!dryRun) await removeIfThere(path);
+      report.partials.push({ digest, size: held.size });
+    } finally {
+      file.close();
+    }
+  }
+}
+
+function isValid(digest: string): boolean {
+  try {
+    parseDigest(digest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+async function removeIfThere(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}

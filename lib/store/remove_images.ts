@@ -1,0 +1,102 @@
+/**
+ * Dropping names from a store's `index.json`. Blobs stay until {@linkcode collectGarbage}.
+ *
+ * @module
+ */
+
+import { isDigest } from "../reference/parse_digest.ts";
+import { parseReference } from "../reference/parse_reference.ts";
+import type { Descriptor } from "../registry/parse_manifest.ts";
+import { openExisting } from "./_open_existing.ts";
+import { ImageNotFoundError } from "./image_not_found_error.ts";
+import { REF_NAME_ANNOTATION, type Store } from "./store.ts";
+
+/** Options for {@linkcode removeImages}. */
+export interface RemoveImagesOptions {
+  /**
+   * Ignore names that are not in the store, instead of failing before removing anything.
+   * @default {false}
+   */
+  ignoreMissing?: boolean;
+}
+
+/** One removed `index.json` entry. */
+export interface RemovedImage {
+  /** The name as it was asked for. */
+  query: string;
+  /** The entry's name (`org.opencontainers.image.ref.name`), if it had one. */
+  name: string | undefined;
+  /** The entry's manifest digest. */
+  digest: string;
+}
+
+/**
+ * Removes images from a store's `index.json`, atomically and under the index lock (a concurrent
+ * pull never loses its entry). Each name matches an entry's name exactly, or after
+ * normalization (`alpine:3.20` matches `docker.io/library/alpine:3.20`); a digest matches every
+ * entry with that manifest digest. Without `ignoreMissing`, one name that matches nothing fails
+ * the call and nothing is removed. Blobs are not deleted: {@linkcode collectGarbage} does that.
+ *
+ * @param store The store: a directory or an open {@linkcode Store}.
+ * @param names Names (or manifest digests) to remove.
+ * @param options Whether a missing name is an error.
+ * @returns The removed entries, in `index.json` order.
+ * @throws {ImageNotFoundError} When a name is not in the store (and `ignoreMissing` is not set).
+ *
+ * @example Remove a name that is not there, quietly
+ * ```ts
+ * import { removeImages } from "./remove_images.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * assert.deepEqual(await removeImages(dir, ["alpine:3.20"], { ignoreMissing: true }), []);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeImages(
+  store: string | Store,
+  names: readonly string[],
+  options: RemoveImagesOptions = {},
+): Promise<RemovedImage[]> {
+  const opened = await openExisting(store);
+  const path = typeof store === "string" ? store : store.path;
+  if (!opened) {
+    if (!options.ignoreMissing && names.length > 0) {
+      throw new ImageNotFoundError("remove", names[0]!, path);
+    }
+    return [];
+  }
+  const removed: RemovedImage[] = [];
+  await opened.updateIndex((entries) => {
+    const matchers = names.map((query) => ({ query, match: matcher(query) }));
+    const unmatched = matchers.filter(({ match }) => !entries.some(match));
+    if (unmatched.length > 0 && !options.ignoreMissing) {
+      throw new ImageNotFoundError("remove", unmatched[0]!.query, opened.path);
+    }
+    return entries.filter((entry) => {
+      const hit = matchers.find(({ match }) => match(entry));
+      if (!hit) return true;
+      removed.push({
+        query: hit.query,
+        name: entry.annotations?.[REF_NAME_ANNOTATION],
+        digest: entry.digest,
+      });
+      return false;
+    });
+  });
+  return removed;
+}
+
+function matcher(query: string): (entry: Descriptor) => boolean {
+  if (isDigest(query)) return (entry) => entry.digest === query;
+  let canonical: string | undefined;
+  try {
+    canonical = parseReference(query).toString();
+  } catch {
+    canonical = undefined; // not a reference: only an exact name can match
+  }
+  return (entry) => {
+    const name = entry.annotations?.[REF_NAME_ANNOTATION];
+    return name !== undefined && (name === query || name === canonical);
+  };
+}
