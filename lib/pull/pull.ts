@@ -304,10 +304,18 @@ export async function pull(
     ...(platform ? { platform } : {}),
     annotations,
   };
-  await store.updateIndex((entries) => [
-    ...entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name),
-    entry,
-  ]);
+  // a re-pull that found what the name already points at writes nothing (not even the time):
+  // a warm pull stays cheap, and works on a read-only store
+  const known = await store.findImage(name);
+  const same = known !== undefined && known.digest === entry.digest &&
+    known.annotations?.[INDEX_DIGEST_ANNOTATION] === annotations[INDEX_DIGEST_ANNOTATION] &&
+    known.annotations?.[SOURCE_DIGEST_ANNOTATION] === annotations[SOURCE_DIGEST_ANNOTATION];
+  if (!same) {
+    await store.updateIndex((entries) => [
+      ...entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name),
+      entry,
+    ]);
+  }
   emit({ type: "done", reference: name, digest: stored.digest });
 
   return {

@@ -24,7 +24,10 @@ export const INDEX_DIGEST_ANNOTATION = "dev.skiff.index.digest";
  * conversion of a Docker manifest.
  */
 export const SOURCE_DIGEST_ANNOTATION = "dev.skiff.source.digest";
-/** Annotation on `index.json` entries: when the image was pulled (RFC 3339). */
+/**
+ * Annotation on `index.json` entries: when the name was pulled to what it points at now (RFC
+ * 3339); a re-pull that finds nothing new does not change it.
+ */
 export const PULLED_ANNOTATION = "dev.skiff.pulled";
 
 /** The `index.json` document. Fields skiff does not know are kept as they are. */

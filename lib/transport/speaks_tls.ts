@@ -35,9 +35,20 @@ export async function speaksTls(
   } catch {
     return undefined;
   }
-  const timer = setTimeout(() => conn.close(), options.timeout ?? 3000);
-  const onAbort = () => conn.close();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  // AbortSignal.timeout, not setTimeout: Deno's first setTimeout costs ~3.5 ms (it loads its
+  // Node-style timers), a tenth of a warm re-pull
+  const stop = AbortSignal.any([
+    AbortSignal.timeout(options.timeout ?? 3000),
+    ...(options.signal ? [options.signal] : []),
+  ]);
+  const onAbort = () => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  stop.addEventListener("abort", onAbort, { once: true });
   try {
     const hello = clientHello();
     const probe = new Uint8Array(hello.byteLength + 4);
@@ -54,8 +65,7 @@ export async function speaksTls(
   } catch {
     return undefined;
   } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", onAbort);
+    stop.removeEventListener("abort", onAbort);
     try {
       conn.close();
     } catch {

@@ -220,7 +220,10 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
         const first = await pull(name, { store });
         assert(first.bytesFetched > 2 * 1024 * 1024);
         const before = proxy.seen.length;
+        const indexBefore = await Deno.readTextFile(`${store}/index.json`);
         const again = await pull(name, { store });
+        // nothing new: nothing written, not even the time
+        assertEquals(await Deno.readTextFile(`${store}/index.json`), indexBefore);
         assertEquals(again.digest, first.digest);
         assertEquals(again.bytesFetched, 0);
         const seen = proxy.seen.slice(before);
