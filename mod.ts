@@ -144,6 +144,15 @@ export {
   type GarbageReport,
 } from "./lib/store/collect_garbage.ts";
 export { ImageNotFoundError } from "./lib/store/image_not_found_error.ts";
+export {
+  type CorruptBlob,
+  type MissingBlob,
+  type SizeMismatch,
+  type StoreReport,
+  verifyStore,
+  type VerifyStoreOptions,
+} from "./lib/store/verify_store.ts";
+export type { StalePartial } from "./lib/store/_sweep_ingest.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

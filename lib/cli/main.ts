@@ -10,6 +10,7 @@ import { type CliIo, type Command, UsageError } from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
 import { digestCommand } from "./commands/digest.ts";
+import { fsckCommand } from "./commands/fsck.ts";
 import { gcCommand } from "./commands/gc.ts";
 import { imagesCommand } from "./commands/images.ts";
 import { inspectCommand } from "./commands/inspect.ts";
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   imagesCommand,
   rmCommand,
   gcCommand,
+  fsckCommand,
   loginCommand,
   logoutCommand,
 ];

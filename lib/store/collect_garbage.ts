@@ -7,6 +7,7 @@
 
 import { parseDigest } from "../reference/parse_digest.ts";
 import { acquireLock, GC_LOCK, INDEX_LOCK } from "./_locks.ts";
+import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { childrenOf, refersToBlobs } from "./_walk.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
@@ -17,9 +18,6 @@ import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from ".
  * manifest of a converted Docker image.
  */
 const KEPT_ANNOTATIONS = [INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION] as const;
-
-/** Temporary files (atomic writes) younger than this may still be in use. */
-const TEMP_GRACE_MS = 60_000;
 
 /** Options for {@linkcode collectGarbage}. */
 export interface CollectGarbageOptions {
@@ -126,7 +124,10 @@ export async function collectGarbage(
     try {
       const reached = await mark(opened);
       await sweepBlobs(opened, reached, report, dryRun);
-      await sweepIngest(opened, report, dryRun);
+      const ingest = await sweepIngest(opened, { remove: !dryRun });
+      report.partials.push(...ingest.partials);
+      report.temporary.push(...ingest.temporary);
+      report.inUse.push(...ingest.inUse);
     } finally {
       indexLock.close();
     }
@@ -198,52 +199,6 @@ async function sweepBlobs(
   }
 }
 
-async function sweepIngest(store: Store, report: GarbageReport, dryRun: boolean): Promise<void> {
-  const dir = `${store.path}/ingest`;
-  const names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  for (const name of names.sort()) {
-    if (name === GC_LOCK || name === INDEX_LOCK) continue;
-    const path = `${dir}/${name}`;
-    if (name.startsWith("tmp-")) {
-      const info = await Deno.stat(path).catch(() => undefined);
-      if (!info || Date.now() - (info.mtime?.getTime() ?? 0) < TEMP_GRACE_MS) continue;
-      if (!dryRun) await removeIfThere(path);
-      report.temporary.push(info.size);
-      continue;
-    }
-    const dash = name.indexOf("-");
-    const digest = `${name.slice(0, dash)}:${name.slice(dash + 1)}`;
-    if (dash <= 0 || !isValid(digest)) continue;
-    // the lock a pull holds on its partial file: taken here without waiting
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true, write: true });
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) continue;
-      throw e;
-    }
-    try {
-      if (!(await file.tryLock(true))) {
-        report.inUse.push(digest);
-        continue;
-      }
-      // the path may have been committed or replaced since it was opened
-      const [held, current] = await Promise.all([file.stat(), Deno.stat(path).catch(() => null)]);
-      if (current === null || current.ino !== held.ino || current.dev !== held.dev) continue;
-      if (!dryRun) await removeIfThere(path);
-      report.partials.push({ digest, size: held.size });
-    } finally {
-      file.close();
-    }
-  }
-}
-
 function isValid(digest: string): boolean {
   try {
     parseDigest(digest);
@@ -259,13 +214,5 @@ async function sizeOf(path: string): Promise<number | undefined> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
-  }
-}
-
-async function removeIfThere(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }

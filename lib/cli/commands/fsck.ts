@@ -1,0 +1,89 @@
+// skiff fsck
+
+import { formatBytes } from "../../progress/format.ts";
+import { jsonFlag, printJson, storePath } from "../_shared.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff fsck [options]
+
+Checks the store: re-hashes every blob, follows every name to its manifests,
+config and layers (each must be present, intact, and of the size its descriptor
+says), and finds partial downloads and temporary files no running pull holds.
+Exits 0 when every image is complete and every blob intact, 1 otherwise.
+
+With --repair, deletes corrupt blobs and stale partial downloads (waiting for
+running pulls first); the images that needed them are then incomplete, and the
+next 'skiff pull' of each fetches what is missing.
+
+Options:
+  --store DIR        the OCI image layout to check
+  --repair           delete corrupt blobs and stale partial downloads
+  --json             print the report as an object
+  --debug            show stack traces
+
+Examples:
+  skiff fsck
+  skiff fsck --repair && skiff pull alpine:3.20
+`;
+
+/** `skiff fsck`. */
+export const fsckCommand: Command = {
+  name: "fsck",
+  summary: "fsck            check every blob and image in the store; --repair",
+  usage: USAGE,
+  options: {
+    repair: { type: "boolean" },
+    json: { type: "boolean" },
+  },
+  async run(ctx) {
+    if (ctx.positionals.length > 0) {
+      throw new UsageError(`fsck takes no arguments, got "${ctx.positionals[0]}"`);
+    }
+    const repair = ctx.flags.repair === true;
+    const { verifyStore } = await import("../../store/verify_store.ts");
+    const report = await verifyStore(storePath(ctx), {
+      repair,
+      signal: ctx.signal,
+      onWait: () => ctx.io.err("skiff: waiting for running pulls to finish\n"),
+    });
+    if (jsonFlag(ctx)) {
+      printJson(ctx, report);
+      return report.ok ? 0 : 1;
+    }
+    let out = "";
+    for (const c of report.corrupt) {
+      out += `corrupt blob ${c.digest}: its content hashes to ${c.actual}` +
+        `${c.removed ? " (deleted)" : ""}\n`;
+    }
+    for (const m of report.missing) {
+      out += `missing ${m.role} ${m.digest}, needed by ${m.images.join(", ")}\n`;
+    }
+    for (const s of report.sizeMismatches) {
+      out += `size mismatch ${s.digest}: described as ${s.expected} bytes, ${s.actual} on disk\n`;
+    }
+    for (const f of report.unknownFiles) out += `unknown file ${f} (left alone)\n`;
+    const stale = repair ? "deleted stale" : "stale";
+    for (const p of report.stalePartials) {
+      out += `${stale} partial download of ${p.digest} (${formatBytes(p.size)})\n`;
+    }
+    if (report.staleTemporary.length > 0) {
+      out += `${stale} temporary files: ${report.staleTemporary.length}\n`;
+    }
+    for (const d of report.inUse) out += `partial download of ${d} in use by a running pull\n`;
+    out += `checked ${report.images} image${report.images === 1 ? "" : "s"}, ` +
+      `${report.blobs} blob${report.blobs === 1 ? "" : "s"} (${formatBytes(report.bytes)}): ` +
+      (report.ok ? "ok" : `${report.corrupt.length} corrupt, ${report.missing.length} missing, ` +
+        `${report.sizeMismatches.length} size mismatches`) +
+      "\n";
+    ctx.io.out(out);
+    if (!report.ok) {
+      const names = [...new Set(report.missing.flatMap((m) => m.images))];
+      ctx.io.err(
+        repair || report.corrupt.length === 0
+          ? `skiff: the store has incomplete images; pull them again: ${names.join(", ")}\n`
+          : "skiff: the store has problems; 'skiff fsck --repair' deletes the damaged blobs\n",
+      );
+    }
+    return report.ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,92 @@
+// What is left in ingest/ that no running pull holds: partial downloads whose lock is free, and
+// temporary files of interrupted atomic writes. gc deletes them; fsck reports them (and deletes
+// them with --repair).
+
+import { isDigest } from "../reference/parse_digest.ts";
+import { GC_LOCK, INDEX_LOCK } from "./_locks.ts";
+import type { Store } from "./store.ts";
+
+/** Temporary files (atomic writes) younger than this may still be in use. */
+const TEMP_GRACE_MS = 60_000;
+
+/** A partial download, by the digest of the blob it was becoming. */
+export interface StalePartial {
+  /** The blob's digest. */
+  digest: string;
+  /** Bytes on disk. */
+  size: number;
+}
+
+/** What {@linkcode sweepIngest} found. */
+export interface IngestSweep {
+  /** Partial downloads no pull holds (deleted when `remove`). */
+  partials: StalePartial[];
+  /** Sizes of stale temporary files (deleted when `remove`). */
+  temporary: number[];
+  /** Digests of partial downloads a running pull holds (never touched). */
+  inUse: string[];
+}
+
+/**
+ * Finds, and with `remove` deletes, the stale files in `ingest/`. A partial file is stale when its
+ * `flock` (the one a pull holds while it downloads) can be taken without waiting; it is deleted
+ * while that lock is held, and only if the path still names the file that was locked.
+ */
+export async function sweepIngest(
+  store: Store,
+  options: { remove: boolean },
+): Promise<IngestSweep> {
+  const found: IngestSweep = { partials: [], temporary: [], inUse: [] };
+  const dir = `${store.path}/ingest`;
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return found;
+    throw e;
+  }
+  for (const name of names.sort()) {
+    if (name === GC_LOCK || name === INDEX_LOCK) continue;
+    const path = `${dir}/${name}`;
+    if (name.startsWith("tmp-")) {
+      const info = await Deno.stat(path).catch(() => undefined);
+      if (!info || Date.now() - (info.mtime?.getTime() ?? 0) < TEMP_GRACE_MS) continue;
+      if (options.remove) await removeIfThere(path);
+      found.temporary.push(info.size);
+      continue;
+    }
+    const dash = name.indexOf("-");
+    const digest = `${name.slice(0, dash)}:${name.slice(dash + 1)}`;
+    if (dash <= 0 || !isDigest(digest)) continue;
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
+    try {
+      if (!(await file.tryLock(true))) {
+        found.inUse.push(digest);
+        continue;
+      }
+      // the path may have been committed or replaced since it was opened
+      const [held, current] = await Promise.all([file.stat(), Deno.stat(path).catch(() => null)]);
+      if (current === null || current.ino !== held.ino || current.dev !== held.dev) continue;
+      if (options.remove) await removeIfThere(path);
+      found.partials.push({ digest, size: held.size });
+    } finally {
+      file.close();
+    }
+  }
+  return found;
+}
+
+/** Deletes a file; one already gone is fine. */
+export async function removeIfThere(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
