@@ -15,10 +15,9 @@ export interface TestCert {
   certDir: string;
 }
 
-export async function selfSignedCert(): Promise<TestCert> {
-  const at = await Deno.makeTempDir({ prefix: "skiff-tls-" });
-  const o = (...args: string[]) => mustRun("openssl", args);
-  await o(
+/** A new RSA key and a self-signed certificate for it, as `<dir>/<name>.key` and `.pem`. */
+export async function selfSigned(dir: string, name: string, subject: string): Promise<void> {
+  await mustRun("openssl", [
     "req",
     "-x509",
     "-newkey",
@@ -27,12 +26,18 @@ export async function selfSignedCert(): Promise<TestCert> {
     "-days",
     "2",
     "-keyout",
-    `${at}/ca.key`,
+    `${dir}/${name}.key`,
     "-out",
-    `${at}/ca.pem`,
+    `${dir}/${name}.pem`,
     "-subj",
-    "/CN=skiff test CA",
-  );
+    subject,
+  ]);
+}
+
+export async function selfSignedCert(): Promise<TestCert> {
+  const at = await Deno.makeTempDir({ prefix: "skiff-tls-" });
+  const o = (...args: string[]) => mustRun("openssl", args);
+  await selfSigned(at, "ca", "/CN=skiff test CA");
   await o(
     "req",
     "-newkey",

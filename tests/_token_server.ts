@@ -4,7 +4,7 @@
 // speaks the OAuth2 refresh-token POST that identity tokens use.
 
 import { freePort } from "./_registry.ts";
-import { mustRun } from "./_images.ts";
+import { selfSigned } from "./_tls.ts";
 
 export interface TokenServerOptions {
   /** user -> password */
@@ -73,23 +73,9 @@ export class TokenServer {
 
   static async start(options: TokenServerOptions = {}): Promise<TokenServer> {
     const dir = await Deno.makeTempDir({ prefix: "skiff-token-" });
-    await mustRun("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-subj",
-      "/CN=skiff test token signer",
-    ]);
-    const keyPem = await Deno.readTextFile(`${dir}/key.pem`);
-    const certPem = await Deno.readTextFile(`${dir}/cert.pem`);
+    await selfSigned(dir, "signer", "/CN=skiff test token signer");
+    const keyPem = await Deno.readTextFile(`${dir}/signer.key`);
+    const certPem = await Deno.readTextFile(`${dir}/signer.pem`);
     const key = await crypto.subtle.importKey(
       "pkcs8",
       pemBody(keyPem) as Uint8Array<ArrayBuffer>,
@@ -103,7 +89,7 @@ export class TokenServer {
       { hostname: "127.0.0.1", port: freePort(), onListen() {} },
       (req) => holder.server!.#handle(req),
     );
-    holder.server = new TokenServer(server, key, x5c, `${dir}/cert.pem`, options);
+    holder.server = new TokenServer(server, key, x5c, `${dir}/signer.pem`, options);
     return holder.server;
   }
 

@@ -17,6 +17,14 @@ export function referenceArg(input: string | undefined, usage: string): Referenc
   }
 }
 
+/** The one reference a command takes (the first positional), or a usage error. */
+export function oneReference(ctx: CommandContext, command: string, usage: string): Reference {
+  if (ctx.positionals.length > 1) {
+    throw new UsageError(`${command} takes one reference, got ${ctx.positionals.length}`);
+  }
+  return referenceArg(ctx.positionals[0], usage);
+}
+
 /** `--platform`, parsed, or `undefined` when absent. */
 export function platformFlag(ctx: CommandContext): Platform | undefined {
   const value = ctx.flags.platform;

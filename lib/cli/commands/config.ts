@@ -4,14 +4,14 @@ import {
   CREDENTIAL_OPTIONS,
   exclusive,
   jsonFlag,
+  oneReference,
   platformFlag,
   prettyJson,
   printJson,
-  referenceArg,
   remoteOptions,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
-import { type Command, UsageError } from "../command.ts";
+import type { Command } from "../command.ts";
 
 const USAGE = `Usage: skiff config REF [options]
 
@@ -48,10 +48,7 @@ export const configCommand: Command = {
     "plain-http": { type: "boolean" },
   },
   async run(ctx) {
-    if (ctx.positionals.length > 1) {
-      throw new UsageError(`config takes one reference, got ${ctx.positionals.length}`);
-    }
-    const ref = referenceArg(ctx.positionals[0], USAGE);
+    const ref = oneReference(ctx, "config", USAGE);
     const platform = platformFlag(ctx);
     exclusive(ctx, "raw", "json");
     const { fetchImageConfig } = await import("../../registry/fetch_image_config.ts");

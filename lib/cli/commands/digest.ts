@@ -3,12 +3,12 @@
 import {
   CREDENTIAL_OPTIONS,
   jsonFlag,
+  oneReference,
   platformFlag,
   printJson,
-  referenceArg,
   remoteOptions,
 } from "../_shared.ts";
-import { type Command, UsageError } from "../command.ts";
+import type { Command } from "../command.ts";
 
 const USAGE = `Usage: skiff digest REF [options]
 
@@ -42,10 +42,7 @@ export const digestCommand: Command = {
     "plain-http": { type: "boolean" },
   },
   async run(ctx) {
-    if (ctx.positionals.length > 1) {
-      throw new UsageError(`digest takes one reference, got ${ctx.positionals.length}`);
-    }
-    const ref = referenceArg(ctx.positionals[0], USAGE);
+    const ref = oneReference(ctx, "digest", USAGE);
     const platform = platformFlag(ctx);
     const { resolveDigest } = await import("../../registry/resolve_digest.ts");
     const d = await resolveDigest(ref, {

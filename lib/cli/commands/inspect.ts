@@ -4,14 +4,14 @@ import {
   CREDENTIAL_OPTIONS,
   exclusive,
   jsonFlag,
+  oneReference,
   platformFlag,
   prettyJson,
   printJson,
-  referenceArg,
   remoteOptions,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
-import { type Command, UsageError } from "../command.ts";
+import type { Command } from "../command.ts";
 
 const USAGE = `Usage: skiff inspect REF [options]
 
@@ -49,10 +49,7 @@ export const inspectCommand: Command = {
     "plain-http": { type: "boolean" },
   },
   async run(ctx) {
-    if (ctx.positionals.length > 1) {
-      throw new UsageError(`inspect takes one reference, got ${ctx.positionals.length}`);
-    }
-    const ref = referenceArg(ctx.positionals[0], USAGE);
+    const ref = oneReference(ctx, "inspect", USAGE);
     const platform = platformFlag(ctx);
     exclusive(ctx, "raw", "json");
     const { resolveManifest } = await import("../../registry/resolve_manifest.ts");

@@ -8,9 +8,9 @@ import {
   credentialFlags,
   debugLog,
   jsonFlag,
+  oneReference,
   platformFlag,
   printJson,
-  referenceArg,
   storePath,
   warningLog,
 } from "../_shared.ts";
@@ -68,11 +68,8 @@ export const pullCommand: Command = {
     json: { type: "boolean" },
   },
   async run(ctx) {
-    const { flags, positionals, io } = ctx;
-    if (positionals.length > 1) {
-      throw new UsageError(`pull takes one reference, got ${positionals.length}`);
-    }
-    const ref = referenceArg(positionals[0], USAGE);
+    const { flags, io } = ctx;
+    const ref = oneReference(ctx, "pull", USAGE);
     const platform = platformFlag(ctx);
     let jobs = 4;
     if (typeof flags.jobs === "string") {
