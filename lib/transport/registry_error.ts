@@ -6,7 +6,7 @@
 
 import { discard } from "./fetcher.ts";
 import { parseRetryAfter } from "./parse_retry_after.ts";
-import { retryHistory } from "./retry_fetch.ts";
+import { retryHistory, summarizeAttempts } from "./retry_fetch.ts";
 
 /** One entry of a registry's `{"errors": [...]}` body (distribution spec, "Error Codes"). */
 export interface RegistryErrorCode {
@@ -139,7 +139,7 @@ export class RegistryError extends Error {
     if (action !== undefined) init.action = action;
     const history = retryHistory(response);
     if (history) {
-      init.hint = `after ${history.length} attempts: ${history.join(", ")}` +
+      init.hint = `after ${history.length} attempts: ${summarizeAttempts(history)}` +
         (hint !== undefined ? `; ${hint}` : "");
     } else if (hint !== undefined) init.hint = hint;
     const retryAfter = parseRetryAfter(response.headers.get("retry-after"));

@@ -138,10 +138,39 @@ export function retryHistory(response: Response): readonly string[] | undefined 
 /** The network error after the last attempt, saying how many there were and how each ended. */
 function exhausted(error: unknown, history: string[]): unknown {
   if (history.length < 2 || !(error instanceof Error)) return error;
-  const reasons = history.map((h) => h.replace(/^Cannot \w+ \S+: /, "")).join("; ");
-  return new TypeError(`${error.message} (after ${history.length} attempts: ${reasons})`, {
+  const reasons = history.map((h) => h.replace(/^Cannot \w+ \S+: /, ""));
+  const said = reasons.every((r) => r === reasons[0])
+    ? "each ended the same way"
+    : summarizeAttempts(reasons, "; ");
+  return new TypeError(`${error.message} (after ${history.length} attempts: ${said})`, {
     cause: error,
   });
+}
+
+/**
+ * How a series of attempts ended, with repeats folded: `503 x3, 502, 503`.
+ *
+ * @param outcomes One entry per attempt.
+ * @param separator Between entries.
+ * @returns The summary.
+ *
+ * @example Fold repeats
+ * ```ts
+ * import { summarizeAttempts } from "./retry_fetch.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(summarizeAttempts(["503", "503", "502", "503"]), "503 x2, 502, 503");
+ * ```
+ */
+export function summarizeAttempts(outcomes: readonly string[], separator = ", "): string {
+  const parts: string[] = [];
+  for (let i = 0; i < outcomes.length;) {
+    let j = i;
+    while (j < outcomes.length && outcomes[j] === outcomes[i]) j++;
+    parts.push(j - i > 1 ? `${outcomes[i]} x${j - i}` : outcomes[i]!);
+    i = j;
+  }
+  return parts.join(separator);
 }
 
 /**

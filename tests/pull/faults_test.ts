@@ -72,7 +72,7 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
         assertEquals(r.code, 1);
         assertEquals(
           r.stderr.trim(),
-          `skiff: Cannot fetch manifest ${proxy.host}/test/six:1: 503 service unavailable (after 5 attempts: 503, 503, 503, 503, 503)`,
+          `skiff: Cannot fetch manifest ${proxy.host}/test/six:1: 503 service unavailable (after 5 attempts: 503 x5)`,
         );
       },
     );
