@@ -3,15 +3,12 @@
 
 import type { ProgressEvent } from "../progress/progress_event.ts";
 import type { Reference } from "../reference/parse_reference.ts";
-import {
-  choosePlatform,
-  formatPlatform,
-  PlatformNotFoundError,
-} from "../registry/choose_platform.ts";
+import { choosePlatform, PlatformNotFoundError } from "../registry/choose_platform.ts";
 import { parseImageConfig } from "../registry/parse_image_config.ts";
 import { type Descriptor, parseManifest, type Platform } from "../registry/parse_manifest.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
 import type { PullResult } from "./pull.ts";
+import { cachedBlobEvent, manifestEvent } from "./_events.ts";
 
 /**
  * The stored image named `ref`, when its manifest, config and every layer are in the store (and,
@@ -63,25 +60,12 @@ export async function pullFromStore(
     mediaType: entry.mediaType,
     local: true,
   });
-  emit({
-    type: "manifest",
-    digest: entry.digest,
-    platform: platform ? formatPlatform(platform) : undefined,
-    layers: manifest.layers.length,
-    size: blobs.reduce((n, b) => n + b.size, 0),
-  });
+  emit(manifestEvent(entry.digest, platform, manifest));
   const seen = new Set<string>();
   for (const blob of blobs) {
     if (seen.has(blob.digest)) continue;
     seen.add(blob.digest);
-    emit({
-      type: "blob-done",
-      digest: blob.digest,
-      kind: blob === manifest.config ? "config" : "layer",
-      size: blob.size,
-      fetched: 0,
-      cached: true,
-    });
+    emit(cachedBlobEvent(blob, manifest));
   }
   emit({ type: "done", reference: name, digest: entry.digest });
   return {

@@ -39,6 +39,7 @@ import {
 import { holdPullLock } from "../store/_locks.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
+import { cachedBlobEvent, manifestEvent } from "./_events.ts";
 import { runBounded } from "./_run_bounded.ts";
 
 /**
@@ -234,13 +235,7 @@ export async function pull(
   const stored = await storedForm(image);
   const manifest = stored.manifest;
   const blobs = [manifest.config, ...manifest.layers];
-  emit({
-    type: "manifest",
-    digest: image.digest,
-    platform: platform ? formatPlatform(platform) : undefined,
-    layers: manifest.layers.length,
-    size: blobs.reduce((n, b) => n + b.size, 0),
-  });
+  emit(manifestEvent(image.digest, platform, manifest));
 
   // 3. Config and layers, bounded concurrency; the first failure cancels the rest.
   const seen = new Set<string>();
@@ -257,15 +252,7 @@ export async function pull(
   const missing: Descriptor[] = [];
   for (const blob of unique) {
     if (await store.hasBlob(blob.digest, blob.size)) {
-      const kind = blob === manifest.config ? "config" as const : "layer" as const;
-      emit({
-        type: "blob-done",
-        digest: blob.digest,
-        kind,
-        size: blob.size,
-        fetched: 0,
-        cached: true,
-      });
+      emit(cachedBlobEvent(blob, manifest));
     } else {
       missing.push(blob);
     }
