@@ -138,6 +138,53 @@ Deno.test("cli: pull against the real registry", async (t) => {
       },
     );
 
+    await t.step("a hostile manifest: one line, exit 1, nothing written", async () => {
+      const store = `${await Deno.makeTempDir()}/s`;
+      await using proxy = FaultProxy.start(fx.registry.url);
+      const hostile = [
+        // a layer digest that would be a path outside blobs/
+        {
+          layers: [{ mediaType: "x", digest: "sha256:../../../etc/passwd", size: 1 }],
+          want: /invalid digest/,
+        },
+        // a negative size
+        {
+          layers: [{ mediaType: "x", digest: "sha256:" + "a".repeat(64), size: -1 }],
+          want: /no valid size/,
+        },
+      ];
+      for (const { layers, want } of hostile) {
+        const body = JSON.stringify({
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          config: {
+            mediaType: "application/vnd.oci.image.config.v1+json",
+            digest: "sha256:" + "b".repeat(64),
+            size: 2,
+          },
+          layers,
+        });
+        proxy.rules = [
+          (_req, url) =>
+            url.pathname.includes("/manifests/")
+              ? {
+                kind: "status",
+                status: 200,
+                headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
+                body,
+              }
+              : undefined,
+        ];
+        const r = await skiff(["pull", "--store", store, `${proxy.host}/test/single:1`]);
+        assertEquals(r.code, 1);
+        assertEquals(lines(r.stderr).length, 1, r.stderr);
+        assertMatch(r.stderr, /^skiff: Cannot parse manifest: layers\[0\] /);
+        assertMatch(r.stderr, want);
+        const report = await checkStore(store);
+        assertEquals([report.names, report.blobs, report.ingest], [[], 0, []]);
+      }
+    });
+
     await t.step("--debug shows the stack trace, without it there is none", async () => {
       const store = `${await Deno.makeTempDir()}/s`;
       const r = await skiff(["pull", "--debug", "--store", store, `${fx.host}/test/nope:1`]);
