@@ -1,3 +1,4 @@
+import { tempDir } from "./_temp.ts";
 // The real Distribution registry (Debian `docker-registry`), started for a test on 127.0.0.1 and a
 // free port, with its storage in a temporary directory.
 
@@ -27,7 +28,7 @@ export function freePort(): number {
 }
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<RegistryServer> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-registry-" });
+  const dir = await tempDir({ prefix: "skiff-registry-" });
   const storage = options.storage ?? `${dir}/data`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = freePort();

@@ -5,6 +5,7 @@
 
 import { freePort } from "./_registry.ts";
 import { selfSigned } from "./_tls.ts";
+import { tempDir } from "./_temp.ts";
 
 export interface TokenServerOptions {
   /** user -> password */
@@ -72,7 +73,7 @@ export class TokenServer {
   }
 
   static async start(options: TokenServerOptions = {}): Promise<TokenServer> {
-    const dir = await Deno.makeTempDir({ prefix: "skiff-token-" });
+    const dir = await tempDir({ prefix: "skiff-token-" });
     await selfSigned(dir, "signer", "/CN=skiff test token signer");
     const keyPem = await Deno.readTextFile(`${dir}/signer.key`);
     const certPem = await Deno.readTextFile(`${dir}/signer.pem`);

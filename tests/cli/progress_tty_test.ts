@@ -7,6 +7,7 @@ import { startFixture } from "../_fixture.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { play } from "../_terminal.ts";
+import { tempDir } from "../_temp.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const COLUMNS = 120; // the result line (name and digest) is about 100 characters
@@ -43,7 +44,7 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
   );
   try {
     await t.step("success: every blob done, total line, result line; nothing else", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       const ref = `${proxy.host}/test/single:1`;
       const started = performance.now();
       const out = await onPty(["pull", "--store", store, ref], {
@@ -77,7 +78,7 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
     });
 
     await t.step("NO_COLOR: the same screen without a color code", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       const out = await onPty(["pull", "--store", store, `${proxy.host}/test/single:1`], {
         TERM: "xterm-256color",
         NO_COLOR: "1",
@@ -90,7 +91,7 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
     });
 
     await t.step("--quiet and TERM=dumb: no bars on a terminal", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       const ref = `${proxy.host}/test/single:1`;
       const quiet = await onPty(["pull", "-q", "--store", store, ref], { TERM: "xterm" }, "null")
         .output();
@@ -115,7 +116,7 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
               ? { kind: "throttle", bytesPerSecond: 256 * 1024 }
               : undefined,
         ];
-        const store = `${await Deno.makeTempDir()}/s`;
+        const store = `${await tempDir()}/s`;
         const ref = `${proxy.host}/test/single:1`;
         const child = onPty(
           ["pull", "--store", store, ref],

@@ -9,11 +9,12 @@ import { layerOf, LayoutBuilder, mustRun, noise, push, run } from "../_images.ts
 import { type Fault, FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
+import { tempDir } from "../_temp.ts";
 
 const FAST_RETRY = { baseDelay: 10, maxDelay: 200 };
 
 async function tempStore(): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "skiff-faults-" })}/store`;
+  return `${await tempDir({ prefix: "skiff-faults-" })}/store`;
 }
 
 async function assertValid(store: string, context: string) {
@@ -261,7 +262,7 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
 /** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN), for disk-full tests. */
 async function canMount(): Promise<boolean> {
   if (Deno.uid() !== 0) return false;
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const r = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
   if (r.code !== 0) return false;
   await run("umount", [dir]);
@@ -273,7 +274,7 @@ Deno.test({
   ignore: !(await canMount()),
   async fn() {
     const fx = await startFixture();
-    const mnt = await Deno.makeTempDir({ prefix: "skiff-tmpfs-" });
+    const mnt = await tempDir({ prefix: "skiff-tmpfs-" });
     await mustRun("mount", ["-t", "tmpfs", "-o", "size=1200k", "tmpfs", mnt]);
     try {
       const store = `${mnt}/store`;

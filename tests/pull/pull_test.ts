@@ -10,9 +10,10 @@ import { pull } from "../../lib/pull/pull.ts";
 import { PlatformNotFoundError } from "../../lib/registry/choose_platform.ts";
 import { RegistryError } from "../../lib/transport/registry_error.ts";
 import { MediaType } from "../../lib/registry/media_types.ts";
+import { tempDir } from "../_temp.ts";
 
 async function tempStore(): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "skiff-store-" })}/store`;
+  return `${await tempDir({ prefix: "skiff-store-" })}/store`;
 }
 
 async function skopeoInspect(store: string, name: string): Promise<Record<string, unknown>> {
@@ -63,7 +64,7 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
       // umoci lists and unpacks it
       const ls = new TextDecoder().decode(await mustRun("umoci", ["ls", "--layout", store]));
       assertEquals(ls.trim(), name);
-      const bundle = `${await Deno.makeTempDir()}/bundle`;
+      const bundle = `${await tempDir()}/bundle`;
       await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${name}`, bundle]);
       assertEquals(await Deno.readTextFile(`${bundle}/rootfs/etc/os-release`), "NAME=skiff-test\n");
       assertEquals((await Deno.stat(`${bundle}/rootfs/data/blob.bin`)).size, 2 * 1024 * 1024 + 123);
@@ -167,7 +168,7 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
         const inspected = await skopeoInspect(store, name);
         assertEquals(inspected.Digest, result.digest);
         assertEquals(inspected.Architecture, "arm64");
-        const bundle = `${await Deno.makeTempDir()}/bundle`;
+        const bundle = `${await tempDir()}/bundle`;
         await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${name}`, bundle]);
         assertEquals(
           await Deno.readTextFile(`${bundle}/rootfs/bin/hello`),
