@@ -3,7 +3,6 @@
 // `x5c` header), grants anonymous pulls of `public/*`, and everything to known users. It also
 // speaks the OAuth2 refresh-token POST that identity tokens use.
 
-import { freePort } from "./_registry.ts";
 import { selfSigned } from "./_tls.ts";
 import { tempDir } from "./_temp.ts";
 
@@ -87,7 +86,7 @@ export class TokenServer {
     const x5c = btoa(String.fromCharCode(...pemBody(certPem)));
     const holder: { server?: TokenServer } = {};
     const server = Deno.serve(
-      { hostname: "127.0.0.1", port: freePort(), onListen() {} },
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
       (req) => holder.server!.#handle(req),
     );
     holder.server = new TokenServer(server, key, x5c, `${dir}/signer.pem`, options);

@@ -46,12 +46,10 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
     await t.step("success: every blob done, total line, result line; nothing else", async () => {
       const store = `${await tempDir()}/s`;
       const ref = `${proxy.host}/test/single:1`;
-      const started = performance.now();
       const out = await onPty(["pull", "--store", store, ref], {
         TERM: "xterm-256color",
         NO_COLOR: null,
       }, "null").output();
-      const elapsed = performance.now() - started;
       const raw = new TextDecoder().decode(out.stdout);
       assertEquals(out.code, 0, raw);
       const term = play(raw, { columns: COLUMNS });
@@ -68,9 +66,9 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
       assertEquals(screen[5], `${ref} ${fx.single.digest}`);
       assert(!screen.some((l) => l.includes("[")), "no bar left:\n" + screen.join("\n"));
       assertEquals(term.wrapped, 0);
-      // it moved: several frames drawn in place, at most about ten a second
+      // it moved: several frames drawn in place (the rate limit is held by the renderer's own
+      // test, on its clock: tests/progress/tty_renderer_test.ts)
       assert(term.cursorUps >= 3, `${term.cursorUps} redraws`);
-      assert(term.cursorUps <= elapsed / 100 + 3, `${term.cursorUps} redraws in ${elapsed} ms`);
       assertMatch(raw, /\] +[\d.]+ [KM]iB \/ 2\.0 MiB/); // a live bar was shown on the way
       // deno-lint-ignore no-control-regex
       assertMatch(raw, /\x1b\[32m done/); // colors, since NO_COLOR is not set

@@ -43,9 +43,7 @@ Deno.test("mirrors: a pull-through cache first, the registry when it fails", asy
       async () => {
         const down = `127.0.0.1:${(await import("../_registry.ts")).freePort()}`;
         const s = await store();
-        const started = performance.now();
         const result = await pull(name, { store: s, config: config(down) });
-        assert(performance.now() - started < 5000);
         assertEquals(result.reference, name);
         assert(upstream.requests("/blobs/").length >= 3);
       },
