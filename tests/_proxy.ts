@@ -8,8 +8,12 @@ export type Fault =
   | { kind: "cut"; after: number }
   /** Send the first `after` body bytes, then send nothing for `ms` (forever when absent). */
   | { kind: "stall"; after: number; ms?: number }
-  /** Flip the bits of the body byte at offset `at` (of this response's body). */
+  /**
+   * Flip the bits of the body byte at offset `at` (of this response's body), or at `fraction`
+   * (0 to 1) of the body's length as the upstream announced it.
+   */
   | { kind: "flip"; at: number }
+  | { kind: "flip"; fraction: number }
   /** Drop the request's Range header: the upstream answers 200 with the whole body. */
   | { kind: "ignore-range" }
   /** Answer 206 with this Content-Range header instead of the upstream's. */
@@ -137,7 +141,13 @@ export class FaultProxy {
     if (bodyFaults.some((f) => f.kind === "append" || f.kind === "cut" || f.kind === "stall")) {
       out.delete("content-length");
     }
-    return new Response(faultyBody(upstream.body, bodyFaults, this.#stopping.promise), {
+    const length = Number(upstream.headers.get("content-length") ?? "0");
+    const placed = bodyFaults.map((f) =>
+      f.kind === "flip" && "fraction" in f
+        ? { kind: "flip" as const, at: Math.floor(f.fraction * Math.max(0, length - 1)) }
+        : f
+    );
+    return new Response(faultyBody(upstream.body, placed, this.#stopping.promise), {
       status: responseStatus,
       headers: out,
     });

@@ -10,6 +10,7 @@ import { type Fault, FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { tempDir } from "../_temp.ts";
+import { seededRandom } from "../_random.ts";
 
 const FAST_RETRY = { baseDelay: 10, maxDelay: 200 };
 
@@ -142,25 +143,40 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
             : undefined
         );
         const KILLS = 15;
-        let survived = 0;
+        const random = seededRandom("kill test");
+        let landed = 0;
         for (let i = 0; i < KILLS; i++) {
+          const seen = proxy.seen.length;
           const child = spawnSkiff(["pull", "-q", "--store", store, `${proxy.host}/${six}`]);
-          await new Promise((r) => setTimeout(r, 50 + Math.random() * 500));
+          // the kill lands at a random moment after the first blob request of this pull
+          const exited = child.status.then(() => true);
+          const blobAsked = async () => {
+            while (!proxy.seen.slice(seen).some((r) => r.path.includes("/blobs/"))) {
+              if (await Promise.race([exited, new Promise((r) => setTimeout(r, 10, false))])) {
+                return;
+              }
+            }
+          };
+          await blobAsked();
+          await new Promise((r) => setTimeout(r, random() * 600));
           try {
             child.kill("SIGKILL");
           } catch { /* it finished first */ }
-          await child.output();
-          await assertValid(store, `after kill ${i + 1}`);
-          survived++;
+          const status = await child.status;
+          await child.output().catch(() => {});
+          const report = await assertValid(store, `after kill ${i + 1}`);
+          // a kill that landed during the download: the process died of it, the image unnamed
+          if (status.signal === "SIGKILL" && report.names.length === 0) landed++;
           // start over from time to time, so kills land early in a pull as well as late
           if (i % 5 === 4) await Deno.remove(store, { recursive: true });
         }
+        assert(landed >= KILLS / 3, `only ${landed} of ${KILLS} kills landed during a download`);
         const final = await skiff(["pull", "-q", "--store", store, `${proxy.host}/${six}`]);
         assertEquals(final.code, 0, final.stderr);
         const report = await assertValid(store, "after the final pull");
         assertEquals(report.names, [`${proxy.host}/${six}`]);
         await mustRun("skopeo", ["inspect", `oci:${store}:${proxy.host}/${six}`]);
-        console.log(`kill test: ${survived} kills survived, 0 corrupt blobs`);
+        console.log(`kill test: ${landed} of ${KILLS} kills landed mid-download, 0 corrupt blobs`);
       },
     );
 
@@ -204,26 +220,30 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
         const store = await tempStore();
         await using proxy = FaultProxy.start(fx.registry.url);
         const counts: Record<string, number> = {};
-        const pick = (url: URL): Fault | undefined => {
-          if (Math.random() < 0.6) return undefined;
+        const random = seededRandom("soak");
+        const pick = (req: Request, url: URL): Fault | undefined => {
+          if (random() < 0.6) return undefined;
           const isBlob = url.pathname.includes("/blobs/");
+          const hasBody = req.method === "GET";
           const menu: Fault[] = [
-            { kind: "status", status: [500, 502, 503, 504][Math.floor(Math.random() * 4)]! },
+            { kind: "status", status: [500, 502, 503, 504][Math.floor(random() * 4)]! },
             { kind: "status", status: 429, headers: { "retry-after": "0" } },
-            ...(isBlob
+            // a flipped byte anywhere in any body: manifests, indexes, configs and layers
+            ...(hasBody ? [{ kind: "flip", fraction: random() } as Fault] : []),
+            ...(isBlob && hasBody
               ? [
-                { kind: "cut", after: Math.floor(Math.random() * 1_200_000) } as Fault,
-                { kind: "stall", after: Math.floor(Math.random() * 1_000_000), ms: 2000 } as Fault,
-                { kind: "flip", at: Math.floor(Math.random() * 1_000_000) } as Fault,
+                { kind: "cut", after: Math.floor(random() * 1_200_000) } as Fault,
+                { kind: "stall", after: Math.floor(random() * 1_000_000), ms: 2000 } as Fault,
                 { kind: "ignore-range" } as Fault,
               ]
               : []),
           ];
-          const fault = menu[Math.floor(Math.random() * menu.length)]!;
-          counts[fault.kind] = (counts[fault.kind] ?? 0) + 1;
+          const fault = menu[Math.floor(random() * menu.length)]!;
+          const kind = fault.kind === "flip" ? `flip-${isBlob ? "blob" : "manifest"}` : fault.kind;
+          counts[kind] = (counts[kind] ?? 0) + 1;
           return fault;
         };
-        proxy.on((_req, url) => pick(url));
+        proxy.on(pick);
         const images = ["test/single:1", six, "test/multi:1", "test/docker:1"];
         let ok = 0;
         const errors: string[] = [];
@@ -249,7 +269,8 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
             `${ok} verified, ${errors.length} clean errors, 0 corrupt blobs`,
         );
         assert(injected > 20, "faults were injected");
-        assert(ok > PULLS / 2, `most pulls get through: ${ok}; errors: ${errors.join(" | ")}`);
+        assert(ok > PULLS / 3, `many pulls get through: ${ok}; errors: ${errors.join(" | ")}`);
+        assert((counts["flip-manifest"] ?? 0) > 0, "a manifest, index or config was corrupted");
       },
     );
   } finally {
