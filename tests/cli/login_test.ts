@@ -52,6 +52,7 @@ Deno.test("login and logout", async (t) => {
             `${host}/private/app:1`,
           ], { env });
           assertEquals(denied.code, 1);
+          assertMatch(denied.stderr, /^skiff: Cannot .*401 unauthorized/);
         }
       },
     );

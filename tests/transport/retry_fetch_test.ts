@@ -208,11 +208,12 @@ Deno.test("withRetry: a request aborted before it starts is not sent again", asy
   const controller = new AbortController();
   controller.abort();
   const { fetcher, seen } = sequence([503, 200]);
-  await assertRejects(() =>
+  const e = await assertRejects(() =>
     withRetry(fetcher, { baseDelay: 10_000, maxDelay: 10_000 })(
       new Request("https://r.example/v2/", { signal: controller.signal }),
     )
   );
+  assertEquals(e.name, "AbortError");
   assert(seen.length <= 1);
 });
 
