@@ -16,6 +16,7 @@ import { imagesCommand } from "./commands/images.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
+import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   configCommand,
   digestCommand,
   tagsCommand,
+  referrersCommand,
   blobCommand,
   imagesCommand,
   rmCommand,
