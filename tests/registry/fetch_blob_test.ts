@@ -71,6 +71,21 @@ Deno.test("fetchBlob: streams verified bytes; a mismatch fails the stream after 
       assert(received <= small!.size, `${received} bytes passed on, the blob has ${small!.size}`);
     });
 
+    await t.step("a body that ends early, cleanly: SizeMismatchError", async () => {
+      proxy.rules = [
+        (_req, url) =>
+          url.pathname.endsWith(small!.digest) ? { kind: "short", after: 100 } : undefined,
+      ];
+      const blob = await fetchBlob(`${proxy.host}/test/single@${small!.digest}`, {
+        size: small!.size,
+      });
+      await assertRejects(
+        () => new Response(blob.body).arrayBuffer(),
+        SizeMismatchError,
+        "got 100",
+      );
+    });
+
     await t.step("bad input and unknown blobs", async () => {
       await assertRejects(
         () => fetchBlob(`${fx.host}/test/single:1`),
