@@ -5,6 +5,7 @@
  * @module
  */
 
+import { escapeText } from "../progress/escape_text.ts";
 import { VERSION } from "../version.ts";
 import { type CliIo, type Command, UsageError } from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
@@ -130,18 +131,24 @@ export async function main(args: string[], io: CliIo, signal: AbortSignal): Prom
   } catch (e) {
     const error = signal.aborted ? signal.reason : e;
     if (error instanceof UsageError) {
-      io.err(`skiff: ${error.message}\n`);
+      io.err(`skiff: ${escapeText(error.message, { keepNewlines: true })}\n`);
       return 2;
     }
     io.err(`skiff: ${oneLine(error)}\n`);
-    if (debug && error instanceof Error) io.err(`${describe(error)}\n`);
+    if (debug && error instanceof Error) {
+      io.err(`${escapeText(describe(error), { keepNewlines: true })}\n`);
+    }
     return error instanceof Interrupted ? error.code : 1;
   }
 }
 
+/**
+ * The error as one line: its message (our text with the server's or the image's strings in it)
+ * with every control character, newlines included, shown as a visible escape.
+ */
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\n\s*/g, " ").trim() || "unknown error";
+  return escapeText(message.trim()) || "unknown error";
 }
 
 function describe(error: Error): string {

@@ -1,5 +1,6 @@
 // skiff images
 
+import { escapeText } from "../../progress/escape_text.ts";
 import { formatBytes, shortDigest } from "../../progress/format.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
@@ -55,6 +56,8 @@ export const imagesCommand: Command = {
     const now = Date.now();
     const rows = [
       ["NAME", "DIGEST", "PLATFORM", "SIZE", "PULLED"],
+      // every cell escaped before the widths are measured: names, platforms and times come from
+      // index.json and the images' configs
       ...images.map((i) => [
         i.name ?? "<none>",
         shortDigest(i.digest),
@@ -62,7 +65,7 @@ export const imagesCommand: Command = {
         formatBytes(i.size),
         (i.pulled ? age(now, i.pulled) : "-") +
         (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : ""),
-      ]),
+      ].map((cell) => escapeText(cell))),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     ctx.io.out(

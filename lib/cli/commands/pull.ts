@@ -1,5 +1,6 @@
 // skiff pull REF
 
+import { safe } from "../../progress/escape_text.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import { pull, type PullPolicy } from "../../pull/pull.ts";
@@ -100,7 +101,7 @@ export const pullCommand: Command = {
         ...warningLog(ctx),
         ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
         ...(renderer?.log
-          ? { onDebug: (line) => renderer.log!(`debug: ${line}\n`) }
+          ? { onDebug: (line) => renderer.log!(safe`debug: ${line}\n`) }
           : debugLog(ctx)),
       });
     } catch (e) {
@@ -123,7 +124,7 @@ export const pullCommand: Command = {
         store: result.store,
       });
     } else {
-      io.out(`${result.reference} ${result.digest}\n`);
+      io.out(safe`${result.reference} ${result.digest}\n`);
     }
     return 0;
   },
