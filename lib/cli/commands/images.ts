@@ -58,14 +58,16 @@ export const imagesCommand: Command = {
       ["NAME", "DIGEST", "PLATFORM", "SIZE", "PULLED"],
       // every cell escaped before the widths are measured: names, platforms and times come from
       // index.json and the images' configs
-      ...images.map((i) => [
-        i.name ?? "<none>",
-        shortDigest(i.digest),
-        i.platform ? formatPlatform(i.platform) : "-",
-        formatBytes(i.size),
-        (i.pulled ? age(now, i.pulled) : "-") +
-        (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : ""),
-      ].map((cell) => escapeText(cell))),
+      ...images.map((i) =>
+        [
+          i.name ?? "<none>",
+          shortDigest(i.digest),
+          i.platform ? formatPlatform(i.platform) : "-",
+          formatBytes(i.size),
+          (i.pulled ? age(now, i.pulled) : "-") +
+          (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : ""),
+        ].map((cell) => escapeText(cell))
+      ),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     ctx.io.out(
