@@ -24,8 +24,8 @@ export interface EscapeTextOptions {
 // isolates (which reorder what a terminal shows: "Trojan Source")
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-// deno-lint-ignore no-control-regex
 const UNSAFE_KEEP_NEWLINES =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 // what JSON.stringify leaves raw inside strings (it escapes C0 itself)
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
