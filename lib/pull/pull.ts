@@ -29,6 +29,7 @@ import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
+import { readCapped } from "../transport/fetcher.ts";
 import {
   INDEX_DIGEST_ANNOTATION,
   PULLED_ANNOTATION,
@@ -37,6 +38,7 @@ import {
   Store,
 } from "../store/store.ts";
 import { holdPullLock } from "../store/_locks.ts";
+import { nameOf } from "../store/_index_entry.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
@@ -251,8 +253,24 @@ export async function pull(
   let bytesFetched = 0;
   const missing: Descriptor[] = [];
   for (const blob of unique) {
-    if (await store.hasBlob(blob.digest, blob.size)) {
+    // the config is small and read whole: re-verified, and a damaged copy is fetched again
+    const present = blob === manifest.config
+      ? await store.blobState(blob.digest, blob.size, CONFIG_LIMIT)
+      : await store.hasBlob(blob.digest, blob.size)
+      ? "intact"
+      : "missing";
+    if (present === "intact") {
       emit(cachedBlobEvent(blob, manifest));
+    } else if (present === "damaged") {
+      bytesFetched += await replaceSmallBlob(client, ref.repository, store, blob, signal);
+      emit({
+        type: "blob-done",
+        digest: blob.digest,
+        kind: "config",
+        size: blob.size,
+        fetched: blob.size,
+        cached: false,
+      });
     } else {
       missing.push(blob);
     }
@@ -299,7 +317,7 @@ export async function pull(
     known.annotations?.[SOURCE_DIGEST_ANNOTATION] === annotations[SOURCE_DIGEST_ANNOTATION];
   if (!same) {
     await store.updateIndex((entries) => [
-      ...entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name),
+      ...entries.filter((e) => nameOf(e) !== name),
       entry,
     ]);
   }
@@ -318,6 +336,26 @@ export async function pull(
     store: store.path,
     bytesFetched,
   };
+}
+
+/** The largest config read whole. */
+const CONFIG_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Fetches a small blob whose stored copy is damaged and puts it in place of that copy (verified,
+ * written beside it and renamed over it: there is never a moment without a file).
+ */
+async function replaceSmallBlob(
+  client: RegistrySource,
+  repository: string,
+  store: Store,
+  blob: Descriptor,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const res = await client.getBlob(repository, blob.digest, signal ? { signal } : {});
+  const bytes = await readCapped(res, blob.size, `blob ${blob.digest}`);
+  await store.putBlob(blob.digest, bytes); // checks the digest, replaces the damaged copy
+  return bytes.byteLength;
 }
 
 type Manifest = ParsedManifest & { digest: string; bytes: Uint8Array; local: boolean };

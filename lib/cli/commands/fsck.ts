@@ -62,6 +62,7 @@ export const fsckCommand: Command = {
     for (const s of report.sizeMismatches) {
       out += `size mismatch ${s.digest}: described as ${s.expected} bytes, ${s.actual} on disk\n`;
     }
+    for (const p of report.problems) out += safe`problem with ${p.image}: ${p.problem}\n`;
     for (const f of report.unknownFiles) out += safe`unknown file ${f} (left alone)\n`;
     const stale = repair ? "deleted stale" : "stale";
     for (const p of report.stalePartials) {
@@ -74,11 +75,17 @@ export const fsckCommand: Command = {
     out += `checked ${report.images} image${report.images === 1 ? "" : "s"}, ` +
       `${report.blobs} blob${report.blobs === 1 ? "" : "s"} (${formatBytes(report.bytes)}): ` +
       (report.ok ? "ok" : `${report.corrupt.length} corrupt, ${report.missing.length} missing, ` +
-        `${report.sizeMismatches.length} size mismatches`) +
+        `${report.sizeMismatches.length} size mismatches` +
+        (report.problems.length > 0 ? `, ${report.problems.length} damaged entries` : "")) +
       "\n";
     ctx.io.out(out);
     if (!report.ok) {
-      const names = [...new Set(report.missing.flatMap((m) => m.images))];
+      const names = [
+        ...new Set([
+          ...report.missing.flatMap((m) => m.images),
+          ...report.problems.map((p) => p.image),
+        ]),
+      ];
       ctx.io.err(
         repair || report.corrupt.length === 0
           ? safe`skiff: the store has incomplete images; pull them again: ${names.join(", ")}\n`

@@ -1,5 +1,6 @@
 // skiff gc
 
+import { safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -15,7 +16,7 @@ Options:
   --store DIR        the OCI image layout to clean
   -n, --dry-run      only print what would be deleted
   --json             print an object: blobs, partials, temporary, inUse, kept,
-                     bytes, dryRun
+                     problems, bytes, dryRun
   --debug            show stack traces
 
 Examples:
@@ -61,6 +62,9 @@ export const gcCommand: Command = {
       `${plural(report.partials.length, "partial download")}; ` +
       `${plural(report.kept, "blob")} in use kept\n`;
     ctx.io.out(out);
+    for (const p of report.problems) {
+      ctx.io.err(safe`skiff: warning: ${p.image}: ${p.problem} (kept what it names)\n`);
+    }
     if (report.inUse.length > 0) {
       ctx.io.err(
         `skiff: kept ${plural(report.inUse.length, "partial download")} a running pull holds\n`,

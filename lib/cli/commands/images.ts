@@ -10,12 +10,13 @@ const USAGE = `Usage: skiff images [options]
 
 Lists the images in the store: name, manifest digest, platform, size (config and
 layers) and when it was pulled. An image missing some of its blobs is marked
-"incomplete" (pull it again to complete it).
+"incomplete" (pull it again to complete it); an entry that is damaged or malformed
+is marked with its problem, and the other images are listed all the same.
 
 Options:
   --store DIR        the OCI image layout to list
   --json             print an array of objects: name, digest, mediaType, platform,
-                     size, pulled, complete, missing
+                     size, pulled, complete, missing, problems
   --debug            show stack traces
 
 Examples:
@@ -47,8 +48,9 @@ export const imagesCommand: Command = {
           platform: i.platform ? formatPlatform(i.platform) : null,
           size: i.size,
           pulled: i.pulled ?? null,
-          complete: i.missing.length === 0,
+          complete: i.missing.length === 0 && i.problems.length === 0,
           missing: i.missing,
+          problems: i.problems,
         })),
       );
       return 0;
@@ -61,11 +63,12 @@ export const imagesCommand: Command = {
       ...images.map((i) =>
         [
           i.name ?? "<none>",
-          shortDigest(i.digest),
+          i.digest === "" ? "-" : shortDigest(i.digest),
           i.platform ? formatPlatform(i.platform) : "-",
           formatBytes(i.size),
           (i.pulled ? age(now, i.pulled) : "-") +
-          (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : ""),
+          (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : "") +
+          (i.problems.length > 0 ? `  damaged: ${i.problems.join("; ")}` : ""),
         ].map((cell) => escapeText(cell))
       ),
     ];
