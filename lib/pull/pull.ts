@@ -311,7 +311,11 @@ export async function pull(
   };
   // a re-pull that found what the name already points at writes nothing (not even the time):
   // a warm pull stays cheap, and works on a read-only store
-  const known = await store.findImage(name);
+  // (and a name that has other entries too, malformed ones included, is written: they go)
+  const named = (await store.readEntries()).filter((e) => e.name === name);
+  const known = named.length === 1 && named[0]!.problems.length === 0
+    ? named[0]!.descriptor
+    : undefined;
   const same = known !== undefined && known.digest === entry.digest &&
     known.annotations?.[INDEX_DIGEST_ANNOTATION] === annotations[INDEX_DIGEST_ANNOTATION] &&
     known.annotations?.[SOURCE_DIGEST_ANNOTATION] === annotations[SOURCE_DIGEST_ANNOTATION];
