@@ -40,3 +40,10 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
     at += await file.write(at === 0 ? bytes : bytes.subarray(at));
   }
 }
+
+/** A write refused because the store is read-only (a read-only mount, or no write permission). */
+export function isReadOnlyError(e: unknown): boolean {
+  return e instanceof Deno.errors.PermissionDenied ||
+    (e instanceof Error &&
+      ["EROFS", "EACCES", "EPERM"].includes((e as { code?: string }).code ?? ""));
+}

@@ -11,7 +11,7 @@ import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../registry/media_types.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
-import { fileSize, writeFileAtomic } from "./_fs.ts";
+import { fileSize, isReadOnlyError, writeFileAtomic } from "./_fs.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 import { type IndexEntry, readEntries } from "./_index_entry.ts";
@@ -417,14 +417,6 @@ async function refuseNonDirectory(dir: string): Promise<void> {
     throw new Error(`Cannot open store ${dir}: it is a file, not a directory`);
   }
 }
-
-/** A write refused because the store is read-only (a read-only mount, or no write permission). */
-export function isReadOnlyError(e: unknown): boolean {
-  return e instanceof Deno.errors.PermissionDenied ||
-    (e instanceof Error &&
-      ["EROFS", "EACCES", "EPERM"].includes((e as { code?: string }).code ?? ""));
-}
-
 /** Wraps an operating-system error (full disk, read-only, permissions) with the store's path. */
 function storeError(path: string, action: string, cause: unknown): unknown {
   // Deno's own classes (NotFound, PermissionDenied, ...) or a plain Error with an errno `code`
