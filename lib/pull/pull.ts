@@ -8,12 +8,14 @@
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { ProgressEvent, ProgressListener } from "../progress/progress_event.ts";
+import { checkImagePlatform, configPlatform } from "../registry/_platform_check.ts";
 import {
   choosePlatform,
   formatPlatform,
   hostPlatform,
   normalizePlatform,
   parsePlatform,
+  PlatformNotFoundError,
 } from "../registry/choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
 import {
@@ -182,7 +184,14 @@ export async function pull(
   };
   if (policy !== "always") {
     // read-only: no lock needed (gc never deletes what a named image reaches)
-    const local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
+    let local;
+    try {
+      local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
+    } catch (e) {
+      // the stored image is for another platform: "never" says so; "missing" asks the registry,
+      // which may have the platform (or says the same)
+      if (policy === "never" || !(e instanceof PlatformNotFoundError)) throw e;
+    }
     if (local) return local;
     if (policy === "never") {
       const known = await store.findImage(name);
@@ -274,6 +283,22 @@ export async function pull(
     } else {
       missing.push(blob);
     }
+  }
+  if (explicit && indexDigest === undefined) {
+    // a single-platform image: its config says what it is for; check that before any layer
+    const at = missing.indexOf(manifest.config);
+    if (at !== -1) {
+      const { downloadBlob } = await import("./download_blob.ts");
+      const r = await downloadBlob(
+        { ...ctx, ...(signal ? { signal } : {}) },
+        manifest.config,
+        "config",
+      );
+      bytesFetched += r.fetched;
+      missing.splice(at, 1);
+    }
+    const have = configPlatform(parseImageConfig(await store.readBlob(manifest.config.digest)));
+    checkImagePlatform(have, want, name);
   }
   if (missing.length > 0) {
     // loaded only when something is to be fetched: its streaming hash (node:crypto) costs ~17 ms

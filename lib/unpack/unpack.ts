@@ -157,18 +157,18 @@ export async function unpack(
   let image = await findStored(store, name, want);
   let pulled = false;
   if (!image) {
-    if (options.pull === "never") {
-      throw new Error(`Cannot unpack ${name}: the store ${store.path} does not have it`);
-    }
+    // with "never", the store alone answers, as `pull --pull never` does (a stored image for
+    // another platform is a PlatformNotFoundError naming both)
     const result = await pull(ref, {
       ...options.pullOptions,
       store,
       platform: want,
+      ...(options.pull === "never" ? { policy: "never" as const } : {}),
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     image = { digest: result.digest, manifest: result.manifest, config: result.config };
-    pulled = true;
+    pulled = options.pull !== "never";
   }
   const layers = image.manifest.layers;
   const diffIds = image.config.rootfs?.diff_ids ?? [];
