@@ -12,22 +12,22 @@ export interface HostileRegistry {
   /** Serves `bytes` as a blob of `repo`; returns the digest and size. */
   blob(repo: string, bytes: Uint8Array | string): { digest: string; size: number };
   /** Answers `path` (e.g. `/v2/evil/tags/list`) with what `answer` returns. */
-  route(path: string, answer: (req: Request) => Response): void;
+  route(path: string, answer: (req: Request) => Response | Promise<Response>): void;
   /** Requests seen, as `METHOD path`. */
   seen: string[];
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 export function startHostileRegistry(): HostileRegistry {
-  const routes = new Map<string, (req: Request) => Response>();
+  const routes = new Map<string, (req: Request) => Response | Promise<Response>>();
   const seen: string[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const url = new URL(req.url);
     seen.push(`${req.method} ${url.pathname}`);
     if (url.pathname === "/v2/") return new Response("{}", { status: 200 });
     const answer = routes.get(url.pathname);
     if (answer) {
-      const res = answer(req);
+      const res = await answer(req);
       return req.method === "HEAD" ? new Response(null, res) : res;
     }
     return Response.json(

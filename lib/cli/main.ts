@@ -7,7 +7,13 @@
 
 import { escapeText } from "../progress/escape_text.ts";
 import { VERSION } from "../version.ts";
-import { type CliIo, type Command, UsageError } from "./command.ts";
+import {
+  type CliIo,
+  type Command,
+  type CommandContext,
+  OutputClosedError,
+  UsageError,
+} from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
 import { digestCommand } from "./commands/digest.ts";
@@ -71,7 +77,7 @@ export class Interrupted extends Error {
    * @param code The exit code.
    */
   constructor(signal: string, code: number) {
-    super(`interrupted by ${signal}; partial downloads are kept and resume on the next pull`);
+    super(`interrupted by ${signal}`);
     this.name = "Interrupted";
     this.code = code;
   }
@@ -87,6 +93,7 @@ export class Interrupted extends Error {
  */
 export async function main(args: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const debug = args.includes("--debug");
+  let context: CommandContext | undefined;
   try {
     const first = args.findIndex((a) => !a.startsWith("-"));
     const leading = first === -1 ? args : args.slice(0, first);
@@ -121,15 +128,21 @@ export async function main(args: string[], io: CliIo, signal: AbortSignal): Prom
       io.out(command.usage);
       return 0;
     }
-    return await command.run({
-      flags: parsed.values,
-      positionals: parsed.positionals,
-      io,
-      signal,
-      debug,
-    });
+    context = { flags: parsed.values, positionals: parsed.positionals, io, signal, debug };
+    return await command.run(context);
   } catch (e) {
     const error = signal.aborted ? signal.reason : e;
+    if (error instanceof OutputClosedError) return 141; // the reader has all it wanted: quietly
+    if (error instanceof Interrupted) {
+      io.err(
+        `skiff: ${error.message}` +
+          (context?.partialDownloads
+            ? "; partial downloads are kept and resume on the next pull"
+            : "") +
+          "\n",
+      );
+      return error.code;
+    }
     if (error instanceof UsageError) {
       io.err(`skiff: ${escapeText(error.message, { keepNewlines: true })}\n`);
       return 2;

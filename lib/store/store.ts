@@ -11,7 +11,7 @@ import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../registry/media_types.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
-import { fileSize, isReadOnlyError, writeFileAtomic } from "./_fs.ts";
+import { fileSize, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 import { type IndexEntry, readEntries } from "./_index_entry.ts";
@@ -401,22 +401,6 @@ export class Store {
   }
 }
 
-/** The store path must be a directory (or not exist yet). */
-async function refuseNonDirectory(dir: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(dir);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    if ((e as { code?: string }).code === "ENOTDIR") {
-      throw new Error(`Cannot open store ${dir}: a part of the path is a file`, { cause: e });
-    }
-    throw storeError(dir, "open", e);
-  }
-  if (!info.isDirectory) {
-    throw new Error(`Cannot open store ${dir}: it is a file, not a directory`);
-  }
-}
 /** Wraps an operating-system error (full disk, read-only, permissions) with the store's path. */
 function storeError(path: string, action: string, cause: unknown): unknown {
   // Deno's own classes (NotFound, PermissionDenied, ...) or a plain Error with an errno `code`

@@ -99,7 +99,10 @@ export const pullCommand: Command = {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...(credentials ? { credentials } : {}),
         ...warningLog(ctx),
-        ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
+        onProgress: (e) => {
+          if (e.type === "blob-start") ctx.partialDownloads = true;
+          renderer?.handle(e);
+        },
         ...(renderer?.log
           ? { onDebug: (line) => renderer.log!(safe`debug: ${line}\n`) }
           : debugLog(ctx)),

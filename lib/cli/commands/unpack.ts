@@ -67,7 +67,10 @@ export const unpackCommand: Command = {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...debugLog(ctx),
       },
-      ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
+      onProgress: (e) => {
+        if (e.type === "blob-start") ctx.partialDownloads = true;
+        renderer?.handle(e);
+      },
     });
     if (!flags.quiet) {
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
