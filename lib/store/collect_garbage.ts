@@ -10,6 +10,7 @@ import { acquireLock, GC_LOCK, INDEX_LOCK } from "./_locks.ts";
 import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { entryLabel } from "./_index_entry.ts";
+import { sweepUnpacks } from "./_unpack_records.ts";
 import { type Children, childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
@@ -51,6 +52,11 @@ export interface GarbageReport {
   temporary: number[];
   /** Partial downloads kept because a pull holds them. */
   inUse: string[];
+  /**
+   * Hidden directories that unpacks from this store left behind when they were killed (deleted),
+   * by path; those of unpacks still running are left alone.
+   */
+  unpacks: string[];
   /** Blobs kept (reached from `index.json`). */
   kept: number;
   /**
@@ -116,6 +122,7 @@ export async function collectGarbage(
     partials: [],
     temporary: [],
     inUse: [],
+    unpacks: [],
     kept: 0,
     problems: [],
     bytes: 0,
@@ -137,6 +144,7 @@ export async function collectGarbage(
       report.partials.push(...ingest.partials);
       report.temporary.push(...ingest.temporary);
       report.inUse.push(...ingest.inUse);
+      report.unpacks.push(...(await sweepUnpacks(opened, { remove: !dryRun })).stale);
     } finally {
       indexLock.close();
     }

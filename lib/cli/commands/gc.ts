@@ -9,14 +9,15 @@ const USAGE = `Usage: skiff gc [options]
 
 Deletes from the store every blob no image reaches (through its index, manifest,
 config and layers, and the index and original manifest that pull keeps), and the
-partial downloads no running pull holds. Prints what was freed. Waits for running
+partial downloads no running pull holds, and the hidden directories that killed
+unpacks from this store left behind. Prints what was freed. Waits for running
 pulls to finish first, so it never breaks one.
 
 Options:
   --store DIR        the OCI image layout to clean
   -n, --dry-run      only print what would be deleted
   --json             print an object: blobs, partials, temporary, inUse, kept,
-                     problems, bytes, dryRun
+                     unpacks, problems, bytes, dryRun
   --debug            show stack traces
 
 Examples:
@@ -54,6 +55,7 @@ export const gcCommand: Command = {
     for (const p of report.partials) {
       out += `${verb} partial download of ${p.digest} (${formatBytes(p.size)})\n`;
     }
+    for (const u of report.unpacks) out += safe`${verb} unfinished unpack ${u}\n`;
     if (report.temporary.length > 0) {
       out += `${verb} ${plural(report.temporary.length, "temporary file")}\n`;
     }
