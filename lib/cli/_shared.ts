@@ -136,6 +136,15 @@ export function exclusive(ctx: CommandContext, a: string, b: string): void {
   }
 }
 
+/**
+ * Writes a document's exact bytes (`--raw`): as they are to a file or a pipe; on a terminal, with
+ * control characters shown as escapes (line breaks kept), since the bytes came from a registry.
+ */
+export async function printRaw(ctx: CommandContext, bytes: Uint8Array): Promise<void> {
+  if (!ctx.io.isTerminal.stdout) return await ctx.io.outBytes(bytes);
+  ctx.io.out(escapeText(new TextDecoder().decode(bytes), { keepNewlines: true }));
+}
+
 /** Indents the lines of a JSON document parsed from bytes (kept as sent: nothing dropped). */
 export function prettyJson(bytes: Uint8Array, what: string): string {
   const text = new TextDecoder().decode(bytes);

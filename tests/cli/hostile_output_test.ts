@@ -187,6 +187,19 @@ Deno.test("hostile annotations and tar entry names from the real registry are es
         const parsed = JSON.parse(r.screen);
         assertEquals((parsed.manifest ?? parsed).annotations["org.example.note"], EVIL);
       }
+      // --raw: the exact bytes to a pipe, escaped on a terminal
+      const raw = await skiffOnPty(["inspect", "--raw", `${registry.host}/test/annotated:2`]);
+      assertEquals(raw.code, 0, raw.screen);
+      assertClean(raw.screen, "inspect --raw");
+      // a blob is refused on a terminal
+      const blob = await skiffOnPty([
+        "blob",
+        `${registry.host}/test/annotated@${pushed.layers[0]!.digest}`,
+      ]);
+      assertEquals(blob.code, 1);
+      assertEquals(lines(blob.screen), [
+        "skiff: Cannot write a blob to a terminal: redirect stdout to a file or a pipe",
+      ]);
     });
 
     await t.step("unpack: a tar entry name in the error line, escaped", async () => {
