@@ -10,6 +10,7 @@ import { acquireLock, GC_LOCK, INDEX_LOCK } from "./_locks.ts";
 import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { entryLabel } from "./_index_entry.ts";
+import type { EntryProblem } from "./verify_store.ts";
 import { sweepUnpacks } from "./_unpack_records.ts";
 import { type Children, childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
@@ -64,7 +65,7 @@ export interface GarbageReport {
    * damaged manifest is kept, and read without its digest check for what it names), and the
    * rest of the store is collected all the same.
    */
-  problems: { image: string; problem: string }[];
+  problems: EntryProblem[];
   /** Total bytes freed. */
   bytes: number;
   /** `true` for a dry run: nothing was deleted. */
