@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { CliIo } from "./lib/cli/command.ts";
+import { type CliIo, OutputClosedError } from "./lib/cli/command.ts";
 import { Interrupted, main } from "./lib/cli/main.ts";
 
 const encoder = new TextEncoder();
@@ -58,13 +58,37 @@ async function prompt(question: string, options: { secret?: boolean } = {}): Pro
   return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
+/** A write to stdout that failed because the reader went away (a closed pipe). */
+function closedPipe(e: unknown): unknown {
+  return e instanceof Deno.errors.BrokenPipe ||
+      (e instanceof Error && (e as { code?: string }).code === "EPIPE")
+    ? new OutputClosedError({ cause: e })
+    : e;
+}
+
 /** The real terminal. */
 const io: CliIo = {
-  out: (text) => writeAllSync(Deno.stdout, text),
-  err: (text) => writeAllSync(Deno.stderr, text),
+  out: (text) => {
+    try {
+      writeAllSync(Deno.stdout, text);
+    } catch (e) {
+      throw closedPipe(e);
+    }
+  },
+  err: (text) => {
+    try {
+      writeAllSync(Deno.stderr, text);
+    } catch {
+      // stderr is gone too: nowhere left to say anything
+    }
+  },
   outBytes: async (chunk) => {
     stdoutWriter.current ??= Deno.stdout.writable.getWriter();
-    await stdoutWriter.current.write(chunk);
+    try {
+      await stdoutWriter.current.write(chunk);
+    } catch (e) {
+      throw closedPipe(e);
+    }
   },
   isTerminal: {
     stdin: Deno.stdin.isTerminal(),

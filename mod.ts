@@ -153,6 +153,7 @@ export {
 export { ImageNotFoundError } from "./lib/store/image_not_found_error.ts";
 export {
   type CorruptBlob,
+  type EntryProblem,
   type MissingBlob,
   type SizeMismatch,
   type StoreReport,
@@ -160,6 +161,7 @@ export {
   type VerifyStoreOptions,
 } from "./lib/store/verify_store.ts";
 export type { StalePartial } from "./lib/store/_sweep_ingest.ts";
+export type { IndexEntry } from "./lib/store/_index_entry.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

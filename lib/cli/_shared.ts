@@ -3,6 +3,7 @@
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { parsePlatform } from "../registry/choose_platform.ts";
 import type { Platform } from "../registry/parse_manifest.ts";
+import { escapeText, jsonText } from "../progress/escape_text.ts";
 import { Store } from "../store/store.ts";
 import type { Credentials } from "../transport/auth_fetch.ts";
 import { type CommandContext, UsageError } from "./command.ts";
@@ -43,7 +44,7 @@ export function storePath(ctx: CommandContext): string {
 
 /** A debug line writer when `--debug` is on. */
 export function debugLog(ctx: CommandContext): { onDebug?: (line: string) => void } {
-  return ctx.debug ? { onDebug: (line: string) => ctx.io.err(`debug: ${line}\n`) } : {};
+  return ctx.debug ? { onDebug: (line: string) => ctx.io.err(`debug: ${escapeText(line)}\n`) } : {};
 }
 
 /** Checks the number of positionals. */
@@ -94,7 +95,7 @@ export async function readPassword(ctx: CommandContext, fromStdin: boolean): Pro
 
 /** Warnings go to stderr as `skiff: warning: ...`. */
 export function warningLog(ctx: CommandContext): { onWarning: (message: string) => void } {
-  return { onWarning: (message: string) => ctx.io.err(`skiff: warning: ${message}\n`) };
+  return { onWarning: (message: string) => ctx.io.err(`skiff: warning: ${escapeText(message)}\n`) };
 }
 
 /** `--json` was given. */
@@ -102,9 +103,9 @@ export function jsonFlag(ctx: CommandContext): boolean {
   return ctx.flags.json === true;
 }
 
-/** Writes a value to stdout as indented JSON, with a newline. */
+/** Writes a value to stdout as indented JSON (no raw control character), with a newline. */
 export function printJson(ctx: CommandContext, value: unknown): void {
-  ctx.io.out(JSON.stringify(value, null, 2) + "\n");
+  ctx.io.out(jsonText(value, 2) + "\n");
 }
 
 /**
@@ -135,11 +136,20 @@ export function exclusive(ctx: CommandContext, a: string, b: string): void {
   }
 }
 
+/**
+ * Writes a document's exact bytes (`--raw`): as they are to a file or a pipe; on a terminal, with
+ * control characters shown as escapes (line breaks kept), since the bytes came from a registry.
+ */
+export async function printRaw(ctx: CommandContext, bytes: Uint8Array): Promise<void> {
+  if (!ctx.io.isTerminal.stdout) return await ctx.io.outBytes(bytes);
+  ctx.io.out(escapeText(new TextDecoder().decode(bytes), { keepNewlines: true }));
+}
+
 /** Indents the lines of a JSON document parsed from bytes (kept as sent: nothing dropped). */
 export function prettyJson(bytes: Uint8Array, what: string): string {
   const text = new TextDecoder().decode(bytes);
   try {
-    return JSON.stringify(JSON.parse(text), null, 2) + "\n";
+    return jsonText(JSON.parse(text), 2) + "\n";
   } catch {
     throw new Error(`Cannot print ${what}: not valid JSON`);
   }

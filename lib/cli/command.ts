@@ -43,6 +43,22 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Standard output was closed by its reader (`skiff blob ... | head`): the command stops, and the
+ * CLI exits quietly with 141 (128 + SIGPIPE, what a shell shows for `yes | head`).
+ */
+export class OutputClosedError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param options The write error it stands for.
+   */
+  constructor(options?: ErrorOptions) {
+    super("Cannot write to stdout: the reader closed it", options);
+    this.name = "OutputClosedError";
+  }
+}
+
 /** Parsed option values. */
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
@@ -58,6 +74,11 @@ export interface CommandContext {
   signal: AbortSignal;
   /** `--debug` was given. */
   debug: boolean;
+  /**
+   * Set by a command once a blob download has begun: an interrupt then says that partial
+   * downloads are kept (and not otherwise).
+   */
+  partialDownloads?: boolean;
 }
 
 /** One `skiff` command. */

@@ -5,8 +5,15 @@
  * @module
  */
 
+import { escapeText } from "../progress/escape_text.ts";
 import { VERSION } from "../version.ts";
-import { type CliIo, type Command, UsageError } from "./command.ts";
+import {
+  type CliIo,
+  type Command,
+  type CommandContext,
+  OutputClosedError,
+  UsageError,
+} from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
 import { digestCommand } from "./commands/digest.ts";
@@ -72,7 +79,7 @@ export class Interrupted extends Error {
    * @param code The exit code.
    */
   constructor(signal: string, code: number) {
-    super(`interrupted by ${signal}; partial downloads are kept and resume on the next pull`);
+    super(`interrupted by ${signal}`);
     this.name = "Interrupted";
     this.code = code;
   }
@@ -88,6 +95,7 @@ export class Interrupted extends Error {
  */
 export async function main(args: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const debug = args.includes("--debug");
+  let context: CommandContext | undefined;
   try {
     const first = args.findIndex((a) => !a.startsWith("-"));
     const leading = first === -1 ? args : args.slice(0, first);
@@ -122,28 +130,40 @@ export async function main(args: string[], io: CliIo, signal: AbortSignal): Prom
       io.out(command.usage);
       return 0;
     }
-    return await command.run({
-      flags: parsed.values,
-      positionals: parsed.positionals,
-      io,
-      signal,
-      debug,
-    });
+    context = { flags: parsed.values, positionals: parsed.positionals, io, signal, debug };
+    return await command.run(context);
   } catch (e) {
     const error = signal.aborted ? signal.reason : e;
+    if (error instanceof OutputClosedError) return 141; // the reader has all it wanted: quietly
+    if (error instanceof Interrupted) {
+      io.err(
+        `skiff: ${error.message}` +
+          (context?.partialDownloads
+            ? "; partial downloads are kept and resume on the next pull"
+            : "") +
+          "\n",
+      );
+      return error.code;
+    }
     if (error instanceof UsageError) {
-      io.err(`skiff: ${error.message}\n`);
+      io.err(`skiff: ${escapeText(error.message, { keepNewlines: true })}\n`);
       return 2;
     }
     io.err(`skiff: ${oneLine(error)}\n`);
-    if (debug && error instanceof Error) io.err(`${describe(error)}\n`);
+    if (debug && error instanceof Error) {
+      io.err(`${escapeText(describe(error), { keepNewlines: true })}\n`);
+    }
     return error instanceof Interrupted ? error.code : 1;
   }
 }
 
+/**
+ * The error as one line: its message (our text with the server's or the image's strings in it)
+ * with every control character, newlines included, shown as a visible escape.
+ */
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\n\s*/g, " ").trim() || "unknown error";
+  return escapeText(message.trim()) || "unknown error";
 }
 
 function describe(error: Error): string {

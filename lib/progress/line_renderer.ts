@@ -4,12 +4,14 @@
  * @module
  */
 
+import { escapeText } from "./escape_text.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import type { ProgressEvent } from "./progress_event.ts";
 
 /**
  * Turns progress events into one line per finished blob and a summary line, written through
- * `write` (the CLI passes stderr).
+ * `write` (the CLI passes stderr). What the events carry from the registry (references, platform
+ * strings) is escaped with {@linkcode escapeText}.
  *
  * @example Render to an array
  * ```ts
@@ -37,6 +39,10 @@ export class LineRenderer {
     this.#write = write;
   }
 
+  #line(text: string): void {
+    this.#write(escapeText(text.replace(/\n$/, "")) + "\n");
+  }
+
   /**
    * Handles one event.
    *
@@ -45,23 +51,23 @@ export class LineRenderer {
   handle(event: ProgressEvent): void {
     switch (event.type) {
       case "resolved":
-        this.#write(`${event.reference}: ${event.local ? "found" : "resolved"} ${event.digest}\n`);
+        this.#line(`${event.reference}: ${event.local ? "found" : "resolved"} ${event.digest}\n`);
         break;
       case "manifest":
-        this.#write(
+        this.#line(
           `${event.digest}: ${event.platform ? `${event.platform}, ` : ""}` +
             `${event.layers} layer${event.layers === 1 ? "" : "s"}, ${formatBytes(event.size)}\n`,
         );
         break;
       case "blob-done":
         this.#fetched += event.fetched;
-        this.#write(
+        this.#line(
           `${shortDigest(event.digest)}: ${event.cached ? "already present" : "pulled"} ` +
             `(${event.kind}, ${formatBytes(event.size)})\n`,
         );
         break;
       case "layer-unpacked":
-        this.#write(
+        this.#line(
           `${shortDigest(event.digest)}: unpacked (layer ${event.index + 1} of ${event.layers}, ` +
             `${event.entries} entr${event.entries === 1 ? "y" : "ies"}, ${
               formatBytes(event.bytes)
@@ -71,7 +77,7 @@ export class LineRenderer {
       case "done": {
         const ms = performance.now() - this.#start;
         const rate = ms > 0 ? this.#fetched / (ms / 1000) : 0;
-        this.#write(
+        this.#line(
           `${event.reference}: done in ${formatDuration(ms)}` +
             (this.#fetched > 0 ? `, ${formatBytes(this.#fetched)} at ${formatBytes(rate)}/s` : "") +
             "\n",

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { escapeText } from "./escape_text.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import type { BlobKind, ProgressEvent } from "./progress_event.ts";
 
@@ -198,7 +199,7 @@ export class TtyRenderer {
   log(text: string): void {
     const clear = this.#lines > 0 ? `\r\x1b[${this.#lines}A\x1b[J` : "";
     this.#lines = 0;
-    this.#write(clear + text);
+    this.#write(clear + escapeText(text, { keepNewlines: true }));
     if (this.#outcome === undefined && this.#lastDraw > -Infinity) this.#draw();
   }
 
@@ -361,7 +362,8 @@ export class TtyRenderer {
     let left = width;
     for (const s of segments) {
       if (left <= 0) break;
-      const text = s.text.length > left ? s.text.slice(0, left) : s.text;
+      const whole = escapeText(s.text); // references and platforms come from the registry
+      const text = whole.length > left ? whole.slice(0, left) : whole;
       left -= text.length;
       out += this.#color && s.style ? `${SGR[s.style]}${text}\x1b[0m` : text;
     }

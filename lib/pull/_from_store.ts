@@ -3,9 +3,9 @@
 
 import type { ProgressEvent } from "../progress/progress_event.ts";
 import type { Reference } from "../reference/parse_reference.ts";
-import { choosePlatform, PlatformNotFoundError } from "../registry/choose_platform.ts";
+import { checkImagePlatform, platformMatches } from "../registry/_platform_check.ts";
 import { parseImageConfig } from "../registry/parse_image_config.ts";
-import { type Descriptor, parseManifest, type Platform } from "../registry/parse_manifest.ts";
+import { parseManifest, type Platform } from "../registry/parse_manifest.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
 import type { PullResult } from "./pull.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
@@ -50,9 +50,17 @@ export async function pullFromStore(
     platform = { os: config.os, architecture: config.architecture };
     if (config.variant) platform.variant = config.variant;
   }
-  if (want !== undefined && !matches(platform, want)) return undefined;
-
   const indexDigest = entry.annotations?.[INDEX_DIGEST_ANNOTATION];
+  if (want !== undefined) {
+    if (!platform) return undefined;
+    if (!platformMatches(platform, want)) {
+      // a single-platform image for another platform: that is the answer, as from the registry
+      // (one chosen from an index says nothing about the index's other platforms)
+      if (indexDigest === undefined) checkImagePlatform(platform, want, name);
+      return undefined;
+    }
+  }
+
   emit({
     type: "resolved",
     reference: name,
@@ -81,22 +89,4 @@ export async function pullFromStore(
     store: store.path,
     bytesFetched: 0,
   };
-}
-
-/** Whether a stored image's platform is the one asked for (by the same rules as an index). */
-function matches(platform: Platform | undefined, want: Platform): boolean {
-  if (!platform) return false;
-  const entry: Descriptor = {
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    digest: "sha256:" + "0".repeat(64),
-    size: 0,
-    platform,
-  };
-  try {
-    choosePlatform({ schemaVersion: 2, manifests: [entry] }, want);
-    return true;
-  } catch (e) {
-    if (e instanceof PlatformNotFoundError) return false;
-    throw e;
-  }
 }

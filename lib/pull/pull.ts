@@ -8,12 +8,14 @@
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { ProgressEvent, ProgressListener } from "../progress/progress_event.ts";
+import { checkImagePlatform, configPlatform } from "../registry/_platform_check.ts";
 import {
   choosePlatform,
   formatPlatform,
   hostPlatform,
   normalizePlatform,
   parsePlatform,
+  PlatformNotFoundError,
 } from "../registry/choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
 import {
@@ -29,6 +31,7 @@ import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
+import { readCapped } from "../transport/fetcher.ts";
 import {
   INDEX_DIGEST_ANNOTATION,
   PULLED_ANNOTATION,
@@ -37,6 +40,7 @@ import {
   Store,
 } from "../store/store.ts";
 import { holdPullLock } from "../store/_locks.ts";
+import { nameOf } from "../store/_index_entry.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
@@ -180,7 +184,14 @@ export async function pull(
   };
   if (policy !== "always") {
     // read-only: no lock needed (gc never deletes what a named image reaches)
-    const local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
+    let local;
+    try {
+      local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
+    } catch (e) {
+      // the stored image is for another platform: "never" says so; "missing" asks the registry,
+      // which may have the platform (or says the same)
+      if (policy === "never" || !(e instanceof PlatformNotFoundError)) throw e;
+    }
     if (local) return local;
     if (policy === "never") {
       const known = await store.findImage(name);
@@ -251,11 +262,43 @@ export async function pull(
   let bytesFetched = 0;
   const missing: Descriptor[] = [];
   for (const blob of unique) {
-    if (await store.hasBlob(blob.digest, blob.size)) {
+    // the config is small and read whole: re-verified, and a damaged copy is fetched again
+    const present = blob === manifest.config
+      ? await store.blobState(blob.digest, blob.size, CONFIG_LIMIT)
+      : await store.hasBlob(blob.digest, blob.size)
+      ? "intact"
+      : "missing";
+    if (present === "intact") {
       emit(cachedBlobEvent(blob, manifest));
+    } else if (present === "damaged") {
+      bytesFetched += await replaceSmallBlob(client, ref.repository, store, blob, signal);
+      emit({
+        type: "blob-done",
+        digest: blob.digest,
+        kind: "config",
+        size: blob.size,
+        fetched: blob.size,
+        cached: false,
+      });
     } else {
       missing.push(blob);
     }
+  }
+  if (explicit && indexDigest === undefined) {
+    // a single-platform image: its config says what it is for; check that before any layer
+    const at = missing.indexOf(manifest.config);
+    if (at !== -1) {
+      const { downloadBlob } = await import("./download_blob.ts");
+      const r = await downloadBlob(
+        { ...ctx, ...(signal ? { signal } : {}) },
+        manifest.config,
+        "config",
+      );
+      bytesFetched += r.fetched;
+      missing.splice(at, 1);
+    }
+    const have = configPlatform(parseImageConfig(await store.readBlob(manifest.config.digest)));
+    checkImagePlatform(have, want, name);
   }
   if (missing.length > 0) {
     // loaded only when something is to be fetched: its streaming hash (node:crypto) costs ~17 ms
@@ -293,13 +336,17 @@ export async function pull(
   };
   // a re-pull that found what the name already points at writes nothing (not even the time):
   // a warm pull stays cheap, and works on a read-only store
-  const known = await store.findImage(name);
+  // (and a name that has other entries too, malformed ones included, is written: they go)
+  const named = (await store.readEntries()).filter((e) => e.name === name);
+  const known = named.length === 1 && named[0]!.problems.length === 0
+    ? named[0]!.descriptor
+    : undefined;
   const same = known !== undefined && known.digest === entry.digest &&
     known.annotations?.[INDEX_DIGEST_ANNOTATION] === annotations[INDEX_DIGEST_ANNOTATION] &&
     known.annotations?.[SOURCE_DIGEST_ANNOTATION] === annotations[SOURCE_DIGEST_ANNOTATION];
   if (!same) {
     await store.updateIndex((entries) => [
-      ...entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name),
+      ...entries.filter((e) => nameOf(e) !== name),
       entry,
     ]);
   }
@@ -318,6 +365,26 @@ export async function pull(
     store: store.path,
     bytesFetched,
   };
+}
+
+/** The largest config read whole. */
+const CONFIG_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Fetches a small blob whose stored copy is damaged and puts it in place of that copy (verified,
+ * written beside it and renamed over it: there is never a moment without a file).
+ */
+async function replaceSmallBlob(
+  client: RegistrySource,
+  repository: string,
+  store: Store,
+  blob: Descriptor,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const res = await client.getBlob(repository, blob.digest, signal ? { signal } : {});
+  const bytes = await readCapped(res, blob.size, `blob ${blob.digest}`);
+  await store.putBlob(blob.digest, bytes); // checks the digest, replaces the damaged copy
+  return bytes.byteLength;
 }
 
 type Manifest = ParsedManifest & { digest: string; bytes: Uint8Array; local: boolean };

@@ -5,19 +5,16 @@
  * @module
  */
 
-import { computeDigest } from "../reference/compute_digest.ts";
-import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
-import { parseDigest } from "../reference/parse_digest.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { readCapped } from "../transport/fetcher.ts";
-import { hostPlatform } from "./choose_platform.ts";
+import { hostPlatform, normalizePlatform, parsePlatform } from "./choose_platform.ts";
+import { checkImagePlatform, configPlatform } from "./_platform_check.ts";
+import { readConfig } from "./_read_config.ts";
 import { type ImageConfig, parseImageConfig } from "./parse_image_config.ts";
 import { ManifestError, type Platform } from "./parse_manifest.ts";
 import { clientFor } from "./remote_options.ts";
 import { resolveManifest, type ResolveManifestOptions } from "./resolve_manifest.ts";
 
-/** The largest config blob read (real ones are a few KiB; large histories reach a few MiB). */
-export const CONFIG_SIZE_LIMIT = 64 * 1024 * 1024;
+export { CONFIG_SIZE_LIMIT } from "./_read_config.ts";
 
 /** What {@linkcode fetchImageConfig} returns. */
 export interface FetchedImageConfig {
@@ -48,7 +45,8 @@ export interface FetchedImageConfig {
  * @returns The config, its bytes and digest, and the manifest it came from.
  * @throws {SyntaxError} When the reference or platform is malformed, or the config is not JSON.
  * @throws {RegistryError} When the registry refuses (404: not found).
- * @throws {PlatformNotFoundError} When an index has no manifest for the platform.
+ * @throws {PlatformNotFoundError} When an index has no manifest for the platform, or an explicit
+ * platform is not a single-platform image's.
  * @throws {DigestMismatchError} When a manifest or the config does not match its digest.
  *
  * @example The entrypoint of an image
@@ -69,35 +67,21 @@ export async function fetchImageConfig(
     ...options,
     client,
     platform: options.platform ?? hostPlatform(),
+    checkPlatform: false, // checked below, on the config read anyway
   });
   if (m.kind !== "manifest") throw new ManifestError(`Cannot use ${ref}: not an image`);
-  const { digest, size } = m.manifest.config;
-  const what = `config ${digest} of ${ref}`;
-  if (size > CONFIG_SIZE_LIMIT) {
-    throw new RangeError(`Cannot read ${what}: ${size} bytes is more than ${CONFIG_SIZE_LIMIT}`);
-  }
-  const res = await client.getBlob(
-    ref.repository,
-    digest,
-    options.signal ? { signal: options.signal } : {},
-  );
-  let bytes: Uint8Array;
-  try {
-    bytes = await readCapped(res, size, what);
-  } catch (e) {
-    if (e instanceof RangeError) {
-      throw new SizeMismatchError(what, size, size + 1, "the server sent too many bytes");
-    }
-    throw e;
-  }
-  if (bytes.byteLength !== size) throw new SizeMismatchError(what, size, bytes.byteLength);
-  const actual = await computeDigest(bytes, parseDigest(digest).algorithm);
-  if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
+  const { digest } = m.manifest.config;
+  const bytes = await readConfig(client, ref, m.manifest.config, options.signal);
   const config = parseImageConfig(bytes);
   let platform = m.platform;
-  if (!platform && config.os && config.architecture) {
-    platform = { os: config.os, architecture: config.architecture };
-    if (config.variant) platform.variant = config.variant;
+  if (!platform) {
+    platform = configPlatform(config);
+    if (options.platform !== undefined) {
+      const want = typeof options.platform === "string"
+        ? parsePlatform(options.platform)
+        : normalizePlatform(options.platform);
+      checkImagePlatform(platform, want, ref.toString());
+    }
   }
   return {
     reference: ref.toString(),

@@ -7,6 +7,9 @@
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { choosePlatform, normalizePlatform, parsePlatform } from "./choose_platform.ts";
+import { checkImagePlatform, configPlatform } from "./_platform_check.ts";
+import { parseImageConfig } from "./parse_image_config.ts";
+import { readConfig } from "./_read_config.ts";
 import { ManifestError, type Platform } from "./parse_manifest.ts";
 import type { FetchedManifest } from "./registry_client.ts";
 import { clientFor, type RemoteOptions } from "./remote_options.ts";
@@ -15,11 +18,17 @@ import { clientFor, type RemoteOptions } from "./remote_options.ts";
 export interface ResolveManifestOptions extends RemoteOptions {
   /**
    * When the reference points at an index, return the image manifest for this platform
-   * (`os/arch[/variant]` or an object) instead of the index. A single-platform image is returned
-   * as it is.
+   * (`os/arch[/variant]` or an object) instead of the index. A single-platform image is checked
+   * against it (its config is fetched): another platform is a `PlatformNotFoundError` naming
+   * both.
    * @default {the index itself}
    */
   platform?: string | Platform;
+  /**
+   * With `platform`, check a single-platform image's config against it.
+   * @default {true}
+   */
+  checkPlatform?: boolean;
 }
 
 /** What {@linkcode resolveManifest} returns: a verified manifest and where it came from. */
@@ -28,7 +37,10 @@ export type ResolvedManifest = FetchedManifest & {
   reference: string;
   /** The index the platform's manifest was chosen from, when one was. */
   indexDigest: string | undefined;
-  /** The platform of the chosen index entry, when one was chosen. */
+  /**
+   * The platform of the chosen index entry, when one was chosen; with `platform` and a
+   * single-platform image, its config's.
+   */
   platform: Platform | undefined;
 };
 
@@ -42,7 +54,8 @@ export type ResolvedManifest = FetchedManifest & {
  * @returns The manifest, its exact bytes, digest and parsed document.
  * @throws {SyntaxError} When the reference or platform is malformed.
  * @throws {RegistryError} When the registry refuses (404: not found).
- * @throws {PlatformNotFoundError} When the index has no manifest for the platform.
+ * @throws {PlatformNotFoundError} When the index has no manifest for the platform, or a
+ * single-platform image is for another one.
  * @throws {DigestMismatchError} When the bytes do not match the digest.
  *
  * @example The arm64 manifest of a multi-platform image
@@ -67,7 +80,13 @@ export async function resolveManifest(
   const request = options.signal ? { signal: options.signal } : {};
   const top = await client.getManifest(ref.repository, ref.identifier, request);
   if (want === undefined || top.kind !== "index") {
-    return { ...top, reference: ref.toString(), indexDigest: undefined, platform: undefined };
+    let platform: Platform | undefined;
+    if (want !== undefined && top.kind === "manifest" && options.checkPlatform !== false) {
+      const config = await readConfig(client, ref, top.manifest.config, options.signal);
+      platform = configPlatform(parseImageConfig(config));
+      checkImagePlatform(platform, want, ref.toString());
+    }
+    return { ...top, reference: ref.toString(), indexDigest: undefined, platform };
   }
   const entry = choosePlatform(top.index, want, ref.toString());
   const image = await client.getManifest(ref.repository, entry.digest, request);

@@ -40,3 +40,27 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
     at += await file.write(at === 0 ? bytes : bytes.subarray(at));
   }
 }
+
+/** A write refused because the store is read-only (a read-only mount, or no write permission). */
+export function isReadOnlyError(e: unknown): boolean {
+  return e instanceof Deno.errors.PermissionDenied ||
+    (e instanceof Error &&
+      ["EROFS", "EACCES", "EPERM"].includes((e as { code?: string }).code ?? ""));
+}
+
+/** The store path must be a directory (or not exist yet). */
+export async function refuseNonDirectory(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    if ((e as { code?: string }).code === "ENOTDIR") {
+      throw new Error(`Cannot open store ${dir}: a part of the path is a file`, { cause: e });
+    }
+    throw new Error(`Cannot open store ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!info.isDirectory) {
+    throw new Error(`Cannot open store ${dir}: it is a file, not a directory`);
+  }
+}

@@ -5,6 +5,7 @@
 //               a blob a running pull has committed but not yet named in index.json
 // Lock order, to never deadlock: gc.lock, then index.lock.
 
+import { isReadOnlyError } from "./_fs.ts";
 import type { Store } from "./store.ts";
 
 /** File name of the index lock in `ingest/`. */
@@ -21,6 +22,12 @@ export interface AcquireLockOptions {
   signal?: AbortSignal;
   /** Called once when the lock is busy and the wait begins. */
   onWait?: () => void;
+  /**
+   * Open the lock file read-only, without creating it (`flock` needs no write access): for a
+   * shared lock on a read-only store.
+   * @default {false}
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -35,13 +42,12 @@ export async function acquireLock(
 ): Promise<Deno.FsFile> {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(`${store.path}/ingest/${name}`, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o644,
-    });
+    file = await Deno.open(
+      `${store.path}/ingest/${name}`,
+      options.readOnly ? { read: true } : { read: true, write: true, create: true, mode: 0o644 },
+    );
   } catch (e) {
+    if (options.readOnly) throw e;
     // a read-only or full store: say which store
     throw new Error(`Cannot write to store ${store.path}: ${(e as Error).message}`, { cause: e });
   }
@@ -78,11 +84,26 @@ export async function acquireLock(
  * Waits while a garbage collection runs.
  */
 export async function holdPullLock(store: Store, signal?: AbortSignal): Promise<Disposable> {
-  const file = await acquireLock(store, GC_LOCK, false, signal ? { signal } : {});
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await acquireLock(store, GC_LOCK, false, signal ? { signal } : {});
+  } catch (e) {
+    if (!isReadOnlyError((e as Error).cause)) throw e;
+    // a read-only store: a pull that finds everything present writes nothing, and a pull that
+    // must write fails at its first write, saying so; the lock file, when there, is still locked
+    try {
+      file = await acquireLock(store, GC_LOCK, false, {
+        readOnly: true,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) && !isReadOnlyError(e)) throw e;
+    }
+  }
   return {
     [Symbol.dispose]() {
       try {
-        file.close();
+        file?.close();
       } catch {
         // already closed
       }

@@ -1,12 +1,14 @@
 // Opens a store for the commands that only look at or clean up what is there (images, rm, gc):
 // a directory that does not exist yet is an empty store, not one to create.
 
+import { refuseNonDirectory } from "./_fs.ts";
 import { Store } from "./store.ts";
 
 /** The store, or `undefined` when the directory does not exist or is empty. */
 export async function openExisting(store: string | Store): Promise<Store | undefined> {
   if (store instanceof Store) return store;
   const dir = store.length > 1 ? store.replace(/\/+$/, "") : store;
+  await refuseNonDirectory(dir);
   try {
     await Deno.stat(`${dir}/oci-layout`);
   } catch (e) {

@@ -2,23 +2,19 @@
 // layout another tool wrote, not only what skiff pulls.
 
 import { isDigest } from "../reference/parse_digest.ts";
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from "../registry/media_types.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
+import { kindOf } from "./_index_entry.ts";
 import type { Store } from "./store.ts";
-
-/** Media types whose blobs are JSON documents that refer to other blobs. */
-const REFERRING_TYPES: ReadonlySet<string> = new Set([
-  ...INDEX_MEDIA_TYPES,
-  ...MANIFEST_MEDIA_TYPES,
-  "application/vnd.oci.artifact.manifest.v1+json",
-]);
 
 /** The most bytes a manifest in the store may have. */
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
-/** Whether a descriptor's blob is a manifest or index (a document to walk into). */
+/**
+ * Whether a descriptor's blob is a manifest or index (a document to walk into): by its media type
+ * (parameters ignored), and also when it has none (then the content tells).
+ */
 export function refersToBlobs(descriptor: Descriptor): boolean {
-  return REFERRING_TYPES.has(descriptor.mediaType);
+  return kindOf(descriptor.mediaType) !== "other";
 }
 
 /** What a manifest or index document names, sorted by role. */
@@ -31,26 +27,61 @@ export interface Children {
   layers: Descriptor[];
 }
 
+/** Options for {@linkcode childrenOf}. */
+export interface ChildrenOptions {
+  /**
+   * The blob must be a JSON document (its media type says it is a manifest or an index); else,
+   * a blob that is too large or not JSON simply names nothing.
+   * @default {true}
+   */
+  document?: boolean;
+  /**
+   * Check the blob's digest. Off only to salvage what a damaged manifest still names, so that gc
+   * keeps it rather than deletes it.
+   * @default {true}
+   */
+  verify?: boolean;
+}
+
+const NOTHING: Children = { manifests: [], config: undefined, layers: [] };
+
 /**
  * Reads a stored manifest or index (verifying its digest) and returns what it names. Entries
  * that are not valid descriptors are left out: they cannot name a blob.
  *
  * @returns The children, or `undefined` when the blob is not in the store.
  * @throws {DigestMismatchError} When the stored blob is damaged.
- * @throws {SyntaxError} When it is not JSON.
+ * @throws {SyntaxError} When a document is expected and it is not JSON (or too large).
  */
-export async function childrenOf(store: Store, digest: string): Promise<Children | undefined> {
+export async function childrenOf(
+  store: Store,
+  digest: string,
+  options: ChildrenOptions = {},
+): Promise<Children | undefined> {
+  const document = options.document ?? true;
   let bytes: Uint8Array;
   try {
-    bytes = await store.readBlob(digest, MANIFEST_LIMIT);
+    if (options.verify === false) {
+      const path = store.blobPath(digest);
+      const info = await Deno.stat(path);
+      if (info.size > MANIFEST_LIMIT) return NOTHING;
+      bytes = await Deno.readFile(path);
+    } else {
+      bytes = await store.readBlob(digest, MANIFEST_LIMIT);
+    }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
+    if (e instanceof RangeError) {
+      if (!document) return NOTHING;
+      throw new SyntaxError(`Cannot read stored manifest ${digest}: larger than 4 MiB`);
+    }
     throw e;
   }
   let doc: unknown;
   try {
     doc = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
+    if (!document) return NOTHING;
     throw new SyntaxError(`Cannot read stored manifest ${digest}: not valid JSON`);
   }
   const obj = (typeof doc === "object" && doc !== null ? doc : {}) as Record<string, unknown>;
@@ -67,5 +98,14 @@ function asDescriptor(value: unknown): Descriptor | undefined {
   const d = value as Record<string, unknown>;
   if (typeof d.digest !== "string" || !isDigest(d.digest)) return undefined;
   if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) return undefined;
-  return { ...(d as unknown as Descriptor), mediaType: String(d.mediaType ?? "") };
+  return {
+    mediaType: typeof d.mediaType === "string" ? d.mediaType : "",
+    digest: d.digest,
+    size: d.size,
+  };
+}
+
+/** The options to walk into a descriptor's blob: a document when its media type says so. */
+export function walkOptions(descriptor: Descriptor): ChildrenOptions {
+  return { document: kindOf(descriptor.mediaType) !== "unknown" };
 }

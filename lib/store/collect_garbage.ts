@@ -9,7 +9,10 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import { acquireLock, GC_LOCK, INDEX_LOCK } from "./_locks.ts";
 import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
 import { openExisting } from "./_open_existing.ts";
-import { childrenOf, refersToBlobs } from "./_walk.ts";
+import { entryLabel } from "./_index_entry.ts";
+import type { EntryProblem } from "./verify_store.ts";
+import { sweepUnpacks } from "./_unpack_records.ts";
+import { type Children, childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /**
@@ -50,8 +53,19 @@ export interface GarbageReport {
   temporary: number[];
   /** Partial downloads kept because a pull holds them. */
   inUse: string[];
+  /**
+   * Hidden directories that unpacks from this store left behind when they were killed (deleted),
+   * by path; those of unpacks still running are left alone.
+   */
+  unpacks: string[];
   /** Blobs kept (reached from `index.json`). */
   kept: number;
+  /**
+   * Entries that are malformed or name a damaged manifest: what they still name is kept (a
+   * damaged manifest is kept, and read without its digest check for what it names), and the
+   * rest of the store is collected all the same.
+   */
+  problems: EntryProblem[];
   /** Total bytes freed. */
   bytes: number;
   /** `true` for a dry run: nothing was deleted. */
@@ -70,13 +84,14 @@ export interface GarbageReport {
  *
  * It runs under the store's locks: it first waits for running pulls to finish (and holds new
  * ones back while it runs), so a blob a pull has downloaded but not yet named is never deleted;
- * and it holds the index lock, so `index.json` cannot change under it. A manifest it cannot read
- * (damaged) stops it before anything is deleted.
+ * and it holds the index lock, so `index.json` cannot change under it. Every entry is read the
+ * way `images` and `fsck` read it (media type parameters ignored, an entry without a media type
+ * walked by its content); a damaged manifest is reported in `problems`, kept, and what it still
+ * names is kept too.
  *
  * @param store The store: a directory or an open {@linkcode Store}.
  * @param options Dry run, abort signal, and a callback for when it waits.
  * @returns What was freed.
- * @throws {DigestMismatchError} When a reachable manifest in the store is damaged.
  *
  * @example Collect garbage in a store
  * ```ts
@@ -108,7 +123,9 @@ export async function collectGarbage(
     partials: [],
     temporary: [],
     inUse: [],
+    unpacks: [],
     kept: 0,
+    problems: [],
     bytes: 0,
     dryRun,
   };
@@ -122,12 +139,13 @@ export async function collectGarbage(
   try {
     const indexLock = await acquireLock(opened, INDEX_LOCK, true, wait);
     try {
-      const reached = await mark(opened);
+      const reached = await mark(opened, report.problems);
       await sweepBlobs(opened, reached, report, dryRun);
       const ingest = await sweepIngest(opened, { remove: !dryRun });
       report.partials.push(...ingest.partials);
       report.temporary.push(...ingest.temporary);
       report.inUse.push(...ingest.inUse);
+      report.unpacks.push(...(await sweepUnpacks(opened, { remove: !dryRun })).stale);
     } finally {
       indexLock.close();
     }
@@ -140,24 +158,48 @@ export async function collectGarbage(
 }
 
 /** Every digest reachable from `index.json`. */
-async function mark(store: Store): Promise<Set<string>> {
+async function mark(
+  store: Store,
+  problems: GarbageReport["problems"],
+): Promise<Set<string>> {
   const reached = new Set<string>();
-  const visit = async (digest: string, walk: boolean): Promise<void> => {
+  const visit = async (
+    digest: string,
+    walk: boolean,
+    document: boolean,
+    image: string,
+  ): Promise<void> => {
     if (reached.has(digest)) return;
     reached.add(digest);
     if (!walk) return;
-    const children = await childrenOf(store, digest);
+    let children: Children | undefined;
+    try {
+      children = await childrenOf(store, digest, { document });
+    } catch (e) {
+      problems.push({ image, problem: (e as Error).message });
+      // keep what the damaged document still seems to name: deleting it would lose more
+      children = await childrenOf(store, digest, { document: false, verify: false })
+        .catch(() => undefined);
+    }
     if (!children) return;
     for (const d of [...children.manifests, ...(children.config ? [children.config] : [])]) {
-      await visit(d.digest, refersToBlobs(d));
+      await visit(d.digest, refersToBlobs(d), walkOptions(d).document ?? true, image);
     }
-    for (const d of children.layers) await visit(d.digest, refersToBlobs(d));
+    for (const d of children.layers) {
+      await visit(d.digest, refersToBlobs(d), walkOptions(d).document ?? true, image);
+    }
   };
-  const index = await store.readIndex();
-  for (const entry of index.manifests) {
-    await visit(entry.digest, refersToBlobs(entry));
+  for (const entry of await store.readEntries()) {
+    const image = entryLabel(entry);
+    for (const problem of entry.problems) {
+      problems.push({ image, problem: `index.json entry: ${problem}` });
+    }
+    if (entry.digest !== undefined) {
+      const d = entry.descriptor;
+      await visit(d.digest, refersToBlobs(d), walkOptions(d).document ?? true, image);
+    }
     for (const key of KEPT_ANNOTATIONS) {
-      const digest = entry.annotations?.[key];
+      const digest = entry.descriptor.annotations?.[key];
       // kept as a blob, not walked: other platforms of an index are not kept through it
       if (digest !== undefined && isValid(digest)) reached.add(digest);
     }

@@ -8,10 +8,9 @@
 import { parseImageConfig } from "../registry/parse_image_config.ts";
 import type { Descriptor, Platform } from "../registry/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
-import { childrenOf, refersToBlobs } from "./_walk.ts";
-import { PULLED_ANNOTATION, REF_NAME_ANNOTATION, type Store } from "./store.ts";
-
-/** When skiff pulled an entry (RFC 3339): the same annotation `pull` writes. */
+import type { IndexEntry } from "./_index_entry.ts";
+import { childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
+import { PULLED_ANNOTATION, type Store } from "./store.ts";
 
 /** One image in a store, as {@linkcode listImages} describes it. */
 export interface StoredImage {
@@ -32,7 +31,13 @@ export interface StoredImage {
   pulled: string | undefined;
   /** Digests the image needs that are not in the store: empty when it is complete. */
   missing: string[];
-  /** The `index.json` entry itself. */
+  /**
+   * What is wrong with the entry: malformed fields in `index.json`, or a manifest or index in the
+   * store that is damaged or not a manifest. Empty when nothing is; the other images are listed
+   * all the same.
+   */
+  problems: string[];
+  /** The `index.json` entry (its well-typed fields, the media type without parameters). */
   descriptor: Descriptor;
 }
 
@@ -50,8 +55,9 @@ export interface ListImagesOptions {
  * @param store The store: a directory or an open {@linkcode Store}.
  * @param options Abort signal.
  * @returns The images.
+ * A damaged or malformed entry is listed with its `problems`; it never stops the listing.
+ *
  * @throws {Error} When the directory is not an OCI image layout, or `index.json` is unreadable.
- * @throws {DigestMismatchError} When a manifest in the store is damaged.
  *
  * @example List a store
  * ```ts
@@ -69,23 +75,48 @@ export async function listImages(
 ): Promise<StoredImage[]> {
   const opened = await openExisting(store);
   if (!opened) return [];
-  const index = await opened.readIndex();
   const images: StoredImage[] = [];
-  for (const entry of index.manifests) {
+  for (const entry of await opened.readEntries()) {
     options.signal?.throwIfAborted();
-    images.push(await describeImage(opened, entry));
+    images.push(await describeEntry(opened, entry));
   }
   return images;
 }
 
 /**
- * Describes one `index.json` entry: size, platform, missing blobs.
+ * Describes one `index.json` entry: size, platform, missing blobs, problems. Never throws for
+ * what the store holds: a damaged manifest is the entry's problem.
  *
  * @param store The store.
- * @param entry The entry.
+ * @param entry The entry, as `Store.readEntries()` reads it.
  * @returns The description.
  */
-export async function describeImage(store: Store, entry: Descriptor): Promise<StoredImage> {
+export async function describeEntry(store: Store, entry: IndexEntry): Promise<StoredImage> {
+  const problems = [...entry.problems];
+  let described: Omit<StoredImage, "problems"> | undefined;
+  if (entry.digest !== undefined) {
+    try {
+      described = await describe(store, entry.descriptor);
+    } catch (e) {
+      problems.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+  return {
+    name: entry.name,
+    digest: entry.descriptor.digest,
+    mediaType: entry.descriptor.mediaType,
+    platform: entry.descriptor.platform,
+    size: 0,
+    pulled: entry.descriptor.annotations?.[PULLED_ANNOTATION],
+    missing: [],
+    ...described,
+    problems,
+    descriptor: entry.descriptor,
+  };
+}
+
+/** Describes one well-formed entry; a damaged manifest throws. */
+async function describe(store: Store, entry: Descriptor): Promise<Omit<StoredImage, "problems">> {
   const missing: string[] = [];
   const counted = new Set<string>();
   let size = 0;
@@ -102,7 +133,7 @@ export async function describeImage(store: Store, entry: Descriptor): Promise<St
     await present(d);
   };
   const image = async (manifest: Descriptor, top: boolean) => {
-    const children = await childrenOf(store, manifest.digest);
+    const children = await childrenOf(store, manifest.digest, walkOptions(manifest));
     if (!children) {
       missing.push(manifest.digest);
       return;
@@ -125,7 +156,7 @@ export async function describeImage(store: Store, entry: Descriptor): Promise<St
   };
   let isIndex = false;
   if (refersToBlobs(entry)) {
-    const children = await childrenOf(store, entry.digest);
+    const children = await childrenOf(store, entry.digest, walkOptions(entry));
     if (!children) {
       missing.push(entry.digest);
     } else if (children.manifests.length > 0 || children.config === undefined) {
@@ -141,7 +172,7 @@ export async function describeImage(store: Store, entry: Descriptor): Promise<St
     missing.push(entry.digest);
   }
   return {
-    name: entry.annotations?.[REF_NAME_ANNOTATION],
+    name: entry.annotations?.["org.opencontainers.image.ref.name"],
     digest: entry.digest,
     mediaType: entry.mediaType,
     platform: isIndex ? undefined : platform,

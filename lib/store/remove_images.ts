@@ -9,7 +9,8 @@ import { parseReference } from "../reference/parse_reference.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
-import { REF_NAME_ANNOTATION, type Store } from "./store.ts";
+import { nameOf } from "./_index_entry.ts";
+import type { Store } from "./store.ts";
 
 /** Options for {@linkcode removeImages}. */
 export interface RemoveImagesOptions {
@@ -78,8 +79,8 @@ export async function removeImages(
       if (!hit) return true;
       removed.push({
         query: hit.query,
-        name: entry.annotations?.[REF_NAME_ANNOTATION],
-        digest: entry.digest,
+        name: nameOf(entry),
+        digest: String((entry as { digest?: unknown }).digest ?? ""),
       });
       return false;
     });
@@ -87,8 +88,9 @@ export async function removeImages(
   return removed;
 }
 
+// entries are read as index.json has them: any of them may be malformed (not even an object)
 function matcher(query: string): (entry: Descriptor) => boolean {
-  if (isDigest(query)) return (entry) => entry.digest === query;
+  if (isDigest(query)) return (entry) => (entry as { digest?: unknown } | null)?.digest === query;
   let canonical: string | undefined;
   try {
     canonical = parseReference(query).toString();
@@ -96,7 +98,7 @@ function matcher(query: string): (entry: Descriptor) => boolean {
     canonical = undefined; // not a reference: only an exact name can match
   }
   return (entry) => {
-    const name = entry.annotations?.[REF_NAME_ANNOTATION];
+    const name = nameOf(entry);
     return name !== undefined && (name === query || name === canonical);
   };
 }

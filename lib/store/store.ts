@@ -11,9 +11,10 @@ import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../registry/media_types.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
-import { fileSize, writeFileAtomic } from "./_fs.ts";
+import { fileSize, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
+import { type IndexEntry, readEntries } from "./_index_entry.ts";
 
 /** The annotation that names an image in `index.json` (`oci:DIR:NAME` in skopeo). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
@@ -117,6 +118,7 @@ export class Store {
   static async open(path: string, options: StoreOpenOptions = {}): Promise<Store> {
     const dir = path.length > 1 ? path.replace(/\/+$/, "") : path;
     const store = new Store(dir);
+    await refuseNonDirectory(dir);
     if ((await fileSize(`${dir}/oci-layout`)) !== undefined) {
       await store.#ensureDirs();
       return store;
@@ -170,8 +172,14 @@ export class Store {
   }
 
   async #ensureDirs(): Promise<void> {
-    await Deno.mkdir(`${this.path}/blobs/sha256`, { recursive: true });
-    await Deno.mkdir(`${this.path}/ingest`, { recursive: true });
+    for (const dir of [`${this.path}/blobs/sha256`, `${this.path}/ingest`]) {
+      try {
+        await Deno.mkdir(dir, { recursive: true });
+      } catch (e) {
+        // a read-only store: what only reads works; a write says so when it comes
+        if (!isReadOnlyError(e)) throw storeError(this.path, "open", e);
+      }
+    }
   }
 
   /**
@@ -195,6 +203,32 @@ export class Store {
   async hasBlob(digest: string, size?: number): Promise<boolean> {
     const have = await fileSize(this.blobPath(digest));
     return have !== undefined && (size === undefined || have === size);
+  }
+
+  /**
+   * Tells whether a small blob (an index, a manifest, a config) is present and intact: it is read
+   * whole and hashed, as every read of a small blob is.
+   *
+   * @param digest The blob's digest.
+   * @param size The size it must have, if known.
+   * @param limit The largest size read.
+   * @returns `missing` (absent, or of another size), `damaged` (it does not hash to its name), or
+   * `intact`.
+   */
+  async blobState(
+    digest: string,
+    size?: number,
+    limit = 64 * 1024 * 1024,
+  ): Promise<"missing" | "damaged" | "intact"> {
+    if (!(await this.hasBlob(digest, size))) return "missing";
+    try {
+      await this.readBlob(digest, limit);
+      return "intact";
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return "missing";
+      if (e instanceof DigestMismatchError) return "damaged";
+      throw e;
+    }
   }
 
   /**
@@ -228,7 +262,9 @@ export class Store {
   }
 
   /**
-   * Stores a small blob held in memory (a manifest), after checking its digest.
+   * Stores a small blob held in memory (a manifest), after checking its digest. A copy already
+   * in the store is kept only when it is intact: a damaged one (a flipped byte, same size) is
+   * replaced.
    *
    * @param digest The digest the bytes must have.
    * @param bytes The content.
@@ -237,7 +273,7 @@ export class Store {
   async putBlob(digest: string, bytes: Uint8Array): Promise<void> {
     const actual = await computeDigest(bytes, parseDigest(digest).algorithm);
     if (actual !== digest) throw new DigestMismatchError(`blob ${digest}`, digest, actual);
-    if (await this.hasBlob(digest, bytes.byteLength)) return;
+    if ((await this.blobState(digest, bytes.byteLength, bytes.byteLength)) === "intact") return;
     const path = this.blobPath(digest);
     try {
       await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
@@ -348,8 +384,20 @@ export class Store {
    * @returns Its entry, or `undefined`.
    */
   async findImage(name: string): Promise<Descriptor | undefined> {
-    const index = await this.readIndex();
-    return index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === name);
+    const entry = (await this.readEntries()).find((e) => e.name === name);
+    // an entry with malformed fields is not an image to use: a pull replaces it
+    return entry && entry.problems.length === 0 ? entry.descriptor : undefined;
+  }
+
+  /**
+   * Reads `index.json`'s entries through the one lenient reader every command uses: the media
+   * type without parameters, only well-typed fields, and what is wrong with each entry.
+   *
+   * @returns The entries, in order.
+   * @throws {Error} When `index.json` is missing or not a valid index.
+   */
+  async readEntries(): Promise<IndexEntry[]> {
+    return readEntries((await this.readIndex()).manifests);
   }
 }
 

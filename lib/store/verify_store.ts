@@ -10,8 +10,9 @@ import { isDigest, parseDigest } from "../reference/parse_digest.ts";
 import { acquireLock, GC_LOCK } from "./_locks.ts";
 import { openExisting } from "./_open_existing.ts";
 import { removeIfThere, type StalePartial, sweepIngest } from "./_sweep_ingest.ts";
-import { childrenOf, refersToBlobs } from "./_walk.ts";
-import { REF_NAME_ANNOTATION, type Store } from "./store.ts";
+import { entryLabel } from "./_index_entry.ts";
+import { childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
+import type { Store } from "./store.ts";
 
 /** Options for {@linkcode verifyStore}. */
 export interface VerifyStoreOptions {
@@ -59,6 +60,14 @@ export interface SizeMismatch {
   actual: number;
 }
 
+/** An `index.json` entry that is malformed, or names a document that is not a manifest. */
+export interface EntryProblem {
+  /** The entry's name, else its digest, else its position (`index.json entry 3`). */
+  image: string;
+  /** What is wrong. */
+  problem: string;
+}
+
 /** What {@linkcode verifyStore} found. */
 export interface StoreReport {
   /** Blob files hashed. */
@@ -73,6 +82,8 @@ export interface StoreReport {
   missing: MissingBlob[];
   /** Blobs whose size differs from their descriptors. */
   sizeMismatches: SizeMismatch[];
+  /** Entries with malformed fields, or whose manifest is not a readable document. */
+  problems: EntryProblem[];
   /** Files under `blobs/` whose names are not digests (left alone). */
   unknownFiles: string[];
   /** Partial downloads no pull holds (deleted with repair). */
@@ -127,6 +138,7 @@ export async function verifyStore(
     corrupt: [],
     missing: [],
     sizeMismatches: [],
+    problems: [],
     unknownFiles: [],
     stalePartials: [],
     staleTemporary: [],
@@ -154,7 +166,7 @@ export async function verifyStore(
     lock?.close();
   }
   report.ok = report.corrupt.length === 0 && report.missing.length === 0 &&
-    report.sizeMismatches.length === 0;
+    report.sizeMismatches.length === 0 && report.problems.length === 0;
   return report;
 }
 
@@ -232,6 +244,7 @@ async function followNames(
     role: MissingBlob["role"],
     walk: boolean,
     image: string,
+    document = true,
   ): Promise<void> => {
     const have = intact.get(digest);
     if (have === undefined) {
@@ -248,28 +261,45 @@ async function followNames(
     const key = `${image}|${digest}`;
     if (walked.has(key)) return;
     walked.add(key);
-    const children = await childrenOf(store, digest);
+    let children;
+    try {
+      children = await childrenOf(store, digest, { document });
+    } catch (e) {
+      // intact but not a manifest (not JSON, too large): that image's problem, not the store's
+      report.problems.push({ image, problem: (e as Error).message });
+      return;
+    }
     if (!children) return;
     for (const m of children.manifests) {
       // an index names every platform; only those present are checked (a pull keeps one)
-      if (intact.has(m.digest)) await visit(m.digest, m.size, "manifest", refersToBlobs(m), image);
+      if (intact.has(m.digest)) {
+        await visit(
+          m.digest,
+          m.size,
+          "manifest",
+          refersToBlobs(m),
+          image,
+          walkOptions(m).document,
+        );
+      }
     }
     if (children.config) {
       await visit(children.config.digest, children.config.size, "config", false, image);
     }
     for (const l of children.layers) {
-      await visit(l.digest, l.size, "layer", refersToBlobs(l), image);
+      await visit(l.digest, l.size, "layer", refersToBlobs(l), image, walkOptions(l).document);
     }
   };
-  const index = await store.readIndex();
-  for (const entry of index.manifests) {
+  for (const entry of await store.readEntries()) {
     report.images++;
-    const name = entry.annotations?.[REF_NAME_ANNOTATION] ?? entry.digest;
-    if (!isDigest(entry.digest)) continue;
-    const role = entry.mediaType.includes("index") || entry.mediaType.includes("list")
-      ? "index" as const
-      : "manifest" as const;
-    await visit(entry.digest, entry.size, role, refersToBlobs(entry), name);
+    const name = entryLabel(entry);
+    for (const problem of entry.problems) {
+      report.problems.push({ image: name, problem: `index.json entry: ${problem}` });
+    }
+    if (entry.digest === undefined) continue;
+    const d = entry.descriptor;
+    const role = entry.kind === "index" ? "index" as const : "manifest" as const;
+    await visit(d.digest, d.size, role, refersToBlobs(d), name, walkOptions(d).document);
   }
   report.missing = [...missing.values()];
 }

@@ -19,6 +19,7 @@ import { layerCompression } from "../registry/media_types.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
 import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
+import { checkTarget, startBuild } from "./_target.ts";
 
 /** Options for {@linkcode unpack}. */
 export interface UnpackOptions {
@@ -101,8 +102,11 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  * the image planted) are resolved inside the root, and hardlinks must point inside it.
  *
  * The root filesystem is built in a hidden temporary directory beside `dir` and renamed to `dir`
- * only once every layer was applied and verified; on any failure the temporary directory is
- * removed and `dir` is left as it was.
+ * only once every layer was applied and verified; when `dir` is an existing empty directory (`.`,
+ * a mount point), it is built in a hidden directory inside `dir` whose entries are moved into it
+ * at the end. On any failure the temporary directory is removed and `dir` is left as it was; one
+ * that a killed unpack left behind is removed by the next unpack into the same place (and by
+ * `collectGarbage`).
  *
  * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
  * @param dir The target directory: it must be absent or empty.
@@ -157,18 +161,18 @@ export async function unpack(
   let image = await findStored(store, name, want);
   let pulled = false;
   if (!image) {
-    if (options.pull === "never") {
-      throw new Error(`Cannot unpack ${name}: the store ${store.path} does not have it`);
-    }
+    // with "never", the store alone answers, as `pull --pull never` does (a stored image for
+    // another platform is a PlatformNotFoundError naming both)
     const result = await pull(ref, {
       ...options.pullOptions,
       store,
       platform: want,
+      ...(options.pull === "never" ? { policy: "never" as const } : {}),
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     image = { digest: result.digest, manifest: result.manifest, config: result.config };
-    pulled = true;
+    pulled = options.pull !== "never";
   }
   const layers = image.manifest.layers;
   const diffIds = image.config.rootfs?.diff_ids ?? [];
@@ -191,11 +195,8 @@ export async function unpack(
     import("./rootfs_writer.ts"),
     import("./read_layer.ts"),
   ]);
-  const slash = target.lastIndexOf("/");
-  const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
-  const base = target.slice(slash + 1);
-  await Deno.mkdir(parent, { recursive: true });
-  const temp = await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` });
+  const build = await startBuild(target, store);
+  const temp = build.dir;
   try {
     const writer = new RootfsWriter(temp, {
       maxEntries,
@@ -227,8 +228,7 @@ export async function unpack(
     }
     writer.finish();
     signal?.throwIfAborted();
-    // an empty directory at the target is replaced by the rename; anything else makes it fail
-    await Deno.rename(temp, target);
+    await build.commit();
     return {
       reference: name,
       digest: image.digest,
@@ -241,7 +241,7 @@ export async function unpack(
       pulled,
     };
   } catch (e) {
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
+    await build.abort();
     if (e instanceof Deno.errors.AlreadyExists || (e as { code?: string }).code === "ENOTEMPTY") {
       throw new Error(`Cannot unpack into ${target}: it is no longer empty`, { cause: e });
     }
@@ -260,21 +260,6 @@ async function* counted(
       throw new Error(`more than ${budget.max} uncompressed bytes (the maxBytes limit)`);
     }
     yield chunk;
-  }
-}
-
-/** The target must be absent or an empty directory. */
-async function checkTarget(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!info.isDirectory) throw new Error(`Cannot unpack into ${path}: it is not a directory`);
-  for await (const _ of Deno.readDir(path)) {
-    throw new Error(`Cannot unpack into ${path}: the directory is not empty`);
   }
 }
 

@@ -20,9 +20,20 @@ Deno.test("resolveManifest: what a reference points at, verified", async (t) => 
       assertEquals(sha256(m.bytes), fx.single.digest);
       assertEquals([m.indexDigest, m.platform], [undefined, undefined]);
       assertEquals(m.reference, `${fx.host}/test/single:1`);
-      // a platform changes nothing for a single-platform image
-      const again = await resolveManifest(`${fx.host}/test/single:1`, { platform: "linux/s390x" });
-      assertEquals(again.digest, fx.single.digest);
+      // a single-platform image is checked against an explicit platform: its own passes (and
+      // is told), another is an error naming both
+      const again = await resolveManifest(`${fx.host}/test/single:1`, {
+        platform: `linux/${HOST_ARCH}`,
+      });
+      assertEquals([again.digest, again.platform], [fx.single.digest, {
+        os: "linux",
+        architecture: HOST_ARCH,
+      }]);
+      await assertRejects(
+        () => resolveManifest(`${fx.host}/test/single:1`, { platform: "linux/s390x" }),
+        PlatformNotFoundError,
+        `Cannot find platform linux/s390x in ${fx.host}/test/single:1: the image has linux/${HOST_ARCH}`,
+      );
     });
 
     await t.step(

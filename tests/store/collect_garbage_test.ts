@@ -1,7 +1,7 @@
 // collectGarbage on stores filled by real pulls (and by skopeo): what is reached stays, what is
 // not goes, partial downloads a pull holds stay, and a running pull is never broken.
 
-import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { startFixture } from "../_fixture.ts";
 import { mustRun, run, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
@@ -10,8 +10,11 @@ import { pull } from "../../lib/pull/pull.ts";
 import { collectGarbage } from "../../lib/store/collect_garbage.ts";
 import { removeImages } from "../../lib/store/remove_images.ts";
 import { Store } from "../../lib/store/store.ts";
-import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
 import { tempDir } from "../_temp.ts";
+
+async function hasBlob(store: string, digest: string): Promise<boolean> {
+  return await Deno.stat(`${store}/blobs/sha256/${digest.slice(7)}`).then(() => true, () => false);
+}
 
 async function tempStore(): Promise<string> {
   return `${await tempDir({ prefix: "skiff-gc-" })}/store`;
@@ -183,15 +186,33 @@ Deno.test("collectGarbage: keeps what index.json reaches, deletes the rest", asy
       assertEquals(pulled, true);
     });
 
-    await t.step("a damaged manifest stops it before anything is deleted", async () => {
-      const store = await tempStore();
-      const r = await pull(`${fx.host}/test/single:1`, { store });
-      await Deno.writeFile(`${store}/blobs/sha256/${"f".repeat(64)}`, new Uint8Array(1)); // orphan
-      await Deno.writeTextFile(`${store}/blobs/sha256/${r.digest.slice(7)}`, "{}");
-      const before = await blobs(store);
-      await assertRejects(() => collectGarbage(store), DigestMismatchError);
-      assertEquals(await blobs(store), before);
-    });
+    await t.step(
+      "a damaged manifest is that image's problem: kept, and what it names",
+      async () => {
+        const store = await tempStore();
+        const r = await pull(`${fx.host}/test/single:1`, { store });
+        const orphan = `${store}/blobs/sha256/${"f".repeat(64)}`;
+        await Deno.writeFile(orphan, new Uint8Array(1));
+        // one byte flipped inside a digest-free part (same size): still JSON, no longer its digest
+        const path = `${store}/blobs/sha256/${r.digest.slice(7)}`;
+        const text = await Deno.readTextFile(path);
+        const flipped = text.replace(/("schemaVersion":\s*)2/, "$13");
+        assert(flipped !== text && flipped.length === text.length);
+        await Deno.writeTextFile(path, flipped);
+        const report = await collectGarbage(store);
+        assertEquals(report.problems.length, 1);
+        assertEquals(report.problems[0]!.image, `${fx.host}/test/single:1`);
+        assertMatch(report.problems[0]!.problem, /sha256/);
+        assertEquals(report.blobs.map((b) => b.digest), [`sha256:${"f".repeat(64)}`]);
+        await Deno.stat(path); // kept, for fsck to show and pull to replace
+        for (const d of [r.manifest.config, ...r.layers]) assert(await hasBlob(store, d.digest));
+        // unreadable as JSON: nothing left to salvage; the rest is collected all the same
+        await Deno.writeTextFile(path, "{}");
+        const again = await collectGarbage(store);
+        assertEquals(again.problems.length, 1);
+        await Deno.stat(path);
+      },
+    );
 
     await t.step("a layout skopeo wrote (an index entry) keeps every platform it has", async () => {
       const store = await tempStore();

@@ -8,7 +8,7 @@ const USAGE = `Usage: skiff blob REPO@DIGEST [options]
 Writes the blob DIGEST of the repository REPO (a layer, a config) to stdout as it
 arrives, hashing it on the way. When the bytes do not match the digest, the command
 ends with an error and a non-zero exit after the data: check the exit status before
-using the output.
+using the output. Refused when stdout is a terminal.
 
 Options:
   --plain-http       speak plain HTTP to the registry
@@ -37,6 +37,12 @@ export const blobCommand: Command = {
     const ref = referenceArg(ctx.positionals[0], USAGE);
     if (ref.digest === undefined) {
       throw new UsageError(`blob needs REPO@DIGEST, not a tag: "${ctx.positionals[0]}"`);
+    }
+    if (ctx.io.isTerminal.stdout) {
+      // a layer's bytes on a terminal are garbage at best, and escape sequences at worst
+      throw new Error(
+        "Cannot write a blob to a terminal: redirect stdout to a file or a pipe",
+      );
     }
     const { fetchBlob } = await import("../../registry/fetch_blob.ts");
     const blob = await fetchBlob(ref, await remoteOptions(ctx));

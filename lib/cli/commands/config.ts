@@ -8,6 +8,7 @@ import {
   platformFlag,
   prettyJson,
   printJson,
+  printRaw,
   remoteOptions,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
@@ -22,7 +23,8 @@ against their digests; nothing is written to the store.
 Options:
   --platform P       the platform to use from a multi-platform image
                      (default: linux/<this machine's architecture>)
-  --raw              print the config blob's exact bytes
+  --raw              print the config blob's exact bytes (on a terminal, control
+                     characters are shown as escapes)
   --json             print an object: reference, digest (the config's),
                      manifestDigest, indexDigest, platform, and the config itself
   --plain-http       speak plain HTTP to the registry
@@ -57,7 +59,7 @@ export const configCommand: Command = {
       ...(platform ? { platform } : {}),
     });
     if (ctx.flags.raw) {
-      await ctx.io.outBytes(c.bytes);
+      await printRaw(ctx, c.bytes);
     } else if (jsonFlag(ctx)) {
       printJson(ctx, {
         reference: c.reference,

@@ -9,6 +9,7 @@ import {
   remoteOptions,
 } from "../_shared.ts";
 import type { Command } from "../command.ts";
+import { safe } from "../../progress/escape_text.ts";
 
 const USAGE = `Usage: skiff digest REF [options]
 
@@ -58,7 +59,7 @@ export const digestCommand: Command = {
         method: d.method,
       });
     } else {
-      ctx.io.out(`${d.digest}\n`);
+      ctx.io.out(safe`${d.digest}\n`);
     }
     return 0;
   },

@@ -1,5 +1,6 @@
 // skiff fsck
 
+import { safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -52,16 +53,17 @@ export const fsckCommand: Command = {
     }
     let out = "";
     for (const c of report.corrupt) {
-      out += `corrupt blob ${c.digest}: its content hashes to ${c.actual}` +
+      out += safe`corrupt blob ${c.digest}: its content hashes to ${c.actual}` +
         `${c.removed ? " (deleted)" : ""}\n`;
     }
     for (const m of report.missing) {
-      out += `missing ${m.role} ${m.digest}, needed by ${m.images.join(", ")}\n`;
+      out += safe`missing ${m.role} ${m.digest}, needed by ${m.images.join(", ")}\n`;
     }
     for (const s of report.sizeMismatches) {
       out += `size mismatch ${s.digest}: described as ${s.expected} bytes, ${s.actual} on disk\n`;
     }
-    for (const f of report.unknownFiles) out += `unknown file ${f} (left alone)\n`;
+    for (const p of report.problems) out += safe`problem with ${p.image}: ${p.problem}\n`;
+    for (const f of report.unknownFiles) out += safe`unknown file ${f} (left alone)\n`;
     const stale = repair ? "deleted stale" : "stale";
     for (const p of report.stalePartials) {
       out += `${stale} partial download of ${p.digest} (${formatBytes(p.size)})\n`;
@@ -69,18 +71,24 @@ export const fsckCommand: Command = {
     if (report.staleTemporary.length > 0) {
       out += `${stale} temporary files: ${report.staleTemporary.length}\n`;
     }
-    for (const d of report.inUse) out += `partial download of ${d} in use by a running pull\n`;
+    for (const d of report.inUse) out += safe`partial download of ${d} in use by a running pull\n`;
     out += `checked ${report.images} image${report.images === 1 ? "" : "s"}, ` +
       `${report.blobs} blob${report.blobs === 1 ? "" : "s"} (${formatBytes(report.bytes)}): ` +
       (report.ok ? "ok" : `${report.corrupt.length} corrupt, ${report.missing.length} missing, ` +
-        `${report.sizeMismatches.length} size mismatches`) +
+        `${report.sizeMismatches.length} size mismatches` +
+        (report.problems.length > 0 ? `, ${report.problems.length} damaged entries` : "")) +
       "\n";
     ctx.io.out(out);
     if (!report.ok) {
-      const names = [...new Set(report.missing.flatMap((m) => m.images))];
+      const names = [
+        ...new Set([
+          ...report.missing.flatMap((m) => m.images),
+          ...report.problems.map((p) => p.image),
+        ]),
+      ];
       ctx.io.err(
         repair || report.corrupt.length === 0
-          ? `skiff: the store has incomplete images; pull them again: ${names.join(", ")}\n`
+          ? safe`skiff: the store has incomplete images; pull them again: ${names.join(", ")}\n`
           : "skiff: the store has problems; 'skiff fsck --repair' deletes the damaged blobs\n",
       );
     }

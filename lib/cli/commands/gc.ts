@@ -1,5 +1,6 @@
 // skiff gc
 
+import { safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -8,14 +9,15 @@ const USAGE = `Usage: skiff gc [options]
 
 Deletes from the store every blob no image reaches (through its index, manifest,
 config and layers, and the index and original manifest that pull keeps), and the
-partial downloads no running pull holds. Prints what was freed. Waits for running
+partial downloads no running pull holds, and the hidden directories that killed
+unpacks from this store left behind. Prints what was freed. Waits for running
 pulls to finish first, so it never breaks one.
 
 Options:
   --store DIR        the OCI image layout to clean
   -n, --dry-run      only print what would be deleted
   --json             print an object: blobs, partials, temporary, inUse, kept,
-                     bytes, dryRun
+                     unpacks, problems, bytes, dryRun
   --debug            show stack traces
 
 Examples:
@@ -53,6 +55,7 @@ export const gcCommand: Command = {
     for (const p of report.partials) {
       out += `${verb} partial download of ${p.digest} (${formatBytes(p.size)})\n`;
     }
+    for (const u of report.unpacks) out += safe`${verb} unfinished unpack ${u}\n`;
     if (report.temporary.length > 0) {
       out += `${verb} ${plural(report.temporary.length, "temporary file")}\n`;
     }
@@ -61,6 +64,9 @@ export const gcCommand: Command = {
       `${plural(report.partials.length, "partial download")}; ` +
       `${plural(report.kept, "blob")} in use kept\n`;
     ctx.io.out(out);
+    for (const p of report.problems) {
+      ctx.io.err(safe`skiff: warning: ${p.image}: ${p.problem} (kept what it names)\n`);
+    }
     if (report.inUse.length > 0) {
       ctx.io.err(
         `skiff: kept ${plural(report.inUse.length, "partial download")} a running pull holds\n`,

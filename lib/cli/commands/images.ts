@@ -1,5 +1,6 @@
 // skiff images
 
+import { escapeText } from "../../progress/escape_text.ts";
 import { formatBytes, shortDigest } from "../../progress/format.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
@@ -9,12 +10,13 @@ const USAGE = `Usage: skiff images [options]
 
 Lists the images in the store: name, manifest digest, platform, size (config and
 layers) and when it was pulled. An image missing some of its blobs is marked
-"incomplete" (pull it again to complete it).
+"incomplete" (pull it again to complete it); an entry that is damaged or malformed
+is marked with its problem, and the other images are listed all the same.
 
 Options:
   --store DIR        the OCI image layout to list
   --json             print an array of objects: name, digest, mediaType, platform,
-                     size, pulled, complete, missing
+                     size, pulled, complete, missing, problems
   --debug            show stack traces
 
 Examples:
@@ -46,8 +48,9 @@ export const imagesCommand: Command = {
           platform: i.platform ? formatPlatform(i.platform) : null,
           size: i.size,
           pulled: i.pulled ?? null,
-          complete: i.missing.length === 0,
+          complete: i.missing.length === 0 && i.problems.length === 0,
           missing: i.missing,
+          problems: i.problems,
         })),
       );
       return 0;
@@ -55,14 +58,19 @@ export const imagesCommand: Command = {
     const now = Date.now();
     const rows = [
       ["NAME", "DIGEST", "PLATFORM", "SIZE", "PULLED"],
-      ...images.map((i) => [
-        i.name ?? "<none>",
-        shortDigest(i.digest),
-        i.platform ? formatPlatform(i.platform) : "-",
-        formatBytes(i.size),
-        (i.pulled ? age(now, i.pulled) : "-") +
-        (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : ""),
-      ]),
+      // every cell escaped before the widths are measured: names, platforms and times come from
+      // index.json and the images' configs
+      ...images.map((i) =>
+        [
+          i.name ?? "<none>",
+          i.digest === "" ? "-" : shortDigest(i.digest),
+          i.platform ? formatPlatform(i.platform) : "-",
+          formatBytes(i.size),
+          (i.pulled ? age(now, i.pulled) : "-") +
+          (i.missing.length > 0 ? `  incomplete (${i.missing.length} missing)` : "") +
+          (i.problems.length > 0 ? `  damaged: ${i.problems.join("; ")}` : ""),
+        ].map((cell) => escapeText(cell))
+      ),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     ctx.io.out(

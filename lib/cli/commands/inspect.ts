@@ -8,6 +8,7 @@ import {
   platformFlag,
   prettyJson,
   printJson,
+  printRaw,
   remoteOptions,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
@@ -22,7 +23,8 @@ Options:
   --platform P       from a multi-platform image, print the manifest for P
                      (os/arch[/variant]) instead of the index; a single-platform
                      image is printed as it is
-  --raw              print the exact bytes the registry sent (what the digest is of)
+  --raw              print the exact bytes the registry sent (what the digest is of;
+                     on a terminal, control characters are shown as escapes)
   --json             print an object: reference, digest, mediaType, size,
                      indexDigest, platform, and the manifest itself
   --plain-http       speak plain HTTP to the registry
@@ -58,7 +60,7 @@ export const inspectCommand: Command = {
       ...(platform ? { platform } : {}),
     });
     if (ctx.flags.raw) {
-      await ctx.io.outBytes(m.bytes);
+      await printRaw(ctx, m.bytes);
     } else if (jsonFlag(ctx)) {
       printJson(ctx, {
         reference: m.reference,

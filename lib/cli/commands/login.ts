@@ -1,5 +1,6 @@
 // skiff login REGISTRY, skiff logout REGISTRY
 
+import { safe } from "../../progress/escape_text.ts";
 import { RegistryClient } from "../../registry/registry_client.ts";
 import { parseReference } from "../../reference/parse_reference.ts";
 import {
@@ -91,7 +92,7 @@ export const loginCommand: Command = {
     const helper = helperKey !== undefined ? file.credHelpers![helperKey] : file.credsStore;
     if (typeof helper === "string" && helper !== "") {
       await helperStore(helper, key, username, password);
-      ctx.io.err(`Logged in to ${registry} (stored by docker-credential-${helper})\n`);
+      ctx.io.err(safe`Logged in to ${registry} (stored by docker-credential-${helper})\n`);
     } else {
       const auth = btoa(
         String.fromCharCode(...new TextEncoder().encode(`${username}:${password}`)),
@@ -104,7 +105,7 @@ export const loginCommand: Command = {
         }
         f.auths[key] = { auth };
       });
-      ctx.io.err(`Logged in to ${registry} (stored in ${path})\n`);
+      ctx.io.err(safe`Logged in to ${registry} (stored in ${path})\n`);
     }
     return 0;
   },
@@ -135,7 +136,7 @@ export const logoutCommand: Command = {
       });
       removed = true;
     }
-    ctx.io.err(removed ? `Logged out of ${registry}\n` : `Not logged in to ${registry}\n`);
+    ctx.io.err(removed ? safe`Logged out of ${registry}\n` : safe`Not logged in to ${registry}\n`);
     return 0;
   },
 };

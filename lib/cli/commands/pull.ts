@@ -1,5 +1,6 @@
 // skiff pull REF
 
+import { safe } from "../../progress/escape_text.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import { pull, type PullPolicy } from "../../pull/pull.ts";
@@ -98,9 +99,12 @@ export const pullCommand: Command = {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...(credentials ? { credentials } : {}),
         ...warningLog(ctx),
-        ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
+        onProgress: (e) => {
+          if (e.type === "blob-start") ctx.partialDownloads = true;
+          renderer?.handle(e);
+        },
         ...(renderer?.log
-          ? { onDebug: (line) => renderer.log!(`debug: ${line}\n`) }
+          ? { onDebug: (line) => renderer.log!(safe`debug: ${line}\n`) }
           : debugLog(ctx)),
       });
     } catch (e) {
@@ -123,7 +127,7 @@ export const pullCommand: Command = {
         store: result.store,
       });
     } else {
-      io.out(`${result.reference} ${result.digest}\n`);
+      io.out(safe`${result.reference} ${result.digest}\n`);
     }
     return 0;
   },

@@ -1,5 +1,6 @@
 // skiff rm NAME...
 
+import { escapeText } from "../../progress/escape_text.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 
@@ -42,7 +43,7 @@ export const rmCommand: Command = {
         removed.map((r) => ({ query: r.query, name: r.name ?? null, digest: r.digest })),
       );
     } else {
-      ctx.io.out(removed.map((r) => `${r.name ?? r.digest}\n`).join(""));
+      ctx.io.out(removed.map((r) => `${escapeText(r.name ?? r.digest)}\n`).join(""));
     }
     if (removed.length > 0) ctx.io.err(`skiff gc deletes the blobs no image needs any more\n`);
     return 0;

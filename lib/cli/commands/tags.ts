@@ -1,5 +1,6 @@
 // skiff tags REPO
 
+import { escapeText } from "../../progress/escape_text.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
 import { CREDENTIAL_OPTIONS, jsonFlag, printJson, remoteOptions } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -48,7 +49,7 @@ export const tagsCommand: Command = {
     if (jsonFlag(ctx)) {
       printJson(ctx, { repository: repo.toString(), tags });
     } else {
-      ctx.io.out(tags.map((t) => `${t}\n`).join(""));
+      ctx.io.out(tags.map((t) => `${escapeText(t)}\n`).join(""));
     }
     return 0;
   },

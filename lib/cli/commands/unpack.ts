@@ -1,5 +1,6 @@
 // skiff unpack REF DIR
 
+import { escapeText, safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
 import { unpack } from "../../unpack/unpack.ts";
@@ -66,12 +67,15 @@ export const unpackCommand: Command = {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...debugLog(ctx),
       },
-      ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
+      onProgress: (e) => {
+        if (e.type === "blob-start") ctx.partialDownloads = true;
+        renderer?.handle(e);
+      },
     });
     if (!flags.quiet) {
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       io.err(
-        `${result.dir}: ${result.entries} entries from ${result.layers} layer` +
+        `${escapeText(result.dir)}: ${result.entries} entries from ${result.layers} layer` +
           `${result.layers === 1 ? "" : "s"}, ${formatBytes(result.bytes)} in ${seconds} s` +
           (result.skippedDevices > 0
             ? `; ${result.skippedDevices} device node${
@@ -81,7 +85,7 @@ export const unpackCommand: Command = {
           "\n",
       );
     }
-    io.out(`${result.reference} ${result.digest}\n`);
+    io.out(safe`${result.reference} ${result.digest}\n`);
     return 0;
   },
 };
