@@ -8,6 +8,7 @@ import {
   remoteOptions,
 } from "../_shared.ts";
 import type { Command } from "../command.ts";
+import { escapeText } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 
 const USAGE = `Usage: skiff referrers REF [options]
@@ -57,12 +58,14 @@ export const referrersCommand: Command = {
       printJson(ctx, result);
       return 0;
     }
-    const rows = result.referrers.map((r) => [
-      r.digest,
-      r.artifactType ?? "-",
-      formatBytes(r.size),
-      r.source === "cosign-tag" ? `tag ${r.tag}` : r.source === "referrers-api" ? "api" : "index",
-    ]);
+    const rows = result.referrers.map((r) =>
+      [
+        r.digest,
+        r.artifactType ?? "-",
+        formatBytes(r.size),
+        r.source === "cosign-tag" ? `tag ${r.tag}` : r.source === "referrers-api" ? "api" : "index",
+      ].map((cell) => escapeText(cell))
+    ); // artifact types come from the registry
     if (rows.length === 0) {
       ctx.io.err(`skiff: nothing refers to ${result.reference} (${result.subject})\n`);
       return 0;
