@@ -9,6 +9,7 @@ import { VERSION } from "../version.ts";
 import { type CliIo, type Command, UsageError } from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
+import { copyCommand } from "./commands/copy.ts";
 import { digestCommand } from "./commands/digest.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { gcCommand } from "./commands/gc.ts";
@@ -24,6 +25,7 @@ import { parseArgs } from "./parse_args.ts";
 /** Every command, in the order `skiff --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   pullCommand,
+  copyCommand,
   unpackCommand,
   inspectCommand,
   configCommand,
