@@ -70,6 +70,8 @@
 export { pull, type PullOptions, type PullPolicy, type PullResult } from "./lib/pull/pull.ts";
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { copy, type CopyOptions, type CopyResult } from "./lib/copy/copy.ts";
+export { push, type PushOptions } from "./lib/copy/push.ts";
+export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
 export { copyImage, type CopyImageOptions, type CopyImageResult } from "./lib/image/copy_image.ts";
 export type {
   BlobLocation,

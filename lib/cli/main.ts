@@ -17,6 +17,7 @@ import { imagesCommand } from "./commands/images.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
+import { pushCommand } from "./commands/push.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
@@ -26,6 +27,7 @@ import { parseArgs } from "./parse_args.ts";
 export const COMMANDS: readonly Command[] = [
   pullCommand,
   copyCommand,
+  pushCommand,
   unpackCommand,
   inspectCommand,
   configCommand,
