@@ -19,6 +19,10 @@ import { runBounded } from "./_bounded.ts";
 import { resumableBlob } from "./_resumable_blob.ts";
 import type { ImageDestination } from "./image_destination.ts";
 import type { ImageSource } from "./image_source.ts";
+import { WriteLostError } from "./write_lost_error.ts";
+
+/** How many times a blob whose write the destination lost is written again from its start. */
+const WRITE_RESTARTS = 2;
 
 /** Options for {@linkcode copyImage}. */
 export interface CopyImageOptions {
@@ -177,17 +181,31 @@ export async function copyImage(
       return;
     }
     emit({ type: "blob-start", digest: d.digest, kind: blob.kind, size: d.size, offset: 0 });
-    const content = resumableBlob(source, d, jobSignal, (offset, reason) => {
-      options.onDebug?.(`source broke at ${offset} of ${d.digest} (${reason}); resuming`);
-    }).pipeThrough(new DigestVerifyStream(d, { what: `blob ${d.digest} from ${source.name}` }));
-    const written = await destination.writeBlob(d, content, {
-      signal: jobSignal,
-      onProgress: (bytes) => emit({ type: "blob-progress", digest: d.digest, bytes, size: d.size }),
-    });
-    counts.copied++;
-    bytesSent += written.sent;
-    bytesResent += written.resent;
-    emit(done(blob, written.sent, false));
+    for (let restarts = 0;; restarts++) {
+      const content = resumableBlob(source, d, jobSignal, (offset, reason) => {
+        options.onDebug?.(`source broke at ${offset} of ${d.digest} (${reason}); resuming`);
+      }).pipeThrough(new DigestVerifyStream(d, { what: `blob ${d.digest} from ${source.name}` }));
+      let written;
+      try {
+        written = await destination.writeBlob(d, content, {
+          signal: jobSignal,
+          onProgress: (bytes) =>
+            emit({ type: "blob-progress", digest: d.digest, bytes, size: d.size }),
+        });
+      } catch (error) {
+        // the destination lost what it had: the blob starts over, from a new source stream
+        if (!(error instanceof WriteLostError) || restarts >= WRITE_RESTARTS) throw error;
+        options.onDebug?.(`${error.message}; writing ${d.digest} again from its start`);
+        bytesSent += error.sent;
+        bytesResent += error.sent;
+        continue;
+      }
+      counts.copied++;
+      bytesSent += written.sent;
+      bytesResent += written.resent;
+      emit(done(blob, written.sent, false));
+      return;
+    }
   }, signal);
 
   for (const m of plan.manifests) {

@@ -13,6 +13,7 @@ import type {
   WrittenBlob,
 } from "../image/image_destination.ts";
 import type { BlobLocation } from "../image/image_source.ts";
+import { WriteLostError } from "../image/write_lost_error.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import type { CredentialResolver } from "../transport/auth_fetch.ts";
 import { createPushTransport, type PushTransport } from "../transport/create_push_transport.ts";
@@ -386,8 +387,11 @@ export class RegistryImageDestination implements ImageDestination {
     );
     if (res.status === 404) {
       await discard(res);
-      throw new Error(
-        `Cannot ${what}: the registry lost the upload session after a broken request (${reason})`,
+      throw new WriteLostError(
+        what,
+        `the registry dropped the upload session after a broken request (${reason})`,
+        stats.sent,
+        { cause },
       );
     }
     if (res.status !== 204 && res.status !== 200) throw await this.#error(res, "GET", what);

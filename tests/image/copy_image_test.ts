@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { type Fixture, startFixture } from "../_fixture.ts";
 import { layerOf, LayoutBuilder, mustRun, noise, push, sha256 } from "../_images.ts";
+import { CutProxy } from "../_cut_proxy.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { type RegistryServer, startRegistry } from "../_registry.ts";
 import { copyImage, type CopyImageOptions } from "../../lib/image/copy_image.ts";
@@ -293,6 +294,48 @@ Deno.test("copyImage: registry to registry", async (t) => {
         // one session per uploaded blob (config, two layers): none was restarted
         assertEquals(posts.length, result.blobs.copied);
         assertEquals(result.bytesResent, chunk);
+      },
+    );
+    await t.step(
+      "a connection cut inside a chunk: the session is asked; lost, the blob starts over",
+      async () => {
+        const chunk = 1024 * 1024;
+        await using proxy = new CutProxy(dest!.host, [{ patch: 3, after: 200_000 }]);
+        const lines: string[] = [];
+        const src = parseReference(`${fx.host}/test/zstd:1`);
+        const result = await copyImage(
+          new RegistryImageSource(
+            new RegistryClient(src.registry, { credentials: anonymous, retry: FAST_RETRY }),
+            src.repository,
+          ),
+          "1",
+          new RegistryImageDestination(parseReference(`${proxy.host}/cut/zstd:1`), {
+            credentials: anonymous,
+            retry: FAST_RETRY,
+            chunkSize: chunk,
+            onDebug: (line) => lines.push(line),
+          }),
+          { tag: "1", jobs: 1, onDebug: (line) => lines.push(line) },
+        );
+        // Distribution 2.8 keeps the partial body of the broken PATCH, so the session's state no
+        // longer matches its file: asked where it is (GET), it answers 404, and only then does the
+        // blob start over, in a new session, from a new source stream
+        const requests = proxy.seen.map((r) =>
+          r.line.split(" ")[0]! + (r.range ? ` ${r.range}` : "")
+        )
+          .filter((r) => /^(POST|PATCH|GET|DELETE|PUT)/.test(r));
+        const cut = requests.indexOf(`PATCH ${2 * chunk}-${3 * chunk - 1}`);
+        assert(cut > 0, requests.join("; "));
+        assertEquals(requests.slice(cut + 1, cut + 5), [
+          "GET",
+          "DELETE",
+          "POST",
+          `PATCH 0-${chunk - 1}`,
+        ]);
+        assert(lines.some((l) => /dropped the upload session/.test(l)), lines.join("\n"));
+        assertEquals(result.blobs.copied, 3);
+        assert(result.bytesResent >= 2 * chunk, `resent ${result.bytesResent}`);
+        assertEquals(await skopeoDigest(`${to}/cut/zstd:1`), result.sourceDigest);
       },
     );
   } finally {
