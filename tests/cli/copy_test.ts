@@ -71,6 +71,55 @@ Deno.test("skiff copy: all platforms, a subset said on stderr, --json, bad input
       assertEquals(head.status, 404);
     });
 
+    await t.step(
+      "a 202 without Location, a commit answered with another digest: one line",
+      async () => {
+        await using proxy = FaultProxy.start(dest.url);
+        proxy.on((req, url) =>
+          req.method === "POST" && url.pathname.endsWith("/blobs/uploads/")
+            ? { kind: "status", status: 202 }
+            : undefined
+        );
+        const r = await skiff([
+          "copy",
+          "-q",
+          `${fx.host}/test/single:1`,
+          `${proxy.host}/noloc/single:1`,
+        ]);
+        assertEquals(r.code, 1);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertMatch(
+          r.stderr,
+          /^skiff: Cannot upload blob sha256:[0-9a-f]{64} to .*: the registry answered 202 without a Location\n$/,
+        );
+
+        await using liar = FaultProxy.start(dest.url);
+        liar.on((req, url) =>
+          req.method === "PUT" && url.search.includes("digest=")
+            ? {
+              kind: "status",
+              status: 201,
+              headers: { "docker-content-digest": `sha256:${"0".repeat(64)}` },
+            }
+            : undefined
+        );
+        const w = await skiff([
+          "copy",
+          "-q",
+          `${fx.host}/test/single:1`,
+          `${liar.host}/wrong/single:1`,
+        ]);
+        assertEquals(w.code, 1);
+        assertMatch(
+          w.stderr,
+          /^skiff: Cannot upload blob .*: the registry answered the digest sha256:0{64}, not the one sent\n$/,
+        );
+        const head = await fetch(`${dest.url}/v2/wrong/single/manifests/1`, { method: "HEAD" });
+        await head.body?.cancel();
+        assertEquals(head.status, 404);
+      },
+    );
+
     await t.step("bad arguments are usage errors (exit 2)", async () => {
       const one = await skiff(["copy", `${fx.host}/test/single:1`]);
       assertEquals(one.code, 2);
