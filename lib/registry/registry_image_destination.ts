@@ -38,7 +38,7 @@ export interface RegistryImageDestinationOptions
   /**
    * The last bytes sent that are kept, so a broken `PATCH` is resumed from the registry's offset
    * without reading the source again (a registry further behind gets the blob again from 0).
-   * @default {8 MiB}
+   * @default {4 MiB}
    */
   resendBuffer?: number;
   /**
@@ -108,7 +108,7 @@ export class RegistryImageDestination implements ImageDestination {
     this.registry = ref.registry;
     this.repository = ref.repository;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    this.#resendBuffer = options.resendBuffer ?? 8 * 1024 * 1024;
+    this.#resendBuffer = options.resendBuffer ?? 4 * 1024 * 1024;
     this.#resumes = options.resumes ?? 5;
     this.#onDebug = options.onDebug;
     const credentials = resolverOf(options);
@@ -326,11 +326,17 @@ export class RegistryImageDestination implements ImageDestination {
     end: number,
     stats: Stats,
     what: string,
-    options: DestinationRequestOptions,
+    options: WriteBlobOptions,
   ): Promise<void> {
     for (;;) {
       const start = session.offset;
-      const body = feed.body(start, end, (n) => stats.sent += n);
+      let handed = start;
+      const body = feed.body(start, end, (n) => {
+        stats.sent += n;
+        handed += n;
+        // progress as the bytes go out, at most every 1 MiB (the registry confirms at the end)
+        if (handed === end || (handed & 0xfffff) < n) options.onProgress?.(handed);
+      });
       let res: Response;
       try {
         res = await this.#transport.sendOnce(
