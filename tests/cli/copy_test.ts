@@ -1,7 +1,7 @@
 // `skiff copy` as a user runs it, between two real registries.
 
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { skiff } from "../_cli.ts";
+import { skiff, spawnSkiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
 import { mustRun, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
@@ -119,6 +119,38 @@ Deno.test("skiff copy: all platforms, a subset said on stderr, --json, bad input
         assertEquals(head.status, 404);
       },
     );
+
+    await t.step("SIGINT in the middle: exit 130, the session cancelled, no tag", async () => {
+      await using slow = FaultProxy.start(fx.registry.url);
+      slow.on((req, url) =>
+        req.method === "GET" && url.pathname.includes("/blobs/")
+          ? { kind: "throttle", bytesPerSecond: 500_000 }
+          : undefined
+      );
+      await using watch = FaultProxy.start(dest.url);
+      const child = spawnSkiff([
+        "copy",
+        "-q",
+        `${slow.host}/test/single:1`,
+        `${watch.host}/int/single:1`,
+      ]);
+      const deadline = Date.now() + 20_000;
+      // an upload under way: a PATCH has started
+      while (!watch.seen.some((r) => r.method === "PATCH") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill("SIGINT");
+      const out = await child.output();
+      assertEquals(out.code, 130);
+      assert(watch.seen.some((r) => r.method === "DELETE"), "the upload session was cancelled");
+      assertEquals(
+        watch.seen.filter((r) => r.method === "PUT" && r.path.includes("/manifests/")),
+        [],
+      );
+      const head = await fetch(`${dest.url}/v2/int/single/manifests/1`, { method: "HEAD" });
+      await head.body?.cancel();
+      assertEquals(head.status, 404);
+    });
 
     await t.step("bad arguments are usage errors (exit 2)", async () => {
       const one = await skiff(["copy", `${fx.host}/test/single:1`]);
