@@ -26,6 +26,14 @@
  * console.log(result.dir, result.layers, result.entries, result.skippedDevices);
  * ```
  *
+ * @example Copy an image between registries, every platform, byte for byte
+ * ```ts ignore
+ * import { copy } from "@skiff/skiff";
+ *
+ * const r = await copy("alpine:3.20", "127.0.0.1:5000/mirror/alpine:3.20", { jobs: 4 });
+ * console.log(r.destination, r.digest === r.sourceDigest, r.blobs);
+ * ```
+ *
  * @example Read from a registry without pulling
  * ```ts ignore
  * import { fetchImageConfig, listTags, resolveDigest, resolveManifest } from "@skiff/skiff";
@@ -61,6 +69,30 @@
 
 export { pull, type PullOptions, type PullPolicy, type PullResult } from "./lib/pull/pull.ts";
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
+export { copy, type CopyOptions, type CopyResult } from "./lib/copy/copy.ts";
+export { push, type PushOptions } from "./lib/copy/push.ts";
+export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
+export { LayoutImageDestination } from "./lib/store/layout_image_destination.ts";
+export { WriteLostError } from "./lib/image/write_lost_error.ts";
+export { copyImage, type CopyImageOptions, type CopyImageResult } from "./lib/image/copy_image.ts";
+export type {
+  BlobLocation,
+  BlobReadOptions,
+  ImageSource,
+  ResolvedRoot,
+  SourceRequestOptions,
+} from "./lib/image/image_source.ts";
+export type {
+  DestinationRequestOptions,
+  ImageDestination,
+  WriteBlobOptions,
+  WrittenBlob,
+} from "./lib/image/image_destination.ts";
+export { RegistryImageSource } from "./lib/registry/registry_image_source.ts";
+export {
+  RegistryImageDestination,
+  type RegistryImageDestinationOptions,
+} from "./lib/registry/registry_image_destination.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { parseRepository } from "./lib/reference/parse_repository.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";

@@ -126,6 +126,11 @@ export class FaultProxy {
       ...(req.body ? { body: req.body } : {}),
     });
     const out = new Headers(upstream.headers);
+    // as a reverse proxy does: the upstream's own URLs (upload sessions) point back through us
+    const location = out.get("location");
+    if (location?.startsWith(this.#upstream)) {
+      out.set("location", this.url + location.slice(this.#upstream.length));
+    }
     let responseStatus = upstream.status;
     const cr = faults.find((f) => f.kind === "content-range");
     if (cr?.kind === "content-range") {

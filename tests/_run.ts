@@ -6,6 +6,9 @@
 
 const base = Deno.env.get("TMPDIR") ?? "/tmp";
 const runDir = await Deno.makeTempDir({ dir: base, prefix: "skiff-test-run-" });
+// traversable by the unprivileged user some tests run skiff as (every test's own directory
+// inside is 0700 unless the test opens it up)
+await Deno.chmod(runDir, 0o755);
 let code = 1;
 try {
   const child = new Deno.Command(Deno.execPath(), {

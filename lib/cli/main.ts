@@ -16,6 +16,7 @@ import {
 } from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
+import { copyCommand } from "./commands/copy.ts";
 import { digestCommand } from "./commands/digest.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { gcCommand } from "./commands/gc.ts";
@@ -23,6 +24,7 @@ import { imagesCommand } from "./commands/images.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
+import { pushCommand } from "./commands/push.ts";
 import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { tagsCommand } from "./commands/tags.ts";
@@ -32,6 +34,8 @@ import { parseArgs } from "./parse_args.ts";
 /** Every command, in the order `skiff --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   pullCommand,
+  copyCommand,
+  pushCommand,
   unpackCommand,
   inspectCommand,
   configCommand,

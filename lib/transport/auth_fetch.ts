@@ -79,7 +79,10 @@ const TOKEN_BODY_LIMIT = 1024 * 1024;
  * - Redirects are followed here, and `Authorization` goes only to the registry's own host: a blob
  *   redirected to a CDN or object store on another origin is fetched without it.
  *
- * Requests passed through this layer must not have a body.
+ * A request with a body (an upload, a manifest `PUT`) is sent once and no redirect is followed with
+ * it: after a `401` the fresh token is cached and the `401` returned, so the caller sends the body
+ * again (or first makes a request without a body, such as the `POST` that starts an upload).
+ * Writes and upload sessions ask for `pull,push` scopes.
  *
  * @param next The fetcher to wrap.
  * @param options The registry and where credentials come from.
@@ -263,15 +266,18 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
   ): Promise<{ res: Response; url: URL }> => {
     let url = new URL(request.url);
     let method = request.method;
+    const hasBody = request.body !== null;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const headers = new Headers(request.headers);
       headers.delete("authorization");
       if (authz !== undefined && isOwn(url)) headers.set("authorization", authz);
+      const init: RequestInit = { method, headers, signal: request.signal, redirect: "manual" };
+      // a body is sent once, with the request it came in (its length kept)
       const res = await next(
-        new Request(url, { method, headers, signal: request.signal, redirect: "manual" }),
+        hop === 0 && hasBody ? new Request(request, init) : new Request(url, init),
       );
       const location = res.headers.get("location");
-      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) {
+      if (hasBody || ![301, 302, 303, 307, 308].includes(res.status) || location === null) {
         return { res, url };
       }
       await discard(res);
@@ -294,7 +300,7 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
   return async (request) => {
     const url = new URL(request.url);
     if (!isOwn(url)) return (await follow(request, undefined)).res;
-    const scope = scopeFor(url.pathname);
+    const scope = scopeFor(url.pathname, request.method);
     let authz: string | undefined;
     if (challenge) authz = await authorization(challenge, scope, url, request.signal);
     const { res, url: answered } = await follow(request, authz);
@@ -314,23 +320,28 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
       request.signal,
       authz,
     );
-    if (fresh === undefined || fresh === authz) return res;
+    if (fresh === undefined || fresh === authz || request.body !== null) return res;
     await discard(res);
     return (await follow(request, fresh)).res;
   };
 }
 
 /**
- * The pull scope a registry API path needs: `repository:NAME:pull` for `/v2/NAME/...`.
+ * The scope a registry API request needs: `repository:NAME:pull` to read `/v2/NAME/...`, and
+ * `repository:NAME:pull,push` to write (any method but `GET` and `HEAD`) or for an upload session
+ * (`/v2/NAME/blobs/uploads/...`).
  *
  * @param pathname A URL path.
+ * @param method The request's method.
  * @returns The scope, or `undefined` for paths outside a repository (such as `/v2/`).
  */
-export function scopeFor(pathname: string): string | undefined {
-  const m = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\/[^/]*$/.exec(pathname);
+export function scopeFor(pathname: string, method = "GET"): string | undefined {
+  const upload = /^\/v2\/(.+)\/blobs\/uploads\/[^/]*$/.exec(pathname);
+  const m = upload ?? /^\/v2\/(.+)\/(?:manifests|blobs|tags)\/[^/]*$/.exec(pathname);
   if (!m) return undefined;
+  const push = upload !== null || (method !== "GET" && method !== "HEAD");
   try {
-    return `repository:${decodeURIComponent(m[1]!)}:pull`;
+    return `repository:${decodeURIComponent(m[1]!)}:${push ? "pull,push" : "pull"}`;
   } catch {
     return undefined; // a malformed escape: not a repository path we built
   }

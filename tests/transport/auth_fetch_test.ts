@@ -547,10 +547,52 @@ Deno.test("scopeFor: repository paths and the others", () => {
     ["/v2/a/b/blobs/", "repository:a/b:pull"],
     ["/v2/", undefined],
     ["/v2/_catalog", undefined],
-    ["/v2/a/blobs/uploads/", undefined],
+    ["/v2/a/blobs/uploads/", "repository:a:pull,push"],
+    ["/v2/a/b/blobs/uploads/0b1c-uuid", "repository:a/b:pull,push"],
     ["/v2/a/referrers/sha256:00", undefined],
     ["/token", undefined],
     ["/", undefined],
   ];
   for (const [path, want] of cases) assertEquals(scopeFor(path), want, path);
+  assertEquals(scopeFor("/v2/a/manifests/1", "PUT"), "repository:a:pull,push");
+  assertEquals(scopeFor("/v2/a/blobs/sha256:00", "HEAD"), "repository:a:pull");
+  assertEquals(scopeFor("/v2/a/blobs/sha256:00", "DELETE"), "repository:a:pull,push");
+});
+
+Deno.test("withAuth: a body is sent once; after a 401 the push token is cached for the next send", async () => {
+  const seen: string[] = [];
+  const bodies: number[] = [];
+  const fake = async (req: Request) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/token") {
+      seen.push(`token ${url.searchParams.getAll("scope").join(" ")}`);
+      return Response.json({ token: "push-token" });
+    }
+    const length = req.body ? (await req.arrayBuffer()).byteLength : 0;
+    bodies.push(length);
+    seen.push(`${req.method} ${req.headers.get("authorization") ?? "-"}`);
+    if (req.headers.get("authorization") === "Bearer push-token") {
+      return new Response(null, { status: 201 });
+    }
+    return new Response(null, {
+      status: 401,
+      headers: {
+        "www-authenticate":
+          'Bearer realm="https://r.example/token",service="r",scope="repository:a:pull,push"',
+      },
+    });
+  };
+  const authed = withAuth(fake, { registry: "r.example", host: "r.example" });
+  const put = () =>
+    new Request("https://r.example/v2/a/manifests/1", { method: "PUT", body: "{}" });
+  const first = await authed(put());
+  assertEquals(first.status, 401);
+  const second = await authed(put());
+  assertEquals(second.status, 201);
+  assertEquals(seen, [
+    "PUT -",
+    "token repository:a:pull,push",
+    "PUT Bearer push-token",
+  ]);
+  assertEquals(bodies, [2, 2]);
 });

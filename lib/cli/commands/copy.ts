@@ -1,0 +1,153 @@
+// skiff copy SRC DEST
+
+import { copy, parsePlatforms } from "../../copy/copy.ts";
+import type { ProgressEvent } from "../../progress/progress_event.ts";
+import { safe } from "../../progress/escape_text.ts";
+import {
+  CREDENTIAL_OPTIONS,
+  credentialFlags,
+  debugLog,
+  expectPositionals,
+  jsonFlag,
+  printJson,
+  referenceArg,
+  warningLog,
+} from "../_shared.ts";
+import { type Command, type CommandContext, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff copy SRC DEST [options]
+
+Copies the image SRC ([registry/]repository[:tag][@digest]) to DEST
+([registry/]repository[:tag]) registry to registry, streaming: nothing is stored,
+no blob is held whole in memory, every byte is checked against its digest on the
+way, and the destination gets the same manifest digests as the source. Blobs the
+destination has are skipped; blobs of another repository of the same registry
+are mounted. DEST without a tag gets SRC's tag.
+Prints one line to stdout: the destination and the digest it has.
+
+Options:
+  --platform P       which platforms of a multi-platform image (default: all):
+                       all              the index as it is, attestations too
+                       os/arch[/var]    that platform's manifest alone
+                       P1,P2,...        those platforms: the index is rewritten
+                                        (a new digest, said on stderr)
+  --jobs N           blobs to copy at once (default: 4)
+  --plain-http       speak plain HTTP to both registries
+  -u, --username U   log in as U to both registries (default: the stored
+                     credentials, see skiff login)
+  --password-stdin   read the password from stdin (with --username)
+  -q, --quiet        print only the result line
+  --json             print the result as a JSON object instead of the line
+  --debug            show stack traces and transport details (resumes, mounts)
+
+Examples:
+  skiff copy alpine:3.20 127.0.0.1:5000/mirror/alpine:3.20
+  skiff copy --platform linux/amd64,linux/arm64 ghcr.io/org/app:1 registry.local/app:1
+`;
+
+/** `skiff copy`. */
+export const copyCommand: Command = {
+  name: "copy",
+  summary: "copy SRC DEST   copy an image between registries",
+  usage: USAGE,
+  options: {
+    platform: { type: "string" },
+    jobs: { type: "string" },
+    "plain-http": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+    ...CREDENTIAL_OPTIONS,
+    json: { type: "boolean" },
+  },
+  async run(ctx) {
+    const { flags, io } = ctx;
+    expectPositionals(ctx, 2, 2, "SRC and DEST");
+    const source = referenceArg(ctx.positionals[0], USAGE);
+    referenceArg(ctx.positionals[1], USAGE);
+    let platforms: ReturnType<typeof parsePlatforms> = "all";
+    if (typeof flags.platform === "string") {
+      try {
+        platforms = parsePlatforms(flags.platform);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    let jobs = 4;
+    if (typeof flags.jobs === "string") {
+      jobs = Number(flags.jobs);
+      if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
+        throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
+      }
+    }
+    const credentials = await credentialFlags(ctx);
+    const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
+    let result;
+    try {
+      result = await copy(source, ctx.positionals[1]!, {
+        platforms,
+        jobs,
+        signal: ctx.signal,
+        ...(flags["plain-http"] ? { plainHttp: true } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...warningLog(ctx),
+        ...(renderer ? { onProgress: (e: ProgressEvent) => renderer.handle(e) } : {}),
+        ...(renderer?.log
+          ? { onDebug: (line: string) => renderer.log!(`debug: ${line}\n`) }
+          : debugLog(ctx)),
+      });
+    } catch (e) {
+      renderer?.finish?.(ctx.signal.aborted ? "interrupted" : "failed");
+      throw e;
+    }
+    renderer?.finish?.("done");
+    if (result.root === "rewritten") {
+      io.err(
+        safe`skiff: note: the index was rewritten to list ${result.platforms.join(", ")}: ` +
+          `its digest is ${result.digest}, not the source's ${result.sourceDigest}\n`,
+      );
+    } else if (result.root === "platform") {
+      io.err(
+        safe`skiff: note: only ${result.platforms.join(", ")} was copied: the destination names ` +
+          `its manifest ${result.digest}, not the source's index ${result.sourceDigest}\n`,
+      );
+    }
+    if (jsonFlag(ctx)) {
+      printJson(ctx, {
+        source: result.source,
+        destination: result.destination,
+        digest: result.digest,
+        sourceDigest: result.sourceDigest,
+        mediaType: result.mediaType,
+        root: result.root,
+        platforms: result.platforms,
+        manifests: result.manifests,
+        blobs: result.blobs,
+        bytesSent: result.bytesSent,
+        bytesResent: result.bytesResent,
+      });
+    } else {
+      io.out(safe`${result.destination} ${result.digest}\n`);
+    }
+    return 0;
+  },
+};
+
+interface Renderer {
+  handle(event: ProgressEvent): void;
+  log?(text: string): void;
+  finish?(outcome: "done" | "failed" | "interrupted"): void;
+}
+
+/** Live bars on a terminal; one line per blob anywhere else (as for pull). */
+async function makeRenderer(ctx: CommandContext): Promise<Renderer> {
+  const { io } = ctx;
+  if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
+    const { TtyRenderer } = await import("../../progress/tty_renderer.ts");
+    const tty = new TtyRenderer(io.err, {
+      color: !io.env("NO_COLOR"),
+      size: () => io.size?.(),
+    });
+    return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
+  }
+  const { LineRenderer } = await import("../../progress/line_renderer.ts");
+  return new LineRenderer(io.err);
+}

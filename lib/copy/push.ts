@@ -1,0 +1,84 @@
+/**
+ * `push()`: an image from the store to a registry.
+ *
+ * @module
+ */
+
+import { copyImage } from "../image/copy_image.ts";
+import type { ProgressListener } from "../progress/progress_event.ts";
+import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
+import type { RemoteOptions } from "../registry/remote_options.ts";
+import { LayoutImageSource } from "../store/layout_image_source.ts";
+import { Store } from "../store/store.ts";
+import type { CopyResult } from "./copy.ts";
+
+/** Options for {@linkcode push}. */
+export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
+  /**
+   * The store to read from.
+   * @default {Store.defaultPath()}
+   */
+  store?: string;
+  /**
+   * Blobs uploaded at once.
+   * @default {4}
+   */
+  jobs?: number;
+  /**
+   * Bytes per upload request (`PATCH`) for large blobs.
+   * @default {8 MiB}
+   */
+  chunkSize?: number;
+  /** Progress events, as for `pull()`. */
+  onProgress?: ProgressListener;
+}
+
+/**
+ * Pushes a stored image to a registry: blobs the registry lacks are uploaded (verified as they
+ * are read from the store, so a damaged store pushes nothing), then the manifest, then the tag.
+ *
+ * @param name The image as stored (`docker.io/library/alpine:3.20`, or `REPO@DIGEST`).
+ * @param destination Where to, `[registry/]repository[:tag]`.
+ * @param options The store, jobs, credentials, progress, abort signal.
+ * @returns The destination's digest and what was done.
+ * @throws {ImageNotFoundError} When the store has no such image.
+ * @throws {RegistryError} When the registry refuses (401/403: credentials with push access).
+ *
+ * @example Push a pulled image to a local registry
+ * ```ts ignore
+ * import { pull, push } from "@skiff/skiff";
+ *
+ * await pull("alpine:3.20", { store: "./images" });
+ * const r = await push("alpine:3.20", "127.0.0.1:5000/mirror/alpine:3.20", { store: "./images" });
+ * console.log(r.destination, r.digest);
+ * ```
+ */
+export async function push(
+  name: string | Reference,
+  destination: string | Reference,
+  options: PushOptions = {},
+): Promise<CopyResult> {
+  const from = typeof name === "string" ? parseReference(name) : name;
+  const to = typeof destination === "string" ? parseReference(destination) : destination;
+  const { store: path, jobs, chunkSize, onProgress, ...remote } = options;
+  const store = await Store.open(path ?? Store.defaultPath(), { create: false });
+  const source = new LayoutImageSource(store);
+  const dst = new RegistryImageDestination(to, {
+    ...remote,
+    ...(chunkSize !== undefined ? { chunkSize } : {}),
+  });
+  const tag = to.digest === undefined ? to.tag : undefined;
+  const result = await copyImage(source, from.digest ?? from.toString(), dst, {
+    ...(tag !== undefined ? { tag } : {}),
+    ...(jobs !== undefined ? { jobs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(onProgress ? { onProgress } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
+  return {
+    ...result,
+    source: from.toString(),
+    destination: tag !== undefined ? `${to.name}:${tag}` : `${to.name}@${result.digest}`,
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The transport for writing to a registry: one auth layer (one token cache) shared by the requests
+ * without a body, which are retried, and the requests with one, which are sent once (their caller
+ * resumes an upload from what the registry says it has, rather than replaying blindly).
+ *
+ * @module
+ */
+
+import { USER_AGENT } from "../version.ts";
+import { withAuth } from "./auth_fetch.ts";
+import { networkError, type TransportOptions } from "./create_transport.ts";
+import type { Fetcher } from "./fetcher.ts";
+import { type RetryOptions, withRetry } from "./retry_fetch.ts";
+
+/** The two fetchers of {@linkcode createPushTransport}. */
+export interface PushTransport {
+  /** For requests without a body (`HEAD`, `GET`, the `POST` that starts an upload): retried. */
+  fetch: Fetcher;
+  /** For requests with a body (`PATCH`, `PUT`): sent once, authenticated, not retried. */
+  sendOnce: Fetcher;
+}
+
+/**
+ * Builds the transport a registry destination uses: authentication (with `pull,push` scopes for
+ * writes and upload sessions) shared by a retrying fetcher and a send-once fetcher.
+ *
+ * @param options The registry, credentials and policies (as for `createTransport`).
+ * @returns The two fetchers.
+ *
+ * @example Build a push transport for a local registry
+ * ```ts
+ * import { createPushTransport } from "./create_push_transport.ts";
+ *
+ * const t = createPushTransport({ registry: "127.0.0.1:5000", host: "127.0.0.1:5000" });
+ * console.log(typeof t.fetch, typeof t.sendOnce);
+ * ```
+ */
+export function createPushTransport(options: TransportOptions): PushTransport {
+  const network = options.fetch ?? ((request: Request) => fetch(request));
+  const userAgent = options.userAgent ?? USER_AGENT;
+  const base: Fetcher = async (request) => {
+    if (!request.headers.has("user-agent")) {
+      const headers = new Headers(request.headers);
+      headers.set("user-agent", userAgent);
+      request = new Request(request, { headers });
+    }
+    try {
+      return await network(request);
+    } catch (error) {
+      throw networkError(error, request);
+    }
+  };
+  const retry: RetryOptions = { ...options.retry };
+  if (options.onDebug && !retry.onRetry) {
+    const debug = options.onDebug;
+    retry.onRetry = (attempt, reason, delay) =>
+      debug(`attempt ${attempt} failed (${reason}); retrying in ${delay} ms`);
+  }
+  const auth = withAuth(base, {
+    registry: options.registry,
+    host: options.host,
+    allowInsecure: options.allowInsecure ?? false,
+    tokenFetch: withRetry(base, retry),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
+  return { fetch: withRetry(auth, retry), sendOnce: auth };
+}
