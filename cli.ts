@@ -30,9 +30,10 @@ const stdoutWriter = { current: undefined as WritableStreamDefaultWriter<Uint8Ar
 
 /** Reads one line from the terminal; a secret is read in raw mode, so it is not echoed. */
 async function prompt(question: string, options: { secret?: boolean } = {}): Promise<string> {
-  writeAllSync(Deno.stderr, question);
   const secret = options.secret === true;
+  // raw mode before the question: what is typed once the question shows is never echoed
   if (secret) Deno.stdin.setRaw(true);
+  writeAllSync(Deno.stderr, question);
   const bytes: number[] = [];
   const buf = new Uint8Array(1);
   try {

@@ -123,6 +123,13 @@ export { type FetchedImageConfig, fetchImageConfig } from "./lib/registry/fetch_
 export { fetchBlob, type FetchBlobOptions, type FetchedBlob } from "./lib/registry/fetch_blob.ts";
 export { listTags, type ListTagsOptions } from "./lib/registry/list_tags.ts";
 export {
+  listReferrers,
+  type ListReferrersOptions,
+  type Referrer,
+  type ReferrerSource,
+  type ReferrersResult,
+} from "./lib/registry/list_referrers.ts";
+export {
   choosePlatform,
   formatPlatform,
   hostPlatform,

@@ -5,6 +5,7 @@
 import { type Desc, layerOf, LayoutBuilder, mustRun, noise, push } from "./_images.ts";
 import { type RegistryServer, startRegistry } from "./_registry.ts";
 import { TokenServer, type TokenServerOptions } from "./_token_server.ts";
+import { tempDir } from "./_temp.ts";
 
 export const USER = "alice";
 export const PASSWORD = "s3cret-Pa55word-do-not-log";
@@ -30,7 +31,7 @@ export async function startAuthFixture(options: TokenServerOptions = {}): Promis
     ...options,
   });
   const token = await startRegistry({ extraConfig: tokens.registryConfig() });
-  const dir = await Deno.makeTempDir({ prefix: "skiff-htpasswd-" });
+  const dir = await tempDir({ prefix: "skiff-htpasswd-" });
   const htpasswd = await mustRun("htpasswd", ["-Bbn", USER, PASSWORD]);
   await Deno.writeFile(`${dir}/htpasswd`, htpasswd);
   const basic = await startRegistry({
@@ -53,7 +54,7 @@ export async function startAuthFixture(options: TokenServerOptions = {}): Promis
     image,
     bigLayer: { digest: big.digest, size: big.size },
     async home() {
-      const home = await Deno.makeTempDir({ prefix: "skiff-home-" });
+      const home = await tempDir({ prefix: "skiff-home-" });
       return {
         dir: home,
         env: {

@@ -2,6 +2,7 @@
 // image layout, and pushed to the real registry with skopeo.
 
 import { createHash } from "node:crypto";
+import { tempDir } from "./_temp.ts";
 
 export interface Blob {
   mediaType: string;
@@ -64,7 +65,7 @@ export async function mustRun(
 
 /** A tar of the given files (path -> content; a trailing '/' makes a directory). */
 export async function tarOf(files: Record<string, string | Uint8Array>): Promise<Uint8Array> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-layer-" });
+  const dir = await tempDir({ prefix: "skiff-layer-" });
   try {
     for (const [path, content] of Object.entries(files)) {
       const full = `${dir}/${path}`;
@@ -135,7 +136,7 @@ export class LayoutBuilder {
   }
 
   static async create(): Promise<LayoutBuilder> {
-    const dir = await Deno.makeTempDir({ prefix: "skiff-src-" });
+    const dir = await tempDir({ prefix: "skiff-src-" });
     await Deno.mkdir(`${dir}/blobs/sha256`, { recursive: true });
     await Deno.writeTextFile(`${dir}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
     const b = new LayoutBuilder(dir);

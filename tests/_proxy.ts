@@ -6,10 +6,16 @@ export type Fault =
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
   /** Send the first `after` body bytes, then break the connection. */
   | { kind: "cut"; after: number }
+  /** Send the first `after` body bytes, then end the body cleanly (no Content-Length). */
+  | { kind: "short"; after: number }
   /** Send the first `after` body bytes, then send nothing for `ms` (forever when absent). */
   | { kind: "stall"; after: number; ms?: number }
-  /** Flip the bits of the body byte at offset `at` (of this response's body). */
+  /**
+   * Flip the bits of the body byte at offset `at` (of this response's body), or at `fraction`
+   * (0 to 1) of the body's length as the upstream announced it.
+   */
   | { kind: "flip"; at: number }
+  | { kind: "flip"; fraction: number }
   /** Drop the request's Range header: the upstream answers 200 with the whole body. */
   | { kind: "ignore-range" }
   /** Answer 206 with this Content-Range header instead of the upstream's. */
@@ -134,15 +140,25 @@ export class FaultProxy {
     record.status = responseStatus;
     const bodyFaults = faults.filter((f) =>
       f.kind === "cut" || f.kind === "stall" || f.kind === "flip" || f.kind === "throttle" ||
-      f.kind === "append"
+      f.kind === "append" || f.kind === "short"
     );
     if (!upstream.body || bodyFaults.length === 0) {
       return new Response(upstream.body, { status: responseStatus, headers: out });
     }
-    if (bodyFaults.some((f) => f.kind === "append" || f.kind === "cut" || f.kind === "stall")) {
+    if (
+      bodyFaults.some((f) =>
+        f.kind === "append" || f.kind === "cut" || f.kind === "stall" || f.kind === "short"
+      )
+    ) {
       out.delete("content-length");
     }
-    return new Response(faultyBody(upstream.body, bodyFaults, this.#stopping.promise), {
+    const length = Number(upstream.headers.get("content-length") ?? "0");
+    const placed = bodyFaults.map((f) =>
+      f.kind === "flip" && "fraction" in f
+        ? { kind: "flip" as const, at: Math.floor(f.fraction * Math.max(0, length - 1)) }
+        : f
+    );
+    return new Response(faultyBody(upstream.body, placed, this.#stopping.promise), {
       status: responseStatus,
       headers: out,
     });
@@ -158,6 +174,7 @@ function faultyBody(
   let sent = 0;
   let started = 0;
   const cut = faults.find((f) => f.kind === "cut") as { after: number } | undefined;
+  const short = faults.find((f) => f.kind === "short") as { after: number } | undefined;
   const stall = faults.find((f) => f.kind === "stall") as
     | { after: number; ms?: number }
     | undefined;
@@ -182,6 +199,14 @@ function faultyBody(
         return;
       }
       let chunk = value.slice();
+      if (short && sent + chunk.byteLength >= short.after) {
+        chunk = chunk.subarray(0, Math.max(0, short.after - sent));
+        if (chunk.byteLength > 0) controller.enqueue(chunk);
+        sent += chunk.byteLength;
+        await reader.cancel();
+        controller.close();
+        return;
+      }
       for (const f of flips) {
         if (f.at >= sent && f.at < sent + chunk.byteLength) chunk[f.at - sent]! ^= 0xff;
       }

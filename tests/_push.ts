@@ -15,7 +15,8 @@ export interface Pushed {
   layers: { mediaType: string; digest: string; size: number }[];
 }
 
-async function putBlob(url: string, repo: string, bytes: Uint8Array): Promise<string> {
+/** Uploads one blob (POST, then PUT ?digest=); returns its digest. */
+export async function putBlob(url: string, repo: string, bytes: Uint8Array): Promise<string> {
   const digest = sha256(bytes);
   const start = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
   await start.body?.cancel();
@@ -69,4 +70,22 @@ export async function pushImage(
   const text = await res.text();
   if (res.status !== 201) throw new Error(`manifest ${repo}:${tag}: ${res.status} ${text}`);
   return { digest: sha256(manifest), layers: descs };
+}
+
+/** Puts raw manifest bytes under `reference` (a tag or a digest); returns their digest. */
+export async function putManifest(
+  url: string,
+  repo: string,
+  reference: string,
+  mediaType: string,
+  bytes: Uint8Array,
+): Promise<string> {
+  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: bytes as Uint8Array<ArrayBuffer>,
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`manifest ${repo}:${reference}: ${res.status} ${text}`);
+  return sha256(bytes);
 }

@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { gzip, type Layer, LayoutBuilder, mustRun, push, sha256 } from "./_images.ts";
+import { tempDir } from "./_temp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -67,7 +68,7 @@ async function write(path: string, content: string): Promise<void> {
 /** The Debian image, pushed as `NAME` to the registry at `host`; returns its manifest digest. */
 export async function pushDebianImage(host: string, name: string): Promise<string> {
   const debs = await cachedDebs();
-  const work = await Deno.makeTempDir({ prefix: "skiff-debian-" });
+  const work = await tempDir({ prefix: "skiff-debian-" });
   const b = await LayoutBuilder.create();
   try {
     // layer 1: the base system

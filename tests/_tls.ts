@@ -2,6 +2,7 @@
 // and a server certificate it signs for 127.0.0.1 and localhost.
 
 import { mustRun } from "./_images.ts";
+import { tempDir } from "./_temp.ts";
 
 export interface TestCert {
   /** The CA certificate (PEM): what clients trust. */
@@ -35,7 +36,7 @@ export async function selfSigned(dir: string, name: string, subject: string): Pr
 }
 
 export async function selfSignedCert(): Promise<TestCert> {
-  const at = await Deno.makeTempDir({ prefix: "skiff-tls-" });
+  const at = await tempDir({ prefix: "skiff-tls-" });
   const o = (...args: string[]) => mustRun("openssl", args);
   await selfSigned(at, "ca", "/CN=skiff test CA");
   await o(

@@ -3,8 +3,8 @@
 // `x5c` header), grants anonymous pulls of `public/*`, and everything to known users. It also
 // speaks the OAuth2 refresh-token POST that identity tokens use.
 
-import { freePort } from "./_registry.ts";
 import { selfSigned } from "./_tls.ts";
+import { tempDir } from "./_temp.ts";
 
 export interface TokenServerOptions {
   /** user -> password */
@@ -72,7 +72,7 @@ export class TokenServer {
   }
 
   static async start(options: TokenServerOptions = {}): Promise<TokenServer> {
-    const dir = await Deno.makeTempDir({ prefix: "skiff-token-" });
+    const dir = await tempDir({ prefix: "skiff-token-" });
     await selfSigned(dir, "signer", "/CN=skiff test token signer");
     const keyPem = await Deno.readTextFile(`${dir}/signer.key`);
     const certPem = await Deno.readTextFile(`${dir}/signer.pem`);
@@ -86,7 +86,7 @@ export class TokenServer {
     const x5c = btoa(String.fromCharCode(...pemBody(certPem)));
     const holder: { server?: TokenServer } = {};
     const server = Deno.serve(
-      { hostname: "127.0.0.1", port: freePort(), onListen() {} },
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
       (req) => holder.server!.#handle(req),
     );
     holder.server = new TokenServer(server, key, x5c, `${dir}/signer.pem`, options);

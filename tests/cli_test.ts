@@ -6,6 +6,7 @@ import { HOST_ARCH, startFixture } from "./_fixture.ts";
 import { FaultProxy } from "./_proxy.ts";
 import { checkStore } from "./_store_check.ts";
 import meta from "../deno.json" with { type: "json" };
+import { tempDir } from "./_temp.ts";
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
@@ -29,7 +30,7 @@ Deno.test("cli: help and version", async () => {
 });
 
 Deno.test("cli: usage errors exit 2 with one line", async () => {
-  const store = await Deno.makeTempDir();
+  const store = await tempDir();
   const cases: [string[], RegExp][] = [
     [["pull", "--store", store, "Not/Valid"], /repository name must be lowercase/],
     [["pull", "--store", store, "alpine:"], /tag after ':' is empty/],
@@ -59,7 +60,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     await t.step(
       "stdout: one line, the canonical name and the stored manifest's digest",
       async () => {
-        const store = `${await Deno.makeTempDir()}/s`;
+        const store = `${await tempDir()}/s`;
         const r = await skiff(["pull", "--store", store, `${fx.host}/test/multi:1`]);
         assertEquals(r.code, 0, r.stderr);
         const want = HOST_ARCH === "amd64" ? fx.amd64.digest : fx.arm64.digest;
@@ -71,7 +72,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     );
 
     await t.step("SKIFF_STORE is the default store", async () => {
-      const store = `${await Deno.makeTempDir()}/env-store`;
+      const store = `${await tempDir()}/env-store`;
       const r = await skiff(["pull", "-q", `${fx.host}/test/single:1`], {
         env: { SKIFF_STORE: store },
       });
@@ -80,7 +81,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     });
 
     await t.step("not found: exit 1, one line", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       for (const ref of [`${fx.host}/test/nope:1`, `${fx.host}/test/single:nope`]) {
         const r = await skiff(["pull", "--store", store, ref]);
         assertEquals(r.code, 1);
@@ -90,7 +91,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     });
 
     await t.step("no matching platform: exit 1, lists what the image has", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       const r = await skiff([
         "pull",
         "--store",
@@ -109,7 +110,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     await t.step(
       "a tampered blob: DigestMismatchError, nothing new in blobs/, no partial left",
       async () => {
-        const store = `${await Deno.makeTempDir()}/s`;
+        const store = `${await tempDir()}/s`;
         await using proxy = FaultProxy.start(fx.registry.url);
         const big = (await (await fetch(`${fx.registry.url}/v2/test/single/manifests/1`, {
           headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
@@ -139,7 +140,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     );
 
     await t.step("a hostile manifest: one line, exit 1, nothing written", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       await using proxy = FaultProxy.start(fx.registry.url);
       const hostile = [
         // a layer digest that would be a path outside blobs/
@@ -186,7 +187,7 @@ Deno.test("cli: pull against the real registry", async (t) => {
     });
 
     await t.step("--debug shows the stack trace, without it there is none", async () => {
-      const store = `${await Deno.makeTempDir()}/s`;
+      const store = `${await tempDir()}/s`;
       const r = await skiff(["pull", "--debug", "--store", store, `${fx.host}/test/nope:1`]);
       assertEquals(r.code, 1);
       assertMatch(r.stderr, /RegistryError: Cannot fetch manifest/);

@@ -18,6 +18,7 @@ import { inspectCommand } from "./commands/inspect.ts";
 import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
 import { pushCommand } from "./commands/push.ts";
+import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   configCommand,
   digestCommand,
   tagsCommand,
+  referrersCommand,
   blobCommand,
   imagesCommand,
   rmCommand,

@@ -36,6 +36,16 @@ export interface RegistrySource {
    * Told that a blob it served did not match its digest: the next request for it goes elsewhere.
    */
   distrust?(digest: string): void;
+  /**
+   * See `RegistryClient.request`: a request to the registry itself (never a mirror), for the
+   * API calls that have no method of their own (the referrers API).
+   */
+  request?(
+    method: string,
+    path: string,
+    headers?: HeadersInit,
+    signal?: AbortSignal,
+  ): Promise<Response>;
 }
 
 /** A mirror: a client for its host, and how it names repositories. */
@@ -208,6 +218,24 @@ export class MirroredRegistry implements RegistrySource {
       options.signal,
       (c, repo) => c.getBlob(repo(repository), digest, options),
     );
+  }
+
+  /**
+   * A request to the registry itself (see `RegistryClient.request`).
+   *
+   * @param method HTTP method.
+   * @param path Path below the base URL, starting with `/v2/`.
+   * @param headers Request headers.
+   * @param signal Aborts the request.
+   * @returns The response, whatever its status.
+   */
+  request(
+    method: string,
+    path: string,
+    headers: HeadersInit = {},
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    return this.#endpoints.at(-1)!.client.request(method, path, headers, signal);
   }
 
   /**

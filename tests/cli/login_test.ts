@@ -52,6 +52,7 @@ Deno.test("login and logout", async (t) => {
             `${host}/private/app:1`,
           ], { env });
           assertEquals(denied.code, 1);
+          assertMatch(denied.stderr, /^skiff: Cannot .*401 unauthorized/);
         }
       },
     );
@@ -176,8 +177,7 @@ Deno.test("login on a terminal: asks for the user name, and the password without
     const writer = child.stdin.getWriter();
     await waitFor("Username: ");
     await writer.write(new TextEncoder().encode(`${USER}\r`));
-    await waitFor("Password: ");
-    await new Promise((r) => setTimeout(r, 300)); // the terminal is switched to raw mode
+    await waitFor("Password: "); // shown only once the terminal is in raw mode (no echo)
     await writer.write(new TextEncoder().encode(`${PASSWORD}\r`));
     const status = await child.status;
     await writer.close().catch(() => {});

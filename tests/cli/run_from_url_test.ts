@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { startFixture } from "../_fixture.ts";
 import { checkStore } from "../_store_check.ts";
+import { tempDir } from "../_temp.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -33,8 +34,8 @@ function serveRepository() {
 Deno.test("cli from a URL: --help, and a pull from the test registry", async () => {
   const fx = await startFixture();
   const served = serveRepository();
-  const cwd = await Deno.makeTempDir({ prefix: "skiff-url-cwd-" });
-  const denoDir = await Deno.makeTempDir({ prefix: "skiff-url-cache-" });
+  const cwd = await tempDir({ prefix: "skiff-url-cwd-" });
+  const denoDir = await tempDir({ prefix: "skiff-url-cache-" });
   const run = async (args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", `${served.url}/cli.ts`, ...args],

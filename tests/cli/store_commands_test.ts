@@ -6,6 +6,7 @@ import { startFixture } from "../_fixture.ts";
 import { run } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
+import { tempDir } from "../_temp.ts";
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
@@ -18,7 +19,7 @@ async function skopeoReads(store: string, name: string): Promise<boolean> {
 Deno.test("cli: images, rm, gc and the pull policy on a real store", async (t) => {
   const fx = await startFixture();
   await using proxy = FaultProxy.start(fx.registry.url);
-  const store = `${await Deno.makeTempDir()}/s`;
+  const store = `${await tempDir()}/s`;
   const single = `${proxy.host}/test/single:1`;
   const multi = `${proxy.host}/test/multi:1`;
   try {
@@ -157,7 +158,7 @@ Deno.test("cli: images, rm, gc and the pull policy on a real store", async (t) =
         assertMatch(r.stderr, message);
         if (!r.stderr.includes("Usage:")) assertEquals(lines(r.stderr).length, 1, r.stderr);
       }
-      const notLayout = await Deno.makeTempDir();
+      const notLayout = await tempDir();
       await Deno.writeTextFile(`${notLayout}/notes.txt`, "mine");
       for (const cmd of ["images", "gc"]) {
         const r = await skiff([cmd, "--store", notLayout]);

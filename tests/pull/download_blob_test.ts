@@ -8,6 +8,7 @@ import { FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { Store } from "../../lib/store/store.ts";
+import { tempDir } from "../_temp.ts";
 
 interface Blob {
   digest: string;
@@ -27,7 +28,7 @@ async function bigLayer(fx: Fixture): Promise<Blob> {
 }
 
 async function newStore(): Promise<string> {
-  const dir = `${await Deno.makeTempDir({ prefix: "skiff-resume-" })}/store`;
+  const dir = `${await tempDir({ prefix: "skiff-resume-" })}/store`;
   await Store.open(dir);
   return dir;
 }

@@ -9,9 +9,10 @@ import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { ImageNotFoundError } from "../../lib/store/image_not_found_error.ts";
 import type { ProgressEvent } from "../../lib/progress/progress_event.ts";
+import { tempDir } from "../_temp.ts";
 
 async function tempStore(): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "skiff-policy-" })}/store`;
+  return `${await tempDir({ prefix: "skiff-policy-" })}/store`;
 }
 
 Deno.test("pull policy: missing and never", async (t) => {

@@ -10,9 +10,10 @@ import { pull } from "../../lib/pull/pull.ts";
 import { PlatformNotFoundError } from "../../lib/registry/choose_platform.ts";
 import { RegistryError } from "../../lib/transport/registry_error.ts";
 import { MediaType } from "../../lib/registry/media_types.ts";
+import { tempDir } from "../_temp.ts";
 
 async function tempStore(): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "skiff-store-" })}/store`;
+  return `${await tempDir({ prefix: "skiff-store-" })}/store`;
 }
 
 async function skopeoInspect(store: string, name: string): Promise<Record<string, unknown>> {
@@ -63,7 +64,7 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
       // umoci lists and unpacks it
       const ls = new TextDecoder().decode(await mustRun("umoci", ["ls", "--layout", store]));
       assertEquals(ls.trim(), name);
-      const bundle = `${await Deno.makeTempDir()}/bundle`;
+      const bundle = `${await tempDir()}/bundle`;
       await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${name}`, bundle]);
       assertEquals(await Deno.readTextFile(`${bundle}/rootfs/etc/os-release`), "NAME=skiff-test\n");
       assertEquals((await Deno.stat(`${bundle}/rootfs/data/blob.bin`)).size, 2 * 1024 * 1024 + 123);
@@ -116,8 +117,9 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
           assertEquals([...e.available].sort(), ["linux/amd64", "linux/arm64/v8"]);
         }
         // the attestation was never fetched
-        await assertRejects(() =>
-          Deno.stat(`${store}/blobs/sha256/${fx.attestation.digest.slice(7)}`)
+        await assertRejects(
+          () => Deno.stat(`${store}/blobs/sha256/${fx.attestation.digest.slice(7)}`),
+          Deno.errors.NotFound,
         );
 
         const inspected = await skopeoInspect(store, name);
@@ -167,7 +169,7 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
         const inspected = await skopeoInspect(store, name);
         assertEquals(inspected.Digest, result.digest);
         assertEquals(inspected.Architecture, "arm64");
-        const bundle = `${await Deno.makeTempDir()}/bundle`;
+        const bundle = `${await tempDir()}/bundle`;
         await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${name}`, bundle]);
         assertEquals(
           await Deno.readTextFile(`${bundle}/rootfs/bin/hello`),
@@ -290,23 +292,28 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
       const store = await tempStore();
       const controller = new AbortController();
       const seen: string[] = [];
-      await assertRejects(() =>
-        pull(`${fx.host}/test/single:1`, {
-          store,
-          signal: controller.signal,
-          onProgress: (e) => {
-            if (e.type === "resolved") {
-              seen.push(Deno.readTextFileSync(`${store}/oci-layout`));
-              seen.push(Deno.readTextFileSync(`${store}/index.json`));
-              controller.abort(new Error("stop here"));
-            }
-          },
-        })
+      await assertRejects(
+        () =>
+          pull(`${fx.host}/test/single:1`, {
+            store,
+            signal: controller.signal,
+            onProgress: (e) => {
+              if (e.type === "resolved") {
+                seen.push(Deno.readTextFileSync(`${store}/oci-layout`));
+                seen.push(Deno.readTextFileSync(`${store}/index.json`));
+                controller.abort(new Error("stop here"));
+              }
+            },
+          }),
+        Error,
+        "stop here",
       );
       assertEquals(JSON.parse(seen[0]!), { imageLayoutVersion: "1.0.0" });
       assertEquals(JSON.parse(seen[1]!).manifests, []);
       const r = await run("skopeo", ["inspect", `oci:${store}:${fx.host}/test/single:1`]);
-      assert(r.code !== 0); // the name is not there: nothing half-written was named
+      // the name is not there: nothing half-written was named
+      assertEquals(r.code, 1);
+      assertMatch(r.stderr, /no descriptor found for reference/);
     });
   } finally {
     await fx.stop();

@@ -58,7 +58,32 @@ Deno.test("fetchBlob: streams verified bytes; a mismatch fails the stream after 
       const blob = await fetchBlob(`${proxy.host}/test/single@${small!.digest}`, {
         size: small!.size,
       });
-      await assertRejects(() => new Response(blob.body).arrayBuffer(), SizeMismatchError);
+      // read chunk by chunk: no byte past the blob's size may come out before the error
+      const reader = blob.body.getReader();
+      let received = 0;
+      await assertRejects(async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          received += value.byteLength;
+        }
+      }, SizeMismatchError);
+      assert(received <= small!.size, `${received} bytes passed on, the blob has ${small!.size}`);
+    });
+
+    await t.step("a body that ends early, cleanly: SizeMismatchError", async () => {
+      proxy.rules = [
+        (_req, url) =>
+          url.pathname.endsWith(small!.digest) ? { kind: "short", after: 100 } : undefined,
+      ];
+      const blob = await fetchBlob(`${proxy.host}/test/single@${small!.digest}`, {
+        size: small!.size,
+      });
+      await assertRejects(
+        () => new Response(blob.body).arrayBuffer(),
+        SizeMismatchError,
+        "got 100",
+      );
     });
 
     await t.step("bad input and unknown blobs", async () => {

@@ -5,7 +5,10 @@ import { HOST_ARCH, startFixture } from "../_fixture.ts";
 import { sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { fetchImageConfig } from "../../lib/registry/fetch_image_config.ts";
-import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
+import {
+  DigestMismatchError,
+  SizeMismatchError,
+} from "../../lib/reference/digest_mismatch_error.ts";
 
 Deno.test("fetchImageConfig: the platform's config, verified", async (t) => {
   const fx = await startFixture();
@@ -26,6 +29,18 @@ Deno.test("fetchImageConfig: the platform's config, verified", async (t) => {
       const c = await fetchImageConfig(`${fx.host}/test/docker:1`, { platform: "linux/amd64" });
       assertEquals(c.config.rootfs?.diff_ids.length, 2);
       assertEquals(c.platform?.architecture, "amd64");
+    });
+
+    await t.step("a config cut short (a clean end, no Content-Length) is refused", async () => {
+      await using proxy = FaultProxy.start(fx.registry.url);
+      proxy.on((_req, url) =>
+        url.pathname.includes("/blobs/") ? { kind: "short", after: 20 } : undefined
+      );
+      await assertRejects(
+        () => fetchImageConfig(`${proxy.host}/test/single:1`),
+        SizeMismatchError,
+        "got 20",
+      );
     });
 
     await t.step("a config altered on the way is refused", async () => {

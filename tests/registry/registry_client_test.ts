@@ -7,6 +7,7 @@ import { selfSignedCert } from "../_tls.ts";
 import { layerOf, LayoutBuilder, push } from "../_images.ts";
 import { RegistryClient } from "../../lib/registry/registry_client.ts";
 import { pull } from "../../lib/pull/pull.ts";
+import { tempDir } from "../_temp.ts";
 
 Deno.test("RegistryClient: a loopback registry speaking plain HTTP is reached over HTTP", async () => {
   const registry = await startRegistry();
@@ -53,7 +54,7 @@ Deno.test("RegistryClient: a loopback registry speaking TLS is reached over HTTP
       tls.certDir,
     ]);
     await b.remove();
-    const store = `${await Deno.makeTempDir()}/s`;
+    const store = `${await tempDir()}/s`;
     const result = await pull(`${host}/tls/image:1`, { store, fetch: fetchTrusting });
     assertEquals(result.digest, image.digest);
 

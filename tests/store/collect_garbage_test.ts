@@ -11,9 +11,10 @@ import { collectGarbage } from "../../lib/store/collect_garbage.ts";
 import { removeImages } from "../../lib/store/remove_images.ts";
 import { Store } from "../../lib/store/store.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
+import { tempDir } from "../_temp.ts";
 
 async function tempStore(): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "skiff-gc-" })}/store`;
+  return `${await tempDir({ prefix: "skiff-gc-" })}/store`;
 }
 
 async function blobs(store: string): Promise<string[]> {
@@ -82,7 +83,7 @@ Deno.test("collectGarbage: keeps what index.json reaches, deletes the rest", asy
         );
         assert(await skopeoReads(store, single));
         assertEquals((await checkStore(store)).missing, []);
-        const bundle = `${await Deno.makeTempDir()}/bundle`;
+        const bundle = `${await tempDir()}/bundle`;
         await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${single}`, bundle]);
       },
     );
@@ -214,7 +215,7 @@ Deno.test("collectGarbage: keeps what index.json reaches, deletes the rest", asy
     });
 
     await t.step("a store that does not exist: nothing to do, nothing created", async () => {
-      const dir = `${await Deno.makeTempDir()}/none`;
+      const dir = `${await tempDir()}/none`;
       const report = await collectGarbage(dir);
       assertEquals([report.blobs, report.bytes], [[], 0]);
       await assertRejects(() => Deno.stat(dir), Deno.errors.NotFound);

@@ -6,11 +6,12 @@ import { mustRun } from "../_images.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { listImages } from "../../lib/store/list_images.ts";
 import { MediaType } from "../../lib/registry/media_types.ts";
+import { tempDir } from "../_temp.ts";
 
 Deno.test("listImages: name, digest, platform, size, pulled time, completeness", async (t) => {
   const fx = await startFixture();
   try {
-    const store = `${await Deno.makeTempDir()}/s`;
+    const store = `${await tempDir()}/s`;
     await t.step("images skiff pulled", async () => {
       const before = Date.now();
       const single = await pull(`${fx.host}/test/single:1`, { store });
@@ -47,7 +48,7 @@ Deno.test("listImages: name, digest, platform, size, pulled time, completeness",
     });
 
     await t.step("a layout skopeo wrote: an unnamed-platform index entry", async () => {
-      const dir = `${await Deno.makeTempDir()}/skopeo`;
+      const dir = `${await tempDir()}/skopeo`;
       await mustRun("skopeo", [
         "copy",
         "--quiet",
@@ -70,10 +71,10 @@ Deno.test("listImages: name, digest, platform, size, pulled time, completeness",
     await t.step(
       "no store yet: empty, and nothing is created; a non-layout is refused",
       async () => {
-        const dir = `${await Deno.makeTempDir()}/none`;
+        const dir = `${await tempDir()}/none`;
         assertEquals(await listImages(dir), []);
         await assertRejects(() => Deno.stat(dir), Deno.errors.NotFound);
-        const other = await Deno.makeTempDir();
+        const other = await tempDir();
         await Deno.writeTextFile(`${other}/notes.txt`, "mine");
         await assertRejects(() => listImages(other), Error, "not an OCI image layout");
       },

@@ -7,6 +7,7 @@ import { pull } from "../../lib/pull/pull.ts";
 import { removeImages } from "../../lib/store/remove_images.ts";
 import { ImageNotFoundError } from "../../lib/store/image_not_found_error.ts";
 import { REF_NAME_ANNOTATION } from "../../lib/store/store.ts";
+import { tempDir } from "../_temp.ts";
 
 async function names(store: string): Promise<string[]> {
   const index = JSON.parse(await Deno.readTextFile(`${store}/index.json`));
@@ -18,7 +19,7 @@ async function names(store: string): Promise<string[]> {
 Deno.test("removeImages: drops names from index.json, keeps blobs, skopeo reads the rest", async () => {
   const fx = await startFixture();
   try {
-    const store = `${await Deno.makeTempDir()}/s`;
+    const store = `${await tempDir()}/s`;
     const single = `${fx.host}/test/single:1`;
     const multi = `${fx.host}/test/multi:1`;
     const pinned = `${fx.host}/test/multi@${fx.arm64.digest}`;

@@ -6,11 +6,12 @@ import { createHash } from "node:crypto";
 import { sha256 } from "../_images.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
 import { REF_NAME_ANNOTATION, Store } from "../../lib/store/store.ts";
+import { tempDir as moduleTempDir } from "../_temp.ts";
 
 const enc = new TextEncoder();
 
 async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "skiff-store-test-" });
+  return await moduleTempDir({ prefix: "skiff-store-test-" });
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -86,7 +87,7 @@ Deno.test("store: index.json updates from many processes at once lose nothing", 
         annotations: { "${REF_NAME_ANNOTATION}": Deno.args[1] + "-" + i },
       }]);
     }`;
-  const file = `${store.path}/../writer.ts`;
+  const file = `${await tempDir()}/writer.ts`;
   await Deno.writeTextFile(file, script);
   const procs = Array.from(
     { length: 4 },

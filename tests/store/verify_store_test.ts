@@ -8,12 +8,13 @@ import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { Store } from "../../lib/store/store.ts";
 import { verifyStore } from "../../lib/store/verify_store.ts";
+import { tempDir } from "../_temp.ts";
 
 Deno.test("fsck: finds damage, repairs it, and the next pull completes", async (t) => {
   const fx = await startFixture();
   const name = `${fx.host}/test/single:1`;
   const newStore = async () => {
-    const dir = `${await Deno.makeTempDir({ prefix: "skiff-fsck-" })}/store`;
+    const dir = `${await tempDir({ prefix: "skiff-fsck-" })}/store`;
     const result = await pull(name, { store: dir });
     return { dir, result };
   };

@@ -8,6 +8,7 @@ import {
   updateAuthFile,
 } from "../../lib/transport/auth_file.ts";
 import { credentialFiles, dockerConfigPath } from "../../lib/transport/stored_credentials.ts";
+import { tempDir } from "../_temp.ts";
 
 Deno.test("normalizeAuthKey: docker's key spellings", () => {
   const cases: [string, string][] = [
@@ -58,7 +59,7 @@ Deno.test("entryCredentials: auth, username/password, identity and registry toke
 });
 
 Deno.test("updateAuthFile: atomic, mode 0600, keeps other fields; readAuthFile: missing, empty, bad", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const path = `${dir}/sub/config.json`;
   assertEquals(await readAuthFile(path), undefined);
   await updateAuthFile(path, (f) => {

@@ -151,7 +151,8 @@ Deno.test("withRetry: a Retry-After longer than maxRetryAfter returns the respon
   const { fetcher, seen } = sequence([429, 200], { "retry-after": "120" });
   // a guard, so that a retry layer that did wait would fail this test quickly instead of hanging
   const guard = new AbortController();
-  const timer = setTimeout(() => guard.abort(new Error("waited for the Retry-After")), 1000);
+  // (a hang guard, far below the 120 s and far above any scheduling delay: not a timing check)
+  const timer = setTimeout(() => guard.abort(new Error("waited for the Retry-After")), 20_000);
   try {
     const res = await withRetry(fetcher, { ...FAST, maxRetryAfter: 60_000 })(
       new Request("https://r.example/v2/", { signal: guard.signal }),
@@ -170,7 +171,6 @@ Deno.test("withRetry: an abort during a Retry-After wait stops at once", async (
   const controller = new AbortController();
   const reason = new Error("stop now");
   const timer = setTimeout(() => controller.abort(reason), 20);
-  const start = performance.now();
   try {
     const e = await assertRejects(() =>
       withRetry(fetcher, FAST)(
@@ -181,7 +181,7 @@ Deno.test("withRetry: an abort during a Retry-After wait stops at once", async (
   } finally {
     clearTimeout(timer);
   }
-  assert(performance.now() - start < 5000, "did not wait out the 30 s Retry-After");
+  // had the wait gone on to its end, a second request would have been sent
   assertEquals(seen.length, 1);
 });
 
@@ -208,11 +208,12 @@ Deno.test("withRetry: a request aborted before it starts is not sent again", asy
   const controller = new AbortController();
   controller.abort();
   const { fetcher, seen } = sequence([503, 200]);
-  await assertRejects(() =>
+  const e = await assertRejects(() =>
     withRetry(fetcher, { baseDelay: 10_000, maxDelay: 10_000 })(
       new Request("https://r.example/v2/", { signal: controller.signal }),
     )
   );
+  assertEquals(e.name, "AbortError");
   assert(seen.length <= 1);
 });
 
@@ -295,7 +296,9 @@ Deno.test("withRetry: a host that asks for a pause gets it from every request", 
   await Promise.all([a, b, c]);
   const at = (p: string) => sent.filter((s) => s.path === p).map((s) => s.at);
   assert(at("/b")[0]! >= 950, `b was sent at ${at("/b")[0]} ms, during the pause`);
-  assert(at("/c")[0]! < 500, `c waited: ${at("/c")[0]} ms`);
+  // the other host was not held back: c went out before the paused b
+  const order = sent.map((s) => s.path);
+  assert(order.indexOf("/c") < order.indexOf("/b"), `sent in the order ${order.join(" ")}`);
   assertEquals(at("/a").length, 2);
 });
 

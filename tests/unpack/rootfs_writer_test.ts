@@ -4,6 +4,7 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { makeTar, type TarSpec } from "../_tar.ts";
 import { RootfsWriter, type RootfsWriterOptions } from "../../lib/unpack/rootfs_writer.ts";
+import { tempDir } from "../_temp.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -22,7 +23,7 @@ interface Sandbox {
 }
 
 async function sandbox(options: RootfsWriterOptions = {}): Promise<Sandbox> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-guard-" });
+  const dir = await tempDir({ prefix: "skiff-guard-" });
   const root = `${dir}/root`;
   const canary = `${dir}/canary`;
   await Deno.mkdir(root);

@@ -5,6 +5,7 @@ import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { mustRun } from "../_images.ts";
 import { makeTar } from "../_tar.ts";
 import { type TarHeader, TarReader } from "../../lib/unpack/tar_reader.ts";
+import { tempDir } from "../_temp.ts";
 
 interface Read {
   header: TarHeader;
@@ -44,7 +45,7 @@ const longDir = "d".repeat(60) + "/" + "e".repeat(60) + "/" + "f".repeat(60);
 const longName = `${longDir}/${"n".repeat(90)}.txt`; // > 255 bytes: pax or GNU long name only
 
 async function sampleTree(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-tar-" });
+  const dir = await tempDir({ prefix: "skiff-tar-" });
   await Deno.mkdir(`${dir}/${longDir}`, { recursive: true });
   await Deno.writeTextFile(`${dir}/${longName}`, "long\n");
   await Deno.writeTextFile(`${dir}/grüße.txt`, "non-ascii\n");
@@ -105,7 +106,7 @@ for (const format of ["pax", "gnu", "ustar"] as const) {
 }
 
 Deno.test("TarReader: ustar prefix field joins long paths", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const name = `${"p".repeat(120)}/${"q".repeat(80)}`; // fits prefix (155) + name (100)
     await Deno.mkdir(`${dir}/${"p".repeat(120)}`);

@@ -9,11 +9,12 @@ import { pushDebianImage, snapshot } from "../_rootfs.ts";
 import { makeTar } from "../_tar.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
+import { tempDir } from "../_temp.ts";
 
 const isRoot = Deno.uid() === 0;
 
 async function workDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "skiff-unpack-" });
+  return await tempDir({ prefix: "skiff-unpack-" });
 }
 
 async function names(dir: string): Promise<string[]> {

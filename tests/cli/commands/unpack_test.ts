@@ -6,6 +6,7 @@ import { HOST_ARCH, startFixture } from "../../_fixture.ts";
 import { gzip, sha256 } from "../../_images.ts";
 import { pushImage } from "../../_push.ts";
 import { makeTar } from "../../_tar.ts";
+import { tempDir } from "../../_temp.ts";
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
@@ -25,7 +26,7 @@ Deno.test("cli unpack: help and usage errors", async () => {
   for (const flag of ["--store", "--platform", "--plain-http", "--max-entries", "--max-bytes"]) {
     assertStringIncludes(own.stdout, flag);
   }
-  const work = await Deno.makeTempDir();
+  const work = await tempDir();
   const cases: [string[], RegExp][] = [
     [["unpack", "--store", work, "alpine"], /missing directory/],
     [["unpack", "--store", work], /missing image reference/],
@@ -48,7 +49,7 @@ Deno.test("cli unpack: against the real registry", async (t) => {
   const fx = await startFixture();
   try {
     await t.step("pulls when missing, prints one line, DIR holds the root", async () => {
-      const work = await Deno.makeTempDir();
+      const work = await tempDir();
       const store = `${work}/store`;
       const ref = `${fx.host}/test/multi:1`;
       const r = await skiff(["unpack", "--store", store, ref, `${work}/root`]);
@@ -76,7 +77,7 @@ Deno.test("cli unpack: against the real registry", async (t) => {
     });
 
     await t.step("failures: exit 1, one line, no DIR", async () => {
-      const work = await Deno.makeTempDir();
+      const work = await tempDir();
       const store = `${work}/store`;
       await Deno.mkdir(`${work}/full`);
       await Deno.writeTextFile(`${work}/full/x`, "");
