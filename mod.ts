@@ -71,6 +71,12 @@ export { pull, type PullOptions, type PullPolicy, type PullResult } from "./lib/
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { copy, type CopyOptions, type CopyResult } from "./lib/copy/copy.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
+export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
+export {
+  type CarriedReferrers,
+  carryReferrers,
+  type CarryReferrersContext,
+} from "./lib/copy/carry_referrers.ts";
 export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
 export { LayoutImageDestination } from "./lib/store/layout_image_destination.ts";
 export { WriteLostError } from "./lib/image/write_lost_error.ts";

@@ -27,6 +27,7 @@ import { pullCommand } from "./commands/pull.ts";
 import { pushCommand } from "./commands/push.ts";
 import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
+import { syncCommand } from "./commands/sync.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { parseArgs } from "./parse_args.ts";
@@ -35,6 +36,7 @@ import { parseArgs } from "./parse_args.ts";
 export const COMMANDS: readonly Command[] = [
   pullCommand,
   copyCommand,
+  syncCommand,
   pushCommand,
   unpackCommand,
   inspectCommand,

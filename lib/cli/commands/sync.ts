@@ -1,0 +1,223 @@
+// skiff sync SRC DEST
+
+import { parsePlatforms } from "../../copy/copy.ts";
+import type { SyncedTag, SyncOptions, SyncReport } from "../../copy/sync.ts";
+import { parseRepository } from "../../reference/parse_repository.ts";
+import {
+  CREDENTIAL_OPTIONS,
+  credentialFlags,
+  debugLog,
+  jsonFlag,
+  printJson,
+  warningLog,
+} from "../_shared.ts";
+import { type Command, type CommandContext, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff sync SRC DEST [options]
+       skiff sync --config FILE [options]
+
+Mirrors the repository SRC ([registry/]repository, no tag) into DEST, a
+repository of another registry: every tag (or those --tags picks), each with its
+referrers and cosign-style signature, attestation and SBOM tags, digests kept.
+Incremental: a tag whose digest at DEST already equals SRC's (one HEAD each,
+which Docker Hub does not count against its rate limit) is left alone, with
+nothing uploaded and no manifest written. A tag that fails does not stop the
+others. Prints one line per tag to stdout, a summary to stderr; exit 1 when any
+tag failed.
+
+Options:
+  --tags REGEX       only the tags REGEX finds (a search: use ^...$ for whole tags)
+  --platform P       all (default), os/arch[/variant], or a comma-separated list
+                     (a list rewrites each index: its digest changes)
+  --images N         images copied at once (default: 2)
+  --jobs N           blobs copied at once per image (default: 4)
+  --no-referrers     do not carry referrers and cosign-style tags
+  --dry-run          say what would be copied; write nothing
+  --config FILE      many sources: a JSON file
+                       {"sync": [{"source": "REPO", "destination": "REPO",
+                                  "tags": "REGEX", "platform": "all"}, ...]}
+  --plain-http       speak plain HTTP to both registries
+  -u, --username U   log in as U to both registries (default: the stored ones)
+  --password-stdin   read the password from stdin (with --username)
+  --json             print the report(s) as JSON instead of the lines
+  --debug            show stack traces and transport details
+
+Examples:
+  skiff sync docker.io/library/alpine registry.local/mirror/alpine --tags '^3\\.'
+  skiff sync --dry-run ghcr.io/org/app 127.0.0.1:5000/org/app
+`;
+
+interface Job {
+  source: string;
+  destination: string;
+  tags?: string;
+  platform?: string;
+}
+
+/** `skiff sync`. */
+export const syncCommand: Command = {
+  name: "sync",
+  summary: "sync SRC DEST   mirror a repository's tags (and referrers) to another registry",
+  usage: USAGE,
+  options: {
+    tags: { type: "string" },
+    platform: { type: "string" },
+    images: { type: "string" },
+    jobs: { type: "string" },
+    "no-referrers": { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    config: { type: "string" },
+    "plain-http": { type: "boolean" },
+    ...CREDENTIAL_OPTIONS,
+    json: { type: "boolean" },
+  },
+  async run(ctx) {
+    const { flags, io } = ctx;
+    const jobs = await jobsOf(ctx);
+    const images = count(flags.images, "--images", 2, 16);
+    const blobs = count(flags.jobs, "--jobs", 4, 64);
+    const credentials = await credentialFlags(ctx);
+    const reports: SyncReport[] = [];
+    const json = jsonFlag(ctx);
+    const { sync } = await import("../../copy/sync.ts");
+    for (const job of jobs) {
+      const options: SyncOptions = {
+        images,
+        jobs: blobs,
+        signal: ctx.signal,
+        ...(job.tags !== undefined ? { tags: job.tags } : {}),
+        ...(job.platform !== undefined ? { platforms: job.platform } : {}),
+        ...(flags["no-referrers"] ? { referrers: false } : {}),
+        ...(flags["dry-run"] ? { dryRun: true } : {}),
+        ...(flags["plain-http"] ? { plainHttp: true } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...warningLog(ctx),
+        ...debugLog(ctx),
+        ...(json ? {} : { onTag: (t: SyncedTag) => io.out(tagLine(t)) }),
+      };
+      try {
+        reports.push(await sync(job.source, job.destination, options));
+      } catch (e) {
+        if (ctx.signal.aborted) throw e;
+        // the source could not be listed: that job fails, the others go on
+        const error = (e as Error).message;
+        if (!json) io.err(`skiff: ${error}\n`);
+        reports.push(
+          {
+            source: job.source,
+            destination: job.destination,
+            tags: [],
+            copied: 0,
+            upToDate: 0,
+            failed: 1,
+            error,
+          } as SyncReport & { error: string },
+        );
+      }
+    }
+    const total = (k: "copied" | "upToDate" | "failed") => reports.reduce((n, r) => n + r[k], 0);
+    if (json) {
+      printJson(ctx, jobs.length === 1 && !flags.config ? reports[0] : { reports });
+    }
+    const verb = flags["dry-run"] ? "would copy" : "copied";
+    io.err(
+      `skiff: sync: ${total("copied")} ${verb}, ${total("upToDate")} up to date, ` +
+        `${total("failed")} failed\n`,
+    );
+    return total("failed") > 0 ? 1 : 0;
+  },
+};
+
+function tagLine(t: SyncedTag): string {
+  const status = t.status.padEnd(10);
+  const referrers = t.referrers ? ` (+${t.referrers} referrers)` : "";
+  if (t.status === "failed") return `${status} ${t.tag}: ${t.error ?? "failed"}\n`;
+  return `${status} ${t.tag} ${t.digest ?? ""}${referrers}\n`;
+}
+
+function count(value: unknown, flag: string, fallback: number, max: number): number {
+  if (typeof value !== "string") return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > max) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+/** The jobs: SRC DEST from the command line, or the entries of --config. */
+async function jobsOf(ctx: CommandContext): Promise<Job[]> {
+  const { flags, positionals } = ctx;
+  const check = (job: Job, where: string) => {
+    for (const [what, value] of [["source", job.source], ["destination", job.destination]]) {
+      try {
+        parseRepository(value!);
+      } catch (e) {
+        throw new UsageError(`${where}: ${what}: ${(e as Error).message}`);
+      }
+    }
+    if (job.tags !== undefined) {
+      try {
+        new RegExp(job.tags);
+      } catch (e) {
+        throw new UsageError(`${where}: tags: ${(e as Error).message}`);
+      }
+    }
+    if (job.platform !== undefined) {
+      try {
+        parsePlatforms(job.platform);
+      } catch (e) {
+        throw new UsageError(`${where}: platform: ${(e as Error).message}`);
+      }
+    }
+    return job;
+  };
+  const tags = typeof flags.tags === "string" ? flags.tags : undefined;
+  const platform = typeof flags.platform === "string" ? flags.platform : undefined;
+  if (typeof flags.config !== "string") {
+    if (positionals.length !== 2) {
+      throw new UsageError(
+        `sync takes SRC and DEST, got ${positionals.length} arguments\n\n${USAGE}`,
+      );
+    }
+    return [check({
+      source: positionals[0]!,
+      destination: positionals[1]!,
+      ...(tags !== undefined ? { tags } : {}),
+      ...(platform !== undefined ? { platform } : {}),
+    }, "arguments")];
+  }
+  if (positionals.length > 0) throw new UsageError("sync takes --config or SRC DEST, not both");
+  let doc: unknown;
+  try {
+    const text = await Deno.readTextFile(flags.config);
+    if (text.length > 1024 * 1024) throw new Error("larger than 1 MiB");
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`Cannot read ${flags.config}: ${(e as Error).message}`);
+  }
+  const entries = (doc as { sync?: unknown } | null)?.sync;
+  if (!Array.isArray(entries) || entries.length === 0) {
+    throw new UsageError(`Cannot read ${flags.config}: expected {"sync": [ ... ]} with entries`);
+  }
+  return entries.map((e, i) => {
+    const where = `${flags.config}: sync[${i}]`;
+    const o = e as Record<string, unknown>;
+    if (
+      typeof e !== "object" || e === null || typeof o.source !== "string" ||
+      typeof o.destination !== "string"
+    ) {
+      throw new UsageError(`${where}: needs "source" and "destination" strings`);
+    }
+    for (const k of ["tags", "platform"]) {
+      if (o[k] !== undefined && typeof o[k] !== "string") {
+        throw new UsageError(`${where}: "${k}" must be a string`);
+      }
+    }
+    const job: Job = { source: o.source, destination: o.destination };
+    const t = (o.tags as string | undefined) ?? tags;
+    const p = (o.platform as string | undefined) ?? platform;
+    if (t !== undefined) job.tags = t;
+    if (p !== undefined) job.platform = p;
+    return check(job, where);
+  });
+}
