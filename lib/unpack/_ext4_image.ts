@@ -14,38 +14,12 @@
 //   .. end           free space (--free / --size)
 
 import { crc32c, crc32cU32 } from "./_crc32c.ts";
+import { compareNames } from "./_compare_names.ts";
 import { BLOCK_SIZE, type Ext4Data, type Ext4Extent, MAX_EXTENT_BLOCKS } from "./_ext4_data.ts";
+import type { FsNode, FsNodeType } from "./fs_tree.ts";
 
-/** What an inode is. */
-export type Ext4NodeType = "file" | "directory" | "symlink" | "fifo" | "char" | "block" | "socket";
-
-/** One node of the tree the encoder writes (hardlinks: the same node under several names). */
-export interface Ext4Node {
-  /** The type. */
-  type: Ext4NodeType;
-  /** Permission bits with setuid, setgid and sticky. */
-  mode: number;
-  /** Owner user id (32 bits). */
-  uid: number;
-  /** Owner group id (32 bits). */
-  gid: number;
-  /** Modification time (and access, change, creation time): whole seconds. */
-  mtimeSec: number;
-  /** Nanoseconds of the modification time. */
-  mtimeNsec: number;
-  /** Extended attributes, full names (`security.capability`) and raw values. */
-  xattrs: ReadonlyArray<readonly [string, Uint8Array]>;
-  /** A symlink's target. */
-  target?: string;
-  /** A device's major number. */
-  devmajor?: number;
-  /** A device's minor number. */
-  devminor?: number;
-  /** A file's content in the data area. */
-  data?: Ext4Data;
-  /** A directory's entries, sorted by name (as UTF-8 bytes). */
-  children?: ReadonlyArray<readonly [string, Ext4Node]>;
-}
+/** A node of the tree the encoder writes: {@linkcode FsTree}'s, with extents as file data. */
+export type Ext4Node = FsNode<Ext4Data>;
 
 /** How the image is laid out. */
 export interface Ext4ImageOptions {
@@ -91,22 +65,20 @@ const XATTR_MAGIC = 0xea020000;
 const INLINE_XATTR_START = 0x80 + EXTRA_ISIZE; // 0xa0
 const MAX_LINKS = 65000;
 
-const S_IF: Record<Ext4NodeType, number> = {
+const S_IF: Record<FsNodeType, number> = {
   file: 0x8000,
   directory: 0x4000,
   symlink: 0xa000,
   char: 0x2000,
   block: 0x6000,
   fifo: 0x1000,
-  socket: 0xc000,
 };
-const FILE_TYPE: Record<Ext4NodeType, number> = {
+const FILE_TYPE: Record<FsNodeType, number> = {
   file: 1,
   directory: 2,
   char: 3,
   block: 4,
   fifo: 5,
-  socket: 6,
   symlink: 7,
 };
 
@@ -158,7 +130,9 @@ export function writeExt4Image(
 
   // 1. inode numbers: root 2, lost+found 11, then the tree depth first in name order
   if (root.type !== "directory") throw new Error("the root is not a directory");
-  const rootChildren = [...(root.children ?? [])];
+  const sorted = (dir: Ext4Node) =>
+    [...(dir.children ?? [])].sort((x, y) => compareNames(x[0], y[0]));
+  const rootChildren = sorted(root);
   let lostFound = rootChildren.find(([name]) => name === "lost+found")?.[1];
   if (!lostFound || lostFound.type !== "directory") {
     if (lostFound) throw new Error(`"lost+found" is a ${lostFound.type}, not a directory`);
@@ -167,10 +141,13 @@ export function writeExt4Image(
       mode: 0o700,
       uid: 0,
       gid: 0,
-      mtimeSec: root.mtimeSec,
-      mtimeNsec: root.mtimeNsec,
-      xattrs: [],
-      children: [],
+      mtime: root.mtime,
+      devmajor: 0,
+      devminor: 0,
+      size: 0,
+      nlink: 2,
+      layer: -1,
+      children: new Map(),
     };
     rootChildren.push(["lost+found", lostFound]);
     rootChildren.sort((a, b) => compareNames(a[0], b[0]));
@@ -196,13 +173,14 @@ export function writeExt4Image(
   newRec(ROOT_INO, root, ROOT_INO);
   newRec(LOST_FOUND_INO, lostFound, ROOT_INO);
   let nextIno = FIRST_INO + 1;
-  const childrenOf = new Map<Ext4Node, ReadonlyArray<readonly [string, Ext4Node]>>();
+  const childrenOf = new Map<Ext4Node, [string, Ext4Node][]>();
   childrenOf.set(root, rootChildren);
   const stack: Ext4Node[] = [root];
   while (stack.length > 0) {
     const dir = stack.pop()!;
     const dirRec = byNode.get(dir)!;
-    const kids = childrenOf.get(dir) ?? dir.children ?? [];
+    let kids = childrenOf.get(dir);
+    if (!kids) childrenOf.set(dir, kids = sorted(dir));
     const subdirs: Ext4Node[] = [];
     for (const [name, child] of kids) {
       checkName(name);
@@ -224,9 +202,12 @@ export function writeExt4Image(
       mode: 0o600,
       uid: 0,
       gid: 0,
-      mtimeSec: 0,
-      mtimeNsec: 0,
-      xattrs: [],
+      mtime: 0,
+      devmajor: 0,
+      devminor: 0,
+      size: 0,
+      nlink: 1,
+      layer: -1,
     }, 0);
   }
 
@@ -246,7 +227,7 @@ export function writeExt4Image(
     if (rec.ino === JOURNAL_INO) continue;
     if (node.type === "directory") {
       dirInos.push(rec.ino);
-      const kids = childrenOf.get(node) ?? node.children ?? [];
+      const kids = childrenOf.get(node)!;
       const entries: [Uint8Array, number, number][] = [
         [utf8.encode("."), rec.ino, 2],
         [utf8.encode(".."), rec.parent, 2],
@@ -293,7 +274,7 @@ export function writeExt4Image(
       if (major < 256 && minor < 256) dv.setUint32(0, (major << 8) | minor, true);
       else dv.setUint32(4, ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0, true);
     }
-    if (node.xattrs.length > 0) {
+    if (node.xattrs && node.xattrs.size > 0) {
       const entries = xattrEntries(node.xattrs);
       const inline = inlineXattrs(entries);
       if (inline) rec.inline = inline;
@@ -380,7 +361,16 @@ export function writeExt4Image(
   }
 
   // 6. bitmaps and group descriptors
-  const used: [number, number][] = [[0, 1 + gdtBlocks], [options.dataStart, metaEnd]];
+  // in use: the superblock and descriptors, the content of files still in the tree (a file a
+  // later layer deleted or replaced was written already: its blocks are free space), the tail
+  const inUseMap = new Uint8Array(Math.ceil(total / BLOCKS_PER_GROUP) * (BLOCKS_PER_GROUP / 8));
+  setBits(inUseMap, 0, 1 + gdtBlocks);
+  for (const rec of recs) {
+    const data = rec?.node.type === "file" ? rec.node.data : undefined;
+    if (rec?.ino === JOURNAL_INO || !data) continue;
+    for (const e of data.extents) setBits(inUseMap, e.physical, e.physical + e.length);
+  }
+  setBits(inUseMap, options.dataEnd, metaEnd);
   const gdt = new Uint8Array(gdtBlocks * BLOCK_SIZE);
   const gdv = new DataView(gdt.buffer);
   let freeBlocks = 0;
@@ -388,10 +378,7 @@ export function writeExt4Image(
   for (let g = 0; g < groups; g++) {
     const first = g * BLOCKS_PER_GROUP;
     const count = Math.min(BLOCKS_PER_GROUP, total - first);
-    const bb = new Uint8Array(BLOCK_SIZE);
-    for (const [a, b] of used) {
-      setBits(bb, Math.max(a, first) - first, Math.min(b, first + count) - first);
-    }
+    const bb = inUseMap.slice(first / 8, first / 8 + BLOCK_SIZE);
     setBits(bb, count, BLOCKS_PER_GROUP);
     const groupFree = count - countBits(bb, count);
     const ib = new Uint8Array(BLOCK_SIZE);
@@ -473,15 +460,6 @@ export function writeExt4Image(
   }
   file.truncateSync(total * BLOCK_SIZE);
   return { blocks: total, size: total * BLOCK_SIZE, inodes: lastUsed, freeBlocks };
-}
-
-/** Compares names as UTF-8 bytes (the order of directory entries). */
-export function compareNames(a: string, b: string): number {
-  const x = utf8.encode(a);
-  const y = utf8.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
 }
 
 function checkName(name: string): void {
@@ -632,7 +610,7 @@ const PREFIXES: [string, number][] = [
 ];
 
 /** The entries in ext4's order (index, name length, name), ACLs in ext4's own format. */
-function xattrEntries(xattrs: ReadonlyArray<readonly [string, Uint8Array]>): XattrEntry[] {
+function xattrEntries(xattrs: Map<string, Uint8Array>): XattrEntry[] {
   const out: XattrEntry[] = [];
   for (const [full, raw] of xattrs) {
     let index = 0;
@@ -768,7 +746,10 @@ function timeParts(sec: number, nsec: number): [number, number] {
 function encodeInode(out: Uint8Array, rec: Rec, seed: number): void {
   const node = rec.node;
   const v = new DataView(out.buffer, out.byteOffset, INODE_SIZE);
-  const [t, extra] = timeParts(node.mtimeSec, node.mtimeNsec);
+  let sec = Math.floor(node.mtime);
+  let nsec = Math.round((node.mtime - sec) * 1e9);
+  if (nsec >= 1e9) [sec, nsec] = [sec + 1, 0];
+  const [t, extra] = timeParts(sec, nsec);
   v.setUint16(0x0, S_IF[node.type] | (node.mode & 0o7777), true);
   v.setUint16(0x2, node.uid & 0xffff, true);
   v.setUint32(0x4, rec.size >>> 0, true);

@@ -60,6 +60,27 @@ export interface UnpackOptions {
    * @default {true when running as root}
    */
   owners?: boolean;
+  /**
+   * What to make: a root filesystem in a directory, or an ext4 image file (written by skiff
+   * itself: owners, modes and device nodes as the image says whoever runs skiff).
+   * @default {"directory"}
+   */
+  format?: "directory" | "ext4";
+  /**
+   * An image format's size in bytes (the image fails when the tree does not fit).
+   * @default {what the tree needs, plus `free`}
+   */
+  size?: number;
+  /**
+   * Bytes of free space an image gets beyond what the tree needs.
+   * @default {0}
+   */
+  free?: number;
+  /**
+   * Give an ext4 image an (empty) journal.
+   * @default {false}
+   */
+  journal?: boolean;
   /** Aborts the unpack (and the pull); nothing is left at the target. */
   signal?: AbortSignal;
   /** Receives the pull's progress events and one `layer-unpacked` event per layer. */
@@ -72,8 +93,10 @@ export interface UnpackResult {
   reference: string;
   /** The digest of the stored image manifest that was unpacked. */
   digest: string;
-  /** The directory holding the root filesystem. */
+  /** The directory holding the root filesystem, or the image file. */
   dir: string;
+  /** An image file's format, size in bytes and `sha256:` digest (absent for a directory). */
+  image?: { format: "ext4"; size: number; digest: string };
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -147,8 +170,12 @@ export async function unpack(
       // a listener's failure must not break the unpack
     }
   };
+  const format = options.format ?? "directory";
+  if (format !== "directory" && format !== "ext4") {
+    throw new RangeError(`Cannot unpack into the format "${format}": expected directory or ext4`);
+  }
   const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-  await checkTarget(target);
+  await (format === "directory" ? checkTarget(target) : checkImageTarget(target));
   signal?.throwIfAborted();
 
   const store = options.store instanceof Store
@@ -187,20 +214,32 @@ export async function unpack(
   }
 
   // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
-  const [{ RootfsWriter }, { readLayer }] = await Promise.all([
+  const [{ RootfsWriter }, { Ext4Writer }, { readLayer }] = await Promise.all([
     import("./rootfs_writer.ts"),
+    import("./ext4_writer.ts"),
     import("./read_layer.ts"),
   ]);
   const slash = target.lastIndexOf("/");
   const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
   const base = target.slice(slash + 1);
   await Deno.mkdir(parent, { recursive: true });
-  const temp = await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` });
+  const temp = format === "directory"
+    ? await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` })
+    : `${parent}/.${base}.skiff-unpack-${crypto.randomUUID()}`;
+  let ext4: InstanceType<typeof Ext4Writer> | undefined;
   try {
-    const writer = new RootfsWriter(temp, {
-      maxEntries,
-      ...(options.owners !== undefined ? { owners: options.owners } : {}),
-    });
+    const writer = format === "directory"
+      ? new RootfsWriter(temp, {
+        maxEntries,
+        ...(options.owners !== undefined ? { owners: options.owners } : {}),
+      })
+      : ext4 = new Ext4Writer(temp, {
+        maxEntries,
+        seed: image.digest,
+        ...(options.size !== undefined ? { size: options.size } : {}),
+        ...(options.free !== undefined ? { free: options.free } : {}),
+        ...(options.journal ? { journal: true } : {}),
+      });
     const budget = { bytes: 0, max: maxBytes };
     for (const [i, layer] of layers.entries()) {
       const before = { entries: writer.entries, bytes: writer.bytes };
@@ -225,14 +264,27 @@ export async function unpack(
         bytes: writer.bytes - before.bytes,
       });
     }
-    writer.finish();
+    let made: UnpackResult["image"];
+    if (ext4) {
+      let size: number;
+      try {
+        size = ext4.finish().size;
+      } catch (e) {
+        throw new Error(`Cannot unpack ${name} into an ext4 image: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+      made = { format: "ext4", size, digest: await fileDigest(temp, signal) };
+    } else writer.finish();
     signal?.throwIfAborted();
     // an empty directory at the target is replaced by the rename; anything else makes it fail
+    // (an image file replaces a file there)
     await Deno.rename(temp, target);
     return {
       reference: name,
       digest: image.digest,
       dir: target,
+      ...(made ? { image: made } : {}),
       layers: layers.length,
       entries: writer.entries,
       whiteouts: writer.whiteouts,
@@ -241,6 +293,7 @@ export async function unpack(
       pulled,
     };
   } catch (e) {
+    ext4?.close();
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     if (e instanceof Deno.errors.AlreadyExists || (e as { code?: string }).code === "ENOTEMPTY") {
       throw new Error(`Cannot unpack into ${target}: it is no longer empty`, { cause: e });
@@ -261,6 +314,33 @@ async function* counted(
     }
     yield chunk;
   }
+}
+
+/** An image's target must be absent or a regular file (which the image replaces). */
+async function checkImageTarget(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!info.isFile) throw new Error(`Cannot unpack into ${path}: it is not a regular file`);
+}
+
+/** The `sha256:` digest of a file, read in 1 MiB chunks. */
+async function fileDigest(path: string, signal: AbortSignal | undefined): Promise<string> {
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(1024 * 1024);
+  for (;;) {
+    signal?.throwIfAborted();
+    const n = await file.read(buffer);
+    if (n === null) break;
+    hash.update(buffer.subarray(0, n));
+  }
+  return `sha256:${hash.digest("hex")}`;
 }
 
 /** The target must be absent or an empty directory. */
