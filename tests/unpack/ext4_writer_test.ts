@@ -364,7 +364,7 @@ Deno.test("Ext4Writer: a name over 255 bytes and an unknown xattr namespace are 
       await writer.applyLayer((async function* () {
         yield makeTar(entries);
       })());
-      const e = await assertRejects(async () => writer.finish());
+      const e = await assertRejects(() => Promise.resolve().then(() => writer.finish()));
       assert(e.message.includes(message), e.message);
       await Deno.remove(`${work}/x.ext4`);
     }
