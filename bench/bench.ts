@@ -7,7 +7,11 @@
 // unpack, `umoci unpack --rootless` and `tar -xzf` of the layers in order, all from the store
 // skiff's cold pull made in that round.
 //
-//   deno task bench [--rounds N] [--only small|big] [--skip-big]
+//   deno task bench [--rounds N] [--only small|big|images] [--skip-big] [--skip-images]
+//
+// Disk images (as root): skiff unpack --format ext4 against `umoci unpack` (as root, so owners
+// and devices are kept) followed by `mkfs.ext4 -d` of its tree, on the Debian image of the tests
+// and on bench/multi:1.
 //
 // Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
 //         bench/big:1, one layer of 1 GiB of random data.
@@ -15,6 +19,7 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { startRegistry } from "../tests/_registry.ts";
+import { pushDebianImage } from "../tests/_rootfs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${ROOT}/.bench`;
@@ -27,6 +32,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "5" },
     only: { type: "string" },
     "skip-big": { type: "boolean" },
+    "skip-images": { type: "boolean" },
     jobs: { type: "string" },
   },
 });
@@ -242,8 +248,11 @@ async function main() {
     ];
     const selected = (key: string) =>
       (!flags.only || flags.only === key) && !(flags["skip-big"] && key === "big");
+    const imagesSelected = (!flags.only || flags.only === "images") && !flags["skip-images"] &&
+      Deno.uid() === 0;
     for (const [key, repo, sizes] of want) {
-      if (!selected(key)) continue; // --only small does not build the 1 GiB image
+      // --only small does not build the 1 GiB image; the disk images need the small one
+      if (!selected(key) && !(imagesSelected && key === "small")) continue;
       const have = images[key];
       // the Accept header matters: without it, Distribution 2.8 answers 404 for an OCI manifest,
       // and every run rebuilt and pushed every image
@@ -522,6 +531,24 @@ async function main() {
         ]);
       }
     }
+    if (imagesSelected) {
+      const debian = `${host}/bench/debian:1`;
+      await pushDebianImage(host, "bench/debian:1");
+      for (const [key, ref] of [["debian", debian], ["small", `${host}/${images.small!.repo}:1`]]) {
+        const summary = await diskImages(ref!);
+        results[`${key} ext4`] = summary;
+        const f = (x: number) => x.toFixed(2);
+        rows.push([
+          `${key} ext4 image (vs umoci + mkfs.ext4 -d)`,
+          `${f(summary.skiff)} s`,
+          `umoci ${f(summary.umoci)} s + mkfs ${f(summary.mkfs)} s`,
+          "",
+          `${f(summary.ratio)} (pair)`,
+          "",
+          `${summary.peakRssMiB.skiff.toFixed(0)} / ${summary.peakRssMiB.pair.toFixed(0)} (pair)`,
+        ]);
+      }
+    }
     const header = [
       "scenario",
       "skiff",
@@ -558,6 +585,88 @@ async function main() {
     ));
   } finally {
     await registry.stop();
+  }
+}
+
+/**
+ * skiff unpack --format ext4 REF FILE against the pair it replaces: umoci unpack (as root) and
+ * mkfs.ext4 -d of that tree into a file of the same size (no journal, as skiff's default), both
+ * from a store skiff pulled first (not timed). Rounds alternate who goes first.
+ */
+async function diskImages(ref: string) {
+  const work = await Deno.makeTempDir({ dir: CACHE, prefix: "images-" });
+  try {
+    const store = `${work}/store`;
+    await sh(`${Deno.execPath()} run -A --quiet ${CLI} pull -q --store ${store} ${ref}`);
+    const samples: Record<string, Sample[]> = { skiff: [], umoci: [], mkfs: [] };
+    let size = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const who of round % 2 === 0 ? ["skiff", "pair"] : ["pair", "skiff"]) {
+        if (who === "skiff") {
+          samples.skiff!.push(
+            await measure([
+              Deno.execPath(),
+              "run",
+              "-A",
+              "--quiet",
+              CLI,
+              "unpack",
+              "-q",
+              "--format",
+              "ext4",
+              "--store",
+              store,
+              ref,
+              `${work}/skiff.ext4`,
+            ]),
+          );
+          size = (await Deno.stat(`${work}/skiff.ext4`)).size;
+          await Deno.remove(`${work}/skiff.ext4`);
+        } else {
+          samples.umoci!.push(
+            await measure(["umoci", "unpack", "--image", `${store}:${ref}`, `${work}/bundle`]),
+          );
+          // mkfs needs a size: skiff's image's, with a quarter more room for mkfs's own overhead
+          const blocks = Math.ceil((size || 1024 ** 3) * 1.25 / 4096);
+          samples.mkfs!.push(
+            await measure([
+              "mkfs.ext4",
+              "-q",
+              "-F",
+              "-b",
+              "4096",
+              "-O",
+              "^has_journal",
+              "-d",
+              `${work}/bundle/rootfs`,
+              `${work}/mkfs.ext4`,
+              String(blocks),
+            ]),
+          );
+          await Deno.remove(`${work}/bundle`, { recursive: true });
+          await Deno.remove(`${work}/mkfs.ext4`);
+        }
+      }
+    }
+    const med = (name: string) => median(samples[name]!.map((s) => s.wall));
+    const peak = (name: string) => Math.max(...samples[name]!.map((s) => s.rss));
+    const pair = med("umoci") + med("mkfs");
+    console.error(
+      `bench: ${ref} ext4: skiff ${med("skiff").toFixed(2)} s, umoci ${
+        med("umoci").toFixed(2)
+      } s + mkfs.ext4 ${med("mkfs").toFixed(2)} s; image ${(size / MiB).toFixed(0)} MiB`,
+    );
+    return {
+      imageBytes: size,
+      skiff: med("skiff"),
+      umoci: med("umoci"),
+      mkfs: med("mkfs"),
+      ratio: med("skiff") / pair,
+      peakRssMiB: { skiff: peak("skiff"), pair: Math.max(peak("umoci"), peak("mkfs")) },
+      samples,
+    };
+  } finally {
+    await Deno.remove(work, { recursive: true });
   }
 }
 

@@ -52,6 +52,24 @@ async function assertSameTree(image: string, reference: string): Promise<number>
   });
 }
 
+const ACL = (() => {
+  const entries: [number, number, number][] = [
+    [1, 6, 0xffffffff],
+    [2, 4, 1000],
+    [4, 4, 0xffffffff],
+    [0x10, 4, 0xffffffff],
+    [0x20, 4, 0xffffffff],
+  ];
+  const bytes = new Uint8Array(4 + 8 * entries.length);
+  const v = new DataView(bytes.buffer);
+  v.setUint32(0, 2, true);
+  entries.forEach(([tag, perm, id], i) => {
+    v.setUint16(4 + 8 * i, tag, true);
+    v.setUint16(6 + 8 * i, perm, true);
+    v.setUint32(8 + 8 * i, id, true);
+  });
+  return bytes;
+})();
 const CAP = new Uint8Array([0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
 Deno.test({
@@ -90,6 +108,14 @@ Deno.test({
             "SCHILY.xattr.user.comment": "a comment",
             "SCHILY.xattr.user.big": "x".repeat(300), // too big for the inode: an xattr block
           },
+        },
+        {
+          // a POSIX ACL in the xattr format (ext4 stores it in its own): user::rw- user:1000:r--
+          // group::r-- mask::r-- other::r--
+          path: "bin/acl",
+          content: "with an ACL\n",
+          mode: 0o644,
+          pax: { "SCHILY.xattr.system.posix_acl_access": ACL },
         },
         { path: "dev/", type: "directory" },
         { path: "dev/null", type: "char", mode: 0o666, devmajor: 1, devminor: 3 },
@@ -171,6 +197,11 @@ Deno.test({
           `${mnt}/bin/ping`,
         ]);
         assert(new TextDecoder().decode(cap.stdout).includes("0x0000000200200000"), cap.stderr);
+        const acl = await mustRun("getfacl", ["-c", "-n", `${mnt}/bin/acl`]);
+        assertEquals(
+          new TextDecoder().decode(acl).trim().split("\n"),
+          ["user::rw-", "user:1000:r--", "group::r--", "mask::r--", "other::r--"],
+        );
         const dev = await Deno.lstat(`${mnt}/dev/big`);
         assert(dev.isBlockDevice);
         const stat = await mustRun("stat", [
