@@ -118,7 +118,7 @@ export class Ext4Writer {
    * @param path The image file.
    * @param options Limits, size and the seed.
    * @throws {RangeError} When `size` or `free` is not a whole number of bytes.
-   * @throws {Deno.errors.AlreadyExists} When the file exists.
+   * @throws {Error} When the file exists or cannot be created.
    */
   constructor(path: string, options: Ext4WriterOptions = {}) {
     for (const [what, n] of [["size", options.size], ["free", options.free]] as const) {
@@ -129,7 +129,13 @@ export class Ext4Writer {
     this.path = path;
     this.#options = options;
     this.#dataStart = 1 + gdtBlocksFor(options.size ?? DEFAULT_MAX_SIZE + (options.free ?? 0));
-    this.#file = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
+    try {
+      this.#file = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
+    } catch (e) {
+      throw new Error(`Cannot create the ext4 image ${path}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
     this.#file.seekSync(this.#dataStart * BLOCK_SIZE, Deno.SeekMode.Start);
     this.#store = new Ext4DataStore(this.#file, this.#dataStart);
     this.#tree = new FsTree(this.#store, {

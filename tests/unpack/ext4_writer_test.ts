@@ -403,3 +403,64 @@ Deno.test("Ext4Writer: a name over 255 bytes and an unknown xattr namespace are 
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "ext4: an image with --free mounts read-write, and what the kernel writes keeps it clean; " +
+    "a full disk ends in one error and no file",
+  ignore: !isRoot,
+  async fn() {
+    const registry = await startRegistry();
+    const work = await Deno.makeTempDir({ prefix: "skiff-ext4-" });
+    const small = `${work}/small`;
+    try {
+      const store = `${work}/store`;
+      const files: TarSpec[] = [{ path: "etc/", type: "directory" }];
+      for (let i = 0; i < 100; i++) files.push({ path: `etc/f${i}`, content: "x".repeat(i * 100) });
+      await pushImage(registry.url, "test/rw", "1", [await layerOf(files)]);
+      const ref = `${registry.host}/test/rw:1`;
+      for (const journal of [false, true]) {
+        const image = `${work}/rw-${journal}.ext4`;
+        await unpack(ref, image, { store, format: "ext4", free: 64 * 1024 ** 2, journal });
+        const dir = await Deno.makeTempDir({ prefix: "skiff-mnt-" });
+        try {
+          await mustRun("mount", ["-o", "loop", "-t", "ext4", image, dir]);
+          try {
+            await Deno.mkdir(`${dir}/etc/new`);
+            for (let i = 0; i < 3000; i++) {
+              await Deno.writeTextFile(`${dir}/etc/new/${i}`, `${i}\n`);
+            }
+            for (let i = 10; i < 20; i++) await Deno.remove(`${dir}/etc/f${i}`);
+            await Deno.writeFile(`${dir}/big`, new Uint8Array(20 * 1024 ** 2).fill(7));
+          } finally {
+            await mustRun("umount", [dir]);
+          }
+        } finally {
+          await Deno.remove(dir);
+        }
+        await e2fsck(image);
+        assertEquals((await debugfs(image, "ls /etc/new")).includes("2999"), true);
+      }
+
+      // a file system with too little room for the image: one error, nothing left on it
+      await Deno.mkdir(small);
+      await mustRun("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
+      try {
+        await pushImage(registry.url, "test/large", "1", [
+          await layerOf([{ path: "blob", content: new Uint8Array(3 * 1024 ** 2).fill(1) }]),
+        ]);
+        const e = await assertRejects(() =>
+          unpack(`${registry.host}/test/large:1`, `${small}/image.ext4`, { store, format: "ext4" })
+        );
+        assert(e.message.startsWith(`Cannot unpack ${registry.host}/test/large:1`), e.message);
+        assert(/No space left on device/i.test(e.message), e.message);
+        assertEquals(await names(small), []);
+      } finally {
+        await mustRun("umount", [small]);
+      }
+    } finally {
+      await registry.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
