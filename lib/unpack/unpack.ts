@@ -19,6 +19,7 @@ import { layerCompression } from "../registry/media_types.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
 import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
+import type { Ext4Writer } from "./ext4_writer.ts";
 
 /** Options for {@linkcode unpack}. */
 export interface UnpackOptions {
@@ -127,8 +128,13 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  * only once every layer was applied and verified; on any failure the temporary directory is
  * removed and `dir` is left as it was.
  *
+ * With `format: "ext4"`, `dir` is a file: the layers become an ext4 disk image written by skiff
+ * itself (see {@linkcode Ext4Writer}), beside `dir` and renamed there once complete; the result's
+ * `image` has its size and digest.
+ *
  * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
- * @param dir The target directory: it must be absent or empty.
+ * @param dir The target directory: it must be absent or empty (with `format: "ext4"`, the image
+ * file: absent or a regular file, which it replaces).
  * @param options Store, platform, limits, pull options, progress and signal.
  * @returns What was unpacked.
  * @throws {SyntaxError} When the reference or platform is malformed.
@@ -141,6 +147,17 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  *
  * const result = await unpack("alpine:3.20", "./rootfs", { store: "./images" });
  * console.log(`${result.entries} entries from ${result.layers} layers in ${result.dir}`);
+ * ```
+ *
+ * @example Write an ext4 disk image, with 256 MiB of free space
+ * ```ts ignore
+ * import { unpack } from "./unpack.ts";
+ *
+ * const result = await unpack("alpine:3.20", "./rootfs.ext4", {
+ *   format: "ext4",
+ *   free: 256 * 1024 ** 2,
+ * });
+ * console.log(`${result.image!.size} bytes, ${result.image!.digest}`);
  * ```
  */
 export async function unpack(
@@ -214,7 +231,7 @@ export async function unpack(
   }
 
   // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
-  const [{ RootfsWriter }, { Ext4Writer }, { readLayer }] = await Promise.all([
+  const [{ RootfsWriter }, { Ext4Writer: Ext4WriterClass }, { readLayer }] = await Promise.all([
     import("./rootfs_writer.ts"),
     import("./ext4_writer.ts"),
     import("./read_layer.ts"),
@@ -226,14 +243,14 @@ export async function unpack(
   const temp = format === "directory"
     ? await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` })
     : `${parent}/.${base}.skiff-unpack-${crypto.randomUUID()}`;
-  let ext4: InstanceType<typeof Ext4Writer> | undefined;
+  let ext4: Ext4Writer | undefined;
   try {
     const writer = format === "directory"
       ? new RootfsWriter(temp, {
         maxEntries,
         ...(options.owners !== undefined ? { owners: options.owners } : {}),
       })
-      : ext4 = new Ext4Writer(temp, {
+      : ext4 = new Ext4WriterClass(temp, {
         maxEntries,
         seed: image.digest,
         ...(options.size !== undefined ? { size: options.size } : {}),
