@@ -357,7 +357,7 @@ export function writeExt4Image(
       const rec = recs[ino];
       if (rec) encodeInode(table.subarray((ino - first) * INODE_SIZE), rec, inoSeed(ino));
     }
-    pieces.push({ block: inodeTables + g * itb, bytes: table });
+    writeAt(file, inodeTables + g * itb, table); // now: a group's table is up to 8 MiB
   }
 
   // 6. bitmaps and group descriptors
@@ -453,13 +453,15 @@ export function writeExt4Image(
 
   // 8. write everything, in block order; the rest of the image stays a hole (zeros)
   pieces.sort((a, b) => a.block - b.block);
-  for (const piece of pieces) {
-    file.seekSync(piece.block * BLOCK_SIZE, Deno.SeekMode.Start);
-    let at = 0;
-    while (at < piece.bytes.byteLength) at += file.writeSync(piece.bytes.subarray(at));
-  }
+  for (const piece of pieces) writeAt(file, piece.block, piece.bytes);
   file.truncateSync(total * BLOCK_SIZE);
   return { blocks: total, size: total * BLOCK_SIZE, inodes: lastUsed, freeBlocks };
+}
+
+function writeAt(file: Deno.FsFile, block: number, bytes: Uint8Array): void {
+  file.seekSync(block * BLOCK_SIZE, Deno.SeekMode.Start);
+  let at = 0;
+  while (at < bytes.byteLength) at += file.writeSync(bytes.subarray(at));
 }
 
 function checkName(name: string): void {

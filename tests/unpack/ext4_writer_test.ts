@@ -421,7 +421,8 @@ Deno.test({
       const ref = `${registry.host}/test/rw:1`;
       for (const journal of [false, true]) {
         const image = `${work}/rw-${journal}.ext4`;
-        await unpack(ref, image, { store, format: "ext4", free: 64 * 1024 ** 2, journal });
+        // 300 MiB free: three block groups, so the kernel allocates across groups
+        await unpack(ref, image, { store, format: "ext4", free: 300 * 1024 ** 2, journal });
         const dir = await Deno.makeTempDir({ prefix: "skiff-mnt-" });
         try {
           await mustRun("mount", ["-o", "loop", "-t", "ext4", image, dir]);
@@ -431,7 +432,7 @@ Deno.test({
               await Deno.writeTextFile(`${dir}/etc/new/${i}`, `${i}\n`);
             }
             for (let i = 10; i < 20; i++) await Deno.remove(`${dir}/etc/f${i}`);
-            await Deno.writeFile(`${dir}/big`, new Uint8Array(20 * 1024 ** 2).fill(7));
+            await Deno.writeFile(`${dir}/big`, new Uint8Array(200 * 1024 ** 2).fill(7));
           } finally {
             await mustRun("umount", [dir]);
           }
