@@ -31,6 +31,8 @@ export interface FsNode<L = unknown> {
   gid: number;
   /** Modification time in seconds since the epoch (may have a fraction, from pax). */
   mtime: number;
+  /** The same time in exact nanoseconds, when a pax record gave a fraction. */
+  mtimeNs?: bigint;
   /** Extended attributes, name (`security.capability`, `user.x`) to raw value; absent if none. */
   xattrs?: Map<string, Uint8Array>;
   /** A symlink's target, as written (never resolved). */
@@ -491,6 +493,8 @@ function setMeta<L>(node: FsNode<L>, h: TarHeader): void {
   node.uid = h.uid;
   node.gid = h.gid;
   node.mtime = h.mtime;
+  if (h.mtimeNs !== undefined) node.mtimeNs = h.mtimeNs;
+  else delete node.mtimeNs;
   if (h.xattrs) node.xattrs = h.xattrs;
   else delete node.xattrs;
 }
