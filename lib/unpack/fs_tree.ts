@@ -124,13 +124,15 @@ export interface FsTreeApplyOptions {
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 40;
+/** The longest name (one path component) Linux file systems hold, in bytes. */
+const NAME_MAX = 255;
 
 /**
  * Builds a file system tree in memory from layers applied in order, with the same rules as
  * {@linkcode RootfsWriter} (the directory unpack), so the two give the same tree:
  *
  * - names are taken relative to the root (`/` and `./` dropped); `..` that would climb above it is
- *   refused;
+ *   refused, and so is a component longer than 255 bytes (no Linux file system holds it);
  * - the directories on the way to an entry are looked up by name in the tree; a symlink met on the
  *   way is resolved inside the tree as if the root were `/` (as the directory unpack, umoci and
  *   containerd do), so nothing can point out of it; an entry's own name is never followed: a
@@ -324,6 +326,12 @@ export class FsTree<L = unknown> {
     }
     const name = parts[parts.length - 1]!;
     if (name.startsWith(WHITEOUT)) return this.#whiteout(parts);
+    for (const part of parts) {
+      // 3 UTF-8 bytes per UTF-16 unit at most: only long names need encoding
+      if (part.length > 85 && new TextEncoder().encode(part).length > NAME_MAX) {
+        throw new Error(`a name is longer than ${NAME_MAX} bytes`);
+      }
+    }
     const linked = h.type === "link" ? this.#linkTarget(h.linkname) : undefined;
     const parent = this.#resolveDir(parts.slice(0, -1), true)!;
     const existing = parent.children!.get(name);

@@ -60,6 +60,13 @@ export interface UnpackOptions {
    * @default {true when running as root}
    */
   owners?: boolean;
+  /**
+   * `directory`: a root filesystem in a directory; `erofs`: an EROFS image file written by skiff
+   * itself (no mkfs, no mount, no root: owners, device nodes and xattrs are the image's, whoever
+   * runs it; `owners` does not apply).
+   * @default {"directory"}
+   */
+  format?: "directory" | "erofs";
   /** Aborts the unpack (and the pull); nothing is left at the target. */
   signal?: AbortSignal;
   /** Receives the pull's progress events and one `layer-unpacked` event per layer. */
@@ -72,8 +79,12 @@ export interface UnpackResult {
   reference: string;
   /** The digest of the stored image manifest that was unpacked. */
   digest: string;
-  /** The directory holding the root filesystem. */
+  /** The directory holding the root filesystem (for a disk image: the image file). */
   dir: string;
+  /** What was written. */
+  format: "directory" | "erofs";
+  /** For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`). */
+  image?: { size: number; digest: string };
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -104,8 +115,14 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  * only once every layer was applied and verified; on any failure the temporary directory is
  * removed and `dir` is left as it was.
  *
+ * With `format: "erofs"`, `dir` names an image file to make (it must not exist): the same layers,
+ * whiteouts and path rules go into an EROFS image written beside it as a hidden file and linked
+ * into place once every layer was verified. Its volume UUID derives from the manifest digest and
+ * every time comes from the entries, so the same image gives the same bytes.
+ *
  * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
- * @param dir The target directory: it must be absent or empty.
+ * @param dir The target directory: it must be absent or empty (for a disk image, the file: it
+ * must be absent).
  * @param options Store, platform, limits, pull options, progress and signal.
  * @returns What was unpacked.
  * @throws {SyntaxError} When the reference or platform is malformed.
@@ -118,6 +135,14 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  *
  * const result = await unpack("alpine:3.20", "./rootfs", { store: "./images" });
  * console.log(`${result.entries} entries from ${result.layers} layers in ${result.dir}`);
+ * ```
+ *
+ * @example Unpack an image into an EROFS disk image
+ * ```ts ignore
+ * import { unpack } from "./unpack.ts";
+ *
+ * const result = await unpack("alpine:3.20", "./rootfs.erofs", { format: "erofs" });
+ * console.log(`${result.image?.size} bytes, ${result.image?.digest}`);
  * ```
  */
 export async function unpack(
@@ -147,8 +172,12 @@ export async function unpack(
       // a listener's failure must not break the unpack
     }
   };
+  const format = options.format ?? "directory";
+  if (format !== "directory" && format !== "erofs") {
+    throw new RangeError(`Cannot unpack as "${format}": expected directory or erofs`);
+  }
   const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-  await checkTarget(target);
+  await (format === "directory" ? checkTarget(target) : checkFileTarget(target));
   signal?.throwIfAborted();
 
   const store = options.store instanceof Store
@@ -187,20 +216,26 @@ export async function unpack(
   }
 
   // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
-  const [{ RootfsWriter }, { readLayer }] = await Promise.all([
+  const [{ RootfsWriter }, { ErofsWriter }, { readLayer }] = await Promise.all([
     import("./rootfs_writer.ts"),
+    import("./erofs_writer.ts"),
     import("./read_layer.ts"),
   ]);
   const slash = target.lastIndexOf("/");
   const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
   const base = target.slice(slash + 1);
   await Deno.mkdir(parent, { recursive: true });
-  const temp = await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` });
+  const temp = format === "directory"
+    ? await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` })
+    : `${parent}/.${base}.skiff-unpack-${crypto.randomUUID()}`;
+  let erofs: InstanceType<typeof ErofsWriter> | undefined;
   try {
-    const writer = new RootfsWriter(temp, {
-      maxEntries,
-      ...(options.owners !== undefined ? { owners: options.owners } : {}),
-    });
+    const writer = format === "erofs"
+      ? (erofs = new ErofsWriter(temp, { maxEntries, uuid: await imageUuid(image.digest) }))
+      : new RootfsWriter(temp, {
+        maxEntries,
+        ...(options.owners !== undefined ? { owners: options.owners } : {}),
+      });
     const budget = { bytes: 0, max: maxBytes };
     for (const [i, layer] of layers.entries()) {
       const before = { entries: writer.entries, bytes: writer.bytes };
@@ -225,14 +260,26 @@ export async function unpack(
         bytes: writer.bytes - before.bytes,
       });
     }
-    writer.finish();
+    try {
+      await writer.finish();
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const message = (e as Error).message.replace(/^Cannot /, "cannot ");
+      throw new Error(`Cannot unpack ${name}: ${message}`, { cause: e });
+    }
     signal?.throwIfAborted();
-    // an empty directory at the target is replaced by the rename; anything else makes it fail
-    await Deno.rename(temp, target);
+    if (erofs) {
+      // a link, unlike a rename, never replaces a file that appeared at the target meanwhile
+      await Deno.link(temp, target);
+      await Deno.remove(temp);
+    } // an empty directory at the target is replaced by the rename; anything else makes it fail
+    else await Deno.rename(temp, target);
     return {
       reference: name,
       digest: image.digest,
       dir: target,
+      format,
+      ...(erofs?.image ? { image: { size: erofs.image.size, digest: erofs.image.digest } } : {}),
       layers: layers.length,
       entries: writer.entries,
       whiteouts: writer.whiteouts,
@@ -241,9 +288,11 @@ export async function unpack(
       pulled,
     };
   } catch (e) {
+    erofs?.close();
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     if (e instanceof Deno.errors.AlreadyExists || (e as { code?: string }).code === "ENOTEMPTY") {
-      throw new Error(`Cannot unpack into ${target}: it is no longer empty`, { cause: e });
+      const state = erofs ? "it exists" : "it is no longer empty";
+      throw new Error(`Cannot unpack into ${target}: ${state}`, { cause: e });
     }
     throw e;
   }
@@ -276,6 +325,26 @@ async function checkTarget(path: string): Promise<void> {
   for await (const _ of Deno.readDir(path)) {
     throw new Error(`Cannot unpack into ${path}: the directory is not empty`);
   }
+}
+
+/** A disk image's target must be absent: it is written beside it and renamed into place. */
+async function checkFileTarget(path: string): Promise<void> {
+  try {
+    await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  throw new Error(`Cannot unpack into ${path}: it exists`);
+}
+
+/** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */
+async function imageUuid(digest: string): Promise<Uint8Array> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${digest}`));
+  const uuid = new Uint8Array(hash, 0, 16).slice();
+  uuid[6] = (uuid[6]! & 0x0f) | 0x80; // version 8: custom
+  uuid[8] = (uuid[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  return uuid;
 }
 
 interface StoredImage {
