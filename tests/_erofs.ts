@@ -120,3 +120,15 @@ export function diffSnapshots(ours: TreeSnapshot, theirs: TreeSnapshot): string[
   }
   return problems;
 }
+
+/** Owner and permission bits (0777: dump.erofs prints no setuid, setgid, sticky) of one path, as
+ * dump.erofs reads them from the image, without a mount. */
+export async function dumpErofsOwner(
+  image: string,
+  path: string,
+): Promise<{ uid: number; gid: number; mode: number }> {
+  const text = new TextDecoder().decode(await mustRun("dump.erofs", [`--path=${path}`, image]));
+  const m = /Uid: (\d+)\s+Gid: (\d+)\s+Access: ([0-7]+)\//.exec(text);
+  if (!m) throw new Error(`dump.erofs --path=${path}: no owner in ${text}`);
+  return { uid: Number(m[1]), gid: Number(m[2]), mode: parseInt(m[3]!, 8) };
+}
