@@ -110,6 +110,9 @@ function layers(): TarSpec[][] {
       { path: "hard-a", content: "replaced: hard-b keeps the old one" },
       { path: "hard-c", type: "link", linkname: "hard-b" },
       { path: "sizes/b4096", content: "replaced, the old blocks stay dead in the image" },
+      // into the blocks of the 3 MiB file they replace: no dead space, the last block zeroed
+      { path: "sizes/big", content: noise(1024 * 1024 + 1, "f") },
+      { path: "sizes/reused", content: noise(100_000, "g") },
     ],
   ];
 }
@@ -173,6 +176,8 @@ Deno.test(
       assertEquals(writer.image!.size, info.size);
       assertEquals(info.size % 4096, 0);
       assertEquals(writer.skippedXattrs, 1); // weird.namespace
+      // 4.2 MiB of file data were written, but the last two files reused the 3 MiB one's blocks
+      assert(info.size < 3.4 * 1024 * 1024, `${info.size} bytes`);
       assert(
         writer.image!.extendedInodes > 0 && writer.image!.extendedInodes < writer.image!.inodes,
       );
@@ -184,8 +189,8 @@ Deno.test(
         await fsckErofs(image, `${work}/extracted`);
         const extracted = await treeSnapshot(`${work}/extracted`);
         const names = Object.keys(extracted.entries);
-        assertEquals(names.length, 3000 - 1 + 46);
-        assertEquals(extracted.entries["sizes/big"]?.size, 3 * 1024 * 1024 + 5);
+        assertEquals(names.length, 3000 - 1 + 47);
+        assertEquals(extracted.entries["sizes/big"]?.size, 1024 * 1024 + 1);
         assertEquals(extracted.entries["links/longest"]?.target?.length, 4090);
         if (expected) {
           // contents, types and link targets as the directory unpack has them
