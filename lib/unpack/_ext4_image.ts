@@ -748,9 +748,20 @@ function timeParts(sec: number, nsec: number): [number, number] {
 function encodeInode(out: Uint8Array, rec: Rec, seed: number): void {
   const node = rec.node;
   const v = new DataView(out.buffer, out.byteOffset, INODE_SIZE);
-  let sec = Math.floor(node.mtime);
-  let nsec = Math.round((node.mtime - sec) * 1e9);
-  if (nsec >= 1e9) [sec, nsec] = [sec + 1, 0];
+  let sec: number;
+  let nsec: number;
+  if (node.mtimeNs !== undefined) {
+    // exact: pax gave a fraction (a double holds only about 0.2 microseconds of it)
+    const whole = node.mtimeNs >= 0n
+      ? node.mtimeNs / 1_000_000_000n
+      : -((-node.mtimeNs + 999_999_999n) / 1_000_000_000n);
+    sec = Number(whole);
+    nsec = Number(node.mtimeNs - whole * 1_000_000_000n);
+  } else {
+    sec = Math.floor(node.mtime);
+    nsec = Math.round((node.mtime - sec) * 1e9);
+    if (nsec >= 1e9) [sec, nsec] = [sec + 1, 0];
+  }
   const [t, extra] = timeParts(sec, nsec);
   v.setUint16(0x0, S_IF[node.type] | (node.mode & 0o7777), true);
   v.setUint16(0x2, node.uid & 0xffff, true);

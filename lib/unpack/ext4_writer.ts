@@ -200,6 +200,8 @@ export class Ext4Writer {
         ...(this.#options.journal ? { journal: true } : {}),
       });
       return result;
+    } catch (e) {
+      throw new Error(`Cannot write the ext4 image: ${(e as Error).message}`, { cause: e });
     } finally {
       this.close();
     }

@@ -31,6 +31,8 @@ export interface FsNode<L = unknown> {
   gid: number;
   /** Modification time in seconds since the epoch (may have a fraction, from pax). */
   mtime: number;
+  /** The same time in exact nanoseconds, when a pax record gave a fraction. */
+  mtimeNs?: bigint;
   /** Extended attributes, name (`security.capability`, `user.x`) to raw value; absent if none. */
   xattrs?: Map<string, Uint8Array>;
   /** A symlink's target, as written (never resolved). */
@@ -122,13 +124,15 @@ export interface FsTreeApplyOptions {
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 40;
+/** The longest name (one path component) Linux file systems hold, in bytes. */
+const NAME_MAX = 255;
 
 /**
  * Builds a file system tree in memory from layers applied in order, with the same rules as
  * {@linkcode RootfsWriter} (the directory unpack), so the two give the same tree:
  *
  * - names are taken relative to the root (`/` and `./` dropped); `..` that would climb above it is
- *   refused;
+ *   refused, and so is a component longer than 255 bytes (no Linux file system holds it);
  * - the directories on the way to an entry are looked up by name in the tree; a symlink met on the
  *   way is resolved inside the tree as if the root were `/` (as the directory unpack, umoci and
  *   containerd do), so nothing can point out of it; an entry's own name is never followed: a
@@ -322,6 +326,12 @@ export class FsTree<L = unknown> {
     }
     const name = parts[parts.length - 1]!;
     if (name.startsWith(WHITEOUT)) return this.#whiteout(parts);
+    for (const part of parts) {
+      // 3 UTF-8 bytes per UTF-16 unit at most: only long names need encoding
+      if (part.length > 85 && new TextEncoder().encode(part).length > NAME_MAX) {
+        throw new Error(`a name is longer than ${NAME_MAX} bytes`);
+      }
+    }
     const linked = h.type === "link" ? this.#linkTarget(h.linkname) : undefined;
     const parent = this.#resolveDir(parts.slice(0, -1), true)!;
     const existing = parent.children!.get(name);
@@ -491,6 +501,8 @@ function setMeta<L>(node: FsNode<L>, h: TarHeader): void {
   node.uid = h.uid;
   node.gid = h.gid;
   node.mtime = h.mtime;
+  if (h.mtimeNs !== undefined) node.mtimeNs = h.mtimeNs;
+  else delete node.mtimeNs;
   if (h.xattrs) node.xattrs = h.xattrs;
   else delete node.xattrs;
 }

@@ -19,7 +19,6 @@ import { layerCompression } from "../registry/media_types.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
 import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
-import type { Ext4Writer } from "./ext4_writer.ts";
 
 /** Options for {@linkcode unpack}. */
 export interface UnpackOptions {
@@ -62,18 +61,19 @@ export interface UnpackOptions {
    */
   owners?: boolean;
   /**
-   * What to make: a root filesystem in a directory, or an ext4 image file (written by skiff
-   * itself: owners, modes and device nodes as the image says whoever runs skiff).
+   * `directory`: a root filesystem in a directory; `erofs` or `ext4`: an image file written by
+   * skiff itself (no mkfs, no mount, no root: owners, device nodes and xattrs are the image's,
+   * whoever runs it; `owners` does not apply).
    * @default {"directory"}
    */
-  format?: "directory" | "ext4";
+  format?: "directory" | "erofs" | "ext4";
   /**
-   * An image format's size in bytes (the image fails when the tree does not fit).
+   * An ext4 image's size in bytes (it fails when the tree does not fit).
    * @default {what the tree needs, plus `free`}
    */
   size?: number;
   /**
-   * Bytes of free space an image gets beyond what the tree needs.
+   * Bytes of free space an ext4 image gets beyond what the tree needs.
    * @default {0}
    */
   free?: number;
@@ -94,10 +94,12 @@ export interface UnpackResult {
   reference: string;
   /** The digest of the stored image manifest that was unpacked. */
   digest: string;
-  /** The directory holding the root filesystem, or the image file. */
+  /** The directory holding the root filesystem (for a disk image: the image file). */
   dir: string;
-  /** An image file's format, size in bytes and `sha256:` digest (absent for a directory). */
-  image?: { format: "ext4"; size: number; digest: string };
+  /** What was written. */
+  format: "directory" | "erofs" | "ext4";
+  /** For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`). */
+  image?: { size: number; digest: string };
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -128,13 +130,15 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  * only once every layer was applied and verified; on any failure the temporary directory is
  * removed and `dir` is left as it was.
  *
- * With `format: "ext4"`, `dir` is a file: the layers become an ext4 disk image written by skiff
- * itself (see {@linkcode Ext4Writer}), beside `dir` and renamed there once complete; the result's
- * `image` has its size and digest.
+ * With `format: "erofs"`, `dir` names an image file to make (it must not exist): the same layers,
+ * whiteouts and path rules go into an EROFS image written beside it as a hidden file and linked
+ * into place once every layer was verified. Its volume UUID derives from the manifest digest and
+ * every time comes from the entries, so the same image gives the same bytes. With `format: "ext4"`
+ * the same, into an ext4 image (`Ext4Writer`), sized by `size` or `free`.
  *
  * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
- * @param dir The target directory: it must be absent or empty (with `format: "ext4"`, the image
- * file: absent or a regular file, which it replaces).
+ * @param dir The target directory: it must be absent or empty (for a disk image, the file: it
+ * must be absent).
  * @param options Store, platform, limits, pull options, progress and signal.
  * @returns What was unpacked.
  * @throws {SyntaxError} When the reference or platform is malformed.
@@ -149,6 +153,14 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  * console.log(`${result.entries} entries from ${result.layers} layers in ${result.dir}`);
  * ```
  *
+ * @example Unpack an image into an EROFS disk image
+ * ```ts ignore
+ * import { unpack } from "./unpack.ts";
+ *
+ * const result = await unpack("alpine:3.20", "./rootfs.erofs", { format: "erofs" });
+ * console.log(`${result.image?.size} bytes, ${result.image?.digest}`);
+ * ```
+ *
  * @example Write an ext4 disk image, with 256 MiB of free space
  * ```ts ignore
  * import { unpack } from "./unpack.ts";
@@ -157,7 +169,7 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  *   format: "ext4",
  *   free: 256 * 1024 ** 2,
  * });
- * console.log(`${result.image!.size} bytes, ${result.image!.digest}`);
+ * console.log(`${result.image?.size} bytes, ${result.image?.digest}`);
  * ```
  */
 export async function unpack(
@@ -188,11 +200,11 @@ export async function unpack(
     }
   };
   const format = options.format ?? "directory";
-  if (format !== "directory" && format !== "ext4") {
-    throw new RangeError(`Cannot unpack into the format "${format}": expected directory or ext4`);
+  if (format !== "directory" && format !== "erofs" && format !== "ext4") {
+    throw new RangeError(`Cannot unpack as "${format}": expected directory, erofs or ext4`);
   }
   const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-  await (format === "directory" ? checkTarget(target) : checkImageTarget(target));
+  await (format === "directory" ? checkTarget(target) : checkFileTarget(target));
   signal?.throwIfAborted();
 
   const store = options.store instanceof Store
@@ -231,8 +243,9 @@ export async function unpack(
   }
 
   // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
-  const [{ RootfsWriter }, { Ext4Writer: Ext4WriterClass }, { readLayer }] = await Promise.all([
+  const [{ RootfsWriter }, { ErofsWriter }, { Ext4Writer }, { readLayer }] = await Promise.all([
     import("./rootfs_writer.ts"),
+    import("./erofs_writer.ts"),
     import("./ext4_writer.ts"),
     import("./read_layer.ts"),
   ]);
@@ -243,19 +256,22 @@ export async function unpack(
   const temp = format === "directory"
     ? await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` })
     : `${parent}/.${base}.skiff-unpack-${crypto.randomUUID()}`;
-  let ext4: Ext4Writer | undefined;
+  let erofs: InstanceType<typeof ErofsWriter> | undefined;
+  let ext4: InstanceType<typeof Ext4Writer> | undefined;
   try {
-    const writer = format === "directory"
-      ? new RootfsWriter(temp, {
-        maxEntries,
-        ...(options.owners !== undefined ? { owners: options.owners } : {}),
-      })
-      : ext4 = new Ext4WriterClass(temp, {
+    const writer = format === "erofs"
+      ? (erofs = new ErofsWriter(temp, { maxEntries, uuid: await imageUuid(image.digest) }))
+      : format === "ext4"
+      ? (ext4 = new Ext4Writer(temp, {
         maxEntries,
         seed: image.digest,
         ...(options.size !== undefined ? { size: options.size } : {}),
         ...(options.free !== undefined ? { free: options.free } : {}),
         ...(options.journal ? { journal: true } : {}),
+      }))
+      : new RootfsWriter(temp, {
+        maxEntries,
+        ...(options.owners !== undefined ? { owners: options.owners } : {}),
       });
     const budget = { bytes: 0, max: maxBytes };
     for (const [i, layer] of layers.entries()) {
@@ -281,27 +297,31 @@ export async function unpack(
         bytes: writer.bytes - before.bytes,
       });
     }
-    let made: UnpackResult["image"];
-    if (ext4) {
-      let size: number;
-      try {
-        size = ext4.finish().size;
-      } catch (e) {
-        throw new Error(`Cannot unpack ${name} into an ext4 image: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-      made = { format: "ext4", size, digest: await fileDigest(temp, signal) };
-    } else writer.finish();
+    let ext4Image: { size: number; digest: string } | undefined;
+    try {
+      if (ext4) {
+        const { size } = ext4.finish();
+        ext4Image = { size, digest: await fileDigest(temp, signal) };
+      } else await writer.finish();
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const message = (e as Error).message.replace(/^Cannot /, "cannot ");
+      throw new Error(`Cannot unpack ${name}: ${message}`, { cause: e });
+    }
     signal?.throwIfAborted();
-    // an empty directory at the target is replaced by the rename; anything else makes it fail
-    // (an image file replaces a file there)
-    await Deno.rename(temp, target);
+    if (erofs || ext4) {
+      // a link, unlike a rename, never replaces a file that appeared at the target meanwhile
+      await Deno.link(temp, target);
+      await Deno.remove(temp);
+    } // an empty directory at the target is replaced by the rename; anything else makes it fail
+    else await Deno.rename(temp, target);
     return {
       reference: name,
       digest: image.digest,
       dir: target,
-      ...(made ? { image: made } : {}),
+      format,
+      ...(erofs?.image ? { image: { size: erofs.image.size, digest: erofs.image.digest } } : {}),
+      ...(ext4Image ? { image: ext4Image } : {}),
       layers: layers.length,
       entries: writer.entries,
       whiteouts: writer.whiteouts,
@@ -310,10 +330,12 @@ export async function unpack(
       pulled,
     };
   } catch (e) {
+    erofs?.close();
     ext4?.close();
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     if (e instanceof Deno.errors.AlreadyExists || (e as { code?: string }).code === "ENOTEMPTY") {
-      throw new Error(`Cannot unpack into ${target}: it is no longer empty`, { cause: e });
+      const state = erofs || ext4 ? "it exists" : "it is no longer empty";
+      throw new Error(`Cannot unpack into ${target}: ${state}`, { cause: e });
     }
     throw e;
   }
@@ -333,8 +355,8 @@ async function* counted(
   }
 }
 
-/** An image's target must be absent or a regular file (which the image replaces). */
-async function checkImageTarget(path: string): Promise<void> {
+/** The target must be absent or an empty directory. */
+async function checkTarget(path: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);
@@ -342,7 +364,21 @@ async function checkImageTarget(path: string): Promise<void> {
     if (e instanceof Deno.errors.NotFound) return;
     throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
   }
-  if (!info.isFile) throw new Error(`Cannot unpack into ${path}: it is not a regular file`);
+  if (!info.isDirectory) throw new Error(`Cannot unpack into ${path}: it is not a directory`);
+  for await (const _ of Deno.readDir(path)) {
+    throw new Error(`Cannot unpack into ${path}: the directory is not empty`);
+  }
+}
+
+/** A disk image's target must be absent: it is written beside it and renamed into place. */
+async function checkFileTarget(path: string): Promise<void> {
+  try {
+    await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  throw new Error(`Cannot unpack into ${path}: it exists`);
 }
 
 /** The `sha256:` digest of a file, read in 1 MiB chunks. */
@@ -360,19 +396,13 @@ async function fileDigest(path: string, signal: AbortSignal | undefined): Promis
   return `sha256:${hash.digest("hex")}`;
 }
 
-/** The target must be absent or an empty directory. */
-async function checkTarget(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!info.isDirectory) throw new Error(`Cannot unpack into ${path}: it is not a directory`);
-  for await (const _ of Deno.readDir(path)) {
-    throw new Error(`Cannot unpack into ${path}: the directory is not empty`);
-  }
+/** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */
+async function imageUuid(digest: string): Promise<Uint8Array> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${digest}`));
+  const uuid = new Uint8Array(hash, 0, 16).slice();
+  uuid[6] = (uuid[6]! & 0x0f) | 0x80; // version 8: custom
+  uuid[8] = (uuid[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  return uuid;
 }
 
 interface StoredImage {

@@ -1,4 +1,4 @@
-// skiff unpack REF DIR, skiff unpack --format ext4 REF FILE
+// skiff unpack REF DIR, or REF FILE as an EROFS or ext4 image
 
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
@@ -15,95 +15,103 @@ import {
 import { type Command, type Flags, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff unpack REF DIR [options]
-       skiff unpack --format ext4 REF FILE [--size N | --free N] [--journal]
+       skiff unpack --format erofs REF FILE [options]
+       skiff unpack --format ext4 REF FILE [--size N | --free N] [--journal] [options]
 
 Unpacks REF into DIR as a root filesystem, the way a container runtime builds
 it: layers in order, whiteouts applied, nothing written outside DIR. Pulls REF
 first when the store does not have it. DIR must be absent or empty; it appears
 only once every layer was applied and verified.
+With --format erofs, writes the same tree as an EROFS disk image FILE (it must
+be absent), for microVMs and the kernel's read-only mount: owners, devices and
+xattrs as the image says, whoever runs skiff; the same bytes on every run.
+With --format ext4, the same as an ext4 disk image FILE (it must be absent),
+just big enough unless --size or --free says otherwise, without a journal
+unless --journal.
 Prints one line to stdout: the canonical name and the digest of the manifest.
 
---format ext4 writes an ext4 disk image FILE instead (no mkfs, no mount, no root
-needed): owners, modes, device nodes and xattrs as the image says, whoever runs
-skiff; the same image gives the same bytes. FILE is written beside its place and
-renamed there once complete (an existing file is replaced).
-
 Options:
+  --format F         directory (default), erofs or ext4
+  --json             print the result as JSON (with the image file's size and
+                     digest for erofs and ext4)
+  --size N           ext4: the image's size in bytes, K/M/G/T suffixes (default:
+                     what the tree needs)
+  --free N           ext4: free space to add to the image (default: none)
+  --journal          ext4: give the image an (empty) journal (default: none)
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --plain-http       speak plain HTTP to the registry when pulling
   --max-entries N    refuse images with more than N tar entries (default: 1000000)
   --max-bytes N      refuse images with more than N uncompressed bytes; K, M, G and
                      T suffixes are powers of 1024 (default: 64G)
-  --format F         directory (default) or ext4
-  --size N           the image's size in bytes, K/M/G/T suffixes (default: what fits)
-  --free N           free space to add to the image (default: none)
-  --journal          give the ext4 image an (empty) journal (default: none)
-  --json             print an object: reference, digest, path, format, layers,
-                     entries, whiteouts, bytes, and an image's size and digest
   -q, --quiet        print only the result line
   --debug            show stack traces and transport details
 
-Not running as root: files belong to you and device nodes are skipped (counted).
+Not running as root, a directory's files belong to you and device nodes are
+skipped (counted); an erofs or ext4 image is the same whoever runs skiff.
 
 Examples:
   skiff unpack alpine:3.20 ./rootfs
-  skiff unpack --platform linux/arm64 --store ./images ghcr.io/org/app:1.2 /srv/app
+  skiff unpack --format erofs alpine:3.20 ./alpine.erofs
   skiff unpack --format ext4 --free 256M debian:12 ./rootfs.ext4
+  skiff unpack --platform linux/arm64 --store ./images ghcr.io/org/app:1.2 /srv/app
 `;
 
 /** `skiff unpack`. */
 export const unpackCommand: Command = {
   name: "unpack",
-  summary: "unpack REF DIR  unpack an image into a directory as a root filesystem",
+  summary:
+    "unpack REF DIR  unpack an image into a directory (a root filesystem), an EROFS or ext4 image",
   usage: USAGE,
   options: {
     platform: { type: "string" },
     "plain-http": { type: "boolean" },
     "max-entries": { type: "string" },
     "max-bytes": { type: "string" },
+    quiet: { type: "boolean", short: "q" },
     format: { type: "string" },
+    json: { type: "boolean" },
     size: { type: "string" },
     free: { type: "string" },
     journal: { type: "boolean" },
-    json: { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
   },
   async run(ctx) {
     const { flags, positionals, io } = ctx;
     if (positionals.length > 2) {
-      throw new UsageError(
-        `unpack takes a reference and a directory (or file), got ${positionals.length}`,
-      );
+      throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
     const ref = referenceArg(positionals[0], USAGE);
     const dir = positionals[1];
-    if (dir === undefined || dir === "") throw new UsageError(`missing directory\n\n${USAGE}`);
-    const platform = platformFlag(ctx);
-    const maxEntries = sizeFlag(flags, "max-entries", false);
-    const maxBytes = sizeFlag(flags, "max-bytes", true);
     const format = flags.format ?? "directory";
-    if (format !== "directory" && format !== "ext4") {
-      throw new UsageError(`--format must be directory or ext4, got "${String(format)}"`);
+    if (format !== "directory" && format !== "erofs" && format !== "ext4") {
+      throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
+    }
+    if (dir === undefined || dir === "") {
+      throw new UsageError(
+        `missing ${format === "directory" ? "directory" : "image file"}\n\n${USAGE}`,
+      );
     }
     exclusive(ctx, "size", "free");
-    const size = sizeFlag(flags, "size", true);
-    const free = sizeFlag(flags, "free", true);
-    if (format === "directory") {
+    if (format !== "ext4") {
       for (const name of ["size", "free", "journal"]) {
         if (flags[name] !== undefined) throw new UsageError(`--${name} needs --format ext4`);
       }
     }
+    const size = sizeFlag(flags, "size", true);
+    const free = sizeFlag(flags, "free", true);
+    const platform = platformFlag(ctx);
+    const maxEntries = sizeFlag(flags, "max-entries", false);
+    const maxBytes = sizeFlag(flags, "max-bytes", true);
     const json = jsonFlag(ctx);
     const renderer = flags.quiet || json ? undefined : new LineRenderer(io.err);
     const start = performance.now();
     const result = await unpack(ref, dir, {
+      format,
       store: storePath(ctx),
       signal: ctx.signal,
       ...(platform ? { platform } : {}),
       ...(maxEntries !== undefined ? { maxEntries } : {}),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
-      ...(format === "ext4" ? { format } : {}),
       ...(size !== undefined ? { size } : {}),
       ...(free !== undefined ? { free } : {}),
       ...(flags.journal ? { journal: true } : {}),
@@ -117,15 +125,15 @@ export const unpackCommand: Command = {
       printJson(ctx, {
         reference: result.reference,
         digest: result.digest,
+        format: result.format,
         path: result.dir,
-        format,
         layers: result.layers,
         entries: result.entries,
         whiteouts: result.whiteouts,
         bytes: result.bytes,
         skippedDevices: result.skippedDevices,
         pulled: result.pulled,
-        ...(result.image ? { size: result.image.size, imageDigest: result.image.digest } : {}),
+        image: result.image ?? null,
       });
       return 0;
     }
@@ -134,7 +142,11 @@ export const unpackCommand: Command = {
       io.err(
         `${result.dir}: ${result.entries} entries from ${result.layers} layer` +
           `${result.layers === 1 ? "" : "s"}, ${formatBytes(result.bytes)} in ${seconds} s` +
-          (result.image ? `; an ext4 image of ${formatBytes(result.image.size)}` : "") +
+          (result.image
+            ? `; an ${result.format === "ext4" ? "ext4" : "EROFS"} image of ${
+              formatBytes(result.image.size)
+            }`
+            : "") +
           (result.skippedDevices > 0
             ? `; ${result.skippedDevices} device node${
               result.skippedDevices === 1 ? "" : "s"

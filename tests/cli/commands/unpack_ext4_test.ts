@@ -21,7 +21,8 @@ Deno.test("cli unpack --format ext4: usage errors", async () => {
       assert(help.stdout.includes(flag), flag);
     }
     const cases: [string[], RegExp][] = [
-      [["--format", "zip", "alpine", "f"], /--format must be directory or ext4, got "zip"/],
+      [["--format", "zip", "alpine", "f"], /--format must be directory, erofs or ext4, got "zip"/],
+      [["--format", "erofs", "--free", "1M", "alpine", "f"], /--free needs --format ext4/],
       [["--size", "1G", "alpine", "d"], /--size needs --format ext4/],
       [["--journal", "alpine", "d"], /--journal needs --format ext4/],
       [["--format", "ext4", "--size", "1G", "--free", "1M", "alpine", "f"], /cannot be used/],
@@ -64,8 +65,7 @@ Deno.test("cli unpack --format ext4: an image, its --json, and failures", async 
     const bytes = await Deno.readFile(`${work}/a.ext4`);
     assertEquals(json.format, "ext4");
     assertEquals(json.path, `${work}/a.ext4`);
-    assertEquals(json.size, bytes.byteLength);
-    assertEquals(json.imageDigest, sha256(bytes));
+    assertEquals(json.image, { size: bytes.byteLength, digest: sha256(bytes) });
     assertEquals(json.layers, 2);
     assertMatch(json.digest, /^sha256:[0-9a-f]{64}$/);
     await e2fsck(`${work}/a.ext4`);
@@ -73,43 +73,30 @@ Deno.test("cli unpack --format ext4: an image, its --json, and failures", async 
     const free = Number(/Free blocks:\s+(\d+)/.exec(await debugfs(`${work}/a.ext4`, "stats"))?.[1]);
     assert(free * 4096 >= 8 * 1024 ** 2, `${free} free blocks`);
 
-    // the plain line, a journal, the same file replaced
-    const j = await skiff([
-      "unpack",
-      "--store",
-      store,
-      "--format",
-      "ext4",
-      "--journal",
-      ref,
-      `${work}/a.ext4`,
-    ]);
+    // the plain line, and a journal
+    const ext4 = ["unpack", "--store", store, "--format", "ext4"];
+    const j = await skiff([...ext4, "--journal", ref, `${work}/b.ext4`]);
     assertEquals(j.code, 0, j.stderr);
-    assertMatch(j.stderr, /a\.ext4: \d+ entries from 2 layers, .*; an ext4 image of /);
-    assert((await debugfs(`${work}/a.ext4`, "stats")).includes("has_journal"));
-    await e2fsck(`${work}/a.ext4`);
+    assertMatch(j.stderr, /b\.ext4: \d+ entries from 2 layers, .*; an ext4 image of /);
+    assert((await debugfs(`${work}/b.ext4`, "stats")).includes("has_journal"));
+    await e2fsck(`${work}/b.ext4`);
 
-    // too small: one line, exit 1, the old file untouched, nothing beside it
-    const before = sha256(await Deno.readFile(`${work}/a.ext4`));
-    const small = await skiff([
-      "unpack",
-      "-q",
-      "--store",
-      store,
-      "--format",
-      "ext4",
-      "--size",
-      "8K",
-      ref,
-      `${work}/a.ext4`,
-    ]);
+    // too small: one line, exit 1, nothing left
+    const small = await skiff([...ext4, "-q", "--size", "8K", ref, `${work}/c.ext4`]);
     assertEquals(small.code, 1);
     assertMatch(
       small.stderr,
-      /^skiff: Cannot unpack .*multi:1 into an ext4 image: the image needs \d+ bytes, more than the size 8192\n$/,
+      /^skiff: Cannot unpack .*multi:1: cannot write the ext4 image: the image needs \d+ bytes, more than the size 8192\n$/,
     );
+    // an existing file is not replaced
+    const before = sha256(await Deno.readFile(`${work}/a.ext4`));
+    const exists = await skiff([...ext4, "-q", ref, `${work}/a.ext4`]);
+    assertEquals([exists.code, exists.stderr], [
+      1,
+      `skiff: Cannot unpack into ${work}/a.ext4: it exists\n`,
+    ]);
     assertEquals(sha256(await Deno.readFile(`${work}/a.ext4`)), before);
-    assertEquals(await ls(work), ["a.ext4", "store"]);
+    assertEquals(await ls(work), ["a.ext4", "b.ext4", "store"]);
   } finally {
     await fx.stop();
     await Deno.remove(work, { recursive: true });
