@@ -25,7 +25,7 @@ export function crc32c(crc: number, bytes: Uint8Array): number {
 
 /** {@linkcode crc32c} over a little-endian 32-bit number. */
 export function crc32cU32(crc: number, n: number): number {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0, true);
-  return crc32c(crc, b);
+  let c = crc >>> 0;
+  for (let i = 0; i < 4; i++) c = TABLE[(c ^ (n >>> (8 * i))) & 0xff]! ^ (c >>> 8);
+  return c >>> 0;
 }

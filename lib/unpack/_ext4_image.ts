@@ -83,6 +83,7 @@ const FILE_TYPE: Record<FsNodeType, number> = {
 };
 
 const utf8 = new TextEncoder();
+const NO_IBLOCK = new Uint8Array(0);
 
 /** The largest image the group descriptors reserved at the start can describe, in bytes. */
 export function gdtBlocksFor(maxSize: number): number {
@@ -160,7 +161,7 @@ export function writeExt4Image(
       node,
       links: 1,
       parent,
-      iblock: new Uint8Array(60),
+      iblock: NO_IBLOCK, // a view of one pooled buffer, once the inodes are counted
       flags: 0,
       size: 0,
       blocks: 0,
@@ -196,6 +197,9 @@ export function writeExt4Image(
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
   const maxIno = nextIno - 1;
+  const iblocks = new Uint8Array(60 * (maxIno + 1));
+  const iblockOf = (ino: number) => iblocks.subarray(60 * ino, 60 * ino + 60);
+  for (const rec of recs) if (rec) rec.iblock = iblockOf(rec.ino);
   if (options.journal) {
     newRec(JOURNAL_INO, {
       type: "file",
@@ -208,7 +212,7 @@ export function writeExt4Image(
       size: 0,
       nlink: 1,
       layer: -1,
-    }, 0);
+    }, 0).iblock = iblockOf(JOURNAL_INO);
   }
 
   // 2. the tail: directory blocks, long symlinks, xattr blocks, extent index blocks
@@ -228,18 +232,17 @@ export function writeExt4Image(
     if (node.type === "directory") {
       dirInos.push(rec.ino);
       const kids = childrenOf.get(node)!;
-      const entries: [Uint8Array, number, number][] = [
-        [utf8.encode("."), rec.ino, 2],
-        [utf8.encode(".."), rec.parent, 2],
-      ];
       let subdirs = 0;
-      for (const [name, child] of kids) {
-        const c = byNode.get(child)!;
-        if (child.type === "directory") subdirs++;
-        entries.push([utf8.encode(name), c.ino, FILE_TYPE[child.type]]);
-      }
+      for (const [, child] of kids) if (child.type === "directory") subdirs++;
       rec.links = 2 + subdirs > MAX_LINKS ? 1 : 2 + subdirs;
-      const bytes = dirBlocks(entries, rec.ino === LOST_FOUND_INO ? 4 : 1, inoSeed(rec.ino));
+      const bytes = dirBlocks(
+        rec.ino,
+        rec.parent,
+        kids,
+        (node) => byNode.get(node)!.ino,
+        rec.ino === LOST_FOUND_INO ? 4 : 1,
+        inoSeed(rec.ino),
+      );
       const n = bytes.byteLength / BLOCK_SIZE;
       const start = alloc(n);
       pieces.push({ block: start, bytes });
@@ -270,7 +273,7 @@ export function writeExt4Image(
     } else if (node.type === "char" || node.type === "block") {
       const major = node.devmajor ?? 0;
       const minor = node.devminor ?? 0;
-      const dv = new DataView(rec.iblock.buffer);
+      const dv = new DataView(rec.iblock.buffer, rec.iblock.byteOffset, 60);
       if (major < 256 && minor < 256) dv.setUint32(0, (major << 8) | minor, true);
       else dv.setUint32(4, ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0, true);
     }
@@ -465,7 +468,9 @@ function writeAt(file: Deno.FsFile, block: number, bytes: Uint8Array): void {
 }
 
 function checkName(name: string): void {
-  const n = utf8.encode(name).byteLength;
+  // at most 3 UTF-8 bytes for each UTF-16 unit: only long names need encoding
+  const n = name.length * 3 <= 255 ? Math.max(1, name.length) : utf8.encode(name).byteLength;
+  if (name.length === 0) throw new Error("an empty name cannot be in a directory");
   if (n === 0 || n > 255) throw new Error(`a name of ${n} bytes cannot be in a directory`);
   if (name.includes("/") || name.includes("\0") || name === "." || name === "..") {
     throw new Error(`"${name}" cannot be a name`);
@@ -558,17 +563,21 @@ function extentHeader(bytes: Uint8Array, entries: number, max: number, depth: nu
 
 /** Linear directory blocks (at least `minBlocks`), each ending in the checksum tail. */
 function dirBlocks(
-  entries: [Uint8Array, number, number][],
+  self: number,
+  parent: number,
+  kids: ReadonlyArray<readonly [string, Ext4Node]>,
+  inoOf: (node: Ext4Node) => number,
   minBlocks: number,
   seed: number,
 ): Uint8Array {
   const limit = BLOCK_SIZE - DIR_TAIL;
   const blocks: Uint8Array[] = [];
+  const name = new Uint8Array(1024); // one name's UTF-8 bytes (255 at most)
   let cur = new Uint8Array(BLOCK_SIZE);
+  let v = new DataView(cur.buffer);
   let off = 0;
   let last = -1;
   const close = () => {
-    const v = new DataView(cur.buffer);
     if (last < 0) v.setUint16(4, limit, true); // an empty block: one unused entry
     else v.setUint16(last + 4, limit - last, true);
     v.setUint16(limit + 4, DIR_TAIL, true);
@@ -576,20 +585,27 @@ function dirBlocks(
     v.setUint32(limit + 8, crc32c(seed, cur.subarray(0, limit)), true);
     blocks.push(cur);
     cur = new Uint8Array(BLOCK_SIZE);
+    v = new DataView(cur.buffer);
     off = 0;
     last = -1;
   };
-  for (const [name, ino, type] of entries) {
-    const size = 8 + Math.ceil(name.byteLength / 4) * 4;
+  const add = (length: number, ino: number, type: number) => {
+    const size = 8 + Math.ceil(length / 4) * 4;
     if (off + size > limit) close();
-    const v = new DataView(cur.buffer);
     v.setUint32(off, ino, true);
     v.setUint16(off + 4, size, true);
-    v.setUint8(off + 6, name.byteLength);
+    v.setUint8(off + 6, length);
     v.setUint8(off + 7, type);
-    cur.set(name, off + 8);
+    for (let i = 0; i < length; i++) cur[off + 8 + i] = name[i]!;
     last = off;
     off += size;
+  };
+  name[0] = 0x2e;
+  add(1, self, 2); // .
+  name[1] = 0x2e;
+  add(2, parent, 2); // ..
+  for (const [text, child] of kids) {
+    add(utf8.encodeInto(text, name).written, inoOf(child), FILE_TYPE[child.type]);
   }
   close();
   while (blocks.length < minBlocks) close();
