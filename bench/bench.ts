@@ -7,15 +7,22 @@
 // unpack, `umoci unpack --rootless` and `tar -xzf` of the layers in order, all from the store
 // skiff's cold pull made in that round.
 //
-//   deno task bench [--rounds N] [--only small|big] [--skip-big] [--copy]
+//   deno task bench [--rounds N] [--only small|big|erofs|ext4] [--skip-big] [--skip-erofs]
+//                   [--skip-ext4] [--copy]
 //
 // Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
-//         bench/big:1, one layer of 1 GiB of random data.
+//         bench/big:1, one layer of 1 GiB of random data;
+//         bench/debian:1, the tests' Debian image in three layers (thousands of small files).
+// Disk images (the erofs rows): skiff unpack --format erofs against umoci unpack (as root when
+// the bench runs as root, else --rootless) followed by mkfs.erofs, on bench/debian and bench/multi.
+// The ext4 rows (as root only): skiff unpack --format ext4 against `umoci unpack` as root (owners
+// and devices kept) followed by `mkfs.ext4 -d` of its tree, on the same two images.
 
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { startRegistry } from "../tests/_registry.ts";
 import { benchCopy } from "./_copy_table.ts";
+import { pushDebianImage } from "../tests/_rootfs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${ROOT}/.bench`;
@@ -28,6 +35,8 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "5" },
     only: { type: "string" },
     "skip-big": { type: "boolean" },
+    "skip-erofs": { type: "boolean" },
+    "skip-ext4": { type: "boolean" },
     jobs: { type: "string" },
     copy: { type: "boolean" },
   },
@@ -244,8 +253,12 @@ async function main() {
     ];
     const selected = (key: string) =>
       (!flags.only || flags.only === key) && !(flags["skip-big"] && key === "big");
+    // the ext4 rows need root: umoci keeps owners and devices only as root
+    const ext4Selected = (!flags.only || flags.only === "ext4") && !flags["skip-ext4"] &&
+      Deno.uid() === 0;
     for (const [key, repo, sizes] of want) {
-      if (!selected(key)) continue; // --only small does not build the 1 GiB image
+      // --only small does not build the 1 GiB image; the ext4 rows need the small one
+      if (!selected(key) && !(ext4Selected && key === "small")) continue;
       const have = images[key];
       // the Accept header matters: without it, Distribution 2.8 answers 404 for an OCI manifest,
       // and every run rebuilt and pushed every image
@@ -530,6 +543,46 @@ async function main() {
         ]);
       }
     }
+    if (!flags["skip-erofs"] && (!flags.only || flags.only === "erofs")) {
+      for (const [key, repo] of [["debian", "bench/debian"], ["small", "bench/multi"]]) {
+        const present = (await fetch(`${registry.url}/v2/${repo}/manifests/1`, {
+          method: "HEAD",
+          headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+        })).ok;
+        if (!present && key === "debian") {
+          console.error(`bench: pushing the Debian image`);
+          await pushDebianImage(host, `${repo}:1`);
+        } else if (!present || !images.small) {
+          images.small = await buildImage(host, repo!, want[0]![2], `${CACHE}/build-small`);
+          await Deno.writeTextFile(infoPath, JSON.stringify(images, null, 2));
+        }
+        const { row, summary } = await erofsBench(key!, `${host}/${repo}:1`);
+        rows.push(row);
+        results[`${key}Erofs`] = summary;
+      }
+    }
+    if (ext4Selected) {
+      const debian = `${host}/bench/debian:1`;
+      const present = (await fetch(`${registry.url}/v2/bench/debian/manifests/1`, {
+        method: "HEAD",
+        headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+      })).ok;
+      if (!present) await pushDebianImage(host, "bench/debian:1");
+      for (const [key, ref] of [["debian", debian], ["small", `${host}/${images.small!.repo}:1`]]) {
+        const summary = await diskImages(ref!);
+        results[`${key} ext4`] = summary;
+        const f = (x: number) => x.toFixed(2);
+        rows.push([
+          `${key} ext4 image (vs umoci + mkfs.ext4 -d)`,
+          `${f(summary.skiff)} s`,
+          `umoci ${f(summary.umoci)} s + mkfs ${f(summary.mkfs)} s`,
+          "",
+          `${f(summary.ratio)} (pair)`,
+          "",
+          `${summary.peakRssMiB.skiff.toFixed(0)} / ${summary.peakRssMiB.pair.toFixed(0)} (pair)`,
+        ]);
+      }
+    }
     const header = [
       "scenario",
       "skiff",
@@ -567,6 +620,171 @@ async function main() {
   } finally {
     await registry.stop();
   }
+}
+
+/**
+ * skiff unpack --format ext4 REF FILE against the pair it replaces: umoci unpack (as root) and
+ * mkfs.ext4 -d of that tree into a file of the same size (no journal, as skiff's default), both
+ * from a store skiff pulled first (not timed). Rounds alternate who goes first.
+ */
+async function diskImages(ref: string) {
+  const work = await Deno.makeTempDir({ dir: CACHE, prefix: "images-" });
+  try {
+    const store = `${work}/store`;
+    await sh(`${Deno.execPath()} run -A --quiet ${CLI} pull -q --store ${store} ${ref}`);
+    const samples: Record<string, Sample[]> = { skiff: [], umoci: [], mkfs: [] };
+    let size = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const who of round % 2 === 0 ? ["skiff", "pair"] : ["pair", "skiff"]) {
+        if (who === "skiff") {
+          samples.skiff!.push(
+            await measure([
+              Deno.execPath(),
+              "run",
+              "-A",
+              "--quiet",
+              CLI,
+              "unpack",
+              "-q",
+              "--format",
+              "ext4",
+              "--store",
+              store,
+              ref,
+              `${work}/skiff.ext4`,
+            ]),
+          );
+          size = (await Deno.stat(`${work}/skiff.ext4`)).size;
+          await Deno.remove(`${work}/skiff.ext4`);
+        } else {
+          samples.umoci!.push(
+            await measure(["umoci", "unpack", "--image", `${store}:${ref}`, `${work}/bundle`]),
+          );
+          // mkfs needs a size: skiff's image's, with a quarter more room for mkfs's own overhead
+          const blocks = Math.ceil((size || 1024 ** 3) * 1.25 / 4096);
+          samples.mkfs!.push(
+            await measure([
+              "mkfs.ext4",
+              "-q",
+              "-F",
+              "-b",
+              "4096",
+              "-O",
+              "^has_journal",
+              "-d",
+              `${work}/bundle/rootfs`,
+              `${work}/mkfs.ext4`,
+              String(blocks),
+            ]),
+          );
+          await Deno.remove(`${work}/bundle`, { recursive: true });
+          await Deno.remove(`${work}/mkfs.ext4`);
+        }
+      }
+    }
+    const med = (name: string) => median(samples[name]!.map((s) => s.wall));
+    const peak = (name: string) => Math.max(...samples[name]!.map((s) => s.rss));
+    const pair = med("umoci") + med("mkfs");
+    console.error(
+      `bench: ${ref} ext4: skiff ${med("skiff").toFixed(2)} s, umoci ${
+        med("umoci").toFixed(2)
+      } s + mkfs.ext4 ${med("mkfs").toFixed(2)} s; image ${(size / MiB).toFixed(0)} MiB`,
+    );
+    return {
+      imageBytes: size,
+      skiff: med("skiff"),
+      umoci: med("umoci"),
+      mkfs: med("mkfs"),
+      ratio: med("skiff") / pair,
+      peakRssMiB: { skiff: peak("skiff"), pair: Math.max(peak("umoci"), peak("mkfs")) },
+      samples,
+    };
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/**
+ * skiff unpack --format erofs against the pair it replaces, umoci unpack then mkfs.erofs, on one
+ * image pulled once into a store of its own; the two take turns going first.
+ */
+async function erofsBench(
+  key: string,
+  ref: string,
+): Promise<{ row: string[]; summary: Record<string, unknown> }> {
+  const root = Deno.uid() === 0;
+  const work = await Deno.makeTempDir({ dir: CACHE, prefix: "erofs-" });
+  const samples: Record<string, Sample[]> = { skiff: [], pair: [] };
+  let imageBytes = 0;
+  let mkfsBytes = 0;
+  try {
+    const store = `${work}/store`;
+    await sh(`${Deno.execPath()} run -A --quiet ${CLI} pull -q --store ${store} ${ref}`);
+    const skiff = () => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      CLI,
+      "unpack",
+      "-q",
+      "--format",
+      "erofs",
+      "--store",
+      store,
+      ref,
+      `${work}/skiff.erofs`,
+    ];
+    const pair = () => [
+      "bash",
+      "-euc",
+      `umoci unpack ${root ? "" : "--rootless "}--image ${store}:${ref} ${work}/bundle >/dev/null
+       mkfs.erofs --quiet ${work}/mkfs.erofs ${work}/bundle/rootfs >/dev/null`,
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const tool of round % 2 === 0 ? ["skiff", "pair"] : ["pair", "skiff"]) {
+        samples[tool]!.push(await measure(tool === "skiff" ? skiff() : pair()));
+        if (tool === "skiff") {
+          imageBytes = (await Deno.stat(`${work}/skiff.erofs`)).size;
+          await Deno.remove(`${work}/skiff.erofs`);
+        } else {
+          mkfsBytes = (await Deno.stat(`${work}/mkfs.erofs`)).size;
+          await Deno.remove(`${work}/mkfs.erofs`);
+          await Deno.remove(`${work}/bundle`, { recursive: true });
+        }
+      }
+      console.error(
+        `bench: ${key} erofs round ${round + 1}: skiff ${
+          samples.skiff!.at(-1)!.wall.toFixed(2)
+        } s, ` +
+          `umoci + mkfs.erofs ${samples.pair!.at(-1)!.wall.toFixed(2)} s`,
+      );
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+  const med = (name: string) => median(samples[name]!.map((s) => s.wall));
+  const rss = (name: string) => Math.max(...samples[name]!.map((s) => s.rss));
+  const summary = {
+    skiff: med("skiff"),
+    umociMkfs: med("pair"),
+    ratio: med("skiff") / med("pair"),
+    imageBytes: { skiff: imageBytes, mkfs: mkfsBytes },
+    peakRssMiB: { skiff: rss("skiff"), umociMkfs: rss("pair") },
+    umociAsRoot: root,
+    samples,
+  };
+  const f = (x: number) => x.toFixed(2);
+  const row = [
+    `${key} erofs (vs umoci${root ? "" : " --rootless"} + mkfs.erofs)`,
+    `${f(summary.skiff)} s (${(imageBytes / MiB).toFixed(0)} MiB image)`,
+    `pair ${f(summary.umociMkfs)} s (${(mkfsBytes / MiB).toFixed(0)} MiB image)`,
+    "",
+    `${f(summary.ratio)} (pair)`,
+    "",
+    `${summary.peakRssMiB.skiff.toFixed(0)} / ${summary.peakRssMiB.umociMkfs.toFixed(0)} (pair)`,
+  ];
+  return { row, summary };
 }
 
 await main();

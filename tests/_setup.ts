@@ -16,6 +16,11 @@ const NEEDED: Record<string, string> = {
   gzip: "gzip",
   zstd: "zstd",
   "dpkg-deb": "dpkg",
+  "fsck.erofs": "erofs-utils",
+  e2fsck: "e2fsprogs",
+  debugfs: "e2fsprogs",
+  getfattr: "attr",
+  getfacl: "acl",
 };
 
 async function onPath(cmd: string): Promise<boolean> {

@@ -14,8 +14,9 @@ export interface TarSpec {
   linkname?: string;
   devmajor?: number;
   devminor?: number;
-  /** Extra pax records for this entry (a pax header is written when there are any). */
-  pax?: Record<string, string>;
+  /** Extra pax records for this entry (a pax header is written when there are any); a value
+   * may be raw bytes (an xattr's). */
+  pax?: Record<string, string | Uint8Array>;
   /** Corrupt the header checksum. */
   badChecksum?: boolean;
 }
@@ -60,18 +61,25 @@ function header(spec: TarSpec, size: number, flag: string, name: string): Uint8A
   return h;
 }
 
-function paxBody(records: Record<string, string>): Uint8Array {
-  let text = "";
+function paxBody(records: Record<string, string | Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = [];
   for (const [key, value] of Object.entries(records)) {
-    const body = ` ${key}=${value}\n`;
-    const bodyLength = enc.encode(body).length;
+    const v = typeof value === "string" ? enc.encode(value) : value;
+    const body = new Uint8Array([...enc.encode(` ${key}=`), ...v, 0x0a]);
+    const bodyLength = body.length;
     let length = bodyLength + String(bodyLength).length;
     if (String(length).length !== String(bodyLength).length) {
       length = bodyLength + String(length).length;
     }
-    text += `${length}${body}`;
+    parts.push(enc.encode(String(length)), body);
   }
-  return enc.encode(text);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function padded(bytes: Uint8Array): Uint8Array[] {
@@ -88,7 +96,7 @@ export function makeTar(entries: TarSpec[], options: { end?: boolean } = {}): Ui
     const content = typeof spec.content === "string"
       ? enc.encode(spec.content)
       : spec.content ?? new Uint8Array(0);
-    const pax: Record<string, string> = { ...spec.pax };
+    const pax: Record<string, string | Uint8Array> = { ...spec.pax };
     let name = spec.path;
     if (enc.encode(name).length > 100) {
       pax.path = name;

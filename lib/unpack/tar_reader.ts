@@ -37,12 +37,22 @@ export interface TarHeader {
   gid: number;
   /** Modification time in seconds since the epoch (pax times keep their fraction). */
   mtime: number;
+  /**
+   * The same time in nanoseconds, exactly, when a pax record gave it with a fraction (a double
+   * holds today's times to about 0.2 µs only). Absent for whole seconds.
+   */
+  mtimeNs?: bigint;
   /** The target of a symlink or hardlink. */
   linkname: string;
   /** Device major number (`char` and `block`). */
   devmajor: number;
   /** Device minor number (`char` and `block`). */
   devminor: number;
+  /**
+   * Extended attributes from pax `SCHILY.xattr.NAME` records (GNU tar, Docker, BuildKit): name
+   * (e.g. `security.capability`, `user.comment`) to raw value bytes. Absent when there are none.
+   */
+  xattrs?: Map<string, Uint8Array>;
 }
 
 /** What {@linkcode TarReader.push} yields. */
@@ -86,7 +96,11 @@ interface Overrides {
   uid?: number;
   gid?: number;
   mtime?: number;
+  mtimeNs?: bigint;
+  xattrs?: Map<string, Uint8Array>;
 }
+
+const XATTR = "SCHILY.xattr.";
 
 /**
  * Parses a tar stream pushed to it in chunks of any size.
@@ -317,6 +331,8 @@ export class TarReader {
       devmajor: 0,
       devminor: 0,
     };
+    if (o.xattrs) header.xattrs = o.xattrs;
+    if (o.mtimeNs !== undefined) header.mtimeNs = o.mtimeNs;
     if (ustar && (type === "char" || type === "block")) {
       header.devmajor = this.#number(block, 329, 8, "devmajor");
       header.devminor = this.#number(block, 337, 8, "devminor");
@@ -344,9 +360,22 @@ export class TarReader {
     }
     const records = parsePax(bytes, (m) => this.#fail(m));
     if (type === PAX_GLOBAL) return;
-    for (const [key, value] of records) {
+    for (const [key, raw] of records) {
       if (key.startsWith("GNU.sparse.")) this.#fail("GNU sparse files are not supported");
-      if (value === "") continue; // an empty record unsets the key: the header's value stands
+      if (key.startsWith(XATTR)) {
+        // the value is raw bytes (a capability is binary): kept as is, never decoded
+        const name = key.slice(XATTR.length);
+        if (name === "") this.#fail("a pax xattr record has no name");
+        (this.#overrides.xattrs ??= new Map()).set(name, raw.slice());
+        continue;
+      }
+      if (raw.length === 0) continue; // an empty record unsets the key: the header's value stands
+      let value: string;
+      try {
+        value = utf8.decode(raw);
+      } catch {
+        this.#fail(`the pax record ${key} is not valid UTF-8`);
+      }
       switch (key) {
         case "path":
           this.#overrides.path = value;
@@ -366,6 +395,14 @@ export class TarReader {
           const n = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
           if (!Number.isFinite(n)) this.#fail(`pax record mtime="${value}" is not a time`);
           this.#overrides.mtime = n;
+          const dot = value.indexOf(".");
+          if (dot !== -1) {
+            const whole = BigInt(value.slice(0, dot));
+            const fraction = BigInt(value.slice(dot + 1, dot + 10).padEnd(9, "0"));
+            this.#overrides.mtimeNs = value.startsWith("-")
+              ? whole * 1_000_000_000n - fraction
+              : whole * 1_000_000_000n + fraction;
+          }
           break;
         }
       }
@@ -451,9 +488,9 @@ function checksumOk(block: Uint8Array): boolean {
   return stored === unsigned || stored === signed;
 }
 
-/** pax records: `"%d %s=%s\n"`, the length counting the whole record. */
-function parsePax(bytes: Uint8Array, fail: (message: string) => never): [string, string][] {
-  const out: [string, string][] = [];
+/** pax records: `"%d %s=%s\n"`, the length counting the whole record; values as raw bytes. */
+function parsePax(bytes: Uint8Array, fail: (message: string) => never): [string, Uint8Array][] {
+  const out: [string, Uint8Array][] = [];
   let at = 0;
   while (at < bytes.length) {
     if (bytes[at] === 0) break; // some writers pad with NULs
@@ -468,14 +505,8 @@ function parsePax(bytes: Uint8Array, fail: (message: string) => never): [string,
     if (record[record.length - 1] !== 0x0a) fail("a pax record does not end with a newline");
     const eq = record.indexOf(0x3d);
     if (eq <= 0) fail("a pax record has no key");
-    let value: string;
     const key = new TextDecoder().decode(record.subarray(0, eq));
-    try {
-      value = utf8.decode(record.subarray(eq + 1, record.length - 1));
-    } catch {
-      fail(`the pax record ${key} is not valid UTF-8`);
-    }
-    out.push([key, value]);
+    out.push([key, record.subarray(eq + 1, record.length - 1)]);
     at += length;
   }
   return out;

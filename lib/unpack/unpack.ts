@@ -19,7 +19,7 @@ import { layerCompression } from "../registry/media_types.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
 import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
-import { checkTarget, startBuild } from "./_target.ts";
+import { checkTarget, startBuild, type TargetBuild } from "./_target.ts";
 
 /** Options for {@linkcode unpack}. */
 export interface UnpackOptions {
@@ -61,6 +61,28 @@ export interface UnpackOptions {
    * @default {true when running as root}
    */
   owners?: boolean;
+  /**
+   * `directory`: a root filesystem in a directory; `erofs` or `ext4`: an image file written by
+   * skiff itself (no mkfs, no mount, no root: owners, device nodes and xattrs are the image's,
+   * whoever runs it; `owners` does not apply).
+   * @default {"directory"}
+   */
+  format?: "directory" | "erofs" | "ext4";
+  /**
+   * An ext4 image's size in bytes (it fails when the tree does not fit).
+   * @default {what the tree needs, plus `free`}
+   */
+  size?: number;
+  /**
+   * Bytes of free space an ext4 image gets beyond what the tree needs.
+   * @default {0}
+   */
+  free?: number;
+  /**
+   * Give an ext4 image an (empty) journal.
+   * @default {false}
+   */
+  journal?: boolean;
   /** Aborts the unpack (and the pull); nothing is left at the target. */
   signal?: AbortSignal;
   /** Receives the pull's progress events and one `layer-unpacked` event per layer. */
@@ -73,8 +95,12 @@ export interface UnpackResult {
   reference: string;
   /** The digest of the stored image manifest that was unpacked. */
   digest: string;
-  /** The directory holding the root filesystem. */
+  /** The directory holding the root filesystem (for a disk image: the image file). */
   dir: string;
+  /** What was written. */
+  format: "directory" | "erofs" | "ext4";
+  /** For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`). */
+  image?: { size: number; digest: string };
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -108,8 +134,15 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  * that a killed unpack left behind is removed by the next unpack into the same place (and by
  * `collectGarbage`).
  *
+ * With `format: "erofs"`, `dir` names an image file to make (it must not exist): the same layers,
+ * whiteouts and path rules go into an EROFS image written beside it as a hidden file and linked
+ * into place once every layer was verified. Its volume UUID derives from the manifest digest and
+ * every time comes from the entries, so the same image gives the same bytes. With `format: "ext4"`
+ * the same, into an ext4 image (`Ext4Writer`), sized by `size` or `free`.
+ *
  * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
- * @param dir The target directory: it must be absent or empty.
+ * @param dir The target directory: it must be absent or empty (for a disk image, the file: it
+ * must be absent).
  * @param options Store, platform, limits, pull options, progress and signal.
  * @returns What was unpacked.
  * @throws {SyntaxError} When the reference or platform is malformed.
@@ -122,6 +155,25 @@ const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
  *
  * const result = await unpack("alpine:3.20", "./rootfs", { store: "./images" });
  * console.log(`${result.entries} entries from ${result.layers} layers in ${result.dir}`);
+ * ```
+ *
+ * @example Unpack an image into an EROFS disk image
+ * ```ts ignore
+ * import { unpack } from "./unpack.ts";
+ *
+ * const result = await unpack("alpine:3.20", "./rootfs.erofs", { format: "erofs" });
+ * console.log(`${result.image?.size} bytes, ${result.image?.digest}`);
+ * ```
+ *
+ * @example Write an ext4 disk image, with 256 MiB of free space
+ * ```ts ignore
+ * import { unpack } from "./unpack.ts";
+ *
+ * const result = await unpack("alpine:3.20", "./rootfs.ext4", {
+ *   format: "ext4",
+ *   free: 256 * 1024 ** 2,
+ * });
+ * console.log(`${result.image?.size} bytes, ${result.image?.digest}`);
  * ```
  */
 export async function unpack(
@@ -151,8 +203,12 @@ export async function unpack(
       // a listener's failure must not break the unpack
     }
   };
+  const format = options.format ?? "directory";
+  if (format !== "directory" && format !== "erofs" && format !== "ext4") {
+    throw new RangeError(`Cannot unpack as "${format}": expected directory, erofs or ext4`);
+  }
   const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-  await checkTarget(target);
+  await (format === "directory" ? checkTarget(target) : checkFileTarget(target));
   signal?.throwIfAborted();
 
   const store = options.store instanceof Store
@@ -191,17 +247,43 @@ export async function unpack(
   }
 
   // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
-  const [{ RootfsWriter }, { readLayer }] = await Promise.all([
+  const [{ RootfsWriter }, { ErofsWriter }, { Ext4Writer }, { readLayer }] = await Promise.all([
     import("./rootfs_writer.ts"),
+    import("./erofs_writer.ts"),
+    import("./ext4_writer.ts"),
     import("./read_layer.ts"),
   ]);
-  const build = await startBuild(target, store);
-  const temp = build.dir;
+  // a directory is built in a locked hidden directory (lib/unpack/_target.ts); a disk image is
+  // written beside its target and linked into place
+  let build: TargetBuild | undefined;
+  let temp: string;
+  if (format === "directory") {
+    build = await startBuild(target, store);
+    temp = build.dir;
+  } else {
+    const slash = target.lastIndexOf("/");
+    const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
+    const base = target.slice(slash + 1);
+    await Deno.mkdir(parent, { recursive: true });
+    temp = `${parent}/.${base}.skiff-unpack-${crypto.randomUUID()}`;
+  }
+  let erofs: InstanceType<typeof ErofsWriter> | undefined;
+  let ext4: InstanceType<typeof Ext4Writer> | undefined;
   try {
-    const writer = new RootfsWriter(temp, {
-      maxEntries,
-      ...(options.owners !== undefined ? { owners: options.owners } : {}),
-    });
+    const writer = format === "erofs"
+      ? (erofs = new ErofsWriter(temp, { maxEntries, uuid: await imageUuid(image.digest) }))
+      : format === "ext4"
+      ? (ext4 = new Ext4Writer(temp, {
+        maxEntries,
+        seed: image.digest,
+        ...(options.size !== undefined ? { size: options.size } : {}),
+        ...(options.free !== undefined ? { free: options.free } : {}),
+        ...(options.journal ? { journal: true } : {}),
+      }))
+      : new RootfsWriter(temp, {
+        maxEntries,
+        ...(options.owners !== undefined ? { owners: options.owners } : {}),
+      });
     const budget = { bytes: 0, max: maxBytes };
     for (const [i, layer] of layers.entries()) {
       const before = { entries: writer.entries, bytes: writer.bytes };
@@ -226,13 +308,31 @@ export async function unpack(
         bytes: writer.bytes - before.bytes,
       });
     }
-    writer.finish();
+    let ext4Image: { size: number; digest: string } | undefined;
+    try {
+      if (ext4) {
+        const { size } = ext4.finish();
+        ext4Image = { size, digest: await fileDigest(temp, signal) };
+      } else await writer.finish();
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const message = (e as Error).message.replace(/^Cannot /, "cannot ");
+      throw new Error(`Cannot unpack ${name}: ${message}`, { cause: e });
+    }
     signal?.throwIfAborted();
-    await build.commit();
+    if (build) await build.commit();
+    else {
+      // a link, unlike a rename, never replaces a file that appeared at the target meanwhile
+      await Deno.link(temp, target);
+      await Deno.remove(temp);
+    }
     return {
       reference: name,
       digest: image.digest,
       dir: target,
+      format,
+      ...(erofs?.image ? { image: { size: erofs.image.size, digest: erofs.image.digest } } : {}),
+      ...(ext4Image ? { image: ext4Image } : {}),
       layers: layers.length,
       entries: writer.entries,
       whiteouts: writer.whiteouts,
@@ -241,9 +341,13 @@ export async function unpack(
       pulled,
     };
   } catch (e) {
-    await build.abort();
+    erofs?.close();
+    ext4?.close();
+    if (build) await build.abort();
+    else await Deno.remove(temp).catch(() => {});
     if (e instanceof Deno.errors.AlreadyExists || (e as { code?: string }).code === "ENOTEMPTY") {
-      throw new Error(`Cannot unpack into ${target}: it is no longer empty`, { cause: e });
+      const state = erofs || ext4 ? "it exists" : "it is no longer empty";
+      throw new Error(`Cannot unpack into ${target}: ${state}`, { cause: e });
     }
     throw e;
   }
@@ -261,6 +365,41 @@ async function* counted(
     }
     yield chunk;
   }
+}
+
+/** A disk image's target must be absent: it is written beside it and renamed into place. */
+async function checkFileTarget(path: string): Promise<void> {
+  try {
+    await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  throw new Error(`Cannot unpack into ${path}: it exists`);
+}
+
+/** The `sha256:` digest of a file, read in 1 MiB chunks. */
+async function fileDigest(path: string, signal: AbortSignal | undefined): Promise<string> {
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(1024 * 1024);
+  for (;;) {
+    signal?.throwIfAborted();
+    const n = await file.read(buffer);
+    if (n === null) break;
+    hash.update(buffer.subarray(0, n));
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
+
+/** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */
+async function imageUuid(digest: string): Promise<Uint8Array> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${digest}`));
+  const uuid = new Uint8Array(hash, 0, 16).slice();
+  uuid[6] = (uuid[6]! & 0x0f) | 0x80; // version 8: custom
+  uuid[8] = (uuid[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  return uuid;
 }
 
 interface StoredImage {

@@ -143,6 +143,52 @@ Deno.test("TarReader: devices, pax overrides, header-only types with a size", ()
   assertEquals(dec.decode(read[4]!.content), "ok");
 });
 
+Deno.test("TarReader: SCHILY.xattr records from GNU tar --xattrs, values as raw bytes", async () => {
+  const dir = await tempDir({ prefix: "skiff-tar-" });
+  try {
+    await Deno.writeTextFile(`${dir}/ping`, "x");
+    await Deno.writeTextFile(`${dir}/plain`, "y");
+    // a binary value with a NUL, a newline and bytes that are not UTF-8
+    const value = [0, 10, 0xff, 0xfe, 61, 32];
+    await mustRun("python3", [
+      "-c",
+      `import os; os.setxattr("${dir}/ping", "user.skiff", bytes(${JSON.stringify(value)}))`,
+    ]);
+    const tar = await mustRun("tar", [
+      "--format=pax",
+      "--xattrs",
+      "--xattrs-include=*",
+      "-C",
+      dir,
+      "-cf",
+      "-",
+      "ping",
+      "plain",
+    ]);
+    const read = readAll(tar, 100);
+    assertEquals(read.map((r) => r.header.path), ["ping", "plain"]);
+    assertEquals(read[0]!.header.xattrs, new Map([["user.skiff", new Uint8Array(value)]]));
+    assertEquals(dec.decode(read[0]!.content), "x");
+    assertEquals(read[1]!.header.xattrs, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // hand-made: security.capability's 20 bytes, and an empty value (still an xattr)
+  const cap = new Uint8Array([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const read = readAll(makeTar([{
+    path: "bin/ping",
+    content: "z",
+    pax: { "SCHILY.xattr.security.capability": cap, "SCHILY.xattr.user.empty": "" },
+  }]));
+  assertEquals(read[0]!.header.xattrs?.get("security.capability"), cap);
+  assertEquals(read[0]!.header.xattrs?.get("user.empty"), new Uint8Array(0));
+  assertThrows(
+    () => readAll(makeTar([{ path: "x", pax: { "SCHILY.xattr.": "v" } }])),
+    Error,
+    "a pax xattr record has no name",
+  );
+});
+
 Deno.test("TarReader: no end blocks is fine between entries, truncation is not", () => {
   const entries = [{ path: "a", content: "x".repeat(1000) }, { path: "b", content: "y" }];
   assertEquals(readAll(makeTar(entries, { end: false })).map((r) => r.header.path), ["a", "b"]);

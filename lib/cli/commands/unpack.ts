@@ -1,21 +1,44 @@
-// skiff unpack REF DIR
+// skiff unpack REF DIR, or REF FILE as an EROFS or ext4 image
 
 import { escapeText, safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
 import { unpack } from "../../unpack/unpack.ts";
-import { debugLog, platformFlag, referenceArg, storePath } from "../_shared.ts";
+import {
+  debugLog,
+  exclusive,
+  jsonFlag,
+  platformFlag,
+  printJson,
+  referenceArg,
+  storePath,
+} from "../_shared.ts";
 import { type Command, type Flags, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff unpack REF DIR [options]
+       skiff unpack --format erofs REF FILE [options]
+       skiff unpack --format ext4 REF FILE [--size N | --free N] [--journal] [options]
 
 Unpacks REF into DIR as a root filesystem, the way a container runtime builds
 it: layers in order, whiteouts applied, nothing written outside DIR. Pulls REF
 first when the store does not have it. DIR must be absent or empty; it appears
 only once every layer was applied and verified.
+With --format erofs, writes the same tree as an EROFS disk image FILE (it must
+be absent), for microVMs and the kernel's read-only mount: owners, devices and
+xattrs as the image says, whoever runs skiff; the same bytes on every run.
+With --format ext4, the same as an ext4 disk image FILE (it must be absent),
+just big enough unless --size or --free says otherwise, without a journal
+unless --journal.
 Prints one line to stdout: the canonical name and the digest of the manifest.
 
 Options:
+  --format F         directory (default), erofs or ext4
+  --json             print the result as JSON (with the image file's size and
+                     digest for erofs and ext4)
+  --size N           ext4: the image's size in bytes, K/M/G/T suffixes (default:
+                     what the tree needs)
+  --free N           ext4: free space to add to the image (default: none)
+  --journal          ext4: give the image an (empty) journal (default: none)
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --plain-http       speak plain HTTP to the registry when pulling
@@ -25,17 +48,21 @@ Options:
   -q, --quiet        print only the result line
   --debug            show stack traces and transport details
 
-Not running as root: files belong to you and device nodes are skipped (counted).
+Not running as root, a directory's files belong to you and device nodes are
+skipped (counted); an erofs or ext4 image is the same whoever runs skiff.
 
 Examples:
   skiff unpack alpine:3.20 ./rootfs
+  skiff unpack --format erofs alpine:3.20 ./alpine.erofs
+  skiff unpack --format ext4 --free 256M debian:12 ./rootfs.ext4
   skiff unpack --platform linux/arm64 --store ./images ghcr.io/org/app:1.2 /srv/app
 `;
 
 /** `skiff unpack`. */
 export const unpackCommand: Command = {
   name: "unpack",
-  summary: "unpack REF DIR  unpack an image into a directory as a root filesystem",
+  summary:
+    "unpack REF DIR  unpack an image into a directory (a root filesystem), an EROFS or ext4 image",
   usage: USAGE,
   options: {
     platform: { type: "string" },
@@ -43,6 +70,11 @@ export const unpackCommand: Command = {
     "max-entries": { type: "string" },
     "max-bytes": { type: "string" },
     quiet: { type: "boolean", short: "q" },
+    format: { type: "string" },
+    json: { type: "boolean" },
+    size: { type: "string" },
+    free: { type: "string" },
+    journal: { type: "boolean" },
   },
   async run(ctx) {
     const { flags, positionals, io } = ctx;
@@ -51,18 +83,39 @@ export const unpackCommand: Command = {
     }
     const ref = referenceArg(positionals[0], USAGE);
     const dir = positionals[1];
-    if (dir === undefined || dir === "") throw new UsageError(`missing directory\n\n${USAGE}`);
+    const format = flags.format ?? "directory";
+    if (format !== "directory" && format !== "erofs" && format !== "ext4") {
+      throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
+    }
+    if (dir === undefined || dir === "") {
+      throw new UsageError(
+        `missing ${format === "directory" ? "directory" : "image file"}\n\n${USAGE}`,
+      );
+    }
+    exclusive(ctx, "size", "free");
+    if (format !== "ext4") {
+      for (const name of ["size", "free", "journal"]) {
+        if (flags[name] !== undefined) throw new UsageError(`--${name} needs --format ext4`);
+      }
+    }
+    const size = sizeFlag(flags, "size", true);
+    const free = sizeFlag(flags, "free", true);
     const platform = platformFlag(ctx);
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);
-    const renderer = flags.quiet ? undefined : new LineRenderer(io.err);
+    const json = jsonFlag(ctx);
+    const renderer = flags.quiet || json ? undefined : new LineRenderer(io.err);
     const start = performance.now();
     const result = await unpack(ref, dir, {
+      format,
       store: storePath(ctx),
       signal: ctx.signal,
       ...(platform ? { platform } : {}),
       ...(maxEntries !== undefined ? { maxEntries } : {}),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
+      ...(size !== undefined ? { size } : {}),
+      ...(free !== undefined ? { free } : {}),
+      ...(flags.journal ? { journal: true } : {}),
       pullOptions: {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...debugLog(ctx),
@@ -72,11 +125,32 @@ export const unpackCommand: Command = {
         renderer?.handle(e);
       },
     });
+    if (json) {
+      printJson(ctx, {
+        reference: result.reference,
+        digest: result.digest,
+        format: result.format,
+        path: result.dir,
+        layers: result.layers,
+        entries: result.entries,
+        whiteouts: result.whiteouts,
+        bytes: result.bytes,
+        skippedDevices: result.skippedDevices,
+        pulled: result.pulled,
+        image: result.image ?? null,
+      });
+      return 0;
+    }
     if (!flags.quiet) {
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       io.err(
         `${escapeText(result.dir)}: ${result.entries} entries from ${result.layers} layer` +
           `${result.layers === 1 ? "" : "s"}, ${formatBytes(result.bytes)} in ${seconds} s` +
+          (result.image
+            ? `; an ${result.format === "ext4" ? "ext4" : "EROFS"} image of ${
+              formatBytes(result.image.size)
+            }`
+            : "") +
           (result.skippedDevices > 0
             ? `; ${result.skippedDevices} device node${
               result.skippedDevices === 1 ? "" : "s"

@@ -1,0 +1,492 @@
+/**
+ * Layers into an EROFS image file, written by skiff itself: no mkfs, no mount, no root. Owners,
+ * modes, times, device numbers and xattrs are what the layers say, whoever runs it.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { type ErofsData, ErofsDataStore } from "./_erofs_data.ts";
+import {
+  BLOCK,
+  COMPACT_SIZE,
+  DIRENT_SIZE,
+  encodeDev,
+  encodeInode,
+  encodeSuperBlock,
+  encodeXattrs,
+  EXTENDED_SIZE,
+  fileType,
+  fitsCompact,
+  LAYOUT_FLAT_INLINE,
+  LAYOUT_FLAT_PLAIN,
+  NAME_MAX,
+  SLOT,
+  splitTime,
+  SUPER_OFFSET,
+  xattrCount,
+} from "./_erofs_format.ts";
+import { compareNames } from "./_compare_names.ts";
+import { ImageFile } from "./_image_file.ts";
+import { type FsNode, FsTree } from "./fs_tree.ts";
+
+/** Options for {@linkcode ErofsWriter}. */
+export interface ErofsWriterOptions {
+  /**
+   * The most entries (whiteouts included) all layers together may have.
+   * @default {1000000}
+   */
+  maxEntries?: number;
+  /**
+   * The volume UUID (16 bytes); derive it from the image (e.g. its manifest digest) so that the
+   * same image gives the same bytes.
+   * @default {16 zero bytes}
+   */
+  uuid?: Uint8Array;
+  /**
+   * The most bytes of file tails (the last partial block of each file) held in memory to be
+   * inlined beside their inodes; past it, tails take a whole block in the data area.
+   * @default {33554432}
+   */
+  inlineBudget?: number;
+}
+
+/** Options for {@linkcode ErofsWriter.applyLayer}. */
+export interface ErofsApplyOptions {
+  /** Stops between chunks; the file is left for the caller to remove. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode ErofsWriter.finish} made. */
+export interface ErofsImage {
+  /** The image's size in bytes (a whole number of 4 KiB blocks). */
+  size: number;
+  /** The image's SHA-256, `sha256:<hex>`. */
+  digest: string;
+  /** Inodes in the image. */
+  inodes: number;
+  /** Inodes that needed the 64-byte (extended) form: their own mtime, large ids or sizes. */
+  extendedInodes: number;
+}
+
+const enc = new TextEncoder();
+/** Where the root inode goes: right after the superblock in block 0 (nid 36, as mkfs.erofs). */
+const ROOT_OFFSET = SUPER_OFFSET + 128;
+
+interface Inode {
+  node: FsNode<ErofsData>;
+  parent: FsNode<ErofsData>;
+  nid: number;
+  ino: number;
+  compact: boolean;
+  layout: number;
+  size: number;
+  iu: number;
+  xattrs: Uint8Array | undefined;
+  /** Inline data (file tail, symlink target, last directory block), or its length until made. */
+  inline: Uint8Array | number | undefined;
+  /** Bytes for blocks of its own after the file data (directories, long symlinks). */
+  blocks: number;
+  dir?: Directory;
+  symlink?: Uint8Array;
+}
+
+interface Directory {
+  names: Uint8Array[];
+  nodes: FsNode<ErofsData>[];
+  /** Index of the first entry of each block. */
+  starts: number[];
+  lastUsed: number;
+}
+
+/**
+ * Writes an uncompressed EROFS image (4 KiB blocks) from layers applied in order.
+ *
+ * The layers go into an in-memory {@linkcode FsTree} (whiteouts and path rules of the directory
+ * unpack); file content streams into the image as it arrives, each file contiguous from a block
+ * boundary, its last partial block kept to be inlined after its inode when it fits. At
+ * {@linkcode ErofsWriter.finish} the metadata follows the data: directory blocks (sorted entries,
+ * as many blocks as they need), then the inodes (compact when the node has the image's most common
+ * mtime and small ids, else extended), each with its xattrs and inline data in one block, then the
+ * superblock and root inode in block 0.
+ *
+ * Output is deterministic: the same layers and options give the same bytes.
+ *
+ * @example Write an image from one layer
+ * ```ts
+ * import { ErofsWriter } from "./erofs_writer.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const header = new Uint8Array(512);
+ * const put = (at: number, s: string) => header.set(new TextEncoder().encode(s), at);
+ * put(0, "etc/");
+ * put(100, "0000755\0");
+ * put(124, "00000000000\0");
+ * put(136, "00000000000\0");
+ * put(156, "5");
+ * put(257, "ustar\x0000");
+ * put(148, "        ");
+ * put(148, header.reduce((a, b) => a + b, 0).toString(8).padStart(6, "0") + "\0 ");
+ *
+ * const dir = await Deno.makeTempDir();
+ * const writer = new ErofsWriter(`${dir}/rootfs.erofs`);
+ * await writer.applyLayer((async function* () {
+ *   yield header;
+ * })());
+ * await writer.finish();
+ * assert.equal(writer.image?.size, 8192); // block 0 (superblock, root), one block of inodes
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class ErofsWriter {
+  /** The image file. */
+  readonly path: string;
+  /** Device nodes skipped: always 0 (an image holds them whoever runs skiff). */
+  readonly skippedDevices = 0;
+  /** Xattrs EROFS cannot name (not user., trusted., security. or a POSIX ACL), left out. */
+  skippedXattrs = 0;
+  /** The image, once {@linkcode ErofsWriter.finish} made it. */
+  image: ErofsImage | undefined;
+
+  #file: Deno.FsFile | undefined;
+  #out: ImageFile;
+  #tree: FsTree<ErofsData>;
+  #uuid: Uint8Array;
+
+  /**
+   * Creates the image file (it must not exist) and reserves its first block.
+   *
+   * @param path The file to create.
+   * @param options Limits, UUID, inline budget.
+   * @throws {Deno.errors.AlreadyExists} When the file exists.
+   */
+  constructor(path: string, options: ErofsWriterOptions = {}) {
+    this.path = path;
+    this.#uuid = options.uuid ?? new Uint8Array(16);
+    if (this.#uuid.length !== 16) throw new RangeError("Cannot use the uuid: expected 16 bytes");
+    this.#file = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
+    this.#out = new ImageFile(this.#file, BLOCK);
+    void this.#out.put(new Uint8Array(BLOCK)); // block 0: superblock and root, written last
+    const store = new ErofsDataStore(this.#out, options.inlineBudget ?? 32 * 1024 * 1024);
+    this.#tree = new FsTree(store, options.maxEntries ? { maxEntries: options.maxEntries } : {});
+  }
+
+  /** Entries read so far (whiteouts included). */
+  get entries(): number {
+    return this.#tree.entries;
+  }
+
+  /** Whiteouts applied so far. */
+  get whiteouts(): number {
+    return this.#tree.whiteouts;
+  }
+
+  /** Bytes of file content written so far. */
+  get bytes(): number {
+    return this.#tree.bytes;
+  }
+
+  /**
+   * Applies one layer's tar stream (uncompressed) on top of what is there.
+   *
+   * @param tar The tar bytes, in chunks.
+   * @param options Abort signal.
+   * @throws {Error} When the tar is malformed or truncated, an entry is hostile, a limit is
+   * passed, or the file cannot be written.
+   */
+  applyLayer(tar: AsyncIterable<Uint8Array>, options: ErofsApplyOptions = {}): Promise<void> {
+    if (!this.#file) throw new Error(`Cannot write ${this.path}: the writer is closed`);
+    return this.#tree.applyLayer(tar, options);
+  }
+
+  /**
+   * Writes the metadata (directories, inodes, superblock), closes the file and hashes it.
+   *
+   * @throws {Error} When a name or xattr does not fit EROFS, or the file cannot be written.
+   */
+  async finish(): Promise<void> {
+    if (!this.#file) throw new Error(`Cannot write ${this.path}: the writer is closed`);
+    try {
+      const made = await this.#writeMetadata();
+      this.#file.close();
+      this.#file = undefined;
+      this.image = { ...made, digest: await sha256File(this.path) };
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the file (after a failure; the caller removes it). Safe to call twice. */
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch {
+      // closed already
+    }
+    this.#file = undefined;
+  }
+
+  async #writeMetadata(): Promise<Omit<ErofsImage, "digest">> {
+    const tree = this.#tree;
+    const out = this.#out;
+    tree.finish();
+    const skipped = { count: 0 };
+
+    // the epoch (the time of every compact inode): the most common mtime, the earliest on ties
+    const times = new Map<string, number>();
+    for (const [, node] of tree.walk()) {
+      const [sec, nsec] = splitTime(node);
+      if (sec < 0) continue;
+      const key = `${sec}.${String(nsec).padStart(9, "0")}`;
+      times.set(key, (times.get(key) ?? 0) + 1);
+    }
+    let best = "0.000000000";
+    let bestCount = 0;
+    for (const [t, n] of times) {
+      if (n > bestCount || (n === bestCount && Number(t) < Number(best))) {
+        [best, bestCount] = [t, n];
+      }
+    }
+    const epoch = Number(best.split(".")[0]);
+    const epochNsec = Number(best.split(".")[1]);
+
+    // pass 1: each inode's size, layout and what it inlines
+    const inodes: Inode[] = [];
+    const byNode = new Map<FsNode<ErofsData>, Inode>();
+    for (const [path, node, parent] of tree.walk()) {
+      const isRoot = node === tree.root;
+      const xattrs = encodeXattrs(node.xattrs, skipped);
+      const xsize = xattrs?.length ?? 0;
+      const room = (isRoot ? BLOCK - ROOT_OFFSET : BLOCK) - EXTENDED_SIZE - xsize;
+      if (room < 0) throw new Error(`the xattrs of "${path}" take ${xsize} bytes, too many`);
+      const inode: Inode = {
+        node,
+        parent,
+        nid: 0,
+        ino: inodes.length + 1,
+        compact: false,
+        layout: LAYOUT_FLAT_PLAIN,
+        size: 0,
+        iu: 0,
+        xattrs,
+        inline: undefined,
+        blocks: 0,
+      };
+      switch (node.type) {
+        case "file": {
+          const data = node.data!;
+          inode.size = node.size;
+          inode.iu = data.blkaddr;
+          if (data.tail) {
+            inode.layout = LAYOUT_FLAT_INLINE;
+            inode.inline = data.tail;
+          }
+          break;
+        }
+        case "symlink": {
+          const target = enc.encode(node.target);
+          inode.size = target.length;
+          if (target.length > 0 && target.length <= room) {
+            inode.layout = LAYOUT_FLAT_INLINE;
+            inode.inline = target;
+          } else if (target.length > 0) {
+            inode.symlink = target;
+            inode.blocks = Math.ceil(target.length / BLOCK);
+          }
+          break;
+        }
+        case "directory": {
+          const dir = layoutDirectory(path, node, parent, tree.children(node));
+          const count = dir.starts.length;
+          inode.dir = dir;
+          inode.size = (count - 1) * BLOCK + dir.lastUsed;
+          if (dir.lastUsed < BLOCK && dir.lastUsed <= room) {
+            inode.layout = LAYOUT_FLAT_INLINE;
+            inode.inline = dir.lastUsed;
+            inode.blocks = count - 1;
+          } else inode.blocks = count;
+          break;
+        }
+        case "char":
+        case "block":
+          inode.iu = encodeDev(node.devmajor, node.devminor);
+          break;
+        case "fifo":
+          break;
+      }
+      inode.compact = fitsCompact(node, inode.size, epoch, epochNsec);
+      inodes.push(inode);
+      byNode.set(node, inode);
+    }
+    this.skippedXattrs = skipped.count;
+
+    // pass 2: blocks after the file data for directories and long symlinks, then the inodes
+    out.pad();
+    let block = out.pos / BLOCK;
+    for (const inode of inodes) {
+      if (inode.blocks === 0) continue;
+      inode.iu = block;
+      block += inode.blocks;
+    }
+    let pos = block * BLOCK;
+    for (const inode of inodes) {
+      const total = inodeBytes(inode);
+      if (inode.node === tree.root) {
+        inode.nid = ROOT_OFFSET / SLOT;
+        continue;
+      }
+      if ((pos % BLOCK) + total > BLOCK) pos += -pos & (BLOCK - 1);
+      inode.nid = pos / SLOT;
+      pos += total + (-total & (SLOT - 1));
+    }
+    const end = pos + (-pos & (BLOCK - 1));
+    if (end / BLOCK > 0xffffffff) throw new Error("the image would pass 16 TiB");
+
+    // pass 3: write them, in that order
+    for (const inode of inodes) {
+      if (inode.blocks === 0) continue;
+      if (inode.symlink) {
+        await out.put(inode.symlink);
+        out.pad();
+        continue;
+      }
+      const dir = inode.dir!;
+      for (let b = 0; b < inode.blocks; b++) {
+        await out.put(directoryBlock(dir, b, byNode));
+        out.pad();
+      }
+    }
+    for (const inode of inodes) {
+      if (inode.dir && typeof inode.inline === "number") {
+        inode.inline = directoryBlock(inode.dir, inode.dir.starts.length - 1, byNode);
+      }
+    }
+    let root: Uint8Array | undefined;
+    let extended = 0;
+    for (const inode of inodes) {
+      if (!inode.compact) extended++;
+      const bytes = encodeInodeArea(inode);
+      if (inode.node === tree.root) {
+        root = bytes;
+        continue;
+      }
+      await out.zerosTo(inode.nid * SLOT);
+      await out.put(bytes);
+    }
+    await out.zerosTo(end);
+    await out.flush();
+
+    const head = new Uint8Array(BLOCK);
+    head.set(
+      encodeSuperBlock({
+        rootNid: ROOT_OFFSET / SLOT,
+        inodes: inodes.length,
+        epoch,
+        epochNsec,
+        blocks: end / BLOCK,
+        metaBlkaddr: 0,
+        uuid: this.#uuid,
+        volumeName: new Uint8Array(16),
+      }),
+      SUPER_OFFSET,
+    );
+    head.set(root!, ROOT_OFFSET);
+    await out.writeAt(0, head);
+    return { size: end, inodes: inodes.length, extendedInodes: extended };
+  }
+}
+
+/** The bytes an inode takes: itself, its xattrs, its inline data. */
+function inodeBytes(inode: Inode): number {
+  const inline = inode.inline === undefined
+    ? 0
+    : typeof inode.inline === "number"
+    ? inode.inline
+    : inode.inline.length;
+  return (inode.compact ? COMPACT_SIZE : EXTENDED_SIZE) + (inode.xattrs?.length ?? 0) + inline;
+}
+
+function encodeInodeArea(inode: Inode): Uint8Array {
+  const head = encodeInode(inode.node, {
+    compact: inode.compact,
+    layout: inode.layout,
+    xattrCount: xattrCount(inode.xattrs?.length ?? 0),
+    size: inode.size,
+    iu: inode.iu,
+    ino: inode.ino,
+    nlink: inode.node.nlink,
+  });
+  const inline = inode.inline instanceof Uint8Array ? inode.inline : undefined;
+  const out = new Uint8Array(inodeBytes(inode));
+  out.set(head);
+  if (inode.xattrs) out.set(inode.xattrs, head.length);
+  if (inline) out.set(inline, head.length + (inode.xattrs?.length ?? 0));
+  return out;
+}
+
+/** Sorts a directory's entries (with `.` and `..`) and splits them into blocks. */
+function layoutDirectory(
+  path: string,
+  node: FsNode<ErofsData>,
+  parent: FsNode<ErofsData>,
+  children: [string, FsNode<ErofsData>][],
+): Directory {
+  // "." and ".." sort among the names by their bytes too (after "!" or "-", before "0")
+  const all: [string, FsNode<ErofsData>][] = [[".", node], ["..", parent], ...children];
+  all.sort((a, b) => compareNames(a[0], b[0]));
+  const names: Uint8Array[] = [];
+  const nodes: FsNode<ErofsData>[] = [];
+  const starts: number[] = [0];
+  let used = 0;
+  for (const [name, child] of all) {
+    const bytes = enc.encode(name);
+    if (bytes.length > NAME_MAX) {
+      throw new Error(`the name "${path}/${name.slice(0, 40)}..." is longer than 255 bytes`);
+    }
+    if (used + DIRENT_SIZE + bytes.length > BLOCK) {
+      starts.push(names.length);
+      used = 0;
+    }
+    used += DIRENT_SIZE + bytes.length;
+    names.push(bytes);
+    nodes.push(child);
+  }
+  return { names, nodes, starts, lastUsed: used };
+}
+
+/** Block `b` of a directory: dirents, then names; not padded. */
+function directoryBlock(
+  dir: Directory,
+  b: number,
+  byNode: Map<FsNode<ErofsData>, Inode>,
+): Uint8Array {
+  const from = dir.starts[b]!;
+  const to = b + 1 < dir.starts.length ? dir.starts[b + 1]! : dir.names.length;
+  let size = (to - from) * DIRENT_SIZE;
+  for (let i = from; i < to; i++) size += dir.names[i]!.length;
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  let nameoff = (to - from) * DIRENT_SIZE;
+  for (let i = from; i < to; i++) {
+    const at = (i - from) * DIRENT_SIZE;
+    const child = dir.nodes[i]!;
+    v.setBigUint64(at, BigInt(byNode.get(child)!.nid), true);
+    v.setUint16(at + 8, nameoff, true);
+    out[at + 10] = fileType(child.type);
+    out.set(dir.names[i]!, nameoff);
+    nameoff += dir.names[i]!.length;
+  }
+  return out;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  const buf = new Uint8Array(1024 * 1024);
+  for (;;) {
+    const n = await file.read(buf);
+    if (n === null) break;
+    hash.update(buf.subarray(0, n));
+  }
+  return `sha256:${hash.digest("hex")}`;
+}
