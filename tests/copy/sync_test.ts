@@ -148,7 +148,6 @@ Deno.test("sync: every tag and its referrers, incrementally, between two registr
     }
     const refs = await addReferrers(src, "mirror/src", "single");
     const source = `${fx.host}/mirror/src`;
-    const destination = `${dest.host}/mirror/dst`;
     await using watch = FaultProxy.start(dest.url);
     const watched = `${watch.host}/mirror/dst`;
     const options = { credentials: anonymous, retry: FAST_RETRY, config: { registries: {} } };
