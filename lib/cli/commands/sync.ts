@@ -1,6 +1,7 @@
 // skiff sync SRC DEST
 
 import { parsePlatforms } from "../../copy/copy.ts";
+import { escapeText } from "../../progress/escape_text.ts";
 import type { SyncedTag, SyncOptions, SyncReport } from "../../copy/sync.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
 import {
@@ -101,7 +102,7 @@ export const syncCommand: Command = {
         if (ctx.signal.aborted) throw e;
         // the source could not be listed: that job fails, the others go on
         const error = (e as Error).message;
-        if (!json) io.err(`skiff: ${error}\n`);
+        if (!json) io.err(`skiff: ${escapeText(error)}\n`);
         reports.push(
           {
             source: job.source,
@@ -128,11 +129,14 @@ export const syncCommand: Command = {
   },
 };
 
+/** One tag's line; tags, digests and errors come from the registries, so they are escaped. */
 function tagLine(t: SyncedTag): string {
   const status = t.status.padEnd(10);
   const referrers = t.referrers ? ` (+${t.referrers} referrers)` : "";
-  if (t.status === "failed") return `${status} ${t.tag}: ${t.error ?? "failed"}\n`;
-  return `${status} ${t.tag} ${t.digest ?? ""}${referrers}\n`;
+  if (t.status === "failed") {
+    return `${status} ${escapeText(t.tag)}: ${escapeText(t.error ?? "failed")}\n`;
+  }
+  return `${status} ${escapeText(t.tag)} ${escapeText(t.digest ?? "")}${referrers}\n`;
 }
 
 function count(value: unknown, flag: string, fallback: number, max: number): number {
