@@ -31,6 +31,12 @@ export interface RegistryClientOptions {
    */
   plainHttp?: boolean;
   /**
+   * Other hosts the user configured as plain HTTP (the registries configuration): a token realm
+   * on one of them may get credentials in clear. Loopback hosts may always.
+   * @default {[]}
+   */
+  plainHosts?: readonly string[];
+  /**
    * Credentials for this registry, or a function that finds them. Pass `() => undefined` for
    * anonymous access.
    * @default {the credentials docker and podman stored (see storedCredentials)}
@@ -124,6 +130,7 @@ export class RegistryClient {
       registry,
       host: this.host,
       allowInsecure: this.#plainHttp || isLoopback(this.host),
+      ...(options.plainHosts ? { plainHosts: options.plainHosts } : {}),
       fetch: this.#network,
       credentials: resolverOf(options),
       ...(options.retry ? { retry: options.retry } : {}),

@@ -92,6 +92,7 @@ export async function clientFor(
   const config = options.config ?? await loadRegistryConfig();
   const host = config.registries[ref.registry] ?? {};
   const shared = {
+    plainHosts: plainHostsOf(config),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
@@ -114,4 +115,20 @@ export async function clientFor(
     ...(m.resolve === false ? { resolve: false } : {}),
   }));
   return new MirroredRegistry(upstream, mirrors, options.onDebug);
+}
+
+/**
+ * The hosts the configuration names as plain HTTP (registries and mirrors): the only ones besides
+ * loopback that may get credentials in clear.
+ *
+ * @param config The registries configuration.
+ * @returns Their `host[:port]`s.
+ */
+function plainHostsOf(config: RegistryConfig): string[] {
+  const hosts: string[] = [];
+  for (const [name, entry] of Object.entries(config.registries)) {
+    if (entry.plainHttp) hosts.push(name === "docker.io" ? "registry-1.docker.io" : name);
+    for (const m of entry.mirrors ?? []) if (m.plainHttp) hosts.push(m.host);
+  }
+  return hosts;
 }

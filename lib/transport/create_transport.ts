@@ -21,6 +21,12 @@ export interface TransportOptions {
    */
   allowInsecure?: boolean;
   /**
+   * Other hosts the user configured as plain HTTP: token realms there may get credentials in
+   * clear (see `AuthOptions.plainHosts`).
+   * @default {[]}
+   */
+  plainHosts?: readonly string[];
+  /**
    * Where credentials come from.
    * @default {anonymous}
    */
@@ -105,6 +111,7 @@ export function createTransport(options: TransportOptions): Fetcher {
     registry: options.registry,
     host: options.host,
     allowInsecure: options.allowInsecure ?? false,
+    ...(options.plainHosts ? { plainHosts: options.plainHosts } : {}),
     tokenFetch: withRetry(base, retry),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
