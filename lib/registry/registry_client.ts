@@ -9,7 +9,7 @@ import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { CredentialResolver, Credentials } from "../transport/auth_fetch.ts";
 import { storedCredentials } from "../transport/stored_credentials.ts";
-import { createTransport } from "../transport/create_transport.ts";
+import { createTransport, DEFAULT_TIMEOUT } from "../transport/create_transport.ts";
 import { discard, type Fetcher, readCapped } from "../transport/fetcher.ts";
 import { isLoopback } from "../transport/is_loopback.ts";
 import { parseRetryAfter } from "../transport/parse_retry_after.ts";
@@ -52,6 +52,12 @@ export interface RegistryClientOptions {
    * @default {5 attempts with backoff}
    */
   retry?: RetryOptions;
+  /**
+   * Milliseconds the registry may take to answer a request, and a response body may pause; an
+   * attempt that runs out counts as a failed attempt of the retry budget.
+   * @default {30000}
+   */
+  timeout?: number;
   /**
    * The `User-Agent` header.
    * @default {"skiff/<version>"}
@@ -111,6 +117,7 @@ export class RegistryClient {
   #transport: Fetcher;
   #network: Fetcher;
   #plainHttp: boolean;
+  #timeout: number;
   #base: Promise<string> | undefined;
   #onDebug: ((line: string) => void) | undefined;
 
@@ -124,6 +131,7 @@ export class RegistryClient {
     this.registry = registry;
     this.host = registry === "docker.io" ? "registry-1.docker.io" : registry;
     this.#plainHttp = options.plainHttp ?? false;
+    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
     this.#onDebug = options.onDebug;
     this.#network = options.fetch ?? ((r: Request) => fetch(r));
     this.#transport = createTransport({
@@ -134,6 +142,7 @@ export class RegistryClient {
       fetch: this.#network,
       credentials: resolverOf(options),
       ...(options.retry ? { retry: options.retry } : {}),
+      timeout: this.#timeout,
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     });
@@ -151,12 +160,20 @@ export class RegistryClient {
     if (!isLoopback(this.host)) return this.#base = Promise.resolve(`https://${this.host}`);
     const probe = (async () => {
       // one TCP round trip says whether the port speaks TLS, without starting a TLS client
-      const tls = await speaksTls(this.host, signal ? { signal } : {});
+      // both probes are short: a server that never answers must not eat the retry budget
+      const probeTimeout = Math.min(3000, this.#timeout);
+      const tls = await speaksTls(this.host, {
+        ...(signal ? { signal } : {}),
+        timeout: probeTimeout,
+      });
       signal?.throwIfAborted();
       if (tls !== undefined) return `${tls ? "https" : "http"}://${this.host}`;
       try {
+        const deadline = AbortSignal.timeout(probeTimeout);
         const res = await this.#network(
-          new Request(`https://${this.host}/v2/`, signal ? { signal } : {}),
+          new Request(`https://${this.host}/v2/`, {
+            signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+          }),
         );
         await discard(res);
         return `https://${this.host}`;

@@ -33,6 +33,13 @@ export interface RemoteOptions {
    */
   retry?: RetryOptions;
   /**
+   * Milliseconds a registry (or mirror) may take to answer a request, and a response body may
+   * pause between two chunks; an attempt that runs out counts as a failed attempt of the retry
+   * budget. With the defaults, a server that never answers is given up on after about 60 s.
+   * @default {30000}
+   */
+  timeout?: number;
+  /**
    * The network, for tests and embedders.
    * @default {globalThis.fetch}
    */
@@ -93,6 +100,7 @@ export async function clientFor(
   const host = config.registries[ref.registry] ?? {};
   const shared = {
     plainHosts: plainHostsOf(config),
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),

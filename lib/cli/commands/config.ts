@@ -9,6 +9,7 @@ import {
   prettyJson,
   printJson,
   remoteOptions,
+  TIMEOUT_USAGE,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import type { Command } from "../command.ts";
@@ -28,6 +29,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   credentials for this request (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --debug            show stack traces and transport details
 
 Examples:

@@ -11,7 +11,7 @@ import {
 } from "../../transport/auth_file.ts";
 import { helperErase, helperStore } from "../../transport/credential_helper.ts";
 import { dockerConfigPath } from "../../transport/stored_credentials.ts";
-import { debugLog, readPassword } from "../_shared.ts";
+import { debugLog, readPassword, TIMEOUT_USAGE, timeoutFlag } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
 
 const LOGIN_USAGE = `Usage: skiff login REGISTRY [-u USER] [--password-stdin] [options]
@@ -24,6 +24,7 @@ Without -u or --password-stdin, asks on the terminal (the password is not shown)
 Options:
   -u, --username U   the user name
   --password-stdin   read the password (or token) from stdin
+${TIMEOUT_USAGE}
   --plain-http       speak plain HTTP to the registry
   --debug            show transport details
 
@@ -63,9 +64,11 @@ export const loginCommand: Command = {
     username: { type: "string", short: "u" },
     "password-stdin": { type: "boolean" },
     "plain-http": { type: "boolean" },
+    timeout: { type: "string" },
   },
   async run(ctx) {
     const registry = registryArg(ctx, LOGIN_USAGE);
+    const timeout = timeoutFlag(ctx);
     let username = ctx.flags.username;
     if (typeof username !== "string") {
       if (!ctx.io.isTerminal.stdin || ctx.flags["password-stdin"]) {
@@ -79,6 +82,7 @@ export const loginCommand: Command = {
     const client = new RegistryClient(registry, {
       credentials: { username, password },
       ...(ctx.flags["plain-http"] ? { plainHttp: true } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
       ...debugLog(ctx),
     });
     await client.ping({ signal: ctx.signal });

@@ -12,6 +12,8 @@ import {
   platformFlag,
   printJson,
   storePath,
+  TIMEOUT_USAGE,
+  timeoutFlag,
   warningLog,
 } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
@@ -37,6 +39,7 @@ Options:
   -u, --username U   log in as U for this pull (default: the credentials docker
                      and podman stored, see skiff login)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   -q, --quiet        print only the result line
   --json             print the result as a JSON object instead of the line
   --debug            show stack traces and transport details
@@ -86,6 +89,7 @@ export const pullCommand: Command = {
       policy = flags.pull as PullPolicy;
     }
     const credentials = await credentialFlags(ctx);
+    const timeout = timeoutFlag(ctx);
     const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
     let result;
     try {
@@ -97,6 +101,7 @@ export const pullCommand: Command = {
         ...(platform ? { platform } : {}),
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...(credentials ? { credentials } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
         ...warningLog(ctx),
         ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
         ...(renderer?.log

@@ -1,7 +1,13 @@
 // skiff tags REPO
 
 import { parseRepository } from "../../reference/parse_repository.ts";
-import { CREDENTIAL_OPTIONS, jsonFlag, printJson, remoteOptions } from "../_shared.ts";
+import {
+  CREDENTIAL_OPTIONS,
+  jsonFlag,
+  printJson,
+  remoteOptions,
+  TIMEOUT_USAGE,
+} from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff tags REPO [options]
@@ -14,6 +20,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   credentials for this request (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --debug            show stack traces and transport details
 
 Examples:

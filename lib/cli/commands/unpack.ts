@@ -3,7 +3,14 @@
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
 import { unpack } from "../../unpack/unpack.ts";
-import { debugLog, platformFlag, referenceArg, storePath } from "../_shared.ts";
+import {
+  debugLog,
+  platformFlag,
+  referenceArg,
+  storePath,
+  TIMEOUT_USAGE,
+  timeoutFlag,
+} from "../_shared.ts";
 import { type Command, type Flags, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff unpack REF DIR [options]
@@ -18,6 +25,7 @@ Options:
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --plain-http       speak plain HTTP to the registry when pulling
+${TIMEOUT_USAGE}
   --max-entries N    refuse images with more than N tar entries (default: 1000000)
   --max-bytes N      refuse images with more than N uncompressed bytes; K, M, G and
                      T suffixes are powers of 1024 (default: 64G)
@@ -39,6 +47,7 @@ export const unpackCommand: Command = {
   options: {
     platform: { type: "string" },
     "plain-http": { type: "boolean" },
+    timeout: { type: "string" },
     "max-entries": { type: "string" },
     "max-bytes": { type: "string" },
     quiet: { type: "boolean", short: "q" },
@@ -54,6 +63,7 @@ export const unpackCommand: Command = {
     const platform = platformFlag(ctx);
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);
+    const timeout = timeoutFlag(ctx);
     const renderer = flags.quiet ? undefined : new LineRenderer(io.err);
     const start = performance.now();
     const result = await unpack(ref, dir, {
@@ -64,6 +74,7 @@ export const unpackCommand: Command = {
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       pullOptions: {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
         ...debugLog(ctx),
       },
       ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
