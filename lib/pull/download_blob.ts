@@ -233,9 +233,6 @@ async function transfer(
       }, {
         signal: requestSignal,
         onRead: kick,
-        // bytes still in a ring buffer are lost when a body breaks (a BYOB read that fails
-        // keeps its buffer): after breaks without progress, read in smaller pieces
-        bufferSize: (256 * 1024) >> Math.min(failures.length, 4),
       });
       verifier.verify();
       return;
