@@ -33,9 +33,11 @@ export interface RegistrySource {
   /** See `RegistryClient.listTags` (a mirror source asks the registry itself). */
   listTags(repository: string, options?: RequestOptions & { pageSize?: number }): Promise<string[]>;
   /**
-   * Told that a blob it served did not match its digest: the next request for it goes elsewhere.
+   * Told that a blob it served failed (did not match its digest, broke off, stalled): the next
+   * request for it goes elsewhere. Returns `true` when a mirror served it (the bytes it sent are
+   * not to be kept), `false` when the registry itself did.
    */
-  distrust?(digest: string): void;
+  distrust?(digest: string): boolean;
 }
 
 /** A mirror: a client for its host, and how it names repositories. */
@@ -226,16 +228,19 @@ export class MirroredRegistry implements RegistrySource {
   }
 
   /**
-   * Stops asking the endpoint that served a blob for it.
+   * Stops asking the mirror that served a blob for it (for this instance's life).
    *
-   * @param digest The blob whose content did not match.
+   * @param digest The blob whose download from it failed.
+   * @returns `true` when a mirror served it, `false` when the registry itself did.
    */
-  distrust(digest: string): void {
+  distrust(digest: string): boolean {
     const i = this.#served.get(digest);
-    if (i === undefined || !this.#endpoints[i]!.mirror) return;
+    if (i === undefined || !this.#endpoints[i]!.mirror) return false;
     const set = this.#distrusted.get(digest) ?? new Set<number>();
     set.add(i);
     this.#distrusted.set(digest, set);
+    this.#served.delete(digest);
     this.#onDebug?.(`blob ${digest}: not asking mirror ${this.#endpoints[i]!.client.host} again`);
+    return true;
   }
 }

@@ -39,5 +39,6 @@ Deno.test("choppy link: a connection cut every 40 KiB still completes every blob
     assertEquals(offsets.at(-1)! + CUT >= big.size, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await fx.stop();
   }
 });
