@@ -12,12 +12,11 @@ import { parseReference, type Reference } from "../reference/parse_reference.ts"
 import { readCapped } from "../transport/fetcher.ts";
 import { hostPlatform } from "./choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "./parse_image_config.ts";
-import { ManifestError, type Platform } from "./parse_manifest.ts";
+import { CONFIG_SIZE_LIMIT, ManifestError, type Platform } from "./parse_manifest.ts";
 import { clientFor } from "./remote_options.ts";
 import { resolveManifest, type ResolveManifestOptions } from "./resolve_manifest.ts";
 
-/** The largest config blob read (real ones are a few KiB; large histories reach a few MiB). */
-export const CONFIG_SIZE_LIMIT = 64 * 1024 * 1024;
+export { CONFIG_SIZE_LIMIT } from "./parse_manifest.ts";
 
 /** What {@linkcode fetchImageConfig} returns. */
 export interface FetchedImageConfig {

@@ -5,7 +5,12 @@
  * @module
  */
 
-import type { FetchedManifest, ManifestHead, RequestOptions } from "./registry_client.ts";
+import type {
+  FetchedManifest,
+  ManifestHead,
+  RequestOptions,
+  TagPagesOptions,
+} from "./registry_client.ts";
 import type { RegistryClient } from "./registry_client.ts";
 
 /** What a pull needs from a registry: `RegistryClient`, or a `MirroredRegistry` in front of one. */
@@ -31,7 +36,12 @@ export interface RegistrySource {
     options?: RequestOptions & { offset?: number },
   ): Promise<Response>;
   /** See `RegistryClient.listTags` (a mirror source asks the registry itself). */
-  listTags(repository: string, options?: RequestOptions & { pageSize?: number }): Promise<string[]>;
+  listTags(repository: string, options?: TagPagesOptions): Promise<string[]>;
+  /** See `RegistryClient.tagPages` (a mirror source asks the registry itself). */
+  tagPages(
+    repository: string,
+    options?: TagPagesOptions,
+  ): AsyncGenerator<string[], void, undefined>;
   /**
    * Told that a blob it served failed (did not match its digest, broke off, stalled): the next
    * request for it goes elsewhere. Returns `true` when a mirror served it (the bytes it sent are
@@ -220,11 +230,22 @@ export class MirroredRegistry implements RegistrySource {
    * @param options Abort signal and page size.
    * @returns All tags.
    */
-  listTags(
-    repository: string,
-    options: RequestOptions & { pageSize?: number } = {},
-  ): Promise<string[]> {
+  listTags(repository: string, options: TagPagesOptions = {}): Promise<string[]> {
     return this.#endpoints.at(-1)!.client.listTags(repository, options);
+  }
+
+  /**
+   * Lists a repository's tags page by page, from the registry itself.
+   *
+   * @param repository The repository.
+   * @param options Abort signal, page size and caps.
+   * @returns The pages.
+   */
+  tagPages(
+    repository: string,
+    options: TagPagesOptions = {},
+  ): AsyncGenerator<string[], void, undefined> {
+    return this.#endpoints.at(-1)!.client.tagPages(repository, options);
   }
 
   /**

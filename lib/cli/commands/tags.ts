@@ -50,12 +50,33 @@ export const tagsCommand: Command = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const { listTags } = await import("../../registry/list_tags.ts");
-    const tags = await listTags(repo, await remoteOptions(ctx));
+    const { streamTags } = await import("../../registry/stream_tags.ts");
+    const pages = streamTags(repo, await remoteOptions(ctx));
+    // printed page by page as the registry sends them: a long list never sits in memory
     if (jsonFlag(ctx)) {
-      printJson(ctx, { repository: repo.toString(), tags });
+      // the same document JSON.stringify(value, null, 2) gives, written as it comes
+      let first = true;
+      for await (const page of pages) {
+        for (const t of page) {
+          ctx.io.out(
+            `${
+              first
+                ? `{\n  "repository": ${JSON.stringify(repo.toString())},\n  "tags": [\n`
+                : ",\n"
+            }    ${JSON.stringify(t)}`,
+          );
+          first = false;
+        }
+      }
+      ctx.io.out(
+        first
+          ? `{\n  "repository": ${JSON.stringify(repo.toString())},\n  "tags": []\n}\n`
+          : "\n  ]\n}\n",
+      );
     } else {
-      ctx.io.out(tags.map((t) => `${t}\n`).join(""));
+      for await (const page of pages) {
+        if (page.length > 0) ctx.io.out(page.map((t) => `${t}\n`).join(""));
+      }
     }
     return 0;
   },
