@@ -133,7 +133,7 @@ function stallingBody(first: string, stopping: Promise<void>): ReadableStream<Ui
 
 Deno.test("timeout: headers, then a body that never ends, of a manifest, a token, an error", async (t) => {
   let realm = "";
-  await using server = httpServer((req, url) => {
+  await using server = httpServer((_req, url) => {
     if (url.pathname === "/token") {
       // the token server answers the headers and never the rest
       return new Response(stallingBody('{"tok', server.stopping), {

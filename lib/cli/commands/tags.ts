@@ -1,13 +1,7 @@
 // skiff tags REPO
 
 import { parseRepository } from "../../reference/parse_repository.ts";
-import {
-  CREDENTIAL_OPTIONS,
-  jsonFlag,
-  printJson,
-  remoteOptions,
-  TIMEOUT_USAGE,
-} from "../_shared.ts";
+import { CREDENTIAL_OPTIONS, jsonFlag, remoteOptions, TIMEOUT_USAGE } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff tags REPO [options]
