@@ -99,31 +99,79 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     }
     phase = "body";
     last = Date.now();
-    const reader = res.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          reading = true;
-          last = Date.now();
-          const { done, value } = await reader.read();
-          reading = false;
-          last = Date.now();
-          if (done) {
+    const fail = (error: unknown) => {
+      phase = "done";
+      return timedOut() ? deadline.signal.reason : error;
+    };
+    let body: ReadableStream<Uint8Array>;
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = res.body.getReader({ mode: "byob" });
+    } catch {
+      byob = undefined;
+    }
+    if (byob) {
+      // a byte stream stays one: a BYOB reader of the wrapper reads straight into its own
+      // buffer through the network's (the hot path of every blob download allocates nothing)
+      const inner = byob;
+      body = new ReadableStream({
+        type: "bytes",
+        autoAllocateChunkSize: 64 * 1024,
+        async pull(controller) {
+          const request = controller.byobRequest!;
+          const view = request.view!;
+          let r: ReadableStreamReadResult<Uint8Array>;
+          try {
+            reading = true;
+            last = Date.now();
+            r = await inner.read(
+              new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength),
+            );
+            reading = false;
+            last = Date.now();
+          } catch (error) {
+            throw fail(error);
+          }
+          if (r.done) {
+            phase = "done";
+            controller.close();
+            if (r.value) request.respondWithNewView(r.value.subarray(0, 0));
+            return;
+          }
+          request.respondWithNewView(r.value);
+        },
+        cancel(reason) {
+          phase = "done";
+          return inner.cancel(reason);
+        },
+      });
+    } else {
+      const reader = res.body.getReader();
+      body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          let r: ReadableStreamReadResult<Uint8Array>;
+          try {
+            reading = true;
+            last = Date.now();
+            r = await reader.read();
+            reading = false;
+            last = Date.now();
+          } catch (error) {
+            throw fail(error);
+          }
+          if (r.done) {
             phase = "done";
             controller.close();
             return;
           }
-          controller.enqueue(value);
-        } catch (error) {
+          controller.enqueue(r.value);
+        },
+        cancel(reason) {
           phase = "done";
-          throw timedOut() ? deadline.signal.reason : error;
-        }
-      },
-      cancel(reason) {
-        phase = "done";
-        return reader.cancel(reason);
-      },
-    }, { highWaterMark: 0 });
+          return reader.cancel(reason);
+        },
+      }, { highWaterMark: 0 });
+    }
     const wrapped = new Response(body, {
       status: res.status,
       statusText: res.statusText,
