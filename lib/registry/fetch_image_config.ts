@@ -13,6 +13,7 @@ import { readCapped } from "../transport/fetcher.ts";
 import { hostPlatform } from "./choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "./parse_image_config.ts";
 import { CONFIG_SIZE_LIMIT, ManifestError, type Platform } from "./parse_manifest.ts";
+import type { RegistrySource } from "./mirrored_registry.ts";
 import { clientFor } from "./remote_options.ts";
 import { resolveManifest, type ResolveManifestOptions } from "./resolve_manifest.ts";
 
@@ -75,23 +76,16 @@ export async function fetchImageConfig(
   if (size > CONFIG_SIZE_LIMIT) {
     throw new RangeError(`Cannot read ${what}: ${size} bytes is more than ${CONFIG_SIZE_LIMIT}`);
   }
-  const res = await client.getBlob(
-    ref.repository,
-    digest,
-    options.signal ? { signal: options.signal } : {},
-  );
   let bytes: Uint8Array;
-  try {
-    bytes = await readCapped(res, size, what);
-  } catch (e) {
-    if (e instanceof RangeError) {
-      throw new SizeMismatchError(what, size, size + 1, "the server sent too many bytes");
+  for (;;) {
+    try {
+      bytes = await readConfig(client, ref.repository, digest, size, what, options.signal);
+      break;
+    } catch (e) {
+      // a mirror that failed in any way is not asked again: the next source serves it
+      if (options.signal?.aborted || !client.distrust?.(digest)) throw e;
     }
-    throw e;
   }
-  if (bytes.byteLength !== size) throw new SizeMismatchError(what, size, bytes.byteLength);
-  const actual = await computeDigest(bytes, parseDigest(digest).algorithm);
-  if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
   const config = parseImageConfig(bytes);
   let platform = m.platform;
   if (!platform && config.os && config.architecture) {
@@ -107,4 +101,28 @@ export async function fetchImageConfig(
     bytes,
     config,
   };
+}
+
+async function readConfig(
+  client: RegistrySource,
+  repository: string,
+  digest: string,
+  size: number,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const res = await client.getBlob(repository, digest, signal ? { signal } : {});
+  let bytes: Uint8Array;
+  try {
+    bytes = await readCapped(res, size, what);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new SizeMismatchError(what, size, size + 1, "the server sent too many bytes");
+    }
+    throw e;
+  }
+  if (bytes.byteLength !== size) throw new SizeMismatchError(what, size, bytes.byteLength);
+  const actual = await computeDigest(bytes, parseDigest(digest).algorithm);
+  if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
+  return bytes;
 }

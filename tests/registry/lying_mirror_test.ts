@@ -7,6 +7,7 @@ import { startFixture } from "../_fixture.ts";
 import { type Fault, FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
+import { fetchImageConfig } from "../../lib/registry/fetch_image_config.ts";
 import { parseRegistryConfig } from "../../lib/registry/registry_config.ts";
 
 const HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
@@ -79,6 +80,20 @@ Deno.test("lying mirror: every kind of lie about a blob falls back within the sa
         assertEquals(second.requests(digest).length, 1, digest);
       }
     });
+
+    await t.step(
+      "skiff config's path too: a mirror's bad config comes from the registry",
+      async () => {
+        await using mirror = FaultProxy.start(fx.registry.url);
+        const cfg = manifest.config.digest;
+        mirror.on((_req, url) => url.pathname.endsWith(cfg) ? { kind: "flip", at: 5 } : undefined);
+        const before = upstream.requests(cfg).length;
+        const result = await fetchImageConfig(name, { config: configFor(mirror.host) });
+        assertEquals(result.digest, cfg);
+        assertEquals(mirror.requests(cfg).length, 1);
+        assertEquals(upstream.requests(cfg).length - before, 1);
+      },
+    );
 
     await t.step("the registry fails too: the pull fails, and the lie is not kept", async () => {
       await using mirror = FaultProxy.start(fx.registry.url);
