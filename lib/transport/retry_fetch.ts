@@ -6,6 +6,7 @@
 
 import { discard, type Fetcher } from "./fetcher.ts";
 import { parseRetryAfter } from "./parse_retry_after.ts";
+import { ResponseTimeoutError } from "./with_deadline.ts";
 
 /** Options for {@linkcode withRetry}. */
 export interface RetryOptions {
@@ -148,9 +149,11 @@ function exhausted(error: unknown, history: string[]): unknown {
   const said = reasons.every((r) => r === reasons[0])
     ? "each ended the same way"
     : summarizeAttempts(reasons, "; ");
-  return new TypeError(`${error.message} (after ${history.length} attempts: ${said})`, {
-    cause: error,
-  });
+  const message = `${error.message} (after ${history.length} attempts: ${said})`;
+  // the class says what happened: a timeout stays a timeout
+  return error instanceof ResponseTimeoutError
+    ? new ResponseTimeoutError(message, { cause: error })
+    : new TypeError(message, { cause: error });
 }
 
 /**

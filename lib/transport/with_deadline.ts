@@ -16,9 +16,10 @@ export class ResponseTimeoutError extends TypeError {
    * Makes the error.
    *
    * @param message What did not answer, and for how long.
+   * @param options The cause, when it wraps another error.
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ResponseTimeoutError";
   }
 }
