@@ -137,6 +137,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
             phase = "done";
             controller.close();
             if (r.value) request.respondWithNewView(r.value.subarray(0, 0));
+            else request.respond(0);
             return;
           }
           request.respondWithNewView(r.value);
