@@ -12,7 +12,8 @@ import type { Fetcher } from "../transport/fetcher.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
 import { type Mirror, MirroredRegistry, type RegistrySource } from "./mirrored_registry.ts";
 import { RegistryClient } from "./registry_client.ts";
-import { loadRegistryConfig, type RegistryConfig } from "./registry_config.ts";
+import { loadRegistryConfig, plainHostsOf } from "./registry_config.ts";
+import type { RegistryConfig } from "./registry_config.ts";
 
 /** Options for the functions that talk to a registry. */
 export interface RemoteOptions {
@@ -123,20 +124,4 @@ export async function clientFor(
     ...(m.resolve === false ? { resolve: false } : {}),
   }));
   return new MirroredRegistry(upstream, mirrors, options.onDebug);
-}
-
-/**
- * The hosts the configuration names as plain HTTP (registries and mirrors): the only ones besides
- * loopback that may get credentials in clear.
- *
- * @param config The registries configuration.
- * @returns Their `host[:port]`s.
- */
-function plainHostsOf(config: RegistryConfig): string[] {
-  const hosts: string[] = [];
-  for (const [name, entry] of Object.entries(config.registries)) {
-    if (entry.plainHttp) hosts.push(name === "docker.io" ? "registry-1.docker.io" : name);
-    for (const m of entry.mirrors ?? []) if (m.plainHttp) hosts.push(m.host);
-  }
-  return hosts;
 }

@@ -1,6 +1,7 @@
 // skiff login REGISTRY, skiff logout REGISTRY
 
 import { RegistryClient } from "../../registry/registry_client.ts";
+import { loadRegistryConfig, plainHostsOf } from "../../registry/registry_config.ts";
 import { parseReference } from "../../reference/parse_reference.ts";
 import {
   authKeyFor,
@@ -79,9 +80,14 @@ export const loginCommand: Command = {
     if (username === "") throw new UsageError("the user name is empty");
     const password = await readPassword(ctx, ctx.flags["password-stdin"] === true);
 
+    // the same plain-HTTP hosts a pull would use: a realm on one of them may get the password
+    const config = await loadRegistryConfig();
+    const plainHttp = ctx.flags["plain-http"] === true ||
+      config.registries[registry]?.plainHttp === true;
     const client = new RegistryClient(registry, {
       credentials: { username, password },
-      ...(ctx.flags["plain-http"] ? { plainHttp: true } : {}),
+      plainHosts: plainHostsOf(config),
+      ...(plainHttp ? { plainHttp: true } : {}),
       ...(timeout !== undefined ? { timeout } : {}),
       ...debugLog(ctx),
     });
