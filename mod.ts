@@ -109,6 +109,7 @@ export {
   RegistryClient,
   type RegistryClientOptions,
   type RequestOptions,
+  type TagPagesOptions,
 } from "./lib/registry/registry_client.ts";
 export {
   type Descriptor,
@@ -130,6 +131,7 @@ export { type ResolvedDigest, resolveDigest } from "./lib/registry/resolve_diges
 export { type FetchedImageConfig, fetchImageConfig } from "./lib/registry/fetch_image_config.ts";
 export { fetchBlob, type FetchBlobOptions, type FetchedBlob } from "./lib/registry/fetch_blob.ts";
 export { listTags, type ListTagsOptions } from "./lib/registry/list_tags.ts";
+export { streamTags } from "./lib/registry/stream_tags.ts";
 export {
   listReferrers,
   type ListReferrersOptions,

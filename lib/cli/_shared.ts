@@ -59,11 +59,32 @@ export function expectPositionals(
   if (n > max) throw new UsageError(`too many arguments: expected ${what}`);
 }
 
-/** The options every command that talks to a registry takes for credentials. */
+/** The options every command that talks to a registry takes: credentials and `--timeout`. */
 export const CREDENTIAL_OPTIONS = {
   username: { type: "string", short: "u" },
   "password-stdin": { type: "boolean" },
+  timeout: { type: "string" },
 } as const;
+
+/** The usage line of `--timeout`, the same in every command that talks to a registry. */
+export const TIMEOUT_USAGE =
+  "  --timeout T        give up on a request the registry does not answer for T\n" +
+  "                     (30s, 500ms, 2m; default 30s); each counts as a failed attempt";
+
+/**
+ * `--timeout`, in milliseconds, or `undefined` when absent: a number with `ms`, `s` or `m` (a bare
+ * number is seconds).
+ */
+export function timeoutFlag(ctx: CommandContext): number | undefined {
+  const value = ctx.flags.timeout;
+  if (typeof value !== "string") return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000) : NaN;
+  if (!(ms >= 1) || ms > 3_600_000) {
+    throw new UsageError(`--timeout must be a duration from 1ms to 60m (e.g. 30s), got "${value}"`);
+  }
+  return Math.round(ms);
+}
 
 /**
  * Credentials from `--username` and `--password-stdin` (or a prompt on a terminal), or
@@ -108,6 +129,12 @@ export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.out(jsonText(value, 2) + "\n");
 }
 
+/** `{ timeout }` from `--timeout`, or nothing when it is absent. */
+export function timeoutOption(ctx: CommandContext): { timeout?: number } {
+  const timeout = timeoutFlag(ctx);
+  return timeout !== undefined ? { timeout } : {};
+}
+
 /**
  * What every command that talks to a registry passes on: scheme, credentials (`--username` and
  * `--password-stdin`, else the stored ones), signal, logs and warnings.
@@ -115,13 +142,16 @@ export function printJson(ctx: CommandContext, value: unknown): void {
 export async function remoteOptions(ctx: CommandContext): Promise<{
   plainHttp?: boolean;
   credentials?: Credentials;
+  timeout?: number;
   signal: AbortSignal;
   onDebug?: (line: string) => void;
   onWarning: (message: string) => void;
 }> {
   const credentials = await credentialFlags(ctx);
+  const timeout = timeoutFlag(ctx);
   return {
     ...(ctx.flags["plain-http"] ? { plainHttp: true } : {}),
+    ...(timeout !== undefined ? { timeout } : {}),
     ...(credentials ? { credentials } : {}),
     signal: ctx.signal,
     ...debugLog(ctx),

@@ -233,15 +233,21 @@ async function transfer(
       }, {
         signal: requestSignal,
         onRead: kick,
-        // bytes still in a ring buffer are lost when a body breaks (a BYOB read that fails
-        // keeps its buffer): after breaks without progress, read in smaller pieces
-        bufferSize: (256 * 1024) >> Math.min(failures.length, 4),
       });
       verifier.verify();
       return;
     } catch (error) {
+      const cause = attempt.signal.aborted && !signal?.aborted ? attempt.signal.reason : error;
+      // whatever a mirror sent is kept only once it verified: on any failure (short, long,
+      // wrong, stalled, broken, interrupted) its bytes go, and the next source starts afresh
+      if (client.distrust?.(digest)) {
+        await restart();
+        failures.length = 0;
+        if (signal?.aborted) throw signal.reason;
+        ctx.onDebug?.(`blob ${digest}: a mirror failed (${(cause as Error).message}); next source`);
+        continue;
+      }
       if (signal?.aborted) throw signal.reason;
-      const cause = attempt.signal.aborted ? attempt.signal.reason : error;
       if (!resumable(cause)) throw cause;
       if (verifier.bytes > from) failures.length = 0; // it moved: only stalls in a row count
       failures.push((cause as Error).message);

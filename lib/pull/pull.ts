@@ -27,6 +27,7 @@ import {
   type Platform,
 } from "../registry/parse_manifest.ts";
 import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
+import { ResponseTimeoutError } from "../transport/with_deadline.ts";
 import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
@@ -423,9 +424,12 @@ async function resolveTop(
   // A name pulled before: one HEAD tells whether the tag still points at what we have.
   const known = await store.findImage(ref.toString());
   if (known) {
-    const head = await client.headManifest(ref.repository, ref.identifier, opts).catch(() =>
-      undefined
-    );
+    // a HEAD the registry refuses is no answer (the GET below tells); one it never answers is
+    // the answer for the GET too: no second wait
+    const head = await client.headManifest(ref.repository, ref.identifier, opts).catch((e) => {
+      if (e instanceof ResponseTimeoutError || e?.cause instanceof ResponseTimeoutError) throw e;
+      return undefined;
+    });
     if (head?.digest && await store.hasBlob(head.digest)) {
       const local = await readLocal(store, head.digest);
       if (local) return local;

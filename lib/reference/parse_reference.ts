@@ -12,7 +12,7 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const IPV6_BRACKETED = /^\[[0-9a-fA-F:.]+(?:%[A-Za-z0-9._~-]+)?\]$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 const HEX64 = /^[a-f0-9]{64}$/;
 
 /** The registry that names without a registry part belong to. */
@@ -226,7 +226,7 @@ function checkRegistry(domain: string): string | undefined {
       if (!after.startsWith(":")) return `invalid registry "${domain}"`;
       port = after.slice(1);
     }
-    if (!IPV6_BRACKETED.test(host)) return `invalid IPv6 address in registry "${domain}"`;
+    if (!isIPv6(host.slice(1, -1))) return `invalid IPv6 address in registry "${domain}"`;
   } else {
     const c = domain.lastIndexOf(":");
     if (c !== -1) {
@@ -243,4 +243,29 @@ function checkRegistry(domain: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Whether a text is an IPv6 address as RFC 4291 (section 2.2) writes one: eight groups of one to
+ * four hex digits, one `::` standing for one or more groups of zeros, and the last 32 bits
+ * optionally as a dotted IPv4 address. No zone (`%eth0`): a reference names a host, not a link.
+ */
+function isIPv6(text: string): boolean {
+  const halves = text.split("::");
+  if (halves.length > 2) return false;
+  const groups = (part: string): string[] | undefined => part === "" ? [] : part.split(":");
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (head === undefined || tail === undefined) return false;
+  const all = [...head, ...tail];
+  let count = all.length;
+  // the IPv4 part can only end the address (after "::" when there is one)
+  const last = (halves.length === 2 ? tail : head).at(-1);
+  if (last !== undefined && last.includes(".")) {
+    if (!IPV4.test(last)) return false;
+    all.pop();
+    count += 1; // the IPv4 part is two groups
+  }
+  if (!all.every((g) => HEX_GROUP.test(g))) return false;
+  return halves.length === 2 ? count <= 7 : count === 8;
 }

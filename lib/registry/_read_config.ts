@@ -7,12 +7,14 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import { readCapped } from "../transport/fetcher.ts";
 import type { RegistrySource } from "./mirrored_registry.ts";
-import type { Descriptor } from "./parse_manifest.ts";
+import { CONFIG_SIZE_LIMIT, type Descriptor } from "./parse_manifest.ts";
 
-/** The largest config blob read (real ones are a few KiB; large histories reach a few MiB). */
-export const CONFIG_SIZE_LIMIT = 64 * 1024 * 1024;
+export { CONFIG_SIZE_LIMIT };
 
-/** The config blob's exact bytes, verified. */
+/**
+ * The config blob's exact bytes, verified. A mirror that fails to serve it in any way (short,
+ * long, wrong, broken) is not asked again: the next source serves it.
+ */
 export async function readConfig(
   client: RegistrySource,
   ref: Reference,
@@ -24,7 +26,24 @@ export async function readConfig(
   if (size > CONFIG_SIZE_LIMIT) {
     throw new RangeError(`Cannot read ${what}: ${size} bytes is more than ${CONFIG_SIZE_LIMIT}`);
   }
-  const res = await client.getBlob(ref.repository, digest, signal ? { signal } : {});
+  for (;;) {
+    try {
+      return await readOnce(client, ref.repository, digest, size, what, signal);
+    } catch (e) {
+      if (signal?.aborted || !client.distrust?.(digest)) throw e;
+    }
+  }
+}
+
+async function readOnce(
+  client: RegistrySource,
+  repository: string,
+  digest: string,
+  size: number,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const res = await client.getBlob(repository, digest, signal ? { signal } : {});
   let bytes: Uint8Array;
   try {
     bytes = await readCapped(res, size, what);

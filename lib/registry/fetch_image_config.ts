@@ -14,7 +14,7 @@ import { ManifestError, type Platform } from "./parse_manifest.ts";
 import { clientFor } from "./remote_options.ts";
 import { resolveManifest, type ResolveManifestOptions } from "./resolve_manifest.ts";
 
-export { CONFIG_SIZE_LIMIT } from "./_read_config.ts";
+export { CONFIG_SIZE_LIMIT } from "./parse_manifest.ts";
 
 /** What {@linkcode fetchImageConfig} returns. */
 export interface FetchedImageConfig {

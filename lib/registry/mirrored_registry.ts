@@ -5,7 +5,12 @@
  * @module
  */
 
-import type { FetchedManifest, ManifestHead, RequestOptions } from "./registry_client.ts";
+import type {
+  FetchedManifest,
+  ManifestHead,
+  RequestOptions,
+  TagPagesOptions,
+} from "./registry_client.ts";
 import type { RegistryClient } from "./registry_client.ts";
 
 /** What a pull needs from a registry: `RegistryClient`, or a `MirroredRegistry` in front of one. */
@@ -31,11 +36,18 @@ export interface RegistrySource {
     options?: RequestOptions & { offset?: number },
   ): Promise<Response>;
   /** See `RegistryClient.listTags` (a mirror source asks the registry itself). */
-  listTags(repository: string, options?: RequestOptions & { pageSize?: number }): Promise<string[]>;
+  listTags(repository: string, options?: TagPagesOptions): Promise<string[]>;
+  /** See `RegistryClient.tagPages` (a mirror source asks the registry itself). */
+  tagPages(
+    repository: string,
+    options?: TagPagesOptions,
+  ): AsyncGenerator<string[], void, undefined>;
   /**
-   * Told that a blob it served did not match its digest: the next request for it goes elsewhere.
+   * Told that a blob it served failed (did not match its digest, broke off, stalled): the next
+   * request for it goes elsewhere. Returns `true` when a mirror served it (the bytes it sent are
+   * not to be kept), `false` when the registry itself did.
    */
-  distrust?(digest: string): void;
+  distrust?(digest: string): boolean;
   /**
    * See `RegistryClient.request`: a request to the registry itself (never a mirror), for the
    * API calls that have no method of their own (the referrers API).
@@ -246,24 +258,38 @@ export class MirroredRegistry implements RegistrySource {
    * @param options Abort signal and page size.
    * @returns All tags.
    */
-  listTags(
-    repository: string,
-    options: RequestOptions & { pageSize?: number } = {},
-  ): Promise<string[]> {
+  listTags(repository: string, options: TagPagesOptions = {}): Promise<string[]> {
     return this.#endpoints.at(-1)!.client.listTags(repository, options);
   }
 
   /**
-   * Stops asking the endpoint that served a blob for it.
+   * Lists a repository's tags page by page, from the registry itself.
    *
-   * @param digest The blob whose content did not match.
+   * @param repository The repository.
+   * @param options Abort signal, page size and caps.
+   * @returns The pages.
    */
-  distrust(digest: string): void {
+  tagPages(
+    repository: string,
+    options: TagPagesOptions = {},
+  ): AsyncGenerator<string[], void, undefined> {
+    return this.#endpoints.at(-1)!.client.tagPages(repository, options);
+  }
+
+  /**
+   * Stops asking the mirror that served a blob for it (for this instance's life).
+   *
+   * @param digest The blob whose download from it failed.
+   * @returns `true` when a mirror served it, `false` when the registry itself did.
+   */
+  distrust(digest: string): boolean {
     const i = this.#served.get(digest);
-    if (i === undefined || !this.#endpoints[i]!.mirror) return;
+    if (i === undefined || !this.#endpoints[i]!.mirror) return false;
     const set = this.#distrusted.get(digest) ?? new Set<number>();
     set.add(i);
     this.#distrusted.set(digest, set);
+    this.#served.delete(digest);
     this.#onDebug?.(`blob ${digest}: not asking mirror ${this.#endpoints[i]!.client.host} again`);
+    return true;
   }
 }

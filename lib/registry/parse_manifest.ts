@@ -8,6 +8,11 @@
 import { parseDigest } from "../reference/parse_digest.ts";
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from "./media_types.ts";
 
+/** The most bytes a manifest or index may have (the distribution spec suggests 4 MiB). */
+export const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
+/** The largest config blob read (real ones are a few KiB; large histories reach a few MiB). */
+export const CONFIG_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /** An image's platform, as in an index entry or an image config. */
 export interface Platform {
   /** CPU architecture in Go's terms: `amd64`, `arm64`, `arm`, `386`, `ppc64le`, `s390x`, ... */
@@ -195,7 +200,9 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
     }
     const index: ImageIndex = {
       schemaVersion: 2,
-      manifests: obj.manifests.map((d, i) => parseDescriptor(d, `manifests[${i}]`)),
+      manifests: obj.manifests.map((d, i) =>
+        capped(parseDescriptor(d, `manifests[${i}]`), `manifests[${i}]`, MANIFEST_SIZE_LIMIT)
+      ),
     };
     if (bodyType !== undefined) index.mediaType = bodyType;
     if (annotations) index.annotations = annotations;
@@ -211,12 +218,26 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   }
   const manifest: ImageManifest = {
     schemaVersion: 2,
-    config: parseDescriptor(obj.config, "config"),
+    config: capped(parseDescriptor(obj.config, "config"), "config", CONFIG_SIZE_LIMIT),
     layers: obj.layers.map((d, i) => parseDescriptor(d, `layers[${i}]`)),
   };
   if (bodyType !== undefined) manifest.mediaType = bodyType;
   if (annotations) manifest.annotations = annotations;
   return { kind, mediaType, manifest };
+}
+
+/**
+ * A descriptor far beyond any real one of its kind is refused before a byte of it is fetched:
+ * the store would otherwise take whatever size a hostile manifest claims.
+ */
+function capped(d: Descriptor, where: string, limit: number): Descriptor {
+  if (d.size > limit) {
+    throw new ManifestError(
+      `Cannot parse manifest: ${where} claims ${d.size} bytes, more than the ${limit} bytes ` +
+        "such a document may have",
+    );
+  }
+  return d;
 }
 
 /**

@@ -9,7 +9,7 @@ import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { CredentialResolver, Credentials } from "../transport/auth_fetch.ts";
 import { storedCredentials } from "../transport/stored_credentials.ts";
-import { createTransport } from "../transport/create_transport.ts";
+import { createTransport, DEFAULT_TIMEOUT } from "../transport/create_transport.ts";
 import { discard, type Fetcher, readCapped } from "../transport/fetcher.ts";
 import { isLoopback } from "../transport/is_loopback.ts";
 import { parseRetryAfter } from "../transport/parse_retry_after.ts";
@@ -17,10 +17,9 @@ import { RegistryError } from "../transport/registry_error.ts";
 import { speaksTls } from "../transport/speaks_tls.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
 import { MANIFEST_ACCEPT } from "./media_types.ts";
-import { type ParsedManifest, parseManifest } from "./parse_manifest.ts";
+import { MANIFEST_SIZE_LIMIT, type ParsedManifest, parseManifest } from "./parse_manifest.ts";
 
-/** The most bytes a manifest may have (the distribution spec suggests 4 MiB). */
-export const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
+export { MANIFEST_SIZE_LIMIT } from "./parse_manifest.ts";
 
 /** Options for {@linkcode RegistryClient}. */
 export interface RegistryClientOptions {
@@ -30,6 +29,12 @@ export interface RegistryClientOptions {
    * @default {false}
    */
   plainHttp?: boolean;
+  /**
+   * Other hosts the user configured as plain HTTP (the registries configuration): a token realm
+   * on one of them may get credentials in clear. Loopback hosts may always.
+   * @default {[]}
+   */
+  plainHosts?: readonly string[];
   /**
    * Credentials for this registry, or a function that finds them. Pass `() => undefined` for
    * anonymous access.
@@ -47,6 +52,12 @@ export interface RegistryClientOptions {
    */
   retry?: RetryOptions;
   /**
+   * Milliseconds the registry may take to answer a request, and a response body may pause; an
+   * attempt that runs out counts as a failed attempt of the retry budget.
+   * @default {30000}
+   */
+  timeout?: number;
+  /**
    * The `User-Agent` header.
    * @default {"skiff/<version>"}
    */
@@ -55,6 +66,32 @@ export interface RegistryClientOptions {
   onDebug?: (line: string) => void;
   /** Called when a credential source cannot be used (the next one, or anonymous, is tried). */
   onWarning?: (message: string) => void;
+}
+
+/** The most pages a tag list may have, by default. */
+export const TAG_PAGES_LIMIT = 10_000;
+/** The most tags a tag list may have, by default. */
+export const TAGS_LIMIT = 1_000_000;
+/** The most bytes one page of a tag list may have. */
+export const TAG_PAGE_LIMIT = 16 * 1024 * 1024;
+
+/** Options for {@linkcode RegistryClient.tagPages} and {@linkcode RegistryClient.listTags}. */
+export interface TagPagesOptions extends RequestOptions {
+  /**
+   * How many tags to ask for per page (`?n=`); the registry may send fewer.
+   * @default {the registry's default}
+   */
+  pageSize?: number;
+  /**
+   * The most pages followed; a list with more is an error.
+   * @default {10000}
+   */
+  maxPages?: number;
+  /**
+   * The most tags in all; a list with more is an error.
+   * @default {1000000}
+   */
+  maxTags?: number;
 }
 
 /** Options for one request. */
@@ -105,6 +142,7 @@ export class RegistryClient {
   #transport: Fetcher;
   #network: Fetcher;
   #plainHttp: boolean;
+  #timeout: number;
   #base: Promise<string> | undefined;
   #onDebug: ((line: string) => void) | undefined;
 
@@ -118,15 +156,18 @@ export class RegistryClient {
     this.registry = registry;
     this.host = registry === "docker.io" ? "registry-1.docker.io" : registry;
     this.#plainHttp = options.plainHttp ?? false;
+    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
     this.#onDebug = options.onDebug;
     this.#network = options.fetch ?? ((r: Request) => fetch(r));
     this.#transport = createTransport({
       registry,
       host: this.host,
       allowInsecure: this.#plainHttp || isLoopback(this.host),
+      ...(options.plainHosts ? { plainHosts: options.plainHosts } : {}),
       fetch: this.#network,
       credentials: resolverOf(options),
       ...(options.retry ? { retry: options.retry } : {}),
+      timeout: this.#timeout,
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     });
@@ -144,12 +185,20 @@ export class RegistryClient {
     if (!isLoopback(this.host)) return this.#base = Promise.resolve(`https://${this.host}`);
     const probe = (async () => {
       // one TCP round trip says whether the port speaks TLS, without starting a TLS client
-      const tls = await speaksTls(this.host, signal ? { signal } : {});
+      // both probes are short: a server that never answers must not eat the retry budget
+      const probeTimeout = Math.min(3000, this.#timeout);
+      const tls = await speaksTls(this.host, {
+        ...(signal ? { signal } : {}),
+        timeout: probeTimeout,
+      });
       signal?.throwIfAborted();
       if (tls !== undefined) return `${tls ? "https" : "http"}://${this.host}`;
       try {
+        const deadline = AbortSignal.timeout(probeTimeout);
         const res = await this.#network(
-          new Request(`https://${this.host}/v2/`, signal ? { signal } : {}),
+          new Request(`https://${this.host}/v2/`, {
+            signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+          }),
         );
         await discard(res);
         return `https://${this.host}`;
@@ -345,36 +394,64 @@ export class RegistryClient {
    * Lists a repository's tags, following `Link` pagination.
    *
    * @param repository The repository.
-   * @param options Abort signal, and the page size to ask for.
+   * @param options Abort signal, the page size to ask for, and the caps.
    * @returns All tags, in the registry's order.
    * @throws {RegistryError} When the registry answers with an error.
+   * @throws {RangeError} When the list goes past a cap.
    */
-  async listTags(
-    repository: string,
-    options: RequestOptions & { pageSize?: number } = {},
-  ): Promise<string[]> {
+  async listTags(repository: string, options: TagPagesOptions = {}): Promise<string[]> {
     const tags: string[] = [];
+    for await (const page of this.tagPages(repository, options)) {
+      for (const t of page) tags.push(t);
+    }
+    return tags;
+  }
+
+  /**
+   * Lists a repository's tags page by page, as the registry sends them, following `Link`
+   * pagination to the registry's own origin. Only one page is held at a time. A loop in the
+   * links, more than `maxPages` pages or more than `maxTags` tags end it with an error.
+   *
+   * @param repository The repository.
+   * @param options Abort signal, the page size to ask for, and the caps.
+   * @returns The pages' tags, one array per page.
+   * @throws {RegistryError} When the registry answers with an error.
+   * @throws {RangeError} When the list goes past a cap.
+   */
+  async *tagPages(
+    repository: string,
+    options: TagPagesOptions = {},
+  ): AsyncGenerator<string[], void, undefined> {
+    const maxPages = options.maxPages ?? TAG_PAGES_LIMIT;
+    const maxTags = options.maxTags ?? TAGS_LIMIT;
+    const what = `list tags of ${this.registry}/${repository}`;
     let path: string | undefined = `/v2/${repository}/tags/list` +
       (options.pageSize ? `?n=${options.pageSize}` : "");
     const seen = new Set<string>();
+    let total = 0;
     while (path !== undefined) {
-      if (seen.has(path) || seen.size > 100_000) {
-        throw new Error(`Cannot list tags of ${this.registry}/${repository}: pagination loops`);
+      if (seen.has(path)) throw new Error(`Cannot ${what}: pagination loops`);
+      if (seen.size >= maxPages) {
+        throw new RangeError(`Cannot ${what}: more than ${maxPages} pages`);
       }
       seen.add(path);
       const res = await this.request("GET", path, { accept: "application/json" }, options.signal);
-      if (res.status !== 200) {
-        throw await this.#error(res, "GET", `list tags of ${this.registry}/${repository}`);
+      if (res.status !== 200) throw await this.#error(res, "GET", what);
+      const text = new TextDecoder().decode(await readCapped(res, TAG_PAGE_LIMIT, "tag list page"));
+      let body: { tags?: unknown };
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new Error(`Cannot ${what}: the registry's answer is not JSON`);
       }
-      const body = JSON.parse(
-        new TextDecoder().decode(await readCapped(res, 16 * 1024 * 1024, "tag list")),
-      ) as { tags?: unknown };
-      if (Array.isArray(body.tags)) {
-        for (const t of body.tags) if (typeof t === "string") tags.push(t);
-      }
+      const page = Array.isArray(body?.tags)
+        ? body.tags.filter((t): t is string => typeof t === "string")
+        : [];
+      total += page.length;
+      if (total > maxTags) throw new RangeError(`Cannot ${what}: more than ${maxTags} tags`);
+      yield page;
       path = nextLink(res.headers.get("link"), await this.baseUrl());
     }
-    return tags;
   }
 
   async #error(res: Response, method: string, action: string): Promise<RegistryError> {

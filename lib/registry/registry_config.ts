@@ -182,3 +182,30 @@ export function parseRegistryConfig(text: string, where = "config"): RegistryCon
   }
   return out;
 }
+
+/**
+ * The hosts the configuration names as plain HTTP (registries and mirrors): besides loopback, the
+ * only ones that may get credentials in clear (a token realm on one of them included).
+ *
+ * @param config The registries configuration.
+ * @returns Their `host[:port]`s (`docker.io` as `registry-1.docker.io`, where requests go).
+ *
+ * @example The plain hosts of a configuration
+ * ```ts
+ * import { parseRegistryConfig, plainHostsOf } from "./registry_config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const c = parseRegistryConfig(
+ *   '{"registries":{"lan:5000":{"plainHttp":true,"mirrors":[{"host":"m:80","plainHttp":true}]}}}',
+ * );
+ * assert.deepEqual(plainHostsOf(c), ["lan:5000", "m:80"]);
+ * ```
+ */
+export function plainHostsOf(config: RegistryConfig): string[] {
+  const hosts: string[] = [];
+  for (const [name, entry] of Object.entries(config.registries)) {
+    if (entry.plainHttp) hosts.push(name === "docker.io" ? "registry-1.docker.io" : name);
+    for (const m of entry.mirrors ?? []) if (m.plainHttp) hosts.push(m.host);
+  }
+  return hosts;
+}

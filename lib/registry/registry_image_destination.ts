@@ -116,6 +116,7 @@ export class RegistryImageDestination implements ImageDestination {
       credentials,
       ...(options.plainHttp ? { plainHttp: true } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     });
     this.#transport = createPushTransport({
       registry: ref.registry,
@@ -124,6 +125,7 @@ export class RegistryImageDestination implements ImageDestination {
       credentials,
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     });
   }

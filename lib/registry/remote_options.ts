@@ -12,7 +12,8 @@ import type { Fetcher } from "../transport/fetcher.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
 import { type Mirror, MirroredRegistry, type RegistrySource } from "./mirrored_registry.ts";
 import { RegistryClient } from "./registry_client.ts";
-import { loadRegistryConfig, type RegistryConfig } from "./registry_config.ts";
+import { loadRegistryConfig, plainHostsOf } from "./registry_config.ts";
+import type { RegistryConfig } from "./registry_config.ts";
 
 /** Options for the functions that talk to a registry. */
 export interface RemoteOptions {
@@ -32,6 +33,13 @@ export interface RemoteOptions {
    * @default {5 attempts with backoff}
    */
   retry?: RetryOptions;
+  /**
+   * Milliseconds a registry (or mirror) may take to answer a request, and a response body may
+   * pause between two chunks; an attempt that runs out counts as a failed attempt of the retry
+   * budget. With the defaults, a server that never answers is given up on after about 60 s.
+   * @default {30000}
+   */
+  timeout?: number;
   /**
    * The network, for tests and embedders.
    * @default {globalThis.fetch}
@@ -92,6 +100,8 @@ export async function clientFor(
   const config = options.config ?? await loadRegistryConfig();
   const host = config.registries[ref.registry] ?? {};
   const shared = {
+    plainHosts: plainHostsOf(config),
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),

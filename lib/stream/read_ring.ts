@@ -1,6 +1,6 @@
 /**
- * Reads a byte stream into a small ring of reused buffers: no allocation per chunk, few and large
- * chunks, and back-pressure from the consumer. This is the hot path of every blob download.
+ * Reads a byte stream into a small ring of reused buffers: no allocation per chunk, large chunks,
+ * and back-pressure from the consumer. This is the hot path of every blob download.
  *
  * @module
  */
@@ -30,8 +30,12 @@ export interface ReadRingOptions {
  * a buffer is refilled only after that. If `consume` throws or its promise rejects, reading stops,
  * the body is cancelled, and the error is rethrown after every other pending chunk settled.
  *
- * Byte streams (a `fetch` body) are read with a BYOB reader straight into the buffers; other
- * streams are copied into them.
+ * Byte streams (a `fetch` body) are read with a BYOB reader straight into the buffers, one read
+ * per buffer, each handed on as it came (on loopback a read brings about 200 KiB); other streams
+ * are copied into them, filling each. Either way every byte that arrived is handed to `consume`,
+ * also when the stream then fails: a connection that breaks mid-buffer loses nothing, so a
+ * download that resumes goes on from the last byte received. (A BYOB read that fails takes its
+ * buffer with it, which is why a buffer is never filled by more than one.)
  *
  * Measured on the benchmark (4 x 128 MiB, loopback): 256 KiB x 4 reads as fast as the network
  * and hash allow with about half the memory of piping the body through `TransformStream`s.
@@ -79,30 +83,43 @@ export async function readRing(
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   let leftover: Uint8Array | undefined; // default reader: the rest of a chunk that did not fit
+  const hand = (slot: number, used: number) => {
+    pending[slot] = consume(new Uint8Array(buffers[slot]!, 0, used)).catch((error) => {
+      state.failure ??= { error };
+    });
+  };
   try {
     signal?.throwIfAborted();
     for (let slot = 0;; slot = (slot + 1) % count) {
       await pending[slot];
       const early = failed();
       if (early) throw early.error;
-      let buffer = buffers[slot]!;
       let used = 0;
       let done = false;
-      while (used < size) {
-        if (byob) {
-          const r = await byob.read(new Uint8Array(buffer, used, size - used));
-          if (r.value) buffer = r.value.buffer as ArrayBuffer; // the buffer was transferred
-          if (r.done) {
-            done = true;
-            break;
-          }
-          used += r.value.byteLength;
-          options.onRead?.(r.value.byteLength);
-        } else {
+      if (byob) {
+        // one read per buffer, handed on as it is: a BYOB read that fails takes its buffer with
+        // it, so a buffer never holds bytes of an earlier read when the next one starts
+        const r = await byob.read(new Uint8Array(buffers[slot]!, 0, size));
+        if (r.value) buffers[slot] = r.value.buffer as ArrayBuffer; // the buffer was transferred
+        if (r.done) done = true;
+        else {
+          used = r.value.byteLength;
+          options.onRead?.(used);
+        }
+      } else {
+        const buffer = buffers[slot]!;
+        while (used < size) {
           let chunk = leftover;
           leftover = undefined;
           if (!chunk) {
-            const r = await reader!.read();
+            let r: ReadableStreamReadResult<Uint8Array>;
+            try {
+              r = await reader!.read();
+            } catch (error) {
+              // the connection broke: what arrived before it is handed on, not lost
+              if (used > 0) hand(slot, used);
+              throw error;
+            }
             if (r.done) {
               done = true;
               break;
@@ -116,14 +133,8 @@ export async function readRing(
           if (take < chunk.byteLength) leftover = chunk.subarray(take);
         }
       }
-      buffers[slot] = buffer;
+      if (used > 0) hand(slot, used);
       signal?.throwIfAborted();
-      if (used > 0) {
-        const settled = consume(new Uint8Array(buffer, 0, used)).catch((error) => {
-          state.failure ??= { error };
-        });
-        pending[slot] = settled;
-      }
       if (done) break;
     }
     await Promise.all(pending);

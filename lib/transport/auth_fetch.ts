@@ -6,6 +6,7 @@
  */
 
 import { discard, type Fetcher, readCapped } from "./fetcher.ts";
+import { isLoopback } from "./is_loopback.ts";
 import { type Challenge, parseChallenges } from "./parse_challenges.ts";
 import { RegistryError } from "./registry_error.ts";
 
@@ -42,6 +43,13 @@ export interface AuthOptions {
    * @default {false}
    */
   allowInsecure?: boolean;
+  /**
+   * Other hosts (`host[:port]`) the user configured as plain HTTP (`plainHttp` in the registries
+   * configuration): a token realm there may get credentials over plain HTTP. Loopback hosts may
+   * always; any other plain-HTTP host never.
+   * @default {[]}
+   */
+  plainHosts?: readonly string[];
   /**
    * Where credentials come from.
    * @default {() => undefined} (anonymous)
@@ -115,6 +123,65 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
 
   const isOwn = (url: URL) =>
     url.host === options.host && (url.protocol === "https:" || options.allowInsecure === true);
+  const plainHosts = new Set((options.plainHosts ?? []).map((h) => h.toLowerCase()));
+  /** Whether a credential may be sent to this URL: HTTPS, loopback, or configured as plain. */
+  const mayCarryCredentials = (url: URL) =>
+    url.protocol === "https:" || isOwn(url) || isLoopback(url.host) ||
+    plainHosts.has(url.host.toLowerCase());
+  const inClear = (url: URL, what: string) =>
+    new Error(
+      `Cannot authenticate to ${options.registry}: ${what} ${url.origin} is plain HTTP, and ` +
+        "credentials go over plain HTTP only to loopback or to a host configured as plain " +
+        "(--plain-http, plainHttp in the config)",
+    );
+
+  /**
+   * Sends a token request, following redirects here so that a credential (the Basic header, a
+   * refresh token in the body) never follows one to a host that may not have it in clear.
+   */
+  const tokenRequest = async (
+    url: URL,
+    init: { method: string; headers: Headers; body?: string },
+    signal: AbortSignal,
+  ): Promise<Response> => {
+    let method = init.method;
+    let body = init.body;
+    const headers = new Headers(init.headers);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const carries = headers.has("authorization") || body !== undefined;
+      if (carries && !mayCarryCredentials(url)) {
+        throw inClear(url, hop === 0 ? "the token realm" : "the token realm redirects to");
+      }
+      const res = await tokenFetch(
+        new Request(url, {
+          method,
+          headers,
+          signal,
+          redirect: "manual",
+          ...(body !== undefined ? { body } : {}),
+        }),
+      );
+      const location = res.headers.get("location");
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+      await discard(res);
+      const target = new URL(location, url);
+      if (target.protocol !== "https:" && target.protocol !== "http:") {
+        throw new Error(`Cannot follow redirect to ${target.protocol} URL`);
+      }
+      // as fetch does: no Authorization to another host; 301/302/303 turn a POST into a GET
+      if (target.host !== url.host) headers.delete("authorization");
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        method = "GET";
+        body = undefined;
+        headers.delete("content-type");
+      }
+      options.onDebug?.(`token redirect ${res.status} -> ${target.origin}${target.pathname}`);
+      url = target;
+    }
+    throw new Error(
+      `Cannot ${init.method} ${url.origin}${url.pathname}: more than ${MAX_REDIRECTS} redirects`,
+    );
+  };
 
   /** Credentials for the repository a scope names (asked once per repository). */
   const getCredentials = (scope: string | undefined) => {
@@ -144,8 +211,11 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
     } catch {
       throw new Error(`Cannot authenticate to ${options.registry}: invalid token realm`);
     }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new Error(`Cannot authenticate to ${options.registry}: token realm is not HTTP(S)`);
+    }
     if (
-      url.protocol !== "https:" && !(url.protocol === "http:" && registryUrl.protocol === "http:")
+      url.protocol !== "https:" && registryUrl.protocol !== "http:" && !mayCarryCredentials(url)
     ) {
       throw new Error(
         `Cannot authenticate to ${options.registry}: token realm ${url.origin} is not HTTPS`,
@@ -165,14 +235,11 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
       if (c.params.service) form.set("service", c.params.service);
       if (scopes.length > 0) form.set("scope", scopes.join(" "));
       options.onDebug?.(`token request: POST ${url.origin}${url.pathname} scope=${scope ?? ""}`);
-      res = await tokenFetch(
-        new Request(url, {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: form.toString(),
-          signal,
-        }),
-      );
+      res = await tokenRequest(url, {
+        method: "POST",
+        headers: new Headers({ "content-type": "application/x-www-form-urlencoded" }),
+        body: form.toString(),
+      }, signal);
       if (res.status === 404 || res.status === 405) {
         // a realm that does not do OAuth: fall back to GET below
         await discard(res);
@@ -189,7 +256,7 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
         headers.set("authorization", basic(creds.username, creds.password));
       }
       options.onDebug?.(`token request: GET ${url.origin}${url.pathname} scope=${scope ?? ""}`);
-      res = await tokenFetch(new Request(url, { headers, signal }));
+      res = await tokenRequest(url, { method: "GET", headers }, signal);
       if (!res.ok) throw await RegistryError.fromResponse(res, "GET", url.toString(), what);
     }
     const text = new TextDecoder().decode(

@@ -8,7 +8,8 @@
 
 import { USER_AGENT } from "../version.ts";
 import { withAuth } from "./auth_fetch.ts";
-import { networkError, type TransportOptions } from "./create_transport.ts";
+import { DEFAULT_TIMEOUT, networkError, type TransportOptions } from "./create_transport.ts";
+import { withDeadline } from "./with_deadline.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { type RetryOptions, withRetry } from "./retry_fetch.ts";
 
@@ -36,7 +37,17 @@ export interface PushTransport {
  * ```
  */
 export function createPushTransport(options: TransportOptions): PushTransport {
-  const network = options.fetch ?? ((request: Request) => fetch(request));
+  const raw = options.fetch ?? ((request: Request) => fetch(request));
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  const plain = withDeadline(raw, timeout);
+  // a request with a body is answered once the body is in: its deadline grows with the body's
+  // size (at 256 KiB/s, far below any working link), so that a destination that never answers
+  // still ends the push, and a big PATCH on a slow link is not cut short
+  const network: Fetcher = (request) => {
+    const length = Number(request.headers.get("content-length") ?? "0");
+    if (!Number.isSafeInteger(length) || length <= 0) return plain(request);
+    return withDeadline(raw, timeout + Math.ceil(length / 256))(request);
+  };
   const userAgent = options.userAgent ?? USER_AGENT;
   const base: Fetcher = async (request) => {
     if (!request.headers.has("user-agent")) {
@@ -60,6 +71,7 @@ export function createPushTransport(options: TransportOptions): PushTransport {
     registry: options.registry,
     host: options.host,
     allowInsecure: options.allowInsecure ?? false,
+    ...(options.plainHosts ? { plainHosts: options.plainHosts } : {}),
     tokenFetch: withRetry(base, retry),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),

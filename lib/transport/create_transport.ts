@@ -8,6 +8,10 @@ import { USER_AGENT } from "../version.ts";
 import { type CredentialResolver, withAuth } from "./auth_fetch.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { type RetryOptions, withRetry } from "./retry_fetch.ts";
+import { ResponseTimeoutError, withDeadline } from "./with_deadline.ts";
+
+/** How long a server may take to answer a request (and a body may pause), by default. */
+export const DEFAULT_TIMEOUT = 30_000;
 
 /** Options for {@linkcode createTransport}. */
 export interface TransportOptions {
@@ -21,6 +25,12 @@ export interface TransportOptions {
    */
   allowInsecure?: boolean;
   /**
+   * Other hosts the user configured as plain HTTP: token realms there may get credentials in
+   * clear (see `AuthOptions.plainHosts`).
+   * @default {[]}
+   */
+  plainHosts?: readonly string[];
+  /**
    * Where credentials come from.
    * @default {anonymous}
    */
@@ -30,6 +40,13 @@ export interface TransportOptions {
    * @default {5 attempts, 250 ms doubling, Retry-After up to 60 s}
    */
   retry?: RetryOptions;
+  /**
+   * Milliseconds a server may take to answer a request (its headers), and a response body may
+   * pause between two chunks; each attempt that runs out counts as one failed attempt of the
+   * retry budget, and no attempt starts that could end after the retry deadline.
+   * @default {30000}
+   */
+  timeout?: number;
   /**
    * The network: any fetch-shaped function (tests and embedders can inject one).
    * @default {globalThis.fetch}
@@ -54,7 +71,8 @@ export interface TransportOptions {
  * @returns The error to throw.
  */
 export function networkError(error: unknown, request: Request): unknown {
-  if (!(error instanceof TypeError) || request.signal.aborted) return error;
+  if (!(error instanceof TypeError) || error instanceof ResponseTimeoutError) return error;
+  if (request.signal.aborted) return error;
   let reason = error.cause instanceof Error ? error.cause.message : error.message;
   reason = reason.replace(/^error sending request for url \([^)]*\):\s*/, "");
   const url = new URL(request.url);
@@ -81,7 +99,8 @@ export function networkError(error: unknown, request: Request): unknown {
  * ```
  */
 export function createTransport(options: TransportOptions): Fetcher {
-  const network = options.fetch ?? ((request: Request) => fetch(request));
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+  const network = withDeadline(options.fetch ?? ((request: Request) => fetch(request)), timeout);
   const userAgent = options.userAgent ?? USER_AGENT;
   const base: Fetcher = async (request) => {
     if (!request.headers.has("user-agent")) {
@@ -105,6 +124,7 @@ export function createTransport(options: TransportOptions): Fetcher {
     registry: options.registry,
     host: options.host,
     allowInsecure: options.allowInsecure ?? false,
+    ...(options.plainHosts ? { plainHosts: options.plainHosts } : {}),
     tokenFetch: withRetry(base, retry),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),

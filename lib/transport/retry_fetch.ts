@@ -6,6 +6,7 @@
 
 import { discard, type Fetcher } from "./fetcher.ts";
 import { parseRetryAfter } from "./parse_retry_after.ts";
+import { ResponseTimeoutError } from "./with_deadline.ts";
 
 /** Options for {@linkcode withRetry}. */
 export interface RetryOptions {
@@ -33,8 +34,10 @@ export interface RetryOptions {
   maxRetryAfter?: number;
   /**
    * The longest one request may take, retries included, in milliseconds: no retry starts that
-   * would end after it.
-   * @default {120000}
+   * could end after it, an attempt being expected to take as long as the one that just failed
+   * (a server that never answers takes the whole response deadline each time). With the
+   * default 30 s response deadline, such a server is given up on after two attempts, about 60 s.
+   * @default {90000}
    */
   deadline?: number;
   /**
@@ -78,7 +81,7 @@ export function withRetry(next: Fetcher, options: RetryOptions = {}): Fetcher {
   const baseDelay = options.baseDelay ?? 250;
   const maxDelay = options.maxDelay ?? 10_000;
   const maxRetryAfter = options.maxRetryAfter ?? 60_000;
-  const deadline = options.deadline ?? 120_000;
+  const deadline = options.deadline ?? 90_000;
   // a host that asked for a pause (Retry-After, or a failure's backoff) gets it from every request
   const pauses = new Map<string, number>();
   return async (request) => {
@@ -91,13 +94,17 @@ export function withRetry(next: Fetcher, options: RetryOptions = {}): Fetcher {
       if (pause > 0) await sleep(pause, signal);
       let last = attempt >= attempts;
       let response: Response;
+      const attemptStarted = Date.now();
       try {
         response = await next(last ? request : request.clone());
       } catch (error) {
         if (signal.aborted || !isNetworkError(error)) throw error;
         history.push((error as Error).message);
         const delay = backoff(attempt, baseDelay, maxDelay);
-        if (last || Date.now() + delay - started > deadline) throw exhausted(error, history);
+        const took = Date.now() - attemptStarted;
+        if (last || Date.now() + delay + took - started > deadline) {
+          throw exhausted(error, history);
+        }
         pauses.set(host, Math.max(pauses.get(host) ?? 0, Date.now() + delay));
         options.onRetry?.(attempt, (error as Error).message, delay);
         await sleep(delay, signal);
@@ -109,7 +116,7 @@ export function withRetry(next: Fetcher, options: RetryOptions = {}): Fetcher {
       let delay = backoff(attempt, baseDelay, maxDelay);
       if (after !== undefined) delay = Math.max(delay, after * 1000);
       if (after !== undefined && after * 1000 > maxRetryAfter) last = true;
-      if (Date.now() + delay - started > deadline) last = true;
+      if (Date.now() + delay + (Date.now() - attemptStarted) - started > deadline) last = true;
       if (last) {
         if (history.length > 1) HISTORY.set(response, history);
         return response;
@@ -142,9 +149,11 @@ function exhausted(error: unknown, history: string[]): unknown {
   const said = reasons.every((r) => r === reasons[0])
     ? "each ended the same way"
     : summarizeAttempts(reasons, "; ");
-  return new TypeError(`${error.message} (after ${history.length} attempts: ${said})`, {
-    cause: error,
-  });
+  const message = `${error.message} (after ${history.length} attempts: ${said})`;
+  // the class says what happened: a timeout stays a timeout
+  return error instanceof ResponseTimeoutError
+    ? new ResponseTimeoutError(message, { cause: error })
+    : new TypeError(message, { cause: error });
 }
 
 /**

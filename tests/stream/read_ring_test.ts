@@ -121,3 +121,47 @@ Deno.test("readRing: an abort signal stops a stalled body", async () => {
   );
   assertEquals(e.message, "stop");
 });
+
+/** A byte stream delivering `data` in pieces of `chunk` bytes, then failing with `fail`. */
+function byteStream(data: Uint8Array, chunk: number, fail: Error): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      if (at >= data.byteLength) return c.error(fail);
+      const view = c.byobRequest?.view;
+      const n = Math.min(chunk, data.byteLength - at, view?.byteLength ?? chunk);
+      if (view) {
+        new Uint8Array(view.buffer, view.byteOffset, n).set(data.subarray(at, at + n));
+        c.byobRequest!.respond(n);
+      } else {
+        c.enqueue(data.slice(at, at + n));
+      }
+      at += n;
+    },
+  });
+}
+
+Deno.test("readRing: the bytes that arrived before a break are all handed on", async () => {
+  // 100 KiB in 10 KiB pieces, then the connection breaks: less than one 256 KiB buffer
+  const data = bytes(100 * 1024);
+  const broken = new Error("connection reset");
+  for (
+    const make of [
+      () => plainStream(data, 10 * 1024, broken),
+      () => byteStream(data, 10 * 1024, broken),
+    ]
+  ) {
+    const parts: Uint8Array[] = [];
+    const e = await assertRejects(
+      () =>
+        readRing(make(), (chunk) => {
+          parts.push(chunk.slice());
+          return Promise.resolve();
+        }),
+      Error,
+    );
+    assertEquals(e, broken);
+    assertEquals(concat(parts), data);
+  }
+});

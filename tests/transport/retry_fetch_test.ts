@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../_assert.ts";
+import { ResponseTimeoutError } from "../../lib/transport/with_deadline.ts";
 import {
   isNetworkError,
   RETRYABLE_STATUSES,
@@ -312,4 +313,23 @@ Deno.test("withRetry: no retry starts that would end after the deadline", async 
   const res = await withRetry(fetcher, { deadline: 1000 })(new Request("http://h/"));
   assertEquals([res.status, calls], [503, 1]);
   assert(performance.now() - start < 500);
+});
+
+Deno.test("withRetry: an attempt that took long counts as long for the next one", async () => {
+  // every attempt ends like a response deadline: after 300 ms, with a network error; with a
+  // 1000 ms budget three attempts fit (they end at about 900 ms) and a fourth could end after
+  // it, so it never starts (without the projection it would: it starts at about 900 ms)
+  let calls = 0;
+  const fetcher = async (req: Request) => {
+    calls++;
+    await sleep(300, req.signal);
+    throw new ResponseTimeoutError("Cannot GET http://h/: no response within 300 ms");
+  };
+  const e = await assertRejects(
+    () => withRetry(fetcher, { deadline: 1000, baseDelay: 1 })(new Request("http://h/")),
+    ResponseTimeoutError,
+  );
+  assert(calls <= 3, `${calls} attempts`);
+  assert(calls >= 1);
+  assertStringIncludes(e.message, "no response within 300 ms");
 });

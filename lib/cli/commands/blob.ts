@@ -1,6 +1,6 @@
 // skiff blob REPO@DIGEST
 
-import { CREDENTIAL_OPTIONS, referenceArg, remoteOptions } from "../_shared.ts";
+import { CREDENTIAL_OPTIONS, referenceArg, remoteOptions, TIMEOUT_USAGE } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff blob REPO@DIGEST [options]
@@ -14,6 +14,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   credentials for this request (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --debug            show stack traces and transport details
 
 Examples:

@@ -10,6 +10,7 @@ import {
   printJson,
   printRaw,
   remoteOptions,
+  TIMEOUT_USAGE,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import type { Command } from "../command.ts";
@@ -30,6 +31,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   credentials for this request (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --debug            show stack traces and transport details
 
 Examples:

@@ -11,6 +11,8 @@ import {
   jsonFlag,
   printJson,
   referenceArg,
+  TIMEOUT_USAGE,
+  timeoutOption,
   warningLog,
 } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
@@ -36,6 +38,7 @@ Options:
   -u, --username U   log in as U to both registries (default: the stored
                      credentials, see skiff login)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   -q, --quiet        print only the result line
   --json             print the result as a JSON object instead of the line
   --debug            show stack traces and transport details (resumes, mounts)
@@ -86,6 +89,7 @@ export const copyCommand: Command = {
         platforms,
         jobs,
         signal: ctx.signal,
+        ...timeoutOption(ctx),
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...(credentials ? { credentials } : {}),
         ...warningLog(ctx),

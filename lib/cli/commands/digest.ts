@@ -7,6 +7,7 @@ import {
   platformFlag,
   printJson,
   remoteOptions,
+  TIMEOUT_USAGE,
 } from "../_shared.ts";
 import type { Command } from "../command.ts";
 import { safe } from "../../progress/escape_text.ts";
@@ -24,6 +25,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   credentials for this request (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --debug            show stack traces and transport details
 
 Examples:

@@ -2,6 +2,7 @@
 
 import { safe } from "../../progress/escape_text.ts";
 import { RegistryClient } from "../../registry/registry_client.ts";
+import { loadRegistryConfig, plainHostsOf } from "../../registry/registry_config.ts";
 import { parseReference } from "../../reference/parse_reference.ts";
 import {
   authKeyFor,
@@ -12,7 +13,7 @@ import {
 } from "../../transport/auth_file.ts";
 import { helperErase, helperStore } from "../../transport/credential_helper.ts";
 import { dockerConfigPath } from "../../transport/stored_credentials.ts";
-import { debugLog, readPassword } from "../_shared.ts";
+import { debugLog, readPassword, TIMEOUT_USAGE, timeoutFlag } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
 
 const LOGIN_USAGE = `Usage: skiff login REGISTRY [-u USER] [--password-stdin] [options]
@@ -25,6 +26,7 @@ Without -u or --password-stdin, asks on the terminal (the password is not shown)
 Options:
   -u, --username U   the user name
   --password-stdin   read the password (or token) from stdin
+${TIMEOUT_USAGE}
   --plain-http       speak plain HTTP to the registry
   --debug            show transport details
 
@@ -64,9 +66,11 @@ export const loginCommand: Command = {
     username: { type: "string", short: "u" },
     "password-stdin": { type: "boolean" },
     "plain-http": { type: "boolean" },
+    timeout: { type: "string" },
   },
   async run(ctx) {
     const registry = registryArg(ctx, LOGIN_USAGE);
+    const timeout = timeoutFlag(ctx);
     let username = ctx.flags.username;
     if (typeof username !== "string") {
       if (!ctx.io.isTerminal.stdin || ctx.flags["password-stdin"]) {
@@ -77,9 +81,15 @@ export const loginCommand: Command = {
     if (username === "") throw new UsageError("the user name is empty");
     const password = await readPassword(ctx, ctx.flags["password-stdin"] === true);
 
+    // the same plain-HTTP hosts a pull would use: a realm on one of them may get the password
+    const config = await loadRegistryConfig();
+    const plainHttp = ctx.flags["plain-http"] === true ||
+      config.registries[registry]?.plainHttp === true;
     const client = new RegistryClient(registry, {
       credentials: { username, password },
-      ...(ctx.flags["plain-http"] ? { plainHttp: true } : {}),
+      plainHosts: plainHostsOf(config),
+      ...(plainHttp ? { plainHttp: true } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
       ...debugLog(ctx),
     });
     await client.ping({ signal: ctx.signal });

@@ -13,6 +13,8 @@ import {
   platformFlag,
   printJson,
   storePath,
+  TIMEOUT_USAGE,
+  timeoutFlag,
   warningLog,
 } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
@@ -38,6 +40,7 @@ Options:
   -u, --username U   log in as U for this pull (default: the credentials docker
                      and podman stored, see skiff login)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   -q, --quiet        print only the result line
   --json             print the result as a JSON object instead of the line
   --debug            show stack traces and transport details
@@ -87,6 +90,7 @@ export const pullCommand: Command = {
       policy = flags.pull as PullPolicy;
     }
     const credentials = await credentialFlags(ctx);
+    const timeout = timeoutFlag(ctx);
     const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
     let result;
     try {
@@ -98,6 +102,7 @@ export const pullCommand: Command = {
         ...(platform ? { platform } : {}),
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...(credentials ? { credentials } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
         ...warningLog(ctx),
         onProgress: (e) => {
           if (e.type === "blob-start") ctx.partialDownloads = true;

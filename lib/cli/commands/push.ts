@@ -12,6 +12,8 @@ import {
   printJson,
   referenceArg,
   storePath,
+  TIMEOUT_USAGE,
+  timeoutOption,
   warningLog,
 } from "../_shared.ts";
 import type { Command } from "../command.ts";
@@ -31,6 +33,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   log in as U (default: the stored credentials, see skiff login)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   -q, --quiet        print only the result line
   --json             print the result as a JSON object instead of the line
   --debug            show stack traces and transport details
@@ -73,6 +76,7 @@ export const pushCommand: Command = {
       store: storePath(ctx),
       jobs,
       signal: ctx.signal,
+      ...timeoutOption(ctx),
       ...(flags["plain-http"] ? { plainHttp: true } : {}),
       ...(credentials ? { credentials } : {}),
       ...warningLog(ctx),

@@ -10,6 +10,8 @@ import {
   debugLog,
   jsonFlag,
   printJson,
+  TIMEOUT_USAGE,
+  timeoutOption,
   warningLog,
 } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
@@ -40,6 +42,7 @@ Options:
   --plain-http       speak plain HTTP to both registries
   -u, --username U   log in as U to both registries (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --json             print the report(s) as JSON instead of the lines
   --debug            show stack traces and transport details
 
@@ -86,6 +89,7 @@ export const syncCommand: Command = {
         images,
         jobs: blobs,
         signal: ctx.signal,
+        ...timeoutOption(ctx),
         ...(job.tags !== undefined ? { tags: job.tags } : {}),
         ...(job.platform !== undefined ? { platforms: job.platform } : {}),
         ...(flags["no-referrers"] ? { referrers: false } : {}),
@@ -99,7 +103,8 @@ export const syncCommand: Command = {
       try {
         reports.push(await sync(job.source, job.destination, options));
       } catch (e) {
-        if (ctx.signal.aborted) throw e;
+        // one source: its failure is the command's (one line); with --config, the others go on
+        if (ctx.signal.aborted || typeof flags.config !== "string") throw e;
         // the source could not be listed: that job fails, the others go on
         const error = (e as Error).message;
         if (!json) io.err(`skiff: ${escapeText(error)}\n`);

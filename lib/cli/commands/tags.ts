@@ -2,7 +2,7 @@
 
 import { escapeText } from "../../progress/escape_text.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
-import { CREDENTIAL_OPTIONS, jsonFlag, printJson, remoteOptions } from "../_shared.ts";
+import { CREDENTIAL_OPTIONS, jsonFlag, remoteOptions, TIMEOUT_USAGE } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff tags REPO [options]
@@ -15,6 +15,7 @@ Options:
   --plain-http       speak plain HTTP to the registry
   -u, --username U   credentials for this request (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
+${TIMEOUT_USAGE}
   --debug            show stack traces and transport details
 
 Examples:
@@ -44,12 +45,33 @@ export const tagsCommand: Command = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const { listTags } = await import("../../registry/list_tags.ts");
-    const tags = await listTags(repo, await remoteOptions(ctx));
+    const { streamTags } = await import("../../registry/stream_tags.ts");
+    const pages = streamTags(repo, await remoteOptions(ctx));
+    // printed page by page as the registry sends them: a long list never sits in memory
     if (jsonFlag(ctx)) {
-      printJson(ctx, { repository: repo.toString(), tags });
+      // the same document JSON.stringify(value, null, 2) gives, written as it comes
+      let first = true;
+      for await (const page of pages) {
+        for (const t of page) {
+          ctx.io.out(
+            `${
+              first
+                ? `{\n  "repository": ${JSON.stringify(repo.toString())},\n  "tags": [\n`
+                : ",\n"
+            }    ${JSON.stringify(t)}`,
+          );
+          first = false;
+        }
+      }
+      ctx.io.out(
+        first
+          ? `{\n  "repository": ${JSON.stringify(repo.toString())},\n  "tags": []\n}\n`
+          : "\n  ]\n}\n",
+      );
     } else {
-      ctx.io.out(tags.map((t) => `${escapeText(t)}\n`).join(""));
+      for await (const page of pages) {
+        if (page.length > 0) ctx.io.out(page.map((t) => `${escapeText(t)}\n`).join(""));
+      }
     }
     return 0;
   },

@@ -12,6 +12,8 @@ import {
   printJson,
   referenceArg,
   storePath,
+  TIMEOUT_USAGE,
+  timeoutFlag,
 } from "../_shared.ts";
 import { type Command, type Flags, UsageError } from "../command.ts";
 
@@ -42,6 +44,7 @@ Options:
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --plain-http       speak plain HTTP to the registry when pulling
+${TIMEOUT_USAGE}
   --max-entries N    refuse images with more than N tar entries (default: 1000000)
   --max-bytes N      refuse images with more than N uncompressed bytes; K, M, G and
                      T suffixes are powers of 1024 (default: 64G)
@@ -67,6 +70,7 @@ export const unpackCommand: Command = {
   options: {
     platform: { type: "string" },
     "plain-http": { type: "boolean" },
+    timeout: { type: "string" },
     "max-entries": { type: "string" },
     "max-bytes": { type: "string" },
     quiet: { type: "boolean", short: "q" },
@@ -104,6 +108,7 @@ export const unpackCommand: Command = {
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);
     const json = jsonFlag(ctx);
+    const timeout = timeoutFlag(ctx);
     const renderer = flags.quiet || json ? undefined : new LineRenderer(io.err);
     const start = performance.now();
     const result = await unpack(ref, dir, {
@@ -118,6 +123,7 @@ export const unpackCommand: Command = {
       ...(flags.journal ? { journal: true } : {}),
       pullOptions: {
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
+        ...(timeout !== undefined ? { timeout } : {}),
         ...debugLog(ctx),
       },
       onProgress: (e) => {
