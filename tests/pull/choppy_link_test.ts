@@ -6,6 +6,7 @@ import { startFixture } from "../_fixture.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
+import { tempDir } from "../_temp.ts";
 
 const CUT = 40 * 1024;
 
@@ -15,7 +16,7 @@ Deno.test("choppy link: a connection cut every 40 KiB still completes every blob
   proxy.on((_req, url) =>
     url.pathname.includes("/blobs/") ? { kind: "cut", after: CUT } : undefined
   );
-  const dir = await Deno.makeTempDir({ prefix: "skiff-choppy-" });
+  const dir = await tempDir({ prefix: "skiff-choppy-" });
   try {
     const store = `${dir}/store`;
     const name = `${proxy.host}/test/single:1`;

@@ -7,6 +7,7 @@ import { skiff, spawnSkiff } from "../_cli.ts";
 import { listTags } from "../../lib/registry/list_tags.ts";
 import { RegistryClient } from "../../lib/registry/registry_client.ts";
 import { RegistryError } from "../../lib/transport/registry_error.ts";
+import { tempDir } from "../_temp.ts";
 
 const MiB = 1024 * 1024;
 
@@ -178,7 +179,7 @@ Deno.test("caps: a config or manifest descriptor far beyond any real one is refu
     }
     return new Response(endless(MiB)); // what a blob or manifest request would get
   });
-  const dir = await Deno.makeTempDir({ prefix: "skiff-caps-" });
+  const dir = await tempDir({ prefix: "skiff-caps-" });
   try {
     for (
       const [tag, why] of [

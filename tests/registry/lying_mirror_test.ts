@@ -9,6 +9,7 @@ import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { fetchImageConfig } from "../../lib/registry/fetch_image_config.ts";
 import { parseRegistryConfig } from "../../lib/registry/registry_config.ts";
+import { tempDir } from "../_temp.ts";
 
 const HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>\n";
 
@@ -20,7 +21,7 @@ Deno.test("lying mirror: every kind of lie about a blob falls back within the sa
     headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
   })).json() as { config: { digest: string }; layers: { digest: string; size: number }[] };
   const big = manifest.layers.reduce((a, b) => (a.size > b.size ? a : b));
-  const dir = await Deno.makeTempDir({ prefix: "skiff-lying-mirror-" });
+  const dir = await tempDir({ prefix: "skiff-lying-mirror-" });
   let n = 0;
   const configFor = (...mirrors: string[]) =>
     parseRegistryConfig(JSON.stringify({ registries: { [upstream.host]: { mirrors } } }));
