@@ -33,15 +33,9 @@ import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { readCapped } from "../transport/fetcher.ts";
-import {
-  INDEX_DIGEST_ANNOTATION,
-  PULLED_ANNOTATION,
-  REF_NAME_ANNOTATION,
-  SOURCE_DIGEST_ANNOTATION,
-  Store,
-} from "../store/store.ts";
+import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, Store } from "../store/store.ts";
 import { holdPullLock } from "../store/_locks.ts";
-import { nameOf } from "../store/_index_entry.ts";
+import { nameImage } from "../store/name_image.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
@@ -96,14 +90,18 @@ export interface PullResult {
   /** The canonical reference the image is stored under, e.g. `docker.io/library/alpine:3.20`. */
   reference: string;
   /**
-   * The digest of the stored image manifest (the platform's manifest for an index). Docker
-   * schema 2 manifests are stored as their OCI conversion, as skopeo does, so that OCI tools
-   * find them; config and layers are the registry's bytes either way.
+   * The registry's digest of the image manifest (the platform's manifest for an index): what
+   * `REPO@DIGEST` fetches from any registry that has the image, and what every command takes.
    */
   digest: string;
-  /** The registry's digest of the image manifest (differs from `digest` after a conversion). */
-  sourceDigest: string;
-  /** The stored manifest's media type (always the OCI image manifest). */
+  /**
+   * The digest of the manifest as stored. A single-platform Docker schema 2 image is stored as
+   * its OCI conversion, as skopeo does, so that OCI tools (umoci) find it; the registry's
+   * original is kept beside it in `blobs/`. Config and layers are the registry's bytes either
+   * way. The same as `digest` when nothing was converted.
+   */
+  storedDigest: string;
+  /** The stored manifest's media type. */
   mediaType: string;
   /** The index the reference pointed at, if it was one. */
   indexDigest: string | undefined;
@@ -322,10 +320,7 @@ export async function pull(
   if (image !== top && !image.local) await store.putBlob(image.digest, image.bytes);
   if (stored.digest !== image.digest) await store.putBlob(stored.digest, stored.bytes);
 
-  const annotations: Record<string, string> = {
-    [REF_NAME_ANNOTATION]: name,
-    [PULLED_ANNOTATION]: new Date().toISOString(),
-  };
+  const annotations: Record<string, string> = {};
   if (indexDigest) annotations[INDEX_DIGEST_ANNOTATION] = indexDigest;
   if (stored.digest !== image.digest) annotations[SOURCE_DIGEST_ANNOTATION] = image.digest;
   const entry: Descriptor = {
@@ -335,28 +330,21 @@ export async function pull(
     ...(platform ? { platform } : {}),
     annotations,
   };
-  // a re-pull that found what the name already points at writes nothing (not even the time):
-  // a warm pull stays cheap, and works on a read-only store
-  // (and a name that has other entries too, malformed ones included, is written: they go)
-  const named = (await store.readEntries()).filter((e) => e.name === name);
-  const known = named.length === 1 && named[0]!.problems.length === 0
-    ? named[0]!.descriptor
-    : undefined;
-  const same = known !== undefined && known.digest === entry.digest &&
-    known.annotations?.[INDEX_DIGEST_ANNOTATION] === annotations[INDEX_DIGEST_ANNOTATION] &&
-    known.annotations?.[SOURCE_DIGEST_ANNOTATION] === annotations[SOURCE_DIGEST_ANNOTATION];
-  if (!same) {
-    await store.updateIndex((entries) => [
-      ...entries.filter((e) => nameOf(e) !== name),
-      entry,
-    ]);
-  }
-  emit({ type: "done", reference: name, digest: stored.digest });
+  // the name last: every entry always resolves (a second platform of an index names the index)
+  await nameImage(
+    store,
+    name,
+    entry,
+    indexDigest
+      ? { index: { mediaType: top.mediaType, digest: top.digest, size: top.bytes.byteLength } }
+      : {},
+  );
+  emit({ type: "done", reference: name, digest: image.digest });
 
   return {
     reference: name,
-    digest: stored.digest,
-    sourceDigest: image.digest,
+    digest: image.digest,
+    storedDigest: stored.digest,
     mediaType: stored.mediaType,
     indexDigest,
     platform,

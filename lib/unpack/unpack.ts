@@ -10,15 +10,16 @@ import { pull, type PullOptions } from "../pull/pull.ts";
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import {
-  choosePlatform,
   hostPlatform,
   normalizePlatform,
   parsePlatform,
+  PlatformNotFoundError,
 } from "../registry/choose_platform.ts";
 import { layerCompression } from "../registry/media_types.ts";
-import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
-import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
+import type { ImageConfig } from "../registry/parse_image_config.ts";
+import type { ImageManifest, Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
+import { resolveStoredImage } from "../store/resolve_stored_image.ts";
 import { checkTarget, startBuild, type TargetBuild } from "./_target.ts";
 
 /** Options for {@linkcode unpack}. */
@@ -93,8 +94,10 @@ export interface UnpackOptions {
 export interface UnpackResult {
   /** The canonical reference, e.g. `docker.io/library/alpine:3.20`. */
   reference: string;
-  /** The digest of the stored image manifest that was unpacked. */
+  /** The registry's digest of the image manifest that was unpacked (what `pull` prints). */
   digest: string;
+  /** The digest of that manifest as stored (its OCI conversion, for a Docker schema 2 image). */
+  storedDigest: string;
   /** The directory holding the root filesystem (for a disk image: the image file). */
   dir: string;
   /** What was written. */
@@ -214,7 +217,7 @@ export async function unpack(
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
-  let image = await findStored(store, name, want);
+  let image = await findStored(store, ref, want, options.platform !== undefined);
   let pulled = false;
   if (!image) {
     // with "never", the store alone answers, as `pull --pull never` does (a stored image for
@@ -227,7 +230,12 @@ export async function unpack(
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    image = { digest: result.digest, manifest: result.manifest, config: result.config };
+    image = {
+      digest: result.digest,
+      storedDigest: result.storedDigest,
+      manifest: result.manifest,
+      config: result.config,
+    };
     pulled = options.pull !== "never";
   }
   const layers = image.manifest.layers;
@@ -329,6 +337,7 @@ export async function unpack(
     return {
       reference: name,
       digest: image.digest,
+      storedDigest: image.storedDigest,
       dir: target,
       format,
       ...(erofs?.image ? { image: { size: erofs.image.size, digest: erofs.image.digest } } : {}),
@@ -404,35 +413,33 @@ async function imageUuid(digest: string): Promise<Uint8Array> {
 
 interface StoredImage {
   digest: string;
+  storedDigest: string;
   manifest: ImageManifest;
   config: ImageConfig;
 }
 
-/** The image named `name` in the store, when it is there complete and for the platform. */
+/**
+ * The image `ref` names in the store, when it is there complete and for the platform (an explicit
+ * one is checked against a single-platform image; from a stored index, it is chosen).
+ */
 async function findStored(
   store: Store,
-  name: string,
+  ref: Reference,
   want: Platform,
+  explicit: boolean,
 ): Promise<StoredImage | undefined> {
-  const entry = await store.findImage(name);
-  if (!entry) return undefined;
-  if (entry.platform) {
-    try {
-      choosePlatform({ schemaVersion: 2, manifests: [entry] }, want);
-    } catch {
-      return undefined; // stored for another platform
-    }
+  // a digest names one image (or an index to choose from): the host platform is only a default
+  if (!explicit && ref.digest !== undefined) {
+    return await resolveStoredImage(store, ref, { defaultPlatform: want }).catch((e) => {
+      if (e instanceof PlatformNotFoundError) return undefined;
+      throw e;
+    });
   }
   try {
-    const parsed = parseManifest(await store.readBlob(entry.digest, 4 * 1024 * 1024));
-    if (parsed.kind !== "manifest") return undefined;
-    const manifest = parsed.manifest;
-    for (const blob of [manifest.config, ...manifest.layers]) {
-      if (!(await store.hasBlob(blob.digest, blob.size))) return undefined;
-    }
-    const config = parseImageConfig(await store.readBlob(manifest.config.digest));
-    return { digest: entry.digest, manifest, config };
-  } catch {
-    return undefined; // damaged: a pull repairs it
+    return await resolveStoredImage(store, ref, { platform: want });
+  } catch (e) {
+    if (!(e instanceof PlatformNotFoundError)) throw e;
+    // a single-platform image for another platform: used as it is unless one was asked for
+    return explicit ? undefined : await resolveStoredImage(store, ref);
   }
 }

@@ -121,7 +121,7 @@ export const pullCommand: Command = {
       printJson(ctx, {
         reference: result.reference,
         digest: result.digest,
-        sourceDigest: result.sourceDigest,
+        storedDigest: result.storedDigest,
         mediaType: result.mediaType,
         indexDigest: result.indexDigest ?? null,
         platform: result.platform ? formatPlatform(result.platform) : null,

@@ -135,6 +135,7 @@ export const unpackCommand: Command = {
       printJson(ctx, {
         reference: result.reference,
         digest: result.digest,
+        storedDigest: result.storedDigest,
         format: result.format,
         path: result.dir,
         layers: result.layers,
