@@ -14,7 +14,6 @@ import {
   formatPlatform,
   hostPlatform,
   normalizePlatform,
-  parsePlatform,
   PlatformNotFoundError,
 } from "../registry/choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
@@ -40,6 +39,7 @@ import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
 import { runBounded } from "./_run_bounded.ts";
+import { platformsOf, pullPlatforms } from "./_pull_platforms.ts";
 
 /**
  * When {@linkcode pull} asks the registry:
@@ -67,10 +67,13 @@ export interface PullOptions extends RemoteOptions {
    */
   store?: string | Store;
   /**
-   * The platform to pull from a multi-platform image: `os/arch[/variant]` or an object.
+   * The platform to pull from a multi-platform image: `os/arch[/variant]` or an object; or
+   * several (a comma-separated list, or an array), or `"all"` (everything the index lists,
+   * attestations too). With more than one, the name's entry in the store is the index (its
+   * exact bytes) and the result is the index's, with each platform in `platforms`.
    * @default {"linux/<host arch>"}
    */
-  platform?: string | Platform;
+  platform?: string | Platform | readonly (string | Platform)[];
   /**
    * How many blobs download at once.
    * @default {4}
@@ -117,6 +120,22 @@ export interface PullResult {
   store: string;
   /** Bytes transferred for blobs in this pull (0 when everything was present). */
   bytesFetched: number;
+  /**
+   * With several platforms asked for: each one pulled, in the order asked (with `"all"`, the
+   * index's). Then `digest` is the index's, and `manifest`, `config` and `layers` the first
+   * platform's.
+   */
+  platforms?: PulledPlatform[];
+}
+
+/** One platform of a pull of several (see {@linkcode PullResult}). */
+export interface PulledPlatform {
+  /** Its platform. */
+  platform: Platform | undefined;
+  /** The registry's digest of its manifest. */
+  digest: string;
+  /** The digest of its manifest as stored. */
+  storedDigest: string;
 }
 
 /**
@@ -162,15 +181,15 @@ export async function pull(
   if (policy !== "always" && policy !== "missing" && policy !== "never") {
     throw new TypeError(`Cannot pull with policy "${policy}": expected always, missing or never`);
   }
+  const platforms = platformsOf(options.platform);
+  if (platforms === "all" || (platforms !== undefined && platforms.length > 1)) {
+    return await pullPlatforms(ref, options, platforms, pull);
+  }
   const explicit = options.platform !== undefined;
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new RangeError(`Cannot pull with ${jobs} jobs: expected a positive integer`);
   }
-  const want = options.platform === undefined
-    ? hostPlatform()
-    : typeof options.platform === "string"
-    ? parsePlatform(options.platform)
-    : normalizePlatform(options.platform);
+  const want = platforms === undefined ? hostPlatform() : normalizePlatform(platforms[0]!);
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());

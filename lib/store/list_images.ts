@@ -202,7 +202,7 @@ async function describe(store: Store, entry: Descriptor): Promise<Described[]> {
     for (const m of stored) await image(store, m, t, false);
     return [{
       ...base,
-      digest: entry.digest,
+      digest: registryDigestOf(entry),
       storedDigest: entry.digest,
       indexDigest: undefined,
       platform: undefined,
@@ -222,9 +222,9 @@ async function describe(store: Store, entry: Descriptor): Promise<Described[]> {
     }
     lines.push({
       ...base,
-      digest: m.digest,
+      digest: registryDigestOf(m),
       storedDigest: m.digest,
-      indexDigest: entry.digest,
+      indexDigest: registryDigestOf(entry),
       platform: m.platform ?? platform,
       size: t.size,
       missing: t.missing,

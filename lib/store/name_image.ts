@@ -8,6 +8,8 @@
 
 import type { Descriptor } from "../registry/parse_manifest.ts";
 import { kindOf, nameOf } from "./_index_entry.ts";
+import { storedIndexEntry } from "./_stored_index.ts";
+import { registryDigestOf } from "./resolve_stored_image.ts";
 import {
   INDEX_DIGEST_ANNOTATION,
   PULLED_ANNOTATION,
@@ -76,13 +78,16 @@ export async function nameImage(
     ? named[0]!.descriptor
     : undefined;
   const index = options.index;
-  let wanted = entry;
+  // an index is named in its stored form: a Docker list through its OCI conversion
+  let wanted = kindOf(entry.mediaType) === "index" ? await storedIndexEntry(store, entry) : entry;
   if (known !== undefined && index !== undefined) {
-    if (known.digest === index.digest && kindOf(known.mediaType) === "index") return known;
     const otherPlatform = known.annotations?.[INDEX_DIGEST_ANNOTATION] === index.digest &&
       known.digest !== entry.digest;
-    if (otherPlatform && await store.hasBlob(index.digest, index.size)) {
-      wanted = { mediaType: index.mediaType, digest: index.digest, size: index.size };
+    const sameIndex = kindOf(known.mediaType) === "index" &&
+      registryDigestOf(known) === index.digest;
+    if ((sameIndex || otherPlatform) && await store.hasBlob(index.digest, index.size)) {
+      // (a converted list is made again: it now lists this platform's conversion too)
+      wanted = await storedIndexEntry(store, index);
     }
   }
   const same = known !== undefined && known.digest === wanted.digest &&

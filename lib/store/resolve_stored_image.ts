@@ -211,7 +211,7 @@ async function fromEntry(
     return undefined; // missing or damaged: the registry can mend it
   }
   if (parsed.kind === "index") {
-    const child = chooseChild(parsed.index, ref, entry.digest, options);
+    const child = chooseChild(parsed.index, ref, [entry.digest, registryDigestOf(entry)], options);
     if (!child) return undefined;
     let manifest;
     try {
@@ -226,10 +226,10 @@ async function fromEntry(
     return {
       name,
       entry,
-      digest: child.digest,
+      digest: registryDigestOf(child),
       storedDigest: child.digest,
       mediaType: child.mediaType,
-      indexDigest: entry.digest,
+      indexDigest: registryDigestOf(entry),
       platform: child.platform ?? configPlatform(config),
       manifest,
       config,
@@ -267,16 +267,23 @@ async function fromEntry(
 function chooseChild(
   index: ImageIndex,
   ref: Reference,
-  indexDigest: string,
+  own: string[],
   options: ResolveStoredImageOptions,
 ): Descriptor | undefined {
-  if (ref.digest !== undefined && ref.digest !== indexDigest) {
-    const child = index.manifests.find((m) => m.digest === ref.digest);
-    if (!child) return undefined;
-    if (options.platform && child.platform && !platformMatches(child.platform, options.platform)) {
-      return undefined;
+  if (ref.digest !== undefined) {
+    const child = index.manifests.find((m) =>
+      m.digest === ref.digest || m.annotations?.[SOURCE_DIGEST_ANNOTATION] === ref.digest
+    );
+    // no child with that digest: it must be the index's own, and the platform chooses
+    if (!child && !own.includes(ref.digest)) return undefined;
+    if (child) {
+      if (
+        options.platform && child.platform && !platformMatches(child.platform, options.platform)
+      ) {
+        return undefined;
+      }
+      return child;
     }
-    return child;
   }
   const want = options.platform ?? options.defaultPlatform;
   if (!want) return undefined;

@@ -154,6 +154,32 @@ Deno.test("a Docker schema 2 image: every command shows and takes the registry's
       assertEquals(byDigest.stdout, `${dest.host}/pushed/docker:2 ${registry}\n`);
     });
 
+    await t.step("several platforms: push sends the registry's list and manifests", async () => {
+      const all = `${dir}/all`;
+      const r = await skiff(["pull", "-q", "--store", all, "--platform", "all", name]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout, `${name} ${fx.dockerList}\n`);
+      const to = `${dest.host}/pushed/list:1`;
+      const p = await skiff(["push", "--store", all, name, to]);
+      assertEquals(p.code, 0, p.stderr);
+      assertEquals(p.stdout, `${to} ${fx.dockerList}\n`);
+      const back = await mustRun("skopeo", [
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        `docker://${to}`,
+      ]);
+      assertEquals(sha256(back), fx.dockerList);
+      // and the platform's manifest under it is the registry's Docker manifest
+      const arm = await mustRun("skopeo", [
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        `docker://${dest.host}/pushed/list@${registry}`,
+      ]);
+      assertEquals(arm, raw);
+    });
+
     await t.step("rm takes the registry's digest", async () => {
       const r = await skiff(["rm", "--json", "--store", store, registry]);
       assertEquals(r.code, 0, r.stderr);
