@@ -109,6 +109,21 @@ Deno.test("a Docker schema 2 image: every command shows and takes the registry's
       ]);
     });
 
+    await t.step("inspect --local shows the registry's manifest and digest", async () => {
+      const r = await skiff(["inspect", "--local", "--raw", "--store", store, name]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(new TextEncoder().encode(r.stdout), raw);
+      const j = JSON.parse(
+        (await skiff(["inspect", "--local", "--json", "--store", store, `${repo}@${registry}`]))
+          .stdout,
+      );
+      assertEquals([j.digest, j.storedDigest, j.mediaType], [
+        registry,
+        stored,
+        MediaType.DockerManifest,
+      ]);
+    });
+
     await t.step("unpack by the registry's digest, from the store alone", async () => {
       const r = await skiff([
         "unpack",

@@ -210,6 +210,53 @@ Deno.test("pull of several platforms: the index is the name, each platform is in
         lines[1]!.includes("linux/amd64") && lines[2]!.includes("linux/arm64/v8"),
         images.stdout,
       );
+      // inspect and config --local choose from the stored index, with no network
+      for (
+        const [platform, want] of [["linux/amd64", fx.amd64], ["linux/arm64", fx.arm64]] as const
+      ) {
+        const i = await skiff([
+          "inspect",
+          "--local",
+          "--json",
+          "--store",
+          store,
+          "--platform",
+          platform,
+          multi,
+        ]);
+        assertEquals(i.code, 0, i.stderr);
+        const out = JSON.parse(i.stdout);
+        assertEquals([out.digest, out.indexDigest], [want.digest, fx.multi.digest]);
+        const c = await skiff([
+          "config",
+          "--local",
+          "--json",
+          "--store",
+          store,
+          "--platform",
+          platform,
+          multi,
+        ]);
+        assertEquals(c.code, 0, c.stderr);
+        assertEquals(JSON.parse(c.stdout).manifestDigest, want.digest);
+        assertEquals(JSON.parse(c.stdout).config.architecture, platform.split("/")[1]);
+      }
+      const whole = await skiff(["inspect", "--local", "--raw", "--store", store, multi]);
+      assertEquals(sha256(new TextEncoder().encode(whole.stdout)), fx.multi.digest);
+      const none = await skiff([
+        "inspect",
+        "--local",
+        "--store",
+        store,
+        "--platform",
+        "linux/s390x",
+        multi,
+      ]);
+      assertEquals(none.code, 1);
+      assert(
+        none.stderr.startsWith(`skiff: Cannot inspect ${multi}: not in the store`),
+        none.stderr,
+      );
       const bad = await skiff(["pull", "--store", store, "--platform", "linux/amd64,", multi]);
       assertEquals(bad.code, 2);
       assert(bad.stderr.includes("platform"), bad.stderr);
