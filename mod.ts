@@ -67,7 +67,13 @@
  * @module
  */
 
-export { pull, type PullOptions, type PullPolicy, type PullResult } from "./lib/pull/pull.ts";
+export {
+  pull,
+  type PulledPlatform,
+  type PullOptions,
+  type PullPolicy,
+  type PullResult,
+} from "./lib/pull/pull.ts";
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { copy, type CopyOptions, type CopyResult } from "./lib/copy/copy.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
@@ -144,6 +150,7 @@ export {
   formatPlatform,
   hostPlatform,
   parsePlatform,
+  parsePlatformList,
   PlatformNotFoundError,
 } from "./lib/registry/choose_platform.ts";
 export { type LayerCompression, layerCompression, MediaType } from "./lib/registry/media_types.ts";
@@ -179,6 +186,18 @@ export {
 } from "./lib/store/store.ts";
 export { Ingest } from "./lib/store/ingest.ts";
 export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
+export {
+  registryDigestOf,
+  type ResolvedStoredImage,
+  resolveStoredImage,
+  type ResolveStoredImageOptions,
+} from "./lib/store/resolve_stored_image.ts";
+export {
+  readStoredManifest,
+  type ReadStoredManifestOptions,
+  type StoredManifest,
+} from "./lib/store/read_stored_manifest.ts";
+export { nameImage, type NameImageOptions } from "./lib/store/name_image.ts";
 export {
   type RemovedImage,
   removeImages,
