@@ -19,6 +19,8 @@ import { loginCommand, logoutCommand } from "./commands/login.ts";
 import { pullCommand } from "./commands/pull.ts";
 import { pushCommand } from "./commands/push.ts";
 import { rmCommand } from "./commands/rm.ts";
+import { saveCommand } from "./commands/save.ts";
+import { loadCommand } from "./commands/load.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { parseArgs } from "./parse_args.ts";
@@ -29,6 +31,8 @@ export const COMMANDS: readonly Command[] = [
   copyCommand,
   pushCommand,
   unpackCommand,
+  saveCommand,
+  loadCommand,
   inspectCommand,
   configCommand,
   digestCommand,
