@@ -215,9 +215,8 @@ class Loader {
         } else if (event.kind === "data") {
           await this.#current!.data(event.bytes);
         } else {
-          const sink = this.#current!;
+          await this.#current!.end();
           this.#current = undefined;
-          await sink.end();
         }
       }
     }
@@ -251,6 +250,12 @@ class Loader {
         throw new ArchiveProblem(
           `entry ${show(header.path)} is a ${header.type}, which no image archive holds`,
         );
+    }
+    if (header.size > this.#maxBytes) {
+      throw new ArchiveProblem(
+        `entry ${show(header.path)} declares ${header.size} bytes, more than the archive's limit of ` +
+          `${this.#maxBytes}`,
+      );
     }
     if (KNOWN_METADATA.has(path)) {
       if (header.size > this.#maxMeta) {
