@@ -253,7 +253,9 @@ class Loader {
     }
     if (header.size > this.#maxBytes) {
       throw new ArchiveProblem(
-        `entry ${show(header.path)} declares ${header.size} bytes, more than the archive's limit of ` +
+        `entry ${
+          show(header.path)
+        } declares ${header.size} bytes, more than the archive's limit of ` +
           `${this.#maxBytes}`,
       );
     }

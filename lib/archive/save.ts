@@ -52,7 +52,7 @@ export interface SaveOptions {
   pullOptions?: Omit<PullOptions, "store" | "platform" | "signal" | "onProgress" | "policy">;
   /** Aborts the save; a file output is then removed (nothing is left). */
   signal?: AbortSignal;
-  /** Progress events: the pull's, then the copy's as blobs go into the archive. */
+  /** Progress events of the pulls of missing images. */
   onProgress?: ProgressListener;
 }
 
@@ -189,7 +189,6 @@ export async function save(
         platforms: format === "docker" && isIndex ? [want] : "all",
         jobs: 1,
         ...(signal ? { signal } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       const root = result.manifests[result.manifests.length - 1]!;
       const platform = root.digest === entry.digest ? entry.platform : root.platform;

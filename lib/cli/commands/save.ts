@@ -86,6 +86,7 @@ export const saveCommand: Command = {
     const credentials = await credentialFlags(ctx);
     let renderer: { handle(e: ProgressEvent): void } | undefined;
     if (!flags.quiet && !jsonFlag(ctx)) {
+      // the pulls' progress (saving itself prints one line per image)
       const { LineRenderer } = await import("../../progress/line_renderer.ts");
       renderer = new LineRenderer(io.err);
     }
