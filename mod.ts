@@ -92,6 +92,8 @@ export {
 export { type TarAddOptions, type TarSink, TarWriter } from "./lib/archive/tar_writer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
+export { LayoutImageDestination } from "./lib/store/layout_image_destination.ts";
+export { WriteLostError } from "./lib/image/write_lost_error.ts";
 export { copyImage, type CopyImageOptions, type CopyImageResult } from "./lib/image/copy_image.ts";
 export type {
   BlobLocation,

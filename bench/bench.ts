@@ -7,7 +7,7 @@
 // unpack, `umoci unpack --rootless` and `tar -xzf` of the layers in order, all from the store
 // skiff's cold pull made in that round.
 //
-//   deno task bench [--rounds N] [--only small|big] [--skip-big]
+//   deno task bench [--rounds N] [--only small|big] [--skip-big] [--copy]
 //
 // Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
 //         bench/big:1, one layer of 1 GiB of random data.
@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { startRegistry } from "../tests/_registry.ts";
+import { benchCopy } from "./_copy_table.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${ROOT}/.bench`;
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     "skip-big": { type: "boolean" },
     jobs: { type: "string" },
+    copy: { type: "boolean" },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -259,6 +261,12 @@ async function main() {
     }
 
     const scenarios = want.filter(([key]) => selected(key));
+    if (flags.copy) {
+      // registry to registry only (bench/_copy.ts): skiff copy, skopeo copy, the upload floor
+      const picked = Object.fromEntries(scenarios.map(([key]) => [key, images[key]!]));
+      await benchCopy(host, `${CACHE}/registry`, picked, ROUNDS, CLI, measure, CACHE);
+      return;
+    }
     const results: Record<string, unknown> = {
       machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
       rounds: ROUNDS,

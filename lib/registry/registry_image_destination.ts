@@ -30,11 +30,17 @@ import type { RemoteOptions } from "./remote_options.ts";
 export interface RegistryImageDestinationOptions
   extends Omit<RemoteOptions, "client" | "config" | "signal"> {
   /**
-   * Bytes per `PATCH`. A blob no larger goes in one `PUT`; a larger one in chunks of this size,
-   * each kept until the registry has it, so a cut connection resends at most one chunk.
-   * @default {8 MiB}
+   * Bytes per `PATCH`: a blob larger than 1 MiB is streamed in `PATCH`es of this size (one for
+   * most layers), then committed with `PUT ?digest=`; a smaller one goes in one `PUT`.
+   * @default {64 MiB}
    */
   chunkSize?: number;
+  /**
+   * The last bytes sent that are kept, so a broken `PATCH` is resumed from the registry's offset
+   * without reading the source again (a registry further behind gets the blob again from 0).
+   * @default {8 MiB}
+   */
+  resendBuffer?: number;
   /**
    * How many times one blob's upload is resumed after a broken request.
    * @default {5}
@@ -43,7 +49,9 @@ export interface RegistryImageDestinationOptions
 }
 
 /** The default `PATCH` size. */
-export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
+/** Blobs up to this size go in one `PUT`. */
+const MONOLITHIC_LIMIT = 1024 * 1024;
 
 /** An upload session: where to send next, and what the registry has. */
 interface Session {
@@ -83,6 +91,7 @@ export class RegistryImageDestination implements ImageDestination {
   #client: RegistryClient;
   #transport: PushTransport;
   #chunkSize: number;
+  #resendBuffer: number;
   #resumes: number;
   #onDebug: ((line: string) => void) | undefined;
   /** Sessions a mount attempt opened (202), by digest, for the upload that follows. */
@@ -98,6 +107,7 @@ export class RegistryImageDestination implements ImageDestination {
     this.registry = ref.registry;
     this.repository = ref.repository;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.#resendBuffer = options.resendBuffer ?? 8 * 1024 * 1024;
     this.#resumes = options.resumes ?? 5;
     this.#onDebug = options.onDebug;
     const credentials = resolverOf(options);
@@ -204,33 +214,32 @@ export class RegistryImageDestination implements ImageDestination {
     options: WriteBlobOptions = {},
   ): Promise<WrittenBlob> {
     const what = `upload blob ${descriptor.digest} to ${this.name}`;
-    const chunks = new ChunkReader(content.getReader(), this.#chunkSize);
+    const feed = new Feed(content.getReader(), this.#resendBuffer);
     let session = this.#opened.get(descriptor.digest);
     this.#opened.delete(descriptor.digest);
     const stats: Stats = { sent: 0, resent: 0, resumes: this.#resumes };
     let committed = false;
     try {
       session ??= await this.#start(what, options);
-      let chunk = await chunks.next();
-      if (chunk.last) {
-        // the whole blob, verified, in one PUT
-        await this.#putWhole(session, descriptor, chunk.bytes, stats, what, options);
+      const size = descriptor.size;
+      if (size <= MONOLITHIC_LIMIT) {
+        // the whole blob, verified (its end read), in one PUT
+        const bytes = await feed.readAll(size);
+        await this.#putWhole(session, descriptor, bytes, stats, what, options);
       } else {
-        for (;;) {
-          // the next chunk is read from the source while this one goes to the registry
-          const pending = chunk.last ? undefined : chunks.next();
-          pending?.catch(() => {}); // its failure is seen when it is awaited
-          await this.#patch(session, chunk.bytes, stats, what, options);
+        while (session.offset < size) {
+          const end = Math.min(size, session.offset + this.#chunkSize);
+          await this.#patch(session, feed, end, stats, what, options);
           options.onProgress?.(session.offset);
-          if (!pending) break;
-          chunk = await pending;
         }
+        // the end of the stream is where the digest is compared: only then the commit
+        await feed.finish();
         await this.#commit(session, descriptor, stats, what, options);
       }
       committed = true;
       return { sent: stats.sent, resent: stats.resent };
     } catch (error) {
-      await chunks.cancel(error);
+      await feed.cancel(error);
       throw error;
     } finally {
       if (!committed && session) await this.#cancel(session);
@@ -305,74 +314,69 @@ export class RegistryImageDestination implements ImageDestination {
     return { location: new URL(location, base + "/").toString(), offset: 0 };
   }
 
-  /** Sends a chunk (from `session.offset`), resuming a broken send from what the registry has. */
+  /**
+   * Sends the bytes from `session.offset` to `end` in one `PATCH`, streamed from the feed; a
+   * broken send is followed by a `GET` of the session, and the bytes from the offset it reports
+   * are sent again (from the feed's resend buffer) in the next `PATCH`.
+   */
   async #patch(
     session: Session,
-    bytes: Uint8Array,
+    feed: Feed,
+    end: number,
     stats: Stats,
     what: string,
     options: DestinationRequestOptions,
   ): Promise<void> {
-    const start = session.offset;
-    let unauthorized = false;
     for (;;) {
-      const from = session.offset - start;
-      const part = bytes.subarray(from);
-      const end = session.offset + part.byteLength - 1;
+      const start = session.offset;
+      const body = feed.body(start, end, (n) => stats.sent += n);
       let res: Response;
       try {
-        stats.sent += part.byteLength;
         res = await this.#transport.sendOnce(
           new Request(session.location, {
             method: "PATCH",
             headers: {
               "content-type": "application/octet-stream",
-              "content-range": `${session.offset}-${end}`,
+              "content-range": `${start}-${end - 1}`,
+              "content-length": String(end - start),
             },
-            body: part as Uint8Array<ArrayBuffer>,
+            body,
             ...(options.signal ? { signal: options.signal } : {}),
           }),
         );
       } catch (error) {
-        if (options.signal?.aborted || !isNetworkError(error)) throw error;
-        await this.#resume(session, start, start + bytes.byteLength, stats, what, error, options);
+        if (options.signal?.aborted || feed.failure || !isNetworkError(error)) {
+          throw feed.failure?.error ?? error;
+        }
+        await this.#resume(session, feed, stats, what, error, options);
         continue;
       }
-      if (res.status === 401 && !unauthorized) {
-        // the token for the session's scope is cached now: send the chunk again, once
-        unauthorized = true;
-        stats.resent += part.byteLength;
-        await discard(res);
-        continue;
-      }
-      if (res.status === 416 || res.status >= 500) {
+      if (res.status === 401 || res.status === 416 || res.status >= 500) {
+        // a 401 leaves a fresh token cached: the bytes go again, from where the registry is
         const reason = `status ${res.status}`;
         await discard(res);
-        await this.#resume(session, start, start + bytes.byteLength, stats, what, reason, options);
+        await this.#resume(session, feed, stats, what, reason, options);
         continue;
       }
       if (res.status !== 202) throw await this.#error(res, "PATCH", what);
       await discard(res);
       const have = rangeEnd(res.headers.get("range"));
-      if (have !== undefined && have !== end + 1) {
-        throw new Error(
-          `Cannot ${what}: the registry has ${have} bytes after a chunk that ends at ${end + 1}`,
-        );
+      if (have !== undefined && have !== end) {
+        throw new Error(`Cannot ${what}: the registry has ${have} bytes after a PATCH to ${end}`);
       }
       session.location = this.#next(res, session.location);
-      session.offset = end + 1;
+      session.offset = end;
       return;
     }
   }
 
   /**
    * After a broken send: asks the registry where the session is (`GET`, its `Range`), and sets
-   * the offset to it when it is inside the chunk still held in memory.
+   * the offset to it when the bytes from there are still in the resend buffer.
    */
   async #resume(
     session: Session,
-    chunkStart: number,
-    chunkEnd: number,
+    feed: Feed,
     stats: Stats,
     what: string,
     cause: unknown,
@@ -397,16 +401,18 @@ export class RegistryImageDestination implements ImageDestination {
     if (res.status !== 204 && res.status !== 200) throw await this.#error(res, "GET", what);
     await discard(res);
     const have = rangeEnd(res.headers.get("range")) ?? 0;
-    if (have < chunkStart || have > chunkEnd) {
-      throw new Error(
-        `Cannot ${what}: the registry reports ${have} bytes, outside the chunk ${chunkStart}-${chunkEnd} still held`,
+    if (have > feed.delivered || have < feed.replayableFrom) {
+      throw new WriteLostError(
+        what,
+        `the registry has ${have} bytes; the bytes from there are no longer held (${feed.replayableFrom}-${feed.delivered})`,
+        stats.sent,
+        { cause },
       );
     }
     this.#onDebug?.(
-      `upload of ${session.offset}.. broke (${reason}); the registry has ${have} bytes: resuming there`,
+      `upload from ${session.offset} broke (${reason}); the registry has ${have} bytes: resuming there`,
     );
-    // what the registry did not keep of this chunk is sent again
-    stats.resent += chunkEnd - have;
+    stats.resent += feed.delivered - have;
     session.location = this.#next(res, session.location);
     session.offset = have;
   }
@@ -499,8 +505,11 @@ export class RegistryImageDestination implements ImageDestination {
     url.searchParams.set("digest", descriptor.digest);
     return new Request(url, {
       method: "PUT",
-      headers: { "content-type": "application/octet-stream" },
-      ...(bytes ? { body: bytes as Uint8Array<ArrayBuffer> } : {}),
+      headers: {
+        "content-type": "application/octet-stream",
+        ...(bytes ? { "content-length": String(bytes.byteLength) } : {}),
+      },
+      ...(bytes ? { body: bodyOf(bytes) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
@@ -563,6 +572,29 @@ export class RegistryImageDestination implements ImageDestination {
   }
 }
 
+/** The size of the pieces a body is handed to `fetch` in. */
+const BODY_PIECE = 64 * 1024;
+
+/**
+ * A request body for bytes in memory, as a stream of 64 KiB pieces (its length is given in
+ * `Content-Length`). Measured against Distribution 2.8 on loopback, 128 MiB in 8 MiB `PATCH`es:
+ * 5.45 s as `Uint8Array` bodies, 4.2 s as 1 MiB pieces, 1.6 s as 64 KiB pieces (noisy, shared
+ * machine; the order held in every run).
+ */
+function bodyOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.byteLength) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(bytes.subarray(at, at + BODY_PIECE));
+      at += BODY_PIECE;
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** Counts for one blob's upload. */
 interface Stats {
   sent: number;
@@ -570,40 +602,100 @@ interface Stats {
   resumes: number;
 }
 
-/** Cuts a stream into chunks of `size` bytes and says which one is the last. */
-class ChunkReader {
+/**
+ * The blob's verified stream, fed to `PATCH` bodies: it remembers the last bytes it handed out
+ * (a ring of `keep` bytes), so a send the registry did not fully receive can be repeated from the
+ * offset the registry reports without reading the source again.
+ */
+class Feed {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #size: number;
+  #ring: Uint8Array;
   #left: Uint8Array | undefined;
-  #ended = false;
+  /** Bytes read from the stream so far (the ring holds the last of them). */
+  delivered = 0;
+  /** Set when reading the stream failed (a digest mismatch, a source that broke for good). */
+  failure: { error: unknown } | undefined;
 
-  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, size: number) {
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, keep: number) {
     this.#reader = reader;
-    this.#size = size;
+    this.#ring = new Uint8Array(keep);
+  }
+
+  /** The first offset still held for a resend. */
+  get replayableFrom(): number {
+    return Math.max(0, this.delivered - this.#ring.byteLength);
+  }
+
+  /** A small blob whole, and the end of its stream (where it is verified). */
+  async readAll(size: number): Promise<Uint8Array> {
+    const out = new Uint8Array(size);
+    let filled = 0;
+    for (;;) {
+      const value = await this.#read();
+      if (value === undefined) break;
+      if (filled + value.byteLength > size) {
+        // the verifier upstream refuses this too; never hold more than the size
+        throw new Error(`Cannot read blob: more than its ${size} bytes`);
+      }
+      out.set(value, filled);
+      filled += value.byteLength;
+    }
+    return out.subarray(0, filled);
   }
 
   /**
-   * The next chunk: `size` bytes, or what is left. `last` once the stream has ended normally: its
-   * end is read before the last chunk is returned, so a stream that fails at its end (a digest
-   * mismatch) fails this call, and the last chunk is never sent.
+   * A body for the bytes `from`..`to`: first what the ring still holds (a resend), then new bytes
+   * from the stream, in pieces of at most 64 KiB.
    */
-  async next(): Promise<{ bytes: Uint8Array; last: boolean }> {
-    const buffer = new Uint8Array(this.#size);
-    let filled = 0;
-    while (filled < this.#size && !this.#ended) {
-      const value = await this.#read();
-      if (value === undefined) break;
-      const fits = Math.min(value.byteLength, this.#size - filled);
-      buffer.set(value.subarray(0, fits), filled);
-      filled += fits;
-      if (fits < value.byteLength) this.#left = value.subarray(fits);
-    }
-    if (!this.#ended && this.#left === undefined) {
-      // is there more? (reading the end is what runs the verification)
-      const more = await this.#read();
-      if (more !== undefined) this.#left = more;
-    }
-    return { bytes: buffer.subarray(0, filled), last: this.#ended && this.#left === undefined };
+  body(from: number, to: number, onSent: (n: number) => void): ReadableStream<Uint8Array> {
+    let at = from;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (at >= to) {
+          controller.close();
+          return;
+        }
+        let piece: Uint8Array;
+        if (at < this.delivered) {
+          piece = this.#replay(at, Math.min(to, this.delivered, at + BODY_PIECE));
+        } else {
+          let value: Uint8Array | undefined;
+          try {
+            value = await this.#read();
+          } catch (error) {
+            this.failure = { error };
+            controller.error(error);
+            return;
+          }
+          if (value === undefined) {
+            controller.error(new Error(`Cannot read blob: it ended at ${this.delivered} bytes`));
+            return;
+          }
+          if (value.byteLength > BODY_PIECE) {
+            this.#left = value.subarray(BODY_PIECE);
+            value = value.subarray(0, BODY_PIECE);
+          }
+          if (this.delivered + value.byteLength > to) {
+            const fits = to - this.delivered;
+            this.#left = this.#left
+              ? concat(value.subarray(fits), this.#left)
+              : value.subarray(fits);
+            value = value.subarray(0, fits);
+          }
+          this.#remember(value);
+          piece = value;
+        }
+        at += piece.byteLength;
+        onSent(piece.byteLength);
+        controller.enqueue(piece);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Reads the end of the stream: it must end here (this is where it is verified). */
+  async finish(): Promise<void> {
+    const more = await this.#read();
+    if (more !== undefined) throw new Error("Cannot read blob: more bytes than its size");
   }
 
   async cancel(reason: unknown): Promise<void> {
@@ -616,14 +708,41 @@ class ChunkReader {
       this.#left = undefined;
       return left;
     }
-    if (this.#ended) return undefined;
     const { done, value } = await this.#reader.read();
-    if (done) {
-      this.#ended = true;
-      return undefined;
-    }
-    return value;
+    return done ? undefined : value;
   }
+
+  /** Copies bytes just read into the ring. */
+  #remember(bytes: Uint8Array): void {
+    const ring = this.#ring;
+    const n = ring.byteLength;
+    let src = bytes;
+    if (src.byteLength > n) src = src.subarray(src.byteLength - n);
+    let pos = (this.delivered + bytes.byteLength - src.byteLength) % n;
+    let off = 0;
+    while (off < src.byteLength) {
+      const count = Math.min(n - pos, src.byteLength - off);
+      ring.set(src.subarray(off, off + count), pos);
+      off += count;
+      pos = (pos + count) % n;
+    }
+    this.delivered += bytes.byteLength;
+  }
+
+  /** Bytes `from`..`to` from the ring (the caller keeps them within what it holds). */
+  #replay(from: number, to: number): Uint8Array {
+    const n = this.#ring.byteLength;
+    const start = from % n;
+    const count = Math.min(to - from, n - start);
+    return this.#ring.slice(start, start + count);
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
 }
 
 /** The end of a `Range: 0-N` (or `bytes=0-N`) answer, as a byte count (N + 1; `0-0` is 0). */

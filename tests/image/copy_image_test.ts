@@ -293,11 +293,14 @@ Deno.test("copyImage: registry to registry", async (t) => {
         ]);
         // one session per uploaded blob (config, two layers): none was restarted
         assertEquals(posts.length, result.blobs.copied);
-        assertEquals(result.bytesResent, chunk);
+        assert(
+          result.bytesResent > 0 && result.bytesResent <= chunk,
+          `resent ${result.bytesResent}`,
+        );
       },
     );
     await t.step(
-      "a connection cut inside a chunk: the session is asked; lost, the blob starts over",
+      "a connection cut inside a PATCH: the session is asked, then resumed (or, lost, restarted)",
       async () => {
         const chunk = 1024 * 1024;
         await using proxy = new CutProxy(dest!.host, [{ patch: 3, after: 200_000 }]);
@@ -317,24 +320,31 @@ Deno.test("copyImage: registry to registry", async (t) => {
           }),
           { tag: "1", jobs: 1, onDebug: (line) => lines.push(line) },
         );
-        // Distribution 2.8 keeps the partial body of the broken PATCH, so the session's state no
-        // longer matches its file: asked where it is (GET), it answers 404, and only then does the
-        // blob start over, in a new session, from a new source stream
+        // the broken PATCH is followed by a GET of its session. Distribution 2.8 answers it in
+        // one of two ways, depending on whether the partial body reached its file before the
+        // connection broke: the offset before that PATCH (the upload goes on from there, in the
+        // same session, from the resend buffer), or 404 when the file holds more than its state
+        // says (the blob starts over, in a new session, from a new source stream)
         const requests = proxy.seen.map((r) =>
           r.line.split(" ")[0]! + (r.range ? ` ${r.range}` : "")
-        )
-          .filter((r) => /^(POST|PATCH|GET|DELETE|PUT)/.test(r));
+        ).filter((r) => /^(POST|PATCH|GET|DELETE|PUT)/.test(r));
         const cut = requests.indexOf(`PATCH ${2 * chunk}-${3 * chunk - 1}`);
         assert(cut > 0, requests.join("; "));
-        assertEquals(requests.slice(cut + 1, cut + 5), [
-          "GET",
-          "DELETE",
-          "POST",
-          `PATCH 0-${chunk - 1}`,
-        ]);
-        assert(lines.some((l) => /dropped the upload session/.test(l)), lines.join("\n"));
+        assertEquals(requests[cut + 1], "GET");
+        const resumed = requests[cut + 2] === `PATCH ${2 * chunk}-${3 * chunk - 1}`;
+        if (resumed) {
+          assert(result.bytesResent > 0 && result.bytesResent <= chunk, `${result.bytesResent}`);
+          assert(lines.some((l) => /the registry has 2097152 bytes: resuming there/.test(l)));
+        } else {
+          assertEquals(requests.slice(cut + 2, cut + 5), [
+            "DELETE",
+            "POST",
+            `PATCH 0-${chunk - 1}`,
+          ]);
+          assert(lines.some((l) => /dropped the upload session/.test(l)), lines.join("\n"));
+          assert(result.bytesResent >= 2 * chunk, `resent ${result.bytesResent}`);
+        }
         assertEquals(result.blobs.copied, 3);
-        assert(result.bytesResent >= 2 * chunk, `resent ${result.bytesResent}`);
         assertEquals(await skopeoDigest(`${to}/cut/zstd:1`), result.sourceDigest);
       },
     );
