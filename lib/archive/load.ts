@@ -291,9 +291,21 @@ class Loader {
           : "not an image archive: it has neither manifest.json nor index.json",
       );
     }
-    const images: { entry: Descriptor; names: string[] }[] = hasIndex
-      ? await this.#fromIndex(hasManifest)
-      : await this.#fromDockerManifest();
+    let images: { entry: Descriptor; names: string[] }[];
+    let format: LoadResult["format"] = hasIndex ? (hasManifest ? "docker+oci" : "oci") : "docker";
+    if (!hasIndex) {
+      images = await this.#fromDockerManifest();
+    } else {
+      try {
+        images = await this.#fromIndex(hasManifest);
+      } catch (e) {
+        // `docker save` with the containerd store lists a whole index in index.json but carries
+        // only the platforms it has; its manifest.json then describes what is really there
+        if (!(e instanceof ArchiveProblem) || !hasManifest) throw e;
+        images = await this.#fromDockerManifest();
+        format = "docker";
+      }
+    }
     const roots = new Set(images.map((i) => i.entry.digest));
     if (override) {
       if (roots.size !== 1) {
@@ -330,7 +342,7 @@ class Loader {
       ...entries,
     ]);
     return {
-      format: hasIndex ? (hasManifest ? "docker+oci" : "oci") : "docker",
+      format,
       images: entries.map((e) => ({
         name: e.annotations?.[REF_NAME_ANNOTATION],
         digest: e.digest,

@@ -120,10 +120,60 @@ Deno.test("skiff load: a valid hand-made oci-archive and classic docker archive 
     const c = await skiff(["load", "--store", `${dir}/s`, `${dir}/classic.tar`]);
     assertEquals(c.code, 0, c.stderr);
     assertMatch(c.stdout, /^example\.com\/hostile\/classic:1 sha256:[0-9a-f]{64}\n$/);
+    // Docker 25 with the containerd store: index.json names a whole index whose other platform
+    // is not in the archive; manifest.json describes what is there, and is used
+    const index = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: sha256(oci.manifest),
+          size: oci.manifest.byteLength,
+          platform: { os: "linux", architecture: "amd64" },
+        },
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: "sha256:" + "e".repeat(64),
+          size: 500,
+          platform: { os: "linux", architecture: "arm64" },
+        },
+      ],
+    }));
+    const docker25 = makeTar([
+      ...oci.entries.slice(0, 4),
+      { path: `blobs/sha256/${sha256(index).slice(7)}`, content: index },
+      {
+        path: "index.json",
+        content: JSON.stringify({
+          schemaVersion: 2,
+          manifests: [{
+            mediaType: "application/vnd.oci.image.index.v1+json",
+            digest: sha256(index),
+            size: index.byteLength,
+            annotations: { "io.containerd.image.name": "example.com/hostile/docker25:1" },
+          }],
+        }),
+      },
+      {
+        path: "manifest.json",
+        content: JSON.stringify([{
+          Config: `blobs/sha256/${sha256(oci.config).slice(7)}`,
+          RepoTags: ["example.com/hostile/docker25:1"],
+          Layers: [oci.layerEntry.path],
+        }]),
+      },
+    ]);
+    await Deno.writeFile(`${dir}/docker25.tar`, docker25);
+    const d = await skiff(["load", "--store", `${dir}/s`, `${dir}/docker25.tar`]);
+    assertEquals(d.code, 0, d.stderr);
+    // the manifest built from manifest.json is byte for byte the one in the archive
+    assertEquals(d.stdout, `example.com/hostile/docker25:1 ${sha256(oci.manifest)}\n`);
     const report = await checkStore(`${dir}/s`);
     assertEquals(report.names.sort(), [
       "example.com/hostile/app:1",
       "example.com/hostile/classic:1",
+      "example.com/hostile/docker25:1",
     ]);
     assertEquals([report.missing, report.corrupt, report.ingest], [[], [], []]);
   } finally {
