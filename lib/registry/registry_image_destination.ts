@@ -1,6 +1,6 @@
 /**
- * A registry repository as an image destination: the upload protocol (HEAD, mount, POST, PATCH
- * chunks, PUT with the digest), resumed from the offset the registry reports, and manifests PUT
+ * A registry repository as an image destination: the upload protocol (HEAD, mount, POST, streamed
+ * PATCHes, PUT with the digest), resumed from the offset the registry reports, and manifests PUT
  * children first, the tag last.
  *
  * @module
@@ -38,7 +38,7 @@ export interface RegistryImageDestinationOptions
   /**
    * The last bytes sent that are kept, so a broken `PATCH` is resumed from the registry's offset
    * without reading the source again (a registry further behind gets the blob again from 0).
-   * @default {8 MiB}
+   * @default {4 MiB}
    */
   resendBuffer?: number;
   /**
@@ -64,12 +64,13 @@ interface Session {
  *
  * - `hasBlob` is a `HEAD`; `mountBlob` a `POST ?mount=&from=` (201: mounted; 202: the session it
  *   opens is used for the upload).
- * - `writeBlob` starts a session (`POST`, a 202 with `Location`), sends the blob in `PATCH` chunks
- *   with `Content-Range` (one `PUT` for a small blob), checking each answer's `Location` and
- *   `Range`, and commits with `PUT ?digest=` only after the stream ended verified; the answer's
- *   `Docker-Content-Digest` must be the digest sent. A broken request is followed by a `GET` of the
- *   session, and the upload goes on from the offset its `Range` reports. A stream that fails
- *   (digest mismatch, abort) cancels the session (`DELETE`): nothing is committed.
+ * - `writeBlob` starts a session (`POST`, a 202 with `Location`), streams the blob in `PATCH`es
+ *   of up to `chunkSize` with `Content-Range` (one `PUT` for a blob up to 1 MiB), checking each
+ *   answer's `Location` and `Range`, and commits with `PUT ?digest=` only after the stream ended
+ *   verified; the answer's `Docker-Content-Digest` must be the digest sent. A broken request is
+ *   followed by a `GET` of the session, and the upload goes on from the offset its `Range` reports
+ *   (the last `resendBuffer` bytes are kept for that). A stream that fails (digest mismatch,
+ *   abort) cancels the session (`DELETE`): nothing is committed.
  * - `putManifest` PUTs by digest, or by tag for the root, with the manifest's media type, and
  *   checks the digest the registry answers.
  *
@@ -107,7 +108,7 @@ export class RegistryImageDestination implements ImageDestination {
     this.registry = ref.registry;
     this.repository = ref.repository;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    this.#resendBuffer = options.resendBuffer ?? 8 * 1024 * 1024;
+    this.#resendBuffer = options.resendBuffer ?? 4 * 1024 * 1024;
     this.#resumes = options.resumes ?? 5;
     this.#onDebug = options.onDebug;
     const credentials = resolverOf(options);
@@ -214,7 +215,7 @@ export class RegistryImageDestination implements ImageDestination {
     options: WriteBlobOptions = {},
   ): Promise<WrittenBlob> {
     const what = `upload blob ${descriptor.digest} to ${this.name}`;
-    const feed = new Feed(content.getReader(), this.#resendBuffer);
+    const feed = new Feed(content.getReader(), Math.min(this.#resendBuffer, descriptor.size));
     let session = this.#opened.get(descriptor.digest);
     this.#opened.delete(descriptor.digest);
     const stats: Stats = { sent: 0, resent: 0, resumes: this.#resumes };
@@ -325,11 +326,17 @@ export class RegistryImageDestination implements ImageDestination {
     end: number,
     stats: Stats,
     what: string,
-    options: DestinationRequestOptions,
+    options: WriteBlobOptions,
   ): Promise<void> {
     for (;;) {
       const start = session.offset;
-      const body = feed.body(start, end, (n) => stats.sent += n);
+      let handed = start;
+      const body = feed.body(start, end, (n) => {
+        stats.sent += n;
+        handed += n;
+        // progress as the bytes go out, at most every 1 MiB (the registry confirms at the end)
+        if (handed === end || (handed & 0xfffff) < n) options.onProgress?.(handed);
+      });
       let res: Response;
       try {
         res = await this.#transport.sendOnce(
@@ -616,14 +623,17 @@ class Feed {
   /** Set when reading the stream failed (a digest mismatch, a source that broke for good). */
   failure: { error: unknown } | undefined;
 
+  #keep: number;
+
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>, keep: number) {
     this.#reader = reader;
-    this.#ring = new Uint8Array(keep);
+    this.#keep = Math.max(1, keep);
+    this.#ring = new Uint8Array(0); // allocated by the first PATCH body (never for a small blob)
   }
 
   /** The first offset still held for a resend. */
   get replayableFrom(): number {
-    return Math.max(0, this.delivered - this.#ring.byteLength);
+    return Math.max(0, this.delivered - this.#keep);
   }
 
   /** A small blob whole, and the end of its stream (where it is verified). */
@@ -714,6 +724,7 @@ class Feed {
 
   /** Copies bytes just read into the ring. */
   #remember(bytes: Uint8Array): void {
+    if (this.#ring.byteLength === 0) this.#ring = new Uint8Array(this.#keep);
     const ring = this.#ring;
     const n = ring.byteLength;
     let src = bytes;

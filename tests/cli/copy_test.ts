@@ -1,7 +1,7 @@
 // `skiff copy` as a user runs it, between two real registries.
 
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { skiff } from "../_cli.ts";
+import { skiff, spawnSkiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
 import { mustRun, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
@@ -67,6 +67,87 @@ Deno.test("skiff copy: all platforms, a subset said on stderr, --json, bad input
         /^skiff: Cannot verify blob sha256:[0-9a-f]{64} from .*: digest mismatch/,
       );
       const head = await fetch(`${dest.url}/v2/lied/single/manifests/1`, { method: "HEAD" });
+      await head.body?.cancel();
+      assertEquals(head.status, 404);
+    });
+
+    await t.step(
+      "a 202 without Location, a commit answered with another digest: one line",
+      async () => {
+        await using proxy = FaultProxy.start(dest.url);
+        proxy.on((req, url) =>
+          req.method === "POST" && url.pathname.endsWith("/blobs/uploads/")
+            ? { kind: "status", status: 202 }
+            : undefined
+        );
+        const r = await skiff([
+          "copy",
+          "-q",
+          `${fx.host}/test/single:1`,
+          `${proxy.host}/noloc/single:1`,
+        ]);
+        assertEquals(r.code, 1);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertMatch(
+          r.stderr,
+          /^skiff: Cannot upload blob sha256:[0-9a-f]{64} to .*: the registry answered 202 without a Location\n$/,
+        );
+
+        await using liar = FaultProxy.start(dest.url);
+        liar.on((req, url) =>
+          req.method === "PUT" && url.search.includes("digest=")
+            ? {
+              kind: "status",
+              status: 201,
+              headers: { "docker-content-digest": `sha256:${"0".repeat(64)}` },
+            }
+            : undefined
+        );
+        const w = await skiff([
+          "copy",
+          "-q",
+          `${fx.host}/test/single:1`,
+          `${liar.host}/wrong/single:1`,
+        ]);
+        assertEquals(w.code, 1);
+        assertMatch(
+          w.stderr,
+          /^skiff: Cannot upload blob .*: the registry answered the digest sha256:0{64}, not the one sent\n$/,
+        );
+        const head = await fetch(`${dest.url}/v2/wrong/single/manifests/1`, { method: "HEAD" });
+        await head.body?.cancel();
+        assertEquals(head.status, 404);
+      },
+    );
+
+    await t.step("SIGINT in the middle: exit 130, the session cancelled, no tag", async () => {
+      await using slow = FaultProxy.start(fx.registry.url);
+      slow.on((req, url) =>
+        req.method === "GET" && url.pathname.includes("/blobs/")
+          ? { kind: "throttle", bytesPerSecond: 500_000 }
+          : undefined
+      );
+      await using watch = FaultProxy.start(dest.url);
+      const child = spawnSkiff([
+        "copy",
+        "-q",
+        `${slow.host}/test/single:1`,
+        `${watch.host}/int/single:1`,
+      ]);
+      const deadline = Date.now() + 20_000;
+      // an upload under way: a PATCH has started
+      while (!watch.seen.some((r) => r.method === "PATCH") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill("SIGINT");
+      const out = await child.output();
+      assertEquals(out.code, 130);
+      assert(watch.seen.some((r) => r.method === "DELETE"), "the upload session was cancelled");
+      assertEquals(
+        watch.seen.filter((r) => r.method === "PUT" && r.path.includes("/manifests/")),
+        [],
+      );
+      const head = await fetch(`${dest.url}/v2/int/single/manifests/1`, { method: "HEAD" });
       await head.body?.cancel();
       assertEquals(head.status, 404);
     });
