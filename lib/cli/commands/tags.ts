@@ -55,9 +55,7 @@ export const tagsCommand: Command = {
         for (const t of page) {
           ctx.io.out(
             `${
-              first
-                ? `{\n  "repository": ${jsonText(repo.toString())},\n  "tags": [\n`
-                : ",\n"
+              first ? `{\n  "repository": ${jsonText(repo.toString())},\n  "tags": [\n` : ",\n"
             }    ${jsonText(t)}`,
           );
           first = false;
