@@ -34,6 +34,17 @@
  * console.log(r.destination, r.digest === r.sourceDigest, r.blobs);
  * ```
  *
+ * @example Save images into an archive docker and podman load, and load one
+ * ```ts ignore
+ * import { load, save } from "@skiff/skiff";
+ *
+ * // pulls what the store lacks, then streams every blob into the tar
+ * await save(["alpine:3.20", "busybox:1.36"], "images.tar", { store: "./images" });
+ * await save("alpine:3.20", "alpine-oci.tar", { store: "./images", format: "oci" });
+ * const r = await load("images.tar", { store: "./elsewhere" });
+ * console.log(r.images.map((i) => `${i.name} ${i.digest}`));
+ * ```
+ *
  * @example Read from a registry without pulling
  * ```ts ignore
  * import { fetchImageConfig, listTags, resolveDigest, resolveManifest } from "@skiff/skiff";
@@ -76,6 +87,15 @@ export {
 } from "./lib/pull/pull.ts";
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
 export { copy, type CopyOptions, type CopyResult } from "./lib/copy/copy.ts";
+export { save, type SavedImage, type SaveOptions, type SaveResult } from "./lib/archive/save.ts";
+export { load, type LoadedImage, type LoadOptions, type LoadResult } from "./lib/archive/load.ts";
+export {
+  type ArchiveFormat,
+  ArchiveImageDestination,
+  CONTAINERD_NAME_ANNOTATION,
+  type DockerArchiveItem,
+} from "./lib/archive/archive_image_destination.ts";
+export { type TarAddOptions, type TarSink, TarWriter } from "./lib/archive/tar_writer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {

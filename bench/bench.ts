@@ -8,7 +8,7 @@
 // skiff's cold pull made in that round.
 //
 //   deno task bench [--rounds N] [--only small|big|erofs|ext4] [--skip-big] [--skip-erofs]
-//                   [--skip-ext4] [--copy]
+//                   [--skip-ext4] [--copy] [--sync]
 //
 // Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
 //         bench/big:1, one layer of 1 GiB of random data;
@@ -22,6 +22,7 @@ import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { startRegistry } from "../tests/_registry.ts";
 import { benchCopy } from "./_copy_table.ts";
+import { benchSync } from "./_sync.ts";
 import { pushDebianImage } from "../tests/_rootfs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -39,6 +40,7 @@ const { values: flags } = parseArgs({
     "skip-ext4": { type: "boolean" },
     jobs: { type: "string" },
     copy: { type: "boolean" },
+    sync: { type: "boolean" },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -274,6 +276,45 @@ async function main() {
     }
 
     const scenarios = want.filter(([key]) => selected(key));
+    if (flags.sync) {
+      // a repository of four tags, each its own image of 2 x 32 MiB (bench/_sync.ts)
+      const tags = ["t1", "t2", "t3", "t4"];
+      const present = await Promise.all(
+        tags.map(async (tag) =>
+          (await fetch(`${registry.url}/v2/bench/sync/manifests/${tag}`, {
+            method: "HEAD",
+            headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+          })).ok
+        ),
+      );
+      let bytes = 0;
+      for (const [i, tag] of tags.entries()) {
+        const repo = `bench/sync-${tag}`;
+        if (!present[i]) {
+          images[`sync-${tag}`] = await buildImage(
+            host,
+            repo,
+            [32 * MiB, 32 * MiB],
+            `${CACHE}/build-sync-${tag}`,
+          );
+          await Deno.writeTextFile(infoPath, JSON.stringify(images, null, 2));
+          await sh(
+            `skopeo copy -q --src-tls-verify=false --dest-tls-verify=false ` +
+              `docker://${host}/${repo}:1 docker://${host}/bench/sync:${tag}`,
+          );
+        }
+        bytes += images[`sync-${tag}`]?.bytes ?? 0;
+      }
+      const summary = await benchSync(
+        host,
+        { repo: "bench/sync", tags, bytes },
+        ROUNDS,
+        CLI,
+        measure,
+      );
+      await Deno.writeTextFile(`${CACHE}/last-sync.json`, JSON.stringify(summary, null, 2));
+      return;
+    }
     if (flags.copy) {
       // registry to registry only (bench/_copy.ts): skiff copy, skopeo copy, the upload floor
       const picked = Object.fromEntries(scenarios.map(([key]) => [key, images[key]!]));

@@ -28,6 +28,8 @@ import { pushCommand } from "./commands/push.ts";
 import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { syncCommand } from "./commands/sync.ts";
+import { saveCommand } from "./commands/save.ts";
+import { loadCommand } from "./commands/load.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { parseArgs } from "./parse_args.ts";
@@ -39,6 +41,8 @@ export const COMMANDS: readonly Command[] = [
   syncCommand,
   pushCommand,
   unpackCommand,
+  saveCommand,
+  loadCommand,
   inspectCommand,
   configCommand,
   digestCommand,

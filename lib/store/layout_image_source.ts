@@ -53,10 +53,11 @@ export class LayoutImageSource implements ImageSource {
 
   /**
    * Finds a stored image: by its name as stored, or by digest (the registry's it was pulled as,
-   * also of one platform's manifest in a stored index, or the stored manifest's). A Docker
-   * schema 2 image stored as its OCI conversion resolves to the registry's original manifest,
-   * kept in `blobs/`, so that what is pushed has the digest the image had where it was pulled
-   * from (its config and layers are the same blobs).
+   * also of one platform's manifest in a stored index, or the stored manifest's). By name or the
+   * registry's digest, a Docker schema 2 image (or list) stored as its OCI conversion resolves to
+   * the registry's original, kept in `blobs/`, so that what is pushed has the digest the image
+   * had where it was pulled from (its config and layers are the same blobs); by the stored
+   * digest, to the stored conversion.
    *
    * @param ref A canonical name (`docker.io/library/alpine:3.20`) or a digest.
    * @param _options Unused (the store answers at once).
@@ -72,7 +73,12 @@ export class LayoutImageSource implements ImageSource {
       : index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === ref);
     let digest = entry?.digest;
     const original = entry?.annotations?.[SOURCE_DIGEST_ANNOTATION];
-    if (original !== undefined && isDigest(original) && await this.store.hasBlob(original)) {
+    // the stored digest itself asks for the stored bytes (what an OCI archive of the store holds)
+    const asStored = isDigest(ref) && ref === entry?.digest;
+    if (
+      !asStored && original !== undefined && isDigest(original) &&
+      await this.store.hasBlob(original)
+    ) {
       digest = original;
     } else if (digest === undefined && isDigest(ref) && await this.store.hasBlob(ref)) {
       digest = ref; // a platform's manifest inside a stored index

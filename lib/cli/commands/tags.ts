@@ -1,6 +1,6 @@
 // skiff tags REPO
 
-import { escapeText } from "../../progress/escape_text.ts";
+import { escapeText, jsonText } from "../../progress/escape_text.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
 import { CREDENTIAL_OPTIONS, jsonFlag, remoteOptions, TIMEOUT_USAGE } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -55,17 +55,15 @@ export const tagsCommand: Command = {
         for (const t of page) {
           ctx.io.out(
             `${
-              first
-                ? `{\n  "repository": ${JSON.stringify(repo.toString())},\n  "tags": [\n`
-                : ",\n"
-            }    ${JSON.stringify(t)}`,
+              first ? `{\n  "repository": ${jsonText(repo.toString())},\n  "tags": [\n` : ",\n"
+            }    ${jsonText(t)}`,
           );
           first = false;
         }
       }
       ctx.io.out(
         first
-          ? `{\n  "repository": ${JSON.stringify(repo.toString())},\n  "tags": []\n}\n`
+          ? `{\n  "repository": ${jsonText(repo.toString())},\n  "tags": []\n}\n`
           : "\n  ]\n}\n",
       );
     } else {

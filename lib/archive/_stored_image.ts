@@ -1,0 +1,71 @@
+// Whether a stored name has everything an archive of it needs: its manifest (or index and the
+// wanted platforms' manifests), configs and layers, all in blobs/. Read-only, no lock.
+
+import { choosePlatform, PlatformNotFoundError } from "../registry/choose_platform.ts";
+import { type Descriptor, parseManifest, type Platform } from "../registry/parse_manifest.ts";
+import type { Store } from "../store/store.ts";
+
+const MANIFEST_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * `true` when `entry` (an `index.json` entry) is complete in the store: for an index, every
+ * entry (`want` undefined) or the one for `want`; for a manifest, whose platform must then match
+ * `want` when `strict`.
+ */
+export async function isComplete(
+  store: Store,
+  entry: Descriptor,
+  want: Platform | undefined,
+  strict: boolean,
+): Promise<boolean> {
+  const walk = async (d: Descriptor, depth: number, top: boolean): Promise<boolean> => {
+    if (depth > 8) return false;
+    let parsed;
+    try {
+      parsed = parseManifest(await store.readBlob(d.digest, MANIFEST_LIMIT), d.mediaType);
+    } catch {
+      return false;
+    }
+    if (parsed.kind === "manifest") {
+      if (top && strict && want !== undefined && !matches(entry.platform, want)) return false;
+      const blobs = [parsed.manifest.config, ...parsed.manifest.layers];
+      const present = await Promise.all(blobs.map((b) => store.hasBlob(b.digest, b.size)));
+      return present.every(Boolean);
+    }
+    if (want !== undefined && top) {
+      let chosen: Descriptor;
+      try {
+        chosen = choosePlatform(parsed.index, want);
+      } catch (e) {
+        if (e instanceof PlatformNotFoundError) return false;
+        throw e;
+      }
+      return await walk(chosen, depth + 1, false);
+    }
+    for (const child of parsed.index.manifests) {
+      if (!(await walk(child, depth + 1, false))) return false;
+    }
+    return true;
+  };
+  return await walk(entry, 0, true);
+}
+
+/** Whether a stored image's platform is the one asked for (by the same rules as an index). */
+function matches(platform: Platform | undefined, want: Platform): boolean {
+  if (!platform) return true; // unknown: the image is taken as it is
+  try {
+    choosePlatform({
+      schemaVersion: 2,
+      manifests: [{
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: "sha256:" + "0".repeat(64),
+        size: 0,
+        platform,
+      }],
+    }, want);
+    return true;
+  } catch (e) {
+    if (e instanceof PlatformNotFoundError) return false;
+    throw e;
+  }
+}

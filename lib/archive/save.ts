@@ -1,0 +1,279 @@
+/**
+ * `save()`: images from the store (pulled first when missing) into one tar archive, docker or OCI.
+ *
+ * @module
+ */
+
+import { copyImage } from "../image/copy_image.ts";
+import type { ProgressListener } from "../progress/progress_event.ts";
+import { pull, type PullOptions } from "../pull/pull.ts";
+import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import { hostPlatform, normalizePlatform, parsePlatform } from "../registry/choose_platform.ts";
+import { INDEX_MEDIA_TYPES } from "../registry/media_types.ts";
+import type { Descriptor, Platform } from "../registry/parse_manifest.ts";
+import { writeAll } from "../store/_fs.ts";
+import { ImageNotFoundError } from "../store/image_not_found_error.ts";
+import { LayoutImageSource } from "../store/layout_image_source.ts";
+import { Store } from "../store/store.ts";
+import { isComplete } from "./_stored_image.ts";
+import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
+import { type TarSink, TarWriter } from "./tar_writer.ts";
+
+/** Options for {@linkcode save}. */
+export interface SaveOptions {
+  /**
+   * The store: a directory or an open {@linkcode Store}.
+   * @default {Store.defaultPath()}
+   */
+  store?: string | Store;
+  /**
+   * `docker`: a docker-archive (`manifest.json` with `Config`, `RepoTags`, `Layers`) that
+   * `docker load`, `podman load` and skopeo read, one platform per image; `oci`: an oci-archive
+   * (an OCI layout in a tar) with every digest kept, an index staying an index.
+   * @default {"docker"}
+   */
+  format?: ArchiveFormat;
+  /**
+   * With the docker format, the platform taken from a stored index (and pulled when missing);
+   * with the oci format, the platform pulled when the image is not in the store.
+   * @default {"linux/<host arch>"}
+   */
+  platform?: string | Platform;
+  /**
+   * `missing`: pull an image the store does not have complete (as `unpack` does); `never`: fail
+   * instead.
+   * @default {"missing"}
+   */
+  pull?: "missing" | "never";
+  /**
+   * Options for that pull: registry transport, credentials, concurrency.
+   * @default {{}}
+   */
+  pullOptions?: Omit<PullOptions, "store" | "platform" | "signal" | "onProgress" | "policy">;
+  /** Aborts the save; a file output is then removed (nothing is left). */
+  signal?: AbortSignal;
+  /** Progress events of the pulls of missing images. */
+  onProgress?: ProgressListener;
+}
+
+/** One image written by {@linkcode save}. */
+export interface SavedImage {
+  /** The name it was asked for (canonical), e.g. `docker.io/library/alpine:3.20`. */
+  name: string;
+  /** The digest of its root in the archive (a manifest; an index with the oci format). */
+  digest: string;
+  /** The root's media type. */
+  mediaType: string;
+  /** Whether it was pulled first. */
+  pulled: boolean;
+}
+
+/** What {@linkcode save} returns. */
+export interface SaveResult {
+  /** The file written, or `"-"` for a stream. */
+  output: string;
+  /** The format written. */
+  format: ArchiveFormat;
+  /** The images, in the order asked. */
+  images: SavedImage[];
+  /** Blobs in the archive (configs, layers, manifests). */
+  blobs: number;
+  /** The archive's size in bytes. */
+  bytes: number;
+}
+
+/**
+ * Saves images from the store into a tar archive, streamed: each blob is read from the store,
+ * checked against its digest on the way, and written as a tar entry, so no blob is held in memory
+ * and no temporary tree is made. Images missing from the store (or incomplete) are pulled first.
+ *
+ * A file output is written beside its target as a hidden temporary file and renamed into place
+ * only when the archive is complete; on any failure it is removed and the target is untouched.
+ * A stream output gets the archive as it is written (an error aborts the stream).
+ *
+ * @param references The images, as pulled: `alpine:3.20`, `127.0.0.1:5000/team/app:1`,
+ * `repo@sha256:...`.
+ * @param output A file path, or a stream (e.g. stdout's).
+ * @param options Store, format, platform, pull, signal, progress.
+ * @returns What was written.
+ * @throws {ImageNotFoundError} With `pull: "never"`, when an image is not complete in the store.
+ * @throws {Error} When the docker format is asked for an image that is not one image manifest.
+ *
+ * @example Save two images into a docker archive
+ * ```ts ignore
+ * import { save } from "@skiff/skiff";
+ *
+ * const r = await save(["alpine:3.20", "busybox:1.36"], "images.tar", { store: "./images" });
+ * console.log(r.images.map((i) => i.digest), r.bytes);
+ * ```
+ *
+ * @example Save an OCI archive to a stream
+ * ```ts ignore
+ * import { save } from "@skiff/skiff";
+ *
+ * await save("alpine:3.20", Deno.stdout.writable, { format: "oci", store: "./images" });
+ * ```
+ */
+export async function save(
+  references: string | Reference | readonly (string | Reference)[],
+  output: string | WritableStream<Uint8Array>,
+  options: SaveOptions = {},
+): Promise<SaveResult> {
+  const list = Array.isArray(references) ? references : [references as string | Reference];
+  if (list.length === 0) throw new TypeError("Cannot save: no image given");
+  const refs = list.map((r) => typeof r === "string" ? parseReference(r) : r);
+  const format = options.format ?? "docker";
+  if (format !== "docker" && format !== "oci") {
+    throw new TypeError(`Cannot save with format "${format}": expected docker or oci`);
+  }
+  const explicit = options.platform !== undefined;
+  const want = options.platform === undefined
+    ? hostPlatform()
+    : typeof options.platform === "string"
+    ? parsePlatform(options.platform)
+    : normalizePlatform(options.platform);
+  const store = options.store instanceof Store
+    ? options.store
+    : await Store.open(options.store ?? Store.defaultPath());
+  const signal = options.signal;
+  const label = typeof output === "string" ? output : "-";
+
+  // 1. Every image complete in the store (pulled when missing) before a byte is written.
+  const images: { ref: Reference; entry: Descriptor; pulled: boolean }[] = [];
+  for (const ref of refs) {
+    signal?.throwIfAborted();
+    const name = ref.toString();
+    const known = await store.findImage(name);
+    // docker: one platform of an index; oci: all of it (a manifest must match an explicit one)
+    const need = known && format === "oci" && INDEX_MEDIA_TYPES.has(known.mediaType)
+      ? undefined
+      : want;
+    if (known && await isComplete(store, known, need, explicit)) {
+      images.push({ ref, entry: known, pulled: false });
+      continue;
+    }
+    if (options.pull === "never") {
+      throw new ImageNotFoundError(
+        "save",
+        name,
+        store.path,
+        `${known ? "it is in the store but not complete" : `not in the store ${store.path}`}` +
+          `, and the pull policy "never" forbids the network`,
+      );
+    }
+    await pull(ref, {
+      ...options.pullOptions,
+      store,
+      policy: "missing",
+      platform: want,
+      ...(signal ? { signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const entry = await store.findImage(name);
+    if (!entry) throw new ImageNotFoundError("save", name, store.path);
+    images.push({ ref, entry, pulled: true });
+  }
+
+  // 2. The archive, blob by blob.
+  const out = await openOutput(output);
+  try {
+    const tar = new TarWriter(out.sink);
+    const dest = new ArchiveImageDestination(tar, format, label);
+    await dest.begin();
+    const source = new LayoutImageSource(store);
+    const saved: SavedImage[] = [];
+    for (const { ref, entry, pulled } of images) {
+      const name = ref.toString();
+      const isIndex = INDEX_MEDIA_TYPES.has(entry.mediaType);
+      const result = await copyImage(source, entry.digest, dest, {
+        platforms: format === "docker" && isIndex ? [want] : "all",
+        jobs: 1,
+        ...(signal ? { signal } : {}),
+      });
+      const root = result.manifests[result.manifests.length - 1]!;
+      const platform = root.digest === entry.digest ? entry.platform : root.platform;
+      const tagged = ref.tag !== undefined ? [`${ref.name}:${ref.tag}`] : [];
+      await dest.addImage({ ...root, ...(platform ? { platform } : {}) }, tagged);
+      saved.push({ name, digest: result.digest, mediaType: result.mediaType, pulled });
+    }
+    await dest.finish();
+    await out.commit();
+    return { output: label, format, images: saved, blobs: dest.blobs, bytes: tar.bytes };
+  } catch (e) {
+    await out.abort(e);
+    throw e;
+  }
+}
+
+interface Output {
+  sink: TarSink;
+  commit(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+/** A file written beside its target and renamed into place, or a stream. */
+async function openOutput(output: string | WritableStream<Uint8Array>): Promise<Output> {
+  if (typeof output !== "string") {
+    const writer = output.getWriter();
+    return {
+      sink: { write: (chunk) => writer.write(chunk) },
+      async commit() {
+        await writer.close();
+      },
+      async abort(reason) {
+        await writer.abort(reason).catch(() => {});
+      },
+    };
+  }
+  if (output === "") throw new TypeError("Cannot save: the output path is empty");
+  const slash = output.lastIndexOf("/");
+  const dir = slash === -1 ? "." : output.slice(0, slash) || "/";
+  const base = output.slice(slash + 1);
+  if (base === "" || base === "." || base === "..") {
+    throw new TypeError(`Cannot save to ${output}: not a file name`);
+  }
+  const info = await Deno.stat(output).catch(() => undefined);
+  if (info?.isDirectory) throw new Error(`Cannot save to ${output}: it is a directory`);
+  const random = crypto.randomUUID().slice(0, 8);
+  const temp = `${dir}/.${base}.skiff-${random}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+  } catch (e) {
+    throw new Error(`Cannot save to ${output}: ${(e as Error).message}`, { cause: e });
+  }
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      file.close();
+    } catch {
+      // closed already
+    }
+  };
+  return {
+    sink: {
+      async write(chunk) {
+        try {
+          await writeAll(file, chunk);
+        } catch (e) {
+          throw new Error(`Cannot save to ${output}: ${(e as Error).message}`, { cause: e });
+        }
+      },
+    },
+    async commit() {
+      try {
+        await file.syncData();
+        close();
+        await Deno.rename(temp, output);
+      } catch (e) {
+        throw new Error(`Cannot save to ${output}: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    async abort() {
+      close();
+      await Deno.remove(temp).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// skiff save REF... -o FILE
+
+import type { ProgressEvent } from "../../progress/progress_event.ts";
+import {
+  CREDENTIAL_OPTIONS,
+  credentialFlags,
+  debugLog,
+  jsonFlag,
+  platformFlag,
+  referenceArg,
+  storePath,
+  warningLog,
+} from "../_shared.ts";
+import { type Command, UsageError } from "../command.ts";
+
+const USAGE = `Usage: skiff save REF... -o FILE [options]
+
+Writes the stored images REF... (pulled first when the store does not have
+them) into one tar archive: FILE appears only once the archive is complete.
+With -o -, the archive goes to stdout (not to a terminal).
+Each blob is read from the store, checked against its digest, and streamed into
+the archive; nothing is held whole in memory, no temporary tree is made.
+Prints one line per image to stderr: the name and the digest saved.
+
+Formats:
+  docker (default)   a docker-archive (manifest.json: Config, RepoTags, Layers),
+                     what docker load, podman load and skopeo docker-archive: read;
+                     one platform per image: a stored index gives the platform's
+                     manifest (--platform, default this machine's)
+  oci                an oci-archive (an OCI layout in a tar), what skopeo
+                     oci-archive: reads; digests kept, an index stays an index
+
+Options:
+  -o, --output FILE  the archive to write, or - for stdout (required)
+  --format F         docker or oci (default: docker)
+  --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
+  --pull never       fail instead of pulling an image the store does not have
+  --plain-http       speak plain HTTP to the registry when pulling
+  -u, --username U   log in as U when pulling
+  --password-stdin   read the password from stdin (with --username)
+  -q, --quiet        print nothing but errors
+  --json             print the result as a JSON object on stderr (stdout may be the archive)
+  --debug            show stack traces and transport details
+
+Examples:
+  skiff save alpine:3.20 busybox:1.36 -o images.tar
+  skiff save --format oci ghcr.io/org/app:1.2 -o - | ssh host skiff load -
+`;
+
+/** \`skiff save\`. */
+export const saveCommand: Command = {
+  name: "save",
+  summary: "save REF... -o F write stored images into a docker or OCI archive",
+  usage: USAGE,
+  options: {
+    output: { type: "string", short: "o" },
+    format: { type: "string" },
+    platform: { type: "string" },
+    pull: { type: "string" },
+    "plain-http": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+    json: { type: "boolean" },
+    ...CREDENTIAL_OPTIONS,
+  },
+  async run(ctx) {
+    const { flags, io } = ctx;
+    if (ctx.positionals.length === 0) throw new UsageError(`missing image reference\n\n${USAGE}`);
+    const refs = ctx.positionals.map((p) => referenceArg(p, USAGE));
+    const output = flags.output;
+    if (typeof output !== "string" || output === "") {
+      throw new UsageError("missing -o FILE (or -o - for stdout)");
+    }
+    const format = flags.format ?? "docker";
+    if (format !== "docker" && format !== "oci") {
+      throw new UsageError(`--format must be docker or oci, got "${format}"`);
+    }
+    if (flags.pull !== undefined && flags.pull !== "never" && flags.pull !== "missing") {
+      throw new UsageError(`--pull must be missing or never, got "${flags.pull}"`);
+    }
+    if (output === "-" && io.isTerminal.stdout) {
+      throw new UsageError(
+        "refusing to write a tar archive to a terminal: redirect stdout or give -o FILE",
+      );
+    }
+    const platform = platformFlag(ctx);
+    const credentials = await credentialFlags(ctx);
+    let renderer: { handle(e: ProgressEvent): void } | undefined;
+    if (!flags.quiet && !jsonFlag(ctx)) {
+      // the pulls' progress (saving itself prints one line per image)
+      const { LineRenderer } = await import("../../progress/line_renderer.ts");
+      renderer = new LineRenderer(io.err);
+    }
+    const { save } = await import("../../archive/save.ts");
+    const stdout = new WritableStream<Uint8Array>({ write: (chunk) => io.outBytes(chunk) });
+    const result = await save(refs, output === "-" ? stdout : output, {
+      store: storePath(ctx),
+      format,
+      signal: ctx.signal,
+      ...(platform ? { platform } : {}),
+      ...(flags.pull === "never" ? { pull: "never" as const } : {}),
+      pullOptions: {
+        ...(flags["plain-http"] ? { plainHttp: true } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...warningLog(ctx),
+        ...debugLog(ctx),
+      },
+      ...(renderer ? { onProgress: (e: ProgressEvent) => renderer!.handle(e) } : {}),
+    });
+    if (jsonFlag(ctx)) {
+      io.err(JSON.stringify(result, null, 2) + "\n");
+    } else if (!flags.quiet) {
+      for (const image of result.images) io.err(`saved ${image.name} ${image.digest}\n`);
+    }
+    return 0;
+  },
+};
