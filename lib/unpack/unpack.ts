@@ -1,69 +1,23 @@
 /**
- * The unpack: an image from the store (pulled first when missing) -> its layers in order, each
- * verified while it streams -> a root filesystem in a directory that appears only when complete.
+ * The unpack into a directory: an image from the store (pulled while it is unpacked when
+ * missing) -> its layers in order, each verified while it streams -> a root filesystem in a
+ * directory that appears only when complete.
  *
  * @module
  */
 
-import type { ProgressEvent, ProgressListener } from "../progress/progress_event.ts";
-import { pull, type PullOptions } from "../pull/pull.ts";
-import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
-import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import {
-  choosePlatform,
-  hostPlatform,
-  normalizePlatform,
-  parsePlatform,
-} from "../registry/choose_platform.ts";
-import { layerCompression } from "../registry/media_types.ts";
-import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
-import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
-import { Store } from "../store/store.ts";
+import type { Reference } from "../reference/parse_reference.ts";
+import { DirectorySink } from "./directory_sink.ts";
+import { unpackImage, type UnpackImageOptions } from "./unpack_image.ts";
 
 /** Options for {@linkcode unpack}. */
-export interface UnpackOptions {
-  /**
-   * The store: a directory or an open {@linkcode Store}.
-   * @default {Store.defaultPath()}
-   */
-  store?: string | Store;
-  /**
-   * The platform, `os/arch[/variant]` or an object; an image stored for another platform is
-   * pulled again for this one.
-   * @default {"linux/<host arch>"}
-   */
-  platform?: string | Platform;
-  /**
-   * `missing`: pull the image when the store does not have it (complete, for the platform);
-   * `never`: fail instead.
-   * @default {"missing"}
-   */
-  pull?: "missing" | "never";
-  /**
-   * Options for that pull: registry transport, credentials, concurrency.
-   * @default {{}}
-   */
-  pullOptions?: Omit<PullOptions, "store" | "platform" | "signal" | "onProgress">;
-  /**
-   * The most tar entries (whiteouts included) of all layers together.
-   * @default {1000000}
-   */
-  maxEntries?: number;
-  /**
-   * The most uncompressed tar bytes of all layers together.
-   * @default {68719476736}
-   */
-  maxBytes?: number;
+export interface UnpackOptions extends UnpackImageOptions {
   /**
    * Set owners from the image and make device nodes; both need root. Otherwise files belong to
    * the caller and device nodes are skipped (and counted).
    * @default {true when running as root}
    */
   owners?: boolean;
-  /** Aborts the unpack (and the pull); nothing is left at the target. */
-  signal?: AbortSignal;
-  /** Receives the pull's progress events and one `layer-unpacked` event per layer. */
-  onProgress?: ProgressListener;
 }
 
 /** What {@linkcode unpack} returns. */
@@ -84,17 +38,16 @@ export interface UnpackResult {
   bytes: number;
   /** Device nodes skipped because the caller may not make them (not root, or `owners: false`). */
   skippedDevices: number;
-  /** Whether the image was pulled first. */
+  /** Whether the image was pulled (while it was unpacked). */
   pulled: boolean;
 }
-
-const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
 
 /**
  * Unpacks an image into a directory as a root filesystem, the way a container runtime builds it.
  *
- * The image comes from the store, and is pulled first when the store does not have it. Each
- * layer is read once, as a stream: its blob is checked against its digest, decompressed (gzip,
+ * The image comes from the store; when the store does not have it, it is pulled and unpacked at
+ * once (each layer applied while it downloads, see {@linkcode unpackImage}). Each layer is read
+ * once, as a stream: its blob is checked against its digest, decompressed (gzip,
  * zstd or plain tar), checked against the config's `rootfs.diff_ids`, and its tar entries are
  * written as they come. OCI whiteouts delete what lower layers put there. No entry can write
  * outside the directory: `..` above the root is refused, absolute names and symlinks (even those
@@ -125,190 +78,16 @@ export async function unpack(
   dir: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
-  const ref = typeof reference === "string" ? parseReference(reference) : reference;
-  const name = ref.toString();
-  const maxEntries = options.maxEntries ?? 1_000_000;
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  for (const [what, n] of [["maxEntries", maxEntries], ["maxBytes", maxBytes]] as const) {
-    if (!Number.isSafeInteger(n) || n < 1) {
-      throw new RangeError(`Cannot unpack with ${what} ${n}: expected a positive integer`);
-    }
-  }
-  const want = options.platform === undefined
-    ? hostPlatform()
-    : typeof options.platform === "string"
-    ? parsePlatform(options.platform)
-    : normalizePlatform(options.platform);
-  const signal = options.signal;
-  const emit = (event: ProgressEvent) => {
-    try {
-      options.onProgress?.(event);
-    } catch {
-      // a listener's failure must not break the unpack
-    }
-  };
-  const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-  await checkTarget(target);
-  signal?.throwIfAborted();
-
-  const store = options.store instanceof Store
-    ? options.store
-    : await Store.open(options.store ?? Store.defaultPath());
-  let image = await findStored(store, name, want);
-  let pulled = false;
-  if (!image) {
-    if (options.pull === "never") {
-      throw new Error(`Cannot unpack ${name}: the store ${store.path} does not have it`);
-    }
-    const result = await pull(ref, {
-      ...options.pullOptions,
-      store,
-      platform: want,
-      ...(signal ? { signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    image = { digest: result.digest, manifest: result.manifest, config: result.config };
-    pulled = true;
-  }
-  const layers = image.manifest.layers;
-  const diffIds = image.config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== layers.length) {
-    throw new Error(
-      `Cannot unpack ${name}: the config lists ${diffIds.length} diff_ids for ${layers.length} layers`,
-    );
-  }
-  for (const layer of layers) {
-    if (layerCompression(layer.mediaType) === undefined) {
-      throw new Error(
-        `Cannot unpack ${name}: layer ${layer.digest} has media type "${layer.mediaType}", ` +
-          `not a tar, tar+gzip or tar+zstd layer`,
-      );
-    }
-  }
-
-  // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
-  const [{ RootfsWriter }, { readLayer }] = await Promise.all([
-    import("./rootfs_writer.ts"),
-    import("./read_layer.ts"),
-  ]);
-  const slash = target.lastIndexOf("/");
-  const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
-  const base = target.slice(slash + 1);
-  await Deno.mkdir(parent, { recursive: true });
-  const temp = await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` });
-  try {
-    const writer = new RootfsWriter(temp, {
-      maxEntries,
-      ...(options.owners !== undefined ? { owners: options.owners } : {}),
-    });
-    const budget = { bytes: 0, max: maxBytes };
-    for (const [i, layer] of layers.entries()) {
-      const before = { entries: writer.entries, bytes: writer.bytes };
-      try {
-        const tar = counted(readLayer(store, layer, diffIds[i]!, signal ? { signal } : {}), budget);
-        await writer.applyLayer(tar, signal ? { signal } : {});
-      } catch (e) {
-        if (signal?.aborted) throw signal.reason;
-        if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) throw e;
-        const message = (e as Error).message.replace(/^Cannot /, "cannot ");
-        throw new Error(
-          `Cannot unpack ${name}: layer ${i + 1} of ${layers.length} (${layer.digest}): ${message}`,
-          { cause: e },
-        );
-      }
-      emit({
-        type: "layer-unpacked",
-        digest: layer.digest,
-        index: i,
-        layers: layers.length,
-        entries: writer.entries - before.entries,
-        bytes: writer.bytes - before.bytes,
-      });
-    }
-    writer.finish();
-    signal?.throwIfAborted();
-    // an empty directory at the target is replaced by the rename; anything else makes it fail
-    await Deno.rename(temp, target);
-    return {
-      reference: name,
-      digest: image.digest,
-      dir: target,
-      layers: layers.length,
-      entries: writer.entries,
-      whiteouts: writer.whiteouts,
-      bytes: writer.bytes,
-      skippedDevices: writer.skippedDevices,
-      pulled,
-    };
-  } catch (e) {
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
-    if (e instanceof Deno.errors.AlreadyExists || (e as { code?: string }).code === "ENOTEMPTY") {
-      throw new Error(`Cannot unpack into ${target}: it is no longer empty`, { cause: e });
-    }
-    throw e;
-  }
-}
-
-/** Passes chunks on, counting them against the budget shared by all layers. */
-async function* counted(
-  chunks: AsyncIterable<Uint8Array>,
-  budget: { bytes: number; max: number },
-): AsyncGenerator<Uint8Array> {
-  for await (const chunk of chunks) {
-    budget.bytes += chunk.byteLength;
-    if (budget.bytes > budget.max) {
-      throw new Error(`more than ${budget.max} uncompressed bytes (the maxBytes limit)`);
-    }
-    yield chunk;
-  }
-}
-
-/** The target must be absent or an empty directory. */
-async function checkTarget(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!info.isDirectory) throw new Error(`Cannot unpack into ${path}: it is not a directory`);
-  for await (const _ of Deno.readDir(path)) {
-    throw new Error(`Cannot unpack into ${path}: the directory is not empty`);
-  }
-}
-
-interface StoredImage {
-  digest: string;
-  manifest: ImageManifest;
-  config: ImageConfig;
-}
-
-/** The image named `name` in the store, when it is there complete and for the platform. */
-async function findStored(
-  store: Store,
-  name: string,
-  want: Platform,
-): Promise<StoredImage | undefined> {
-  const entry = await store.findImage(name);
-  if (!entry) return undefined;
-  if (entry.platform) {
-    try {
-      choosePlatform({ schemaVersion: 2, manifests: [entry] }, want);
-    } catch {
-      return undefined; // stored for another platform
-    }
-  }
-  try {
-    const parsed = parseManifest(await store.readBlob(entry.digest, 4 * 1024 * 1024));
-    if (parsed.kind !== "manifest") return undefined;
-    const manifest = parsed.manifest;
-    for (const blob of [manifest.config, ...manifest.layers]) {
-      if (!(await store.hasBlob(blob.digest, blob.size))) return undefined;
-    }
-    const config = parseImageConfig(await store.readBlob(manifest.config.digest));
-    return { digest: entry.digest, manifest, config };
-  } catch {
-    return undefined; // damaged: a pull repairs it
-  }
+  const target = await DirectorySink.checkTarget(dir);
+  const { owners, ...rest } = options;
+  const result = await unpackImage(
+    reference,
+    (image) =>
+      DirectorySink.create(target, {
+        maxEntries: image.maxEntries,
+        ...(owners !== undefined ? { owners } : {}),
+      }),
+    rest,
+  );
+  return { ...result, dir: target };
 }
