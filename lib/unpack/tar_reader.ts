@@ -43,6 +43,8 @@ export interface TarHeader {
   devmajor: number;
   /** Device minor number (`char` and `block`). */
   devminor: number;
+  /** Extended attributes from pax `SCHILY.xattr.NAME` records (values as raw bytes). */
+  xattrs?: Record<string, Uint8Array>;
 }
 
 /** What {@linkcode TarReader.push} yields. */
@@ -76,6 +78,7 @@ const PAX = 0x78; // 'x'
 const PAX_GLOBAL = 0x67; // 'g'
 const GNU_LONG_NAME = 0x4c; // 'L'
 const GNU_LONG_LINK = 0x4b; // 'K'
+const XATTR = "SCHILY.xattr.";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -86,6 +89,7 @@ interface Overrides {
   uid?: number;
   gid?: number;
   mtime?: number;
+  xattrs?: Record<string, Uint8Array>;
 }
 
 /**
@@ -317,6 +321,7 @@ export class TarReader {
       devmajor: 0,
       devminor: 0,
     };
+    if (o.xattrs) header.xattrs = o.xattrs;
     if (ustar && (type === "char" || type === "block")) {
       header.devmajor = this.#number(block, 329, 8, "devmajor");
       header.devminor = this.#number(block, 337, 8, "devminor");
@@ -344,8 +349,19 @@ export class TarReader {
     }
     const records = parsePax(bytes, (m) => this.#fail(m));
     if (type === PAX_GLOBAL) return;
-    for (const [key, value] of records) {
+    for (const [key, raw] of records) {
       if (key.startsWith("GNU.sparse.")) this.#fail("GNU sparse files are not supported");
+      if (key.startsWith(XATTR) && key.length > XATTR.length) {
+        // binary values (security.capability) are kept as bytes
+        (this.#overrides.xattrs ??= {})[key.slice(XATTR.length)] = raw.slice();
+        continue;
+      }
+      let value: string;
+      try {
+        value = utf8.decode(raw);
+      } catch {
+        this.#fail(`the pax record ${key} is not valid UTF-8`);
+      }
       if (value === "") continue; // an empty record unsets the key: the header's value stands
       switch (key) {
         case "path":
@@ -452,8 +468,8 @@ function checksumOk(block: Uint8Array): boolean {
 }
 
 /** pax records: `"%d %s=%s\n"`, the length counting the whole record. */
-function parsePax(bytes: Uint8Array, fail: (message: string) => never): [string, string][] {
-  const out: [string, string][] = [];
+function parsePax(bytes: Uint8Array, fail: (message: string) => never): [string, Uint8Array][] {
+  const out: [string, Uint8Array][] = [];
   let at = 0;
   while (at < bytes.length) {
     if (bytes[at] === 0) break; // some writers pad with NULs
@@ -468,14 +484,8 @@ function parsePax(bytes: Uint8Array, fail: (message: string) => never): [string,
     if (record[record.length - 1] !== 0x0a) fail("a pax record does not end with a newline");
     const eq = record.indexOf(0x3d);
     if (eq <= 0) fail("a pax record has no key");
-    let value: string;
     const key = new TextDecoder().decode(record.subarray(0, eq));
-    try {
-      value = utf8.decode(record.subarray(eq + 1, record.length - 1));
-    } catch {
-      fail(`the pax record ${key} is not valid UTF-8`);
-    }
-    out.push([key, value]);
+    out.push([key, record.subarray(eq + 1, record.length - 1)]);
     at += length;
   }
   return out;
