@@ -2,7 +2,7 @@
 // non-ASCII names, large ids, sizes and times, fractional times, xattrs). Deterministic: the same
 // header always gives the same bytes.
 
-import type { TarEntryType, TarHeader } from "./tar_reader.ts";
+import type { TarEntryType } from "./tar_reader.ts";
 
 const BLOCK = 512;
 const encoder = new TextEncoder();

@@ -371,7 +371,7 @@ export class TarSink implements UnpackSink {
     const parts = entryPath(linkname);
     if (parts.length === 0) throw new Error("a hardlink cannot point at the root");
     const parent = this.#resolveDir(parts.slice(0, -1), false);
-    const node = parent?.children!.get(parts[parts.length - 1]!);
+    const node = parent?.children?.get(parts[parts.length - 1]!);
     if (!node) throw new Error(`the hardlink target "${linkname}" is not in the root`);
     if (node.type === "directory") {
       throw new Error(`the hardlink target "${linkname}" is a directory`);
