@@ -26,6 +26,16 @@
  * console.log(result.dir, result.layers, result.entries, result.skippedDevices);
  * ```
  *
+ * @example Export an image's flattened root filesystem as one tar
+ * ```ts ignore
+ * import { exportRootfs } from "@skiff/skiff";
+ *
+ * const { readable, result } = exportRootfs("alpine:3.20", { store: "./images" });
+ * await Deno.writeFile("alpine.tar.part", readable); // errors if the export fails
+ * console.log((await result).entries);
+ * await Deno.rename("alpine.tar.part", "alpine.tar");
+ * ```
+ *
  * @example Read from a registry without pulling
  * ```ts ignore
  * import { fetchImageConfig, listTags, resolveDigest, resolveManifest } from "@skiff/skiff";
@@ -59,8 +69,33 @@
  * @module
  */
 
-export { pull, type PullOptions, type PullPolicy, type PullResult } from "./lib/pull/pull.ts";
+export {
+  pull,
+  type PullObserver,
+  type PullOptions,
+  type PullPolicy,
+  type PullResult,
+} from "./lib/pull/pull.ts";
 export { unpack, type UnpackOptions, type UnpackResult } from "./lib/unpack/unpack.ts";
+export {
+  unpackImage,
+  type UnpackImageOptions,
+  type UnpackImageResult,
+} from "./lib/unpack/unpack_image.ts";
+export {
+  type ExportedRootfs,
+  exportRootfs,
+  type ExportRootfsOptions,
+} from "./lib/unpack/export_rootfs.ts";
+export type {
+  ApplyLayerOptions,
+  SinkFactory,
+  SinkImage,
+  UnpackSink,
+} from "./lib/unpack/sink.ts";
+export { DirectorySink, type DirectorySinkOptions } from "./lib/unpack/directory_sink.ts";
+export { TarSink, type TarOutput, type TarSinkOptions } from "./lib/unpack/tar_sink.ts";
+export type { BlobWritten, BlobWrittenListener } from "./lib/pull/download_blob.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { parseRepository } from "./lib/reference/parse_repository.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";

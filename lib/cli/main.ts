@@ -10,6 +10,7 @@ import { type CliIo, type Command, UsageError } from "./command.ts";
 import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
 import { digestCommand } from "./commands/digest.ts";
+import { exportCommand } from "./commands/export.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { gcCommand } from "./commands/gc.ts";
 import { imagesCommand } from "./commands/images.ts";
@@ -25,6 +26,7 @@ import { parseArgs } from "./parse_args.ts";
 export const COMMANDS: readonly Command[] = [
   pullCommand,
   unpackCommand,
+  exportCommand,
   inspectCommand,
   configCommand,
   digestCommand,

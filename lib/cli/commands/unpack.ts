@@ -3,25 +3,40 @@
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
 import { unpack } from "../../unpack/unpack.ts";
-import { debugLog, platformFlag, referenceArg, storePath } from "../_shared.ts";
+import {
+  CREDENTIAL_OPTIONS,
+  jsonFlag,
+  platformFlag,
+  printJson,
+  referenceArg,
+  remoteOptions,
+  storePath,
+} from "../_shared.ts";
 import { type Command, type Flags, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff unpack REF DIR [options]
 
 Unpacks REF into DIR as a root filesystem, the way a container runtime builds
-it: layers in order, whiteouts applied, nothing written outside DIR. Pulls REF
-first when the store does not have it. DIR must be absent or empty; it appears
-only once every layer was applied and verified.
+it: layers in order, whiteouts applied, nothing written outside DIR. When the
+store does not have REF, it is pulled and unpacked at once: each layer is applied
+while it downloads (and ends verified in the store). DIR must be absent or empty;
+it appears only once every layer was applied and verified.
 Prints one line to stdout: the canonical name and the digest of the manifest.
 
 Options:
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
+  --pull POLICY      missing (default): pull only what the store lacks; never: use
+                     the store only; always: check the name with the registry
+  --jobs N           blobs to download at once (default: 4)
   --plain-http       speak plain HTTP to the registry when pulling
+  -u, --username U   log in as U for the pull
+  --password-stdin   read the password from stdin (with --username)
   --max-entries N    refuse images with more than N tar entries (default: 1000000)
   --max-bytes N      refuse images with more than N uncompressed bytes; K, M, G and
                      T suffixes are powers of 1024 (default: 64G)
   -q, --quiet        print only the result line
+  --json             print the result as a JSON object instead of the line
   --debug            show stack traces and transport details
 
 Not running as root: files belong to you and device nodes are skipped (counted).
@@ -38,10 +53,14 @@ export const unpackCommand: Command = {
   usage: USAGE,
   options: {
     platform: { type: "string" },
+    pull: { type: "string" },
+    jobs: { type: "string" },
     "plain-http": { type: "boolean" },
     "max-entries": { type: "string" },
     "max-bytes": { type: "string" },
     quiet: { type: "boolean", short: "q" },
+    ...CREDENTIAL_OPTIONS,
+    json: { type: "boolean" },
   },
   async run(ctx) {
     const { flags, positionals, io } = ctx;
@@ -54,20 +73,25 @@ export const unpackCommand: Command = {
     const platform = platformFlag(ctx);
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);
-    const renderer = flags.quiet ? undefined : new LineRenderer(io.err);
+    const jobs = jobsFlag(flags);
+    const policy = policyFlag(flags);
+    const { signal, ...remote } = await remoteOptions(ctx);
+    const renderer = flags.quiet || jsonFlag(ctx) ? undefined : new LineRenderer(io.err);
     const start = performance.now();
     const result = await unpack(ref, dir, {
       store: storePath(ctx),
-      signal: ctx.signal,
+      signal,
       ...(platform ? { platform } : {}),
+      ...(policy ? { pull: policy } : {}),
       ...(maxEntries !== undefined ? { maxEntries } : {}),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
-      pullOptions: {
-        ...(flags["plain-http"] ? { plainHttp: true } : {}),
-        ...debugLog(ctx),
-      },
+      pullOptions: { ...remote, ...(jobs ? { jobs } : {}) },
       ...(renderer ? { onProgress: (e) => renderer.handle(e) } : {}),
     });
+    if (jsonFlag(ctx)) {
+      printJson(ctx, result);
+      return 0;
+    }
     if (!flags.quiet) {
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       io.err(
@@ -85,6 +109,25 @@ export const unpackCommand: Command = {
     return 0;
   },
 };
+
+/** `--jobs N`: 1 to 64. */
+export function jobsFlag(flags: Flags): number | undefined {
+  if (typeof flags.jobs !== "string") return undefined;
+  const jobs = Number(flags.jobs);
+  if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
+    throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
+  }
+  return jobs;
+}
+
+/** `--pull missing|never|always`. */
+export function policyFlag(flags: Flags): "missing" | "never" | "always" | undefined {
+  if (typeof flags.pull !== "string") return undefined;
+  if (flags.pull !== "missing" && flags.pull !== "never" && flags.pull !== "always") {
+    throw new UsageError(`--pull must be missing, never or always, got "${flags.pull}"`);
+  }
+  return flags.pull;
+}
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
