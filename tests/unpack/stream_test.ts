@@ -11,6 +11,7 @@ import { snapshot } from "../_rootfs.ts";
 import { checkStore } from "../_store_check.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
+import { spawnSkiff } from "../_cli.ts";
 
 const FILES = 24;
 const FILE_SIZE = 96 * 1024;
@@ -211,6 +212,75 @@ Deno.test("stream: a corrupted byte in the last layer aborts: DigestMismatchErro
     const hex = last.digest.slice("sha256:".length);
     assert(!(await exists(`${store}/blobs/sha256/${hex}`)), "the corrupt layer has no name");
     assert(!(await exists(`${store}/ingest/sha256-${hex}`)), "nor a partial to resume from");
+  } finally {
+    await proxy.stop();
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("stream: kill -9 in the middle of layer 1: the store stays valid, no DIR, the next unpack completes", async () => {
+  const registry = await startRegistry();
+  const proxy = FaultProxy.start(registry.url);
+  const work = await Deno.makeTempDir({ prefix: "skiff-stream-" });
+  try {
+    const image = await streamImage(registry.url, "test/kill");
+    const l1 = image.layers[0]!;
+    const release = Promise.withResolvers<void>();
+    let reached = false;
+    proxy.on((req, url) =>
+      req.method === "GET" && url.pathname.endsWith(`/blobs/${l1.digest}`)
+        ? {
+          kind: "hold",
+          after: Math.floor(image.sizes[0]! / 2),
+          until: release.promise,
+          reached: () => reached = true,
+        }
+        : undefined
+    );
+    const store = `${work}/store`;
+    const name = `${proxy.host}/test/kill:1`;
+    const child = spawnSkiff(["unpack", "-q", "--store", store, name, `${work}/rootfs`]);
+    let exited = false;
+    const status = child.status.then((s) => {
+      exited = true;
+      return s;
+    });
+    try {
+      const applied = async () => {
+        if (!reached) return false;
+        for (const entry of await names(work)) {
+          if (!entry.startsWith(".rootfs.skiff-unpack-")) continue;
+          const info = await Deno.stat(`${work}/${entry}/f/02`).catch(() => undefined);
+          if (info?.size === FILE_SIZE) return true;
+        }
+        return false;
+      };
+      await until("layer 1's third file applied", applied, () => exited);
+      child.kill("SIGKILL");
+    } finally {
+      release.resolve();
+      await status;
+      await child.stdout.cancel();
+      await child.stderr.cancel();
+    }
+    assertEquals((await status).signal, "SIGKILL");
+    assert(!(await exists(`${work}/rootfs`)), "no DIR");
+    const report = await checkStore(store);
+    assertEquals([report.corrupt, report.missing, report.names], [[], [], []]);
+    // what layer 1 had on disk stays in ingest/ for a resume; nothing of it is named
+    const hex = l1.digest.slice("sha256:".length);
+    assert(!(await exists(`${store}/blobs/sha256/${hex}`)), "layer 1 is not committed");
+    // the temporary tree of the killed process is the one thing left beside DIR
+    const left = (await names(work)).filter((n) => n.startsWith(".rootfs.skiff-unpack-"));
+    assertEquals(left.length, 1);
+
+    const result = await unpack(name, `${work}/rootfs`, { store });
+    assertEquals([result.pulled, result.layers], [true, 2]);
+    assertEquals((await snapshot(`${work}/rootfs`)).nodes["f/05"]?.size, FILE_SIZE);
+    const resumed = proxy.requests(`/blobs/${l1.digest}`).filter((r) => r.method === "GET").at(-1)!;
+    assert(resumed.headers["range"]?.startsWith("bytes="), "the next pull resumed layer 1");
+    assertEquals((await checkStore(store)).corrupt, []);
   } finally {
     await proxy.stop();
     await registry.stop();
