@@ -230,6 +230,7 @@ class Run {
     const pullSignal = this.#signal ? AbortSignal.any([this.#signal, stop.signal]) : stop.signal;
     const pulling = pull(ref, {
       ...this.#options.pullOptions,
+      policy: "always", // the store was found lacking: the registry is asked in every case
       store: this.#store,
       platform: want,
       signal: pullSignal,
