@@ -366,7 +366,17 @@ async function main() {
         const work = await Deno.makeTempDir({ dir: CACHE, prefix: "run-" });
         try {
           await rootfsRound(ref, work, round, jobs, samples);
-          if (ROOTFS_ONLY) continue;
+          if (ROOTFS_ONLY) {
+            const last = (name: string) => samples[name]!.at(-1)?.wall.toFixed(2);
+            console.error(
+              `bench: ${key} round ${round + 1}: rootfs cold: stream ${
+                last("skiff unpack cold")
+              } s, pull+unpack ${last("skiff pull+unpack")} s, skopeo+umoci ${
+                last("skopeo+umoci")
+              } s; export ${last("skiff export")} s, umoci+tar ${last("umoci+tar -c")} s`,
+            );
+            continue;
+          }
           // alternate which tool goes first, so neither always gets the warmer cache
           const order = round % 2 === 0 ? ["skiff", "skopeo"] : ["skopeo", "skiff"];
           for (const tool of order) {
@@ -492,13 +502,6 @@ async function main() {
         } finally {
           await Deno.remove(work, { recursive: true });
         }
-        const last = (name: string) => samples[name]!.at(-1)?.wall.toFixed(2);
-        console.error(
-          `bench: ${key} round ${round + 1}: rootfs cold: stream ${last("skiff unpack cold")} s, ` +
-            `pull+unpack ${last("skiff pull+unpack")} s, skopeo+umoci ${last("skopeo+umoci")} s; ` +
-            `export ${last("skiff export")} s, umoci+tar ${last("umoci+tar -c")} s`,
-        );
-        if (ROOTFS_ONLY) continue;
         console.error(
           `bench: ${key} round ${round + 1}: skiff ${samples.skiff!.at(-1)!.wall.toFixed(2)} s, ` +
             `skopeo ${samples.skopeo!.at(-1)!.wall.toFixed(2)} s, curl ${
