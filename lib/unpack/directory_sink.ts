@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RootfsWriter } from "./rootfs_writer.ts";
+import type { RootfsWriter } from "./rootfs_writer.ts";
 import type { ApplyLayerOptions, UnpackSink } from "./sink.ts";
 
 /** Options for {@linkcode DirectorySink.create}. */
@@ -48,10 +48,10 @@ export class DirectorySink implements UnpackSink {
   readonly temp: string;
   #writer: RootfsWriter;
 
-  private constructor(target: string, temp: string, options: DirectorySinkOptions) {
+  private constructor(target: string, temp: string, writer: RootfsWriter) {
     this.target = target;
     this.temp = temp;
-    this.#writer = new RootfsWriter(temp, options);
+    this.#writer = writer;
   }
 
   /**
@@ -89,9 +89,11 @@ export class DirectorySink implements UnpackSink {
     const slash = target.lastIndexOf("/");
     const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
     const base = target.slice(slash + 1);
+    // loaded only now: node:fs costs start-up time to every command that does not unpack
+    const { RootfsWriter } = await import("./rootfs_writer.ts");
     await Deno.mkdir(parent, { recursive: true });
     const temp = await Deno.makeTempDir({ dir: parent, prefix: `.${base}.skiff-unpack-` });
-    return new DirectorySink(target, temp, options);
+    return new DirectorySink(target, temp, new RootfsWriter(temp, options));
   }
 
   /** Tar entries read so far, whiteouts included. */
