@@ -75,8 +75,13 @@ export function exportRootfs(
       await writer.close();
       return r;
     } catch (e) {
-      await writer.abort(e).catch(() => {});
-      throw e;
+      // the pipeline words its errors for an unpack; this is an export
+      const error = e instanceof Error && e.constructor === Error &&
+          e.message.startsWith("Cannot unpack ")
+        ? new Error(`Cannot export ${e.message.slice("Cannot unpack ".length)}`, { cause: e })
+        : e;
+      await writer.abort(error).catch(() => {});
+      throw error;
     }
   })();
   result.catch(() => {}); // reported through the stream and to whoever awaits it

@@ -99,7 +99,7 @@ Deno.test("cli export: to a file, to a pipe, never to a terminal; failures leave
     assertEquals(bad.code, 1);
     const lines = bad.stderr.split("\n").filter((l) => l !== "");
     assertEquals(lines.length, 1, bad.stderr);
-    assertMatch(lines[0]!, /^skiff: Cannot unpack .*hostile:1: layer 1 of 1 .*climbs out/);
+    assertMatch(lines[0]!, /^skiff: Cannot export .*hostile:1: layer 1 of 1 .*climbs out/);
     assertEquals(await ls(work), ["single.tar", "store"]);
     assert(!(await ls(work)).some((n) => n.startsWith(".")), "no temporary file");
   } finally {
