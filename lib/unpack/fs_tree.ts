@@ -53,6 +53,9 @@ export interface FsNode<L = unknown> {
   /** The index of the layer that made (or last re-declared) the node; an opaque whiteout keeps
    * only what its own layer made. */
   layer: number;
+  /** A directory with an opaque whiteout, when whiteouts are kept for overlayfs (formats write
+   * it as the xattr `trusted.overlay.opaque=y`). */
+  opaque?: true;
 }
 
 /**
@@ -113,6 +116,13 @@ export interface FsTreeOptions {
    * @default {1000000}
    */
   maxEntries?: number;
+  /**
+   * `apply`: whiteouts delete from the layers below (a flattened root filesystem). `overlay`: they
+   * are kept in overlayfs's form, for one layer's image stacked by overlayfs: `.wh.NAME` becomes a
+   * character device 0:0 named `NAME`, `.wh..wh..opq` marks its directory `opaque`.
+   * @default {"apply"}
+   */
+  whiteouts?: "apply" | "overlay";
 }
 
 /** Options for {@linkcode FsTree.applyLayer}. */
@@ -201,6 +211,7 @@ export class FsTree<L = unknown> {
 
   #store: FsDataStore<L>;
   #maxEntries: number;
+  #overlay: boolean;
   #layerIndex = -1;
   #file: FsNode<L> | undefined;
 
@@ -213,6 +224,7 @@ export class FsTree<L = unknown> {
   constructor(store: FsDataStore<L>, options: FsTreeOptions = {}) {
     this.#store = store;
     this.#maxEntries = options.maxEntries ?? 1_000_000;
+    this.#overlay = options.whiteouts === "overlay";
     this.root = newNode("directory", 0o755, -1);
   }
 
@@ -325,7 +337,9 @@ export class FsTree<L = unknown> {
       return;
     }
     const name = parts[parts.length - 1]!;
-    if (name.startsWith(WHITEOUT)) return this.#whiteout(parts);
+    if (name.startsWith(WHITEOUT)) {
+      return this.#overlay ? this.#overlayWhiteout(parts, h) : this.#whiteout(parts);
+    }
     for (const part of parts) {
       // 3 UTF-8 bytes per UTF-16 unit at most: only long names need encoding
       if (part.length > 85 && new TextEncoder().encode(part).length > NAME_MAX) {
@@ -391,6 +405,28 @@ export class FsTree<L = unknown> {
       parent.children!.delete(target);
       this.#drop(existing);
     }
+  }
+
+  /** A whiteout kept for overlayfs: a 0:0 character device, or the directory marked opaque. */
+  #overlayWhiteout(parts: string[], h: TarHeader): void {
+    this.whiteouts++;
+    const name = parts[parts.length - 1]!;
+    const parent = this.#resolveDir(parts.slice(0, -1), true)!;
+    if (name === OPAQUE) {
+      parent.opaque = true;
+      return;
+    }
+    if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) return; // other aufs metadata: ignored
+    const target = name.slice(WHITEOUT.length);
+    if (target === "" || target === "." || target === "..") {
+      throw new Error("a whiteout must name an entry");
+    }
+    const existing = parent.children!.get(target);
+    if (existing) this.#drop(existing);
+    const node = newNode<L>("char", 0, this.#layerIndex);
+    setMeta(node, { ...h, mode: 0 });
+    node.nlink = 1;
+    parent.children!.set(target, node);
   }
 
   /** Empties a directory of everything the current layer did not put there. */

@@ -67,6 +67,13 @@ export interface UnpackOptions {
    * @default {"directory"}
    */
   format?: "directory" | "erofs";
+  /**
+   * With `format: "erofs"`: one image per layer in the directory `dir`, named by the layer's
+   * diff_id (`sha256-<hex>.erofs`) and reused when there, whiteouts kept as overlayfs reads them,
+   * to be stacked with overlayfs (see {@linkcode UnpackResult.layerImages}).
+   * @default {false}
+   */
+  layers?: boolean;
   /** Aborts the unpack (and the pull); nothing is left at the target. */
   signal?: AbortSignal;
   /** Receives the pull's progress events and one `layer-unpacked` event per layer. */
@@ -85,6 +92,11 @@ export interface UnpackResult {
   format: "directory" | "erofs";
   /** For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`). */
   image?: { size: number; digest: string };
+  /**
+   * With `layers`: the layers' images, base first (overlayfs's `lowerdir` lists their mounts in
+   * the reverse order, top first).
+   */
+  layerImages?: { diffId: string; path: string; size: number; reused: boolean }[];
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -176,8 +188,12 @@ export async function unpack(
   if (format !== "directory" && format !== "erofs") {
     throw new RangeError(`Cannot unpack as "${format}": expected directory or erofs`);
   }
+  if (options.layers && format !== "erofs") {
+    throw new RangeError(`Cannot unpack as "${format}" with layers: only erofs has them`);
+  }
   const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-  await (format === "directory" ? checkTarget(target) : checkFileTarget(target));
+  if (options.layers) await checkLayersTarget(target);
+  else await (format === "directory" ? checkTarget(target) : checkFileTarget(target));
   signal?.throwIfAborted();
 
   const store = options.store instanceof Store
@@ -213,6 +229,38 @@ export async function unpack(
           `not a tar, tar+gzip or tar+zstd layer`,
       );
     }
+  }
+
+  if (options.layers) {
+    const { writeLayerImages } = await import("./_layer_images.ts");
+    const made = await writeLayerImages(store, layers, diffIds, target, {
+      name,
+      maxEntries,
+      maxBytes,
+      ...(signal ? { signal } : {}),
+      onLayer: (index, entries, bytes) =>
+        emit({
+          type: "layer-unpacked",
+          digest: layers[index]!.digest,
+          index,
+          layers: layers.length,
+          entries,
+          bytes,
+        }),
+    });
+    return {
+      reference: name,
+      digest: image.digest,
+      dir: target,
+      format,
+      layerImages: made.images,
+      layers: layers.length,
+      entries: made.entries,
+      whiteouts: made.whiteouts,
+      bytes: made.bytes,
+      skippedDevices: 0,
+      pulled,
+    };
   }
 
   // loaded only now: node:zlib, node:crypto and node:fs cost start-up time to every other command
@@ -325,6 +373,17 @@ async function checkTarget(path: string): Promise<void> {
   for await (const _ of Deno.readDir(path)) {
     throw new Error(`Cannot unpack into ${path}: the directory is not empty`);
   }
+}
+
+/** The directory of layer images: absent or a directory (the images in it are reused). */
+async function checkLayersTarget(path: string): Promise<void> {
+  try {
+    if ((await Deno.stat(path)).isDirectory) return;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  throw new Error(`Cannot unpack into ${path}: it is not a directory`);
 }
 
 /** A disk image's target must be absent: it is written beside it and renamed into place. */

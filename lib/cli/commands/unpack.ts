@@ -15,6 +15,7 @@ import { type Command, type Flags, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff unpack REF DIR [options]
        skiff unpack --format erofs REF FILE [options]
+       skiff unpack --format erofs --layers DIR REF [options]
 
 Unpacks REF into DIR as a root filesystem, the way a container runtime builds
 it: layers in order, whiteouts applied, nothing written outside DIR. Pulls REF
@@ -23,10 +24,14 @@ only once every layer was applied and verified.
 With --format erofs, writes the same tree as an EROFS disk image FILE (it must
 be absent), for microVMs and the kernel's read-only mount: owners, devices and
 xattrs as the image says, whoever runs skiff; the same bytes on every run.
+With --layers DIR, writes one EROFS image per layer into DIR instead, named by
+the layer's diff_id and reused when there, whiteouts kept as overlayfs reads
+them; a second stdout line lists them top first, in overlayfs lowerdir order.
 Prints one line to stdout: the canonical name and the digest of the manifest.
 
 Options:
   --format F         directory (default) or erofs
+  --layers DIR       (erofs) one image per layer in DIR, for overlayfs
   --json             print the result as JSON (with the image file's size and
                      digest for erofs)
   --store DIR        the OCI image layout to read (and pull into)
@@ -60,6 +65,7 @@ export const unpackCommand: Command = {
     "max-bytes": { type: "string" },
     quiet: { type: "boolean", short: "q" },
     format: { type: "string" },
+    layers: { type: "string" },
     json: { type: "boolean" },
   },
   async run(ctx) {
@@ -68,11 +74,18 @@ export const unpackCommand: Command = {
       throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
     const ref = referenceArg(positionals[0], USAGE);
-    const dir = positionals[1];
     const format = flags.format ?? "directory";
     if (format !== "directory" && format !== "erofs") {
       throw new UsageError(`--format must be directory or erofs, got "${format}"`);
     }
+    const layers = typeof flags.layers === "string" ? flags.layers : undefined;
+    if (layers !== undefined && (format !== "erofs" || layers === "")) {
+      throw new UsageError(`--layers takes a directory, and only with --format erofs`);
+    }
+    if (layers !== undefined && positionals.length > 1) {
+      throw new UsageError(`with --layers, unpack takes only a reference`);
+    }
+    const dir = layers ?? positionals[1];
     if (dir === undefined || dir === "") {
       throw new UsageError(
         `missing ${format === "erofs" ? "image file" : "directory"}\n\n${USAGE}`,
@@ -86,6 +99,7 @@ export const unpackCommand: Command = {
     const start = performance.now();
     const result = await unpack(ref, dir, {
       format,
+      ...(layers !== undefined ? { layers: true } : {}),
       store: storePath(ctx),
       signal: ctx.signal,
       ...(platform ? { platform } : {}),
@@ -110,6 +124,12 @@ export const unpackCommand: Command = {
         skippedDevices: result.skippedDevices,
         pulled: result.pulled,
         image: result.image ?? null,
+        ...(result.layerImages
+          ? {
+            layerImages: result.layerImages,
+            lowerdir: result.layerImages.map((l) => l.path).reverse(),
+          }
+          : {}),
       });
       return 0;
     }
@@ -119,6 +139,10 @@ export const unpackCommand: Command = {
         `${result.dir}: ${result.entries} entries from ${result.layers} layer` +
           `${result.layers === 1 ? "" : "s"}, ${formatBytes(result.bytes)} in ${seconds} s` +
           (result.image ? `; an EROFS image of ${formatBytes(result.image.size)}` : "") +
+          (result.layerImages
+            ? `; ${result.layerImages.filter((l) => !l.reused).length} layer image(s) written, ` +
+              `${result.layerImages.filter((l) => l.reused).length} reused`
+            : "") +
           (result.skippedDevices > 0
             ? `; ${result.skippedDevices} device node${
               result.skippedDevices === 1 ? "" : "s"
@@ -128,6 +152,9 @@ export const unpackCommand: Command = {
       );
     }
     io.out(`${result.reference} ${result.digest}\n`);
+    if (result.layerImages) {
+      io.out(`${result.layerImages.map((l) => l.path).reverse().join(":")}\n`);
+    }
     return 0;
   },
 };
