@@ -136,13 +136,18 @@ const OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 40;
 /** The longest name (one path component) Linux file systems hold, in bytes. */
 const NAME_MAX = 255;
+/** The longest symlink target Linux holds (PATH_MAX - 1), in bytes. */
+const LINK_MAX = 4095;
+/** The deepest directory: as deep as a path of PATH_MAX bytes can go ("a/a/..."). */
+const MAX_DEPTH = 2048;
 
 /**
  * Builds a file system tree in memory from layers applied in order, with the same rules as
  * {@linkcode RootfsWriter} (the directory unpack), so the two give the same tree:
  *
  * - names are taken relative to the root (`/` and `./` dropped); `..` that would climb above it is
- *   refused, and so is a component longer than 255 bytes (no Linux file system holds it);
+ *   refused, and so is a component longer than 255 bytes, a symlink target longer than 4095 or a
+ *   directory deeper than 2048 (no Linux file system holds them);
  * - the directories on the way to an entry are looked up by name in the tree; a symlink met on the
  *   way is resolved inside the tree as if the root were `/` (as the directory unpack, umoci and
  *   containerd do), so nothing can point out of it; an entry's own name is never followed: a
@@ -379,6 +384,9 @@ export class FsTree<L = unknown> {
         node.mode = 0o777; // what Linux gives every symlink (the tar's bits mean nothing)
         node.target = h.linkname;
         node.size = new TextEncoder().encode(h.linkname).length;
+        if (node.size > LINK_MAX) {
+          throw new Error(`a symlink target is longer than ${LINK_MAX} bytes`);
+        }
         break;
       case "char":
       case "block":
@@ -481,6 +489,9 @@ export class FsTree<L = unknown> {
         dir.children!.set(part, child);
       }
       if (child.type === "directory") {
+        if (stack.length > MAX_DEPTH) {
+          throw new Error(`a path is deeper than ${MAX_DEPTH} directories`);
+        }
         stack.push(child);
         names.push(part);
         continue;
