@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { Reference } from "../reference/parse_reference.ts";
+import { pull } from "../pull/pull.ts";
+import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { Store } from "../store/store.ts";
 import { DirectorySink } from "./directory_sink.ts";
 import { DiskImageSink } from "./disk_image_sink.ts";
@@ -42,6 +43,14 @@ export interface UnpackOptions extends UnpackImageOptions {
    * @default {false}
    */
   journal?: boolean;
+  /**
+   * With `format: "erofs"`: one image per layer in the directory `dir`, named by the layer's
+   * diff_id (`sha256-<hex>.erofs`) and reused when there, whiteouts kept as overlayfs reads them,
+   * to be stacked with overlayfs (see {@linkcode UnpackResult.layerImages}). The image is taken
+   * from the store (pulled first when missing), not streamed.
+   * @default {false}
+   */
+  layers?: boolean;
 }
 
 /** What {@linkcode unpack} returns. */
@@ -56,6 +65,11 @@ export interface UnpackResult {
   format: "directory" | "erofs" | "ext4";
   /** For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`). */
   image?: { size: number; digest: string };
+  /**
+   * With `layers`: the layers' images, base first (overlayfs's `lowerdir` lists their mounts in
+   * the reverse order, top first).
+   */
+  layerImages?: { diffId: string; path: string; size: number; reused: boolean }[];
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -117,13 +131,19 @@ export async function unpack(
     throw new RangeError(`Cannot unpack as "${format}": expected directory, erofs or ext4`);
   }
   const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  if (options.layers) {
+    if (format !== "erofs") {
+      throw new RangeError(`Cannot unpack as "${format}" with layers: only erofs has them`);
+    }
+    return await unpackLayerImages(reference, target, options);
+  }
   if (format === "directory") await DirectorySink.checkTarget(target);
   else await DiskImageSink.checkTarget(target);
   options.signal?.throwIfAborted();
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
-  const { owners, format: _format, size, free, journal, ...rest } = options;
+  const { owners, format: _format, size, free, journal, layers: _layers, ...rest } = options;
   let disk: DiskImageSink | undefined;
   const result = await unpackImage(
     reference,
@@ -152,5 +172,79 @@ export async function unpack(
     dir: target,
     format,
     ...(disk?.image ? { image: disk.image } : {}),
+  };
+}
+
+/** `layers: true`: one EROFS image per layer, from the store (pulled first when missing). */
+async function unpackLayerImages(
+  reference: string | Reference,
+  target: string,
+  options: UnpackOptions,
+): Promise<UnpackResult> {
+  try {
+    if (!(await Deno.stat(target)).isDirectory) {
+      throw new Error(`Cannot unpack into ${target}: it is not a directory`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      if ((e as Error).message.startsWith("Cannot ")) throw e;
+      throw new Error(`Cannot unpack into ${target}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const ref = typeof reference === "string" ? parseReference(reference) : reference;
+  const name = ref.toString();
+  const store = options.store instanceof Store
+    ? options.store
+    : await Store.open(options.store ?? Store.defaultPath());
+  const signal = options.signal;
+  const policy = options.pull ?? "missing";
+  const pulled = await pull(ref, {
+    ...options.pullOptions,
+    store,
+    policy: policy === "always" ? "always" : policy,
+    ...(options.platform !== undefined ? { platform: options.platform } : {}),
+    ...(signal ? { signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const layers = pulled.manifest.layers;
+  const diffIds = pulled.config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layers.length) {
+    throw new Error(
+      `Cannot unpack ${name}: the config lists ${diffIds.length} diff_ids for ${layers.length} layers`,
+    );
+  }
+  const { writeLayerImages } = await import("./_layer_images.ts");
+  const made = await writeLayerImages(store, layers, diffIds, target, {
+    name,
+    maxEntries: options.maxEntries ?? 1_000_000,
+    maxBytes: options.maxBytes ?? 64 * 1024 ** 3,
+    ...(signal ? { signal } : {}),
+    onLayer: (index, entries, bytes) => {
+      try {
+        options.onProgress?.({
+          type: "layer-unpacked",
+          digest: layers[index]!.digest,
+          index,
+          layers: layers.length,
+          entries,
+          bytes,
+        });
+      } catch {
+        // a listener's failure must not break the unpack
+      }
+    },
+  });
+  return {
+    reference: name,
+    digest: pulled.digest,
+    dir: target,
+    format: "erofs",
+    layerImages: made.images,
+    layers: layers.length,
+    entries: made.entries,
+    whiteouts: made.whiteouts,
+    bytes: made.bytes,
+    skippedDevices: 0,
+    pulled: pulled.bytesFetched > 0,
   };
 }

@@ -10,6 +10,7 @@ import { makeTar } from "../_tar.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
 import { exportRootfs } from "../../lib/unpack/export_rootfs.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
+import { tempDir } from "../_temp.ts";
 
 const isRoot = Deno.uid() === 0;
 /** A version 2 file capability: effective, permitted cap_net_raw (bit 13). */
@@ -21,7 +22,7 @@ async function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Array
 
 Deno.test("exportRootfs: the Debian image as one tar; GNU tar extracts the same tree as unpack and umoci", async () => {
   const registry = await startRegistry();
-  const work = await Deno.makeTempDir({ prefix: "skiff-export-" });
+  const work = await tempDir({ prefix: "skiff-export-" });
   try {
     const name = `${registry.host}/test/debian:1`;
     await pushDebianImage(registry.host, "test/debian:1");
@@ -75,7 +76,7 @@ Deno.test("exportRootfs: the Debian image as one tar; GNU tar extracts the same 
 
 Deno.test("exportRootfs: devices, xattrs, long names, a hardlink whose first name was deleted; a bad diff_id errors the stream", async () => {
   const registry = await startRegistry();
-  const work = await Deno.makeTempDir({ prefix: "skiff-export-" });
+  const work = await tempDir({ prefix: "skiff-export-" });
   try {
     const long = `deep/${"d".repeat(120)}/${"n".repeat(150)}`;
     const t1 = makeTar([

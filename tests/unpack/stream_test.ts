@@ -12,6 +12,7 @@ import { checkStore } from "../_store_check.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
 import { spawnSkiff } from "../_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 const FILES = 24;
 const FILE_SIZE = 96 * 1024;
@@ -64,7 +65,7 @@ async function until(what: string, test: () => Promise<boolean>, failed: () => b
 Deno.test("stream: layer 1 is applied while its download is held back; equal to umoci's, and to the unpack from the store", async () => {
   const registry = await startRegistry();
   const proxy = FaultProxy.start(registry.url);
-  const work = await Deno.makeTempDir({ prefix: "skiff-stream-" });
+  const work = await tempDir({ prefix: "skiff-stream-" });
   try {
     const image = await streamImage(registry.url, "test/stream");
     const l1 = image.layers[0]!;
@@ -144,7 +145,7 @@ Deno.test("stream: layer 1 is applied while its download is held back; equal to 
 Deno.test("stream: a connection cut in the middle of layer 1 resumes underneath; the unpack completes", async () => {
   const registry = await startRegistry();
   const proxy = FaultProxy.start(registry.url);
-  const work = await Deno.makeTempDir({ prefix: "skiff-stream-" });
+  const work = await tempDir({ prefix: "skiff-stream-" });
   try {
     const image = await streamImage(registry.url, "test/cut");
     const l1 = image.layers[0]!;
@@ -188,7 +189,7 @@ Deno.test("stream: a connection cut in the middle of layer 1 resumes underneath;
 Deno.test("stream: a corrupted byte in the last layer aborts: DigestMismatchError, no DIR, nothing unverified named", async () => {
   const registry = await startRegistry();
   const proxy = FaultProxy.start(registry.url);
-  const work = await Deno.makeTempDir({ prefix: "skiff-stream-" });
+  const work = await tempDir({ prefix: "skiff-stream-" });
   try {
     const image = await streamImage(registry.url, "test/corrupt");
     const last = image.layers[1]!;
@@ -222,7 +223,7 @@ Deno.test("stream: a corrupted byte in the last layer aborts: DigestMismatchErro
 Deno.test("stream: kill -9 in the middle of layer 1: the store stays valid, no DIR, the next unpack completes", async () => {
   const registry = await startRegistry();
   const proxy = FaultProxy.start(registry.url);
-  const work = await Deno.makeTempDir({ prefix: "skiff-stream-" });
+  const work = await tempDir({ prefix: "skiff-stream-" });
   try {
     const image = await streamImage(registry.url, "test/kill");
     const l1 = image.layers[0]!;

@@ -20,6 +20,7 @@ import { type Command, type Flags, UsageError } from "../command.ts";
 const USAGE = `Usage: skiff unpack REF DIR [options]
        skiff unpack --format erofs REF FILE [options]
        skiff unpack --format ext4 REF FILE [--size N | --free N] [--journal] [options]
+       skiff unpack --format erofs --layers DIR REF [options]
 
 Unpacks REF into DIR as a root filesystem, the way a container runtime builds
 it: layers in order, whiteouts applied, nothing written outside DIR. When the
@@ -32,6 +33,9 @@ xattrs as the image says, whoever runs skiff; the same bytes on every run.
 With --format ext4, the same as an ext4 disk image FILE (it must be absent),
 just big enough unless --size or --free says otherwise, without a journal
 unless --journal.
+With --format erofs --layers DIR, writes one EROFS image per layer into DIR,
+named by the layer's diff_id and reused when there, whiteouts kept as overlayfs
+reads them; a second stdout line lists them top first, in overlayfs lowerdir order.
 Prints one line to stdout: the canonical name and the digest of the manifest.
 
 Options:
@@ -40,6 +44,7 @@ Options:
                      what the tree needs)
   --free N           ext4: free space to add to the image (default: none)
   --journal          ext4: give the image an (empty) journal (default: none)
+  --layers DIR       erofs: one image per layer in DIR, for overlayfs
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --pull POLICY      missing (default): pull only what the store lacks; never: use
@@ -77,6 +82,7 @@ export const unpackCommand: Command = {
     size: { type: "string" },
     free: { type: "string" },
     journal: { type: "boolean" },
+    layers: { type: "string" },
     platform: { type: "string" },
     pull: { type: "string" },
     jobs: { type: "string" },
@@ -93,11 +99,18 @@ export const unpackCommand: Command = {
       throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
     const ref = referenceArg(positionals[0], USAGE);
-    const dir = positionals[1];
     const format = flags.format ?? "directory";
     if (format !== "directory" && format !== "erofs" && format !== "ext4") {
       throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
     }
+    const layers = typeof flags.layers === "string" ? flags.layers : undefined;
+    if (layers !== undefined && (format !== "erofs" || layers === "")) {
+      throw new UsageError(`--layers takes a directory, and only with --format erofs`);
+    }
+    if (layers !== undefined && positionals.length > 1) {
+      throw new UsageError(`with --layers, unpack takes only a reference`);
+    }
+    const dir = layers ?? positionals[1];
     if (dir === undefined || dir === "") {
       throw new UsageError(
         `missing ${format === "directory" ? "directory" : "image file"}\n\n${USAGE}`,
@@ -131,6 +144,7 @@ export const unpackCommand: Command = {
       ...(size !== undefined ? { size } : {}),
       ...(free !== undefined ? { free } : {}),
       ...(flags.journal ? { journal: true } : {}),
+      ...(layers !== undefined ? { layers: true } : {}),
       pullOptions: { ...remote, ...(jobs ? { jobs } : {}) },
       onProgress: (e) => {
         if (e.type === "blob-start") ctx.partialDownloads = true;
@@ -151,6 +165,12 @@ export const unpackCommand: Command = {
         skippedDevices: result.skippedDevices,
         pulled: result.pulled,
         image: result.image ?? null,
+        ...(result.layerImages
+          ? {
+            layerImages: result.layerImages,
+            lowerdir: result.layerImages.map((l) => l.path).reverse(),
+          }
+          : {}),
       });
       return 0;
     }
@@ -164,6 +184,10 @@ export const unpackCommand: Command = {
               formatBytes(result.image.size)
             }`
             : "") +
+          (result.layerImages
+            ? `; ${result.layerImages.filter((l) => !l.reused).length} layer image(s) written, ` +
+              `${result.layerImages.filter((l) => l.reused).length} reused`
+            : "") +
           (result.skippedDevices > 0
             ? `; ${result.skippedDevices} device node${
               result.skippedDevices === 1 ? "" : "s"
@@ -173,6 +197,9 @@ export const unpackCommand: Command = {
       );
     }
     io.out(safe`${result.reference} ${result.digest}\n`);
+    if (result.layerImages) {
+      io.out(`${escapeText(result.layerImages.map((l) => l.path).reverse().join(":"))}\n`);
+    }
     return 0;
   },
 };

@@ -7,6 +7,7 @@ import { startFixture } from "../../_fixture.ts";
 import { gzip, mustRun, sha256 } from "../../_images.ts";
 import { pushImage } from "../../_push.ts";
 import { makeTar } from "../../_tar.ts";
+import { tempDir } from "../../_temp.ts";
 
 const CLI = new URL("../../../cli.ts", import.meta.url).pathname;
 
@@ -18,7 +19,7 @@ async function ls(dir: string): Promise<string[]> {
 
 Deno.test("cli export: to a file, to a pipe, never to a terminal; failures leave nothing", async () => {
   const fx = await startFixture();
-  const work = await Deno.makeTempDir({ prefix: "skiff-export-cli-" });
+  const work = await tempDir({ prefix: "skiff-export-cli-" });
   try {
     const help = await skiff(["export", "--help"]);
     assertEquals(help.code, 0);
