@@ -43,6 +43,14 @@
  * await save("alpine:3.20", "alpine-oci.tar", { store: "./images", format: "oci" });
  * const r = await load("images.tar", { store: "./elsewhere" });
  * console.log(r.images.map((i) => `${i.name} ${i.digest}`));
+ * @example Export an image's flattened root filesystem as one tar
+ * ```ts ignore
+ * import { exportRootfs } from "@skiff/skiff";
+ *
+ * const { readable, result } = exportRootfs("alpine:3.20", { store: "./images" });
+ * await Deno.writeFile("alpine.tar.part", readable); // errors if the export fails
+ * console.log((await result).entries);
+ * await Deno.rename("alpine.tar.part", "alpine.tar");
  * ```
  *
  * @example Read from a registry without pulling
@@ -81,6 +89,7 @@
 export {
   pull,
   type PulledPlatform,
+  type PullObserver,
   type PullOptions,
   type PullPolicy,
   type PullResult,
@@ -95,7 +104,11 @@ export {
   CONTAINERD_NAME_ANNOTATION,
   type DockerArchiveItem,
 } from "./lib/archive/archive_image_destination.ts";
-export { type TarAddOptions, type TarSink, TarWriter } from "./lib/archive/tar_writer.ts";
+export {
+  type TarAddOptions,
+  type TarSink as TarWriterSink,
+  TarWriter,
+} from "./lib/archive/tar_writer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {
@@ -125,6 +138,20 @@ export {
   RegistryImageDestination,
   type RegistryImageDestinationOptions,
 } from "./lib/registry/registry_image_destination.ts";
+export {
+  unpackImage,
+  type UnpackImageOptions,
+  type UnpackImageResult,
+} from "./lib/unpack/unpack_image.ts";
+export {
+  type ExportedRootfs,
+  exportRootfs,
+  type ExportRootfsOptions,
+} from "./lib/unpack/export_rootfs.ts";
+export type { ApplyLayerOptions, SinkFactory, SinkImage, UnpackSink } from "./lib/unpack/sink.ts";
+export { DirectorySink, type DirectorySinkOptions } from "./lib/unpack/directory_sink.ts";
+export { type TarOutput, TarSink, type TarSinkOptions } from "./lib/unpack/tar_sink.ts";
+export type { BlobWritten, BlobWrittenListener } from "./lib/pull/download_blob.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { parseRepository } from "./lib/reference/parse_repository.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";

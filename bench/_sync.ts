@@ -47,7 +47,6 @@ export async function benchSync(
     "skopeo sync": (host) => [
       "skopeo",
       "sync",
-      "-q",
       "--src",
       "docker",
       "--dest",

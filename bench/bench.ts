@@ -8,7 +8,12 @@
 // skiff's cold pull made in that round.
 //
 //   deno task bench [--rounds N] [--only small|big|erofs|ext4] [--skip-big] [--skip-erofs]
-//                   [--skip-ext4] [--copy] [--sync]
+//                   [--skip-ext4] [--copy] [--sync] [--rootfs-only]
+//
+// Time to rootfs (cold: the store does not have the image): skiff unpack (streaming: layers
+// applied while they download) vs skiff pull then skiff unpack vs skopeo copy + umoci unpack
+// --rootless; and skiff export (one flattened tar) vs umoci unpack --rootless + tar -c (what a
+// crane export-like flattening costs with the standard tools). --rootfs-only runs just these.
 //
 // Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
 //         bench/big:1, one layer of 1 GiB of random data;
@@ -41,8 +46,10 @@ const { values: flags } = parseArgs({
     jobs: { type: "string" },
     copy: { type: "boolean" },
     sync: { type: "boolean" },
+    "rootfs-only": { type: "boolean" },
   },
 });
+const ROOTFS_ONLY = flags["rootfs-only"] === true;
 const ROUNDS = Number(flags.rounds);
 
 interface ImageInfo {
@@ -224,6 +231,71 @@ async function hashCost(dir: string): Promise<number> {
   return (performance.now() - start) / 1000;
 }
 
+/**
+ * One round of the time-to-rootfs rows, in a fresh store each (cold), the tools taking turns
+ * going first; then the export rows from the store the streaming unpack filled.
+ */
+async function rootfsRound(
+  ref: string,
+  work: string,
+  round: number,
+  jobs: string[],
+  samples: Record<string, Sample[]>,
+): Promise<void> {
+  const skiff = [Deno.execPath(), "run", "-A", "--quiet", CLI];
+  const cold: Record<string, (n: number) => string[]> = {
+    "skiff unpack cold": (n) => [
+      ...skiff,
+      "unpack",
+      "-q",
+      ...jobs,
+      "--store",
+      `${work}/cold${n}`,
+      ref,
+      `${work}/rootfs${n}`,
+    ],
+    "skiff pull+unpack": (n) => [
+      "bash",
+      "-euc",
+      `${skiff.join(" ")} pull -q ${jobs.join(" ")} --store ${work}/cold${n} ${ref} && ` +
+      `${skiff.join(" ")} unpack -q --store ${work}/cold${n} ${ref} ${work}/rootfs${n}`,
+    ],
+    "skopeo+umoci": (n) => [
+      "bash",
+      "-euc",
+      `skopeo copy -q --src-tls-verify=false docker://${ref} oci:${work}/cold${n}:${ref} && ` +
+      `umoci unpack --rootless --image ${work}/cold${n}:${ref} ${work}/rootfs${n}`,
+    ],
+  };
+  const names = Object.keys(cold);
+  let streamStore = "";
+  for (let i = 0; i < names.length; i++) {
+    const name = names[(i + round) % names.length]!;
+    const n = i;
+    samples[name]!.push(await measure(cold[name]!(n)));
+    await Deno.remove(`${work}/rootfs${n}`, { recursive: true });
+    if (name === "skiff unpack cold") streamStore = `${work}/cold${n}`;
+    else await Deno.remove(`${work}/cold${n}`, { recursive: true });
+  }
+  const exporters: Record<string, string[]> = {
+    "skiff export": [...skiff, "export", "-q", "--store", streamStore, ref, "-o", `${work}/x.tar`],
+    "umoci+tar -c": [
+      "bash",
+      "-euc",
+      `umoci unpack --rootless --image ${streamStore}:${ref} ${work}/u && ` +
+      `tar --numeric-owner -C ${work}/u/rootfs -cf ${work}/x.tar . && rm -rf ${work}/u`,
+    ],
+  };
+  const order = round % 2 === 0
+    ? ["skiff export", "umoci+tar -c"]
+    : ["umoci+tar -c", "skiff export"];
+  for (const name of order) {
+    samples[name]!.push(await measure(exporters[name]!));
+    await Deno.remove(`${work}/x.tar`);
+  }
+  await Deno.remove(streamStore, { recursive: true });
+}
+
 async function main() {
   await Deno.mkdir(CACHE, { recursive: true });
   for (
@@ -343,6 +415,11 @@ async function main() {
         "skiff unpack": [],
         "umoci unpack": [],
         "tar -x": [],
+        "skiff unpack cold": [],
+        "skiff pull+unpack": [],
+        "skopeo+umoci": [],
+        "skiff export": [],
+        "umoci+tar -c": [],
       };
       console.error(
         `bench: ${key}: ${image.layers.length} layer(s), ${mib.toFixed(0)} MiB, ${ROUNDS} rounds`,
@@ -350,6 +427,18 @@ async function main() {
       for (let round = 0; round < ROUNDS; round++) {
         const work = await Deno.makeTempDir({ dir: CACHE, prefix: "run-" });
         try {
+          await rootfsRound(ref, work, round, jobs, samples);
+          if (ROOTFS_ONLY) {
+            const last = (name: string) => samples[name]!.at(-1)?.wall.toFixed(2);
+            console.error(
+              `bench: ${key} round ${round + 1}: rootfs cold: stream ${
+                last("skiff unpack cold")
+              } s, pull+unpack ${last("skiff pull+unpack")} s, skopeo+umoci ${
+                last("skopeo+umoci")
+              } s; export ${last("skiff export")} s, umoci+tar ${last("umoci+tar -c")} s`,
+            );
+            continue;
+          }
           // alternate which tool goes first, so neither always gets the warmer cache
           const order = round % 2 === 0 ? ["skiff", "skopeo"] : ["skopeo", "skiff"];
           for (const tool of order) {
@@ -486,6 +575,47 @@ async function main() {
       }
       const med = (name: string) => median(samples[name]!.map((s) => s.wall));
       const rss = (name: string) => Math.max(...samples[name]!.map((s) => s.rss));
+      const f2 = (x: number) => x.toFixed(2);
+      const rootfs = {
+        stream: med("skiff unpack cold"),
+        pullThenUnpack: med("skiff pull+unpack"),
+        skopeoUmoci: med("skopeo+umoci"),
+        ratioPullThenUnpack: med("skiff unpack cold") / med("skiff pull+unpack"),
+        ratioSkopeoUmoci: med("skiff unpack cold") / med("skopeo+umoci"),
+        export: med("skiff export"),
+        umociTar: med("umoci+tar -c"),
+        ratioExport: med("skiff export") / med("umoci+tar -c"),
+        peakRssMiB: {
+          stream: rss("skiff unpack cold"),
+          pullThenUnpack: rss("skiff pull+unpack"),
+          skopeoUmoci: rss("skopeo+umoci"),
+          export: rss("skiff export"),
+          umociTar: rss("umoci+tar -c"),
+        },
+      };
+      rows.push([
+        `${key} time to rootfs, cold (stream vs pull+unpack)`,
+        `${f2(rootfs.stream)} s`,
+        `skopeo+umoci ${f2(rootfs.skopeoUmoci)} s`,
+        `pull+unpack ${f2(rootfs.pullThenUnpack)} s`,
+        `${f2(rootfs.ratioSkopeoUmoci)} (skopeo+umoci)`,
+        `${f2(rootfs.ratioPullThenUnpack)} (pull+unpack)`,
+        `${rootfs.peakRssMiB.stream.toFixed(0)} / ${rootfs.peakRssMiB.skopeoUmoci.toFixed(0)} ` +
+        `(pull+unpack ${rootfs.peakRssMiB.pullThenUnpack.toFixed(0)})`,
+      ]);
+      rows.push([
+        `${key} export, from the store`,
+        `${f2(rootfs.export)} s`,
+        `umoci+tar -c ${f2(rootfs.umociTar)} s`,
+        "",
+        `${f2(rootfs.ratioExport)} (umoci+tar)`,
+        "",
+        `${rootfs.peakRssMiB.export.toFixed(0)} / ${rootfs.peakRssMiB.umociTar.toFixed(0)}`,
+      ]);
+      if (ROOTFS_ONLY) {
+        results[key] = { bytes: image.bytes, layers: image.layers.length, rootfs, samples };
+        continue;
+      }
       const summary = {
         bytes: image.bytes,
         layers: image.layers.length,
@@ -526,6 +656,7 @@ async function main() {
             tar: mib / med("tar -x"),
           },
         },
+        rootfs,
         peakRssMiB: {
           skiff: rss("skiff"),
           skopeo: rss("skopeo"),

@@ -25,7 +25,9 @@ export type Fault =
   /** Send the body at most this fast. */
   | { kind: "throttle"; bytesPerSecond: number }
   /** Append these bytes to the body. */
-  | { kind: "append"; bytes: Uint8Array };
+  | { kind: "append"; bytes: Uint8Array }
+  /** Send the first `after` body bytes, then nothing until `until` resolves, then the rest. */
+  | { kind: "hold"; after: number; until: Promise<void>; reached?: () => void };
 
 export interface SeenRequest {
   method: string;
@@ -140,7 +142,7 @@ export class FaultProxy {
     record.status = responseStatus;
     const bodyFaults = faults.filter((f) =>
       f.kind === "cut" || f.kind === "stall" || f.kind === "flip" || f.kind === "throttle" ||
-      f.kind === "append" || f.kind === "short"
+      f.kind === "append" || f.kind === "short" || f.kind === "hold"
     );
     if (!upstream.body || bodyFaults.length === 0) {
       return new Response(upstream.body, { status: responseStatus, headers: out });
@@ -183,11 +185,22 @@ function faultyBody(
     | { bytesPerSecond: number }
     | undefined;
   const append = faults.find((f) => f.kind === "append") as { bytes: Uint8Array } | undefined;
+  const hold = faults.find((f) => f.kind === "hold") as
+    | { after: number; until: Promise<void>; reached?: () => void }
+    | undefined;
+  let held = false;
+  let rest: Uint8Array | undefined;
   let stalled = false;
   let appended = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (started === 0) started = performance.now();
+      if (rest) {
+        controller.enqueue(rest);
+        sent += rest.byteLength;
+        rest = undefined;
+        return;
+      }
       const { done, value } = await reader.read();
       if (done) {
         if (append && !appended) {
@@ -209,6 +222,23 @@ function faultyBody(
       }
       for (const f of flips) {
         if (f.at >= sent && f.at < sent + chunk.byteLength) chunk[f.at - sent]! ^= 0xff;
+      }
+      if (hold && !held && sent + chunk.byteLength >= hold.after) {
+        held = true;
+        const first = chunk.subarray(0, Math.max(0, hold.after - sent));
+        rest = chunk.subarray(first.byteLength);
+        if (first.byteLength > 0) controller.enqueue(first);
+        sent += first.byteLength;
+        hold.reached?.();
+        const released = await Promise.race([
+          hold.until.then(() => true),
+          stopping.then(() => false),
+        ]);
+        if (!released) {
+          await reader.cancel();
+          controller.error(new Error("fault injected by the test proxy: stopped while held"));
+        }
+        return;
       }
       const limit = cut?.after ?? (stall && !stalled ? stall.after : undefined);
       if (limit !== undefined && sent + chunk.byteLength >= limit) {

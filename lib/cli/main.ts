@@ -18,6 +18,7 @@ import { blobCommand } from "./commands/blob.ts";
 import { configCommand } from "./commands/config.ts";
 import { copyCommand } from "./commands/copy.ts";
 import { digestCommand } from "./commands/digest.ts";
+import { exportCommand } from "./commands/export.ts";
 import { fsckCommand } from "./commands/fsck.ts";
 import { gcCommand } from "./commands/gc.ts";
 import { imagesCommand } from "./commands/images.ts";
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   unpackCommand,
   saveCommand,
   loadCommand,
+  exportCommand,
   inspectCommand,
   configCommand,
   digestCommand,

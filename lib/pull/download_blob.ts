@@ -37,7 +37,29 @@ export interface DownloadBlobContext {
   stallTimeout?: number;
   /** Diagnostic lines. */
   onDebug?: (line: string) => void;
+  /** Told each time bytes of the blob are on disk, and when it is committed. */
+  onWritten?: BlobWrittenListener;
 }
+
+/**
+ * What a {@linkcode BlobWrittenListener} learns: how much of a blob is on disk, and where. A
+ * consumer may read a blob while it downloads by following its ingest file (bytes at an offset
+ * never change unless the download starts over, which only happens for content that will fail its
+ * digest check or for a server that ignored Range and resent the same bytes).
+ */
+export interface BlobWritten {
+  /** The blob's digest. */
+  digest: string;
+  /** The file that holds the bytes: the ingest file, or the blob in `blobs/` once committed. */
+  path: string;
+  /** Bytes of the blob written so far (fewer than before after a restart from zero). */
+  bytes: number;
+  /** `true` once the blob is verified and renamed into `blobs/` (or was there already). */
+  committed: boolean;
+}
+
+/** Receives {@linkcode BlobWritten} notices; it runs synchronously and must not throw. */
+export type BlobWrittenListener = (event: BlobWritten) => void;
 
 /** What {@linkcode downloadBlob} did. */
 export interface DownloadBlobResult {
@@ -74,7 +96,10 @@ export async function downloadBlob(
 ): Promise<DownloadBlobResult> {
   const { store, onProgress } = ctx;
   const { digest, size } = descriptor;
+  const committed = () =>
+    ctx.onWritten?.({ digest, path: store.blobPath(digest), bytes: size, committed: true });
   const cachedResult = () => {
+    committed();
     onProgress?.({ type: "blob-done", digest, kind, size, fetched: 0, cached: true });
     return { cached: true, fetched: 0 };
   };
@@ -89,6 +114,7 @@ export async function downloadBlob(
         await transfer(ctx, ingest, descriptor, kind, counter);
         fetched += counter.bytes;
         await ingest.commit();
+        committed();
         onProgress?.({ type: "blob-done", digest, kind, size, fetched, cached: false });
         return { cached: false, fetched };
       } catch (e) {
@@ -97,6 +123,7 @@ export async function downloadBlob(
           (e instanceof SizeMismatchError && e.actual > e.expected);
         if (!corrupt) throw e;
         await ingest.truncate();
+        ctx.onWritten?.({ digest, path: ingest.path, bytes: 0, committed: false });
         ctx.client.distrust?.(digest); // a mirror that served it is not asked again
         if (attempt >= MISMATCH_ATTEMPTS) {
           await ingest.remove();
@@ -161,11 +188,13 @@ async function transfer(
     return;
   }
 
+  ctx.onWritten?.({ digest, path: ingest.path, bytes: offset, committed: false });
   onProgress?.({ type: "blob-start", digest, kind, size, offset });
   let verifier = new DigestVerifier(descriptor, { hash, offset });
   const restart = async () => {
     // never append a full body to partial data
     await ingest.truncate();
+    ctx.onWritten?.({ digest, path: ingest.path, bytes: 0, committed: false });
     hash = createHash(algorithm);
     verifier = new DigestVerifier(descriptor, { hash });
   };
@@ -228,6 +257,7 @@ async function transfer(
         return ingest.write(chunk).then(() => {
           written += chunk.byteLength;
           counter.bytes += chunk.byteLength;
+          ctx.onWritten?.({ digest, path: ingest.path, bytes: written, committed: false });
           onProgress?.({ type: "blob-progress", digest, bytes: written, size });
         });
       }, {

@@ -40,6 +40,21 @@ import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
 import { runBounded } from "./_run_bounded.ts";
 import { platformsOf, pullPlatforms } from "./_pull_platforms.ts";
+import type { BlobWrittenListener } from "./download_blob.ts";
+
+/**
+ * Follows a pull while it runs, for a consumer that uses blobs as they arrive (the streaming
+ * unpack). Both callbacks run synchronously inside the pull and must not throw.
+ */
+export interface PullObserver {
+  /** The image manifest (its stored form) and its digest, once chosen, before any blob. */
+  manifest?: (manifest: ImageManifest, digest: string) => void;
+  /**
+   * Bytes of a blob on disk so far, and its commit; blobs the store already had are told
+   * committed at once.
+   */
+  written?: BlobWrittenListener;
+}
 
 /**
  * When {@linkcode pull} asks the registry:
@@ -86,6 +101,11 @@ export interface PullOptions extends RemoteOptions {
   stallTimeout?: number;
   /** Receives typed progress events. */
   onProgress?: ProgressListener;
+  /**
+   * Follows the manifest and the blobs' bytes as they land (see {@linkcode PullObserver}).
+   * @default {undefined}
+   */
+  observer?: PullObserver;
 }
 
 /** What {@linkcode pull} returns. */
@@ -265,6 +285,7 @@ export async function pull(
   const manifest = stored.manifest;
   const blobs = [manifest.config, ...manifest.layers];
   emit(manifestEvent(image.digest, platform, manifest));
+  options.observer?.manifest?.(manifest, stored.digest);
 
   // 3. Config and layers, bounded concurrency; the first failure cancels the rest.
   const seen = new Set<string>();
@@ -276,6 +297,7 @@ export async function pull(
     onProgress: emit,
     ...(options.stallTimeout !== undefined ? { stallTimeout: options.stallTimeout } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+    ...(options.observer?.written ? { onWritten: options.observer.written } : {}),
   };
   let bytesFetched = 0;
   const missing: Descriptor[] = [];
@@ -286,8 +308,16 @@ export async function pull(
       : await store.hasBlob(blob.digest, blob.size)
       ? "intact"
       : "missing";
+    const committed = () =>
+      options.observer?.written?.({
+        digest: blob.digest,
+        path: store.blobPath(blob.digest),
+        bytes: blob.size,
+        committed: true,
+      });
     if (present === "intact") {
       emit(cachedBlobEvent(blob, manifest));
+      committed();
     } else if (present === "damaged") {
       bytesFetched += await replaceSmallBlob(client, ref.repository, store, blob, signal);
       emit({
@@ -298,6 +328,7 @@ export async function pull(
         fetched: blob.size,
         cached: false,
       });
+      committed();
     } else {
       missing.push(blob);
     }

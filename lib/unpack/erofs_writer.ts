@@ -49,6 +49,12 @@ export interface ErofsWriterOptions {
    * @default {33554432}
    */
   inlineBudget?: number;
+  /**
+   * `apply`: a flattened root filesystem. `overlay`: whiteouts kept as overlayfs reads them
+   * (0:0 character devices, `trusted.overlay.opaque=y`), for one image per layer.
+   * @default {"apply"}
+   */
+  whiteouts?: "apply" | "overlay";
 }
 
 /** Options for {@linkcode ErofsWriter.applyLayer}. */
@@ -70,6 +76,7 @@ export interface ErofsImage {
 }
 
 const enc = new TextEncoder();
+const OPAQUE_YES = enc.encode("y");
 /** Where the root inode goes: right after the superblock in block 0 (nid 36, as mkfs.erofs). */
 const ROOT_OFFSET = SUPER_OFFSET + 128;
 
@@ -168,7 +175,10 @@ export class ErofsWriter {
     this.#out = new ImageFile(this.#file, BLOCK);
     void this.#out.put(new Uint8Array(BLOCK)); // block 0: superblock and root, written last
     const store = new ErofsDataStore(this.#out, options.inlineBudget ?? 32 * 1024 * 1024);
-    this.#tree = new FsTree(store, options.maxEntries ? { maxEntries: options.maxEntries } : {});
+    this.#tree = new FsTree(store, {
+      ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
+      ...(options.whiteouts ? { whiteouts: options.whiteouts } : {}),
+    });
   }
 
   /** Entries read so far (whiteouts included). */
@@ -255,7 +265,12 @@ export class ErofsWriter {
     const byNode = new Map<FsNode<ErofsData>, Inode>();
     for (const [path, node, parent] of tree.walk()) {
       const isRoot = node === tree.root;
-      const xattrs = encodeXattrs(node.xattrs, skipped);
+      const xattrs = encodeXattrs(
+        node.opaque
+          ? new Map([...node.xattrs ?? [], ["trusted.overlay.opaque", OPAQUE_YES]])
+          : node.xattrs,
+        skipped,
+      );
       const xsize = xattrs?.length ?? 0;
       const room = (isRoot ? BLOCK - ROOT_OFFSET : BLOCK) - EXTENDED_SIZE - xsize;
       if (room < 0) throw new Error(`the xattrs of "${path}" take ${xsize} bytes, too many`);

@@ -53,6 +53,9 @@ export interface FsNode<L = unknown> {
   /** The index of the layer that made (or last re-declared) the node; an opaque whiteout keeps
    * only what its own layer made. */
   layer: number;
+  /** A directory with an opaque whiteout, when whiteouts are kept for overlayfs (formats write
+   * it as the xattr `trusted.overlay.opaque=y`). */
+  opaque?: true;
 }
 
 /**
@@ -113,6 +116,13 @@ export interface FsTreeOptions {
    * @default {1000000}
    */
   maxEntries?: number;
+  /**
+   * `apply`: whiteouts delete from the layers below (a flattened root filesystem). `overlay`: they
+   * are kept in overlayfs's form, for one layer's image stacked by overlayfs: `.wh.NAME` becomes a
+   * character device 0:0 named `NAME`, `.wh..wh..opq` marks its directory `opaque`.
+   * @default {"apply"}
+   */
+  whiteouts?: "apply" | "overlay";
 }
 
 /** Options for {@linkcode FsTree.applyLayer}. */
@@ -126,13 +136,18 @@ const OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 40;
 /** The longest name (one path component) Linux file systems hold, in bytes. */
 const NAME_MAX = 255;
+/** The longest symlink target Linux holds (PATH_MAX - 1), in bytes. */
+const LINK_MAX = 4095;
+/** The deepest directory: as deep as a path of PATH_MAX bytes can go ("a/a/..."). */
+const MAX_DEPTH = 2048;
 
 /**
  * Builds a file system tree in memory from layers applied in order, with the same rules as
  * {@linkcode RootfsWriter} (the directory unpack), so the two give the same tree:
  *
  * - names are taken relative to the root (`/` and `./` dropped); `..` that would climb above it is
- *   refused, and so is a component longer than 255 bytes (no Linux file system holds it);
+ *   refused, and so is a component longer than 255 bytes, a symlink target longer than 4095 or a
+ *   directory deeper than 2048 (no Linux file system holds them);
  * - the directories on the way to an entry are looked up by name in the tree; a symlink met on the
  *   way is resolved inside the tree as if the root were `/` (as the directory unpack, umoci and
  *   containerd do), so nothing can point out of it; an entry's own name is never followed: a
@@ -201,6 +216,7 @@ export class FsTree<L = unknown> {
 
   #store: FsDataStore<L>;
   #maxEntries: number;
+  #overlay: boolean;
   #layerIndex = -1;
   #file: FsNode<L> | undefined;
 
@@ -213,6 +229,7 @@ export class FsTree<L = unknown> {
   constructor(store: FsDataStore<L>, options: FsTreeOptions = {}) {
     this.#store = store;
     this.#maxEntries = options.maxEntries ?? 1_000_000;
+    this.#overlay = options.whiteouts === "overlay";
     this.root = newNode("directory", 0o755, -1);
   }
 
@@ -325,7 +342,9 @@ export class FsTree<L = unknown> {
       return;
     }
     const name = parts[parts.length - 1]!;
-    if (name.startsWith(WHITEOUT)) return this.#whiteout(parts);
+    if (name.startsWith(WHITEOUT)) {
+      return this.#overlay ? this.#overlayWhiteout(parts, h) : this.#whiteout(parts);
+    }
     for (const part of parts) {
       // 3 UTF-8 bytes per UTF-16 unit at most: only long names need encoding
       if (part.length > 85 && new TextEncoder().encode(part).length > NAME_MAX) {
@@ -365,6 +384,9 @@ export class FsTree<L = unknown> {
         node.mode = 0o777; // what Linux gives every symlink (the tar's bits mean nothing)
         node.target = h.linkname;
         node.size = new TextEncoder().encode(h.linkname).length;
+        if (node.size > LINK_MAX) {
+          throw new Error(`a symlink target is longer than ${LINK_MAX} bytes`);
+        }
         break;
       case "char":
       case "block":
@@ -391,6 +413,28 @@ export class FsTree<L = unknown> {
       parent.children!.delete(target);
       this.#drop(existing);
     }
+  }
+
+  /** A whiteout kept for overlayfs: a 0:0 character device, or the directory marked opaque. */
+  #overlayWhiteout(parts: string[], h: TarHeader): void {
+    this.whiteouts++;
+    const name = parts[parts.length - 1]!;
+    const parent = this.#resolveDir(parts.slice(0, -1), true)!;
+    if (name === OPAQUE) {
+      parent.opaque = true;
+      return;
+    }
+    if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) return; // other aufs metadata: ignored
+    const target = name.slice(WHITEOUT.length);
+    if (target === "" || target === "." || target === "..") {
+      throw new Error("a whiteout must name an entry");
+    }
+    const existing = parent.children!.get(target);
+    if (existing) this.#drop(existing);
+    const node = newNode<L>("char", 0, this.#layerIndex);
+    setMeta(node, { ...h, mode: 0 });
+    node.nlink = 1;
+    parent.children!.set(target, node);
   }
 
   /** Empties a directory of everything the current layer did not put there. */
@@ -445,6 +489,9 @@ export class FsTree<L = unknown> {
         dir.children!.set(part, child);
       }
       if (child.type === "directory") {
+        if (stack.length > MAX_DEPTH) {
+          throw new Error(`a path is deeper than ${MAX_DEPTH} directories`);
+        }
         stack.push(child);
         names.push(part);
         continue;

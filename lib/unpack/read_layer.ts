@@ -23,6 +23,12 @@ export interface ReadLayerOptions {
    * @default {1048576}
    */
   readSize?: number;
+  /**
+   * The blob's bytes, instead of its file in the store (the streaming unpack follows a blob
+   * while it downloads); verified the same way.
+   * @default {the store's file}
+   */
+  source?: AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -73,8 +79,7 @@ export async function* readLayer(
   const readSize = options.readSize ?? 1024 * 1024;
   const signal = options.signal;
 
-  async function* blob(): AsyncGenerator<Uint8Array> {
-    const verifier = new DigestVerifier(layer, { what: `layer ${layer.digest}` });
+  async function* stored(): AsyncGenerator<Uint8Array> {
     using file = await Deno.open(store.blobPath(layer.digest));
     for (;;) {
       signal?.throwIfAborted();
@@ -82,7 +87,13 @@ export async function* readLayer(
       const buffer = new Uint8Array(readSize);
       const n = await file.read(buffer);
       if (n === null) break;
-      const chunk = buffer.subarray(0, n);
+      yield buffer.subarray(0, n);
+    }
+  }
+
+  async function* blob(): AsyncGenerator<Uint8Array> {
+    const verifier = new DigestVerifier(layer, { what: `layer ${layer.digest}` });
+    for await (const chunk of options.source ?? stored()) {
       verifier.update(chunk);
       yield chunk;
     }

@@ -8,7 +8,10 @@
 import { lchownSync, lutimesSync } from "node:fs";
 import { entryPath } from "./_entry_path.ts";
 import { mknod } from "./_mknod.ts";
+import type { ApplyLayerOptions } from "./sink.ts";
 import { type TarHeader, TarReader } from "./tar_reader.ts";
+
+export type { ApplyLayerOptions } from "./sink.ts";
 
 /** Options for {@linkcode RootfsWriter}. */
 export interface RootfsWriterOptions {
@@ -23,12 +26,6 @@ export interface RootfsWriterOptions {
    * @default {true when running as root}
    */
   owners?: boolean;
-}
-
-/** Options for {@linkcode RootfsWriter.applyLayer}. */
-export interface ApplyLayerOptions {
-  /** Stops between chunks; what was written stays (the caller removes the root). */
-  signal?: AbortSignal;
 }
 
 const WHITEOUT = ".wh.";

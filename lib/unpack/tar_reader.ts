@@ -86,6 +86,7 @@ const PAX = 0x78; // 'x'
 const PAX_GLOBAL = 0x67; // 'g'
 const GNU_LONG_NAME = 0x4c; // 'L'
 const GNU_LONG_LINK = 0x4b; // 'K'
+const XATTR = "SCHILY.xattr.";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -99,8 +100,6 @@ interface Overrides {
   mtimeNs?: bigint;
   xattrs?: Map<string, Uint8Array>;
 }
-
-const XATTR = "SCHILY.xattr.";
 
 /**
  * Parses a tar stream pushed to it in chunks of any size.

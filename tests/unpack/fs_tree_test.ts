@@ -278,6 +278,21 @@ Deno.test("FsTree: refuses what RootfsWriter refuses, with the same messages", a
       await Deno.remove(dir, { recursive: true });
     }
   }
+  // what no Linux file system holds (the directory unpack fails on them too, later)
+  const deep: [TarSpec[], string][] = [
+    [[{ path: "l", type: "symlink", linkname: "x".repeat(4096) }], "longer than 4095 bytes"],
+    [[{ path: "n".repeat(256) }], "a name is longer than 255 bytes"],
+    [[
+      { path: "deep", type: "symlink", linkname: "a/".repeat(2000) },
+      { path: "deep/deeper", type: "symlink", linkname: "b/".repeat(100) },
+      { path: "deep/deeper/x" },
+    ], "a path is deeper than 2048 directories"],
+  ];
+  for (const [entries, message] of deep) {
+    const tree = new FsTree(new MemoryStore());
+    const e = await assertRejects(() => tree.applyLayer(chunks(makeTar(entries))));
+    assert(e.message.includes(message), `${message}: ${e.message}`);
+  }
   const limited = new FsTree(new MemoryStore(), { maxEntries: 2 });
   const e = await assertRejects(() =>
     limited.applyLayer(chunks(makeTar([{ path: "a" }, { path: "b" }, { path: "c" }])))

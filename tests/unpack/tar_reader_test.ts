@@ -139,8 +139,21 @@ Deno.test("TarReader: devices, pax overrides, header-only types with a size", ()
     80000,
     1700000000.5,
   ]);
+  assertEquals(read[2]!.header.mtimeNs, 1_700_000_000_500_000_000n);
+  assertEquals(read[0]!.header.mtimeNs, undefined); // whole seconds: no nanoseconds record
   assertEquals(read[3]!.header.size, 0);
   assertEquals(dec.decode(read[4]!.content), "ok");
+  // nanoseconds exactly (a double would round them), before the epoch too
+  const ns = readAll(makeTar([
+    { path: "a", pax: { mtime: "1700000000.123456789" } },
+    { path: "b", pax: { mtime: "-1.25" } },
+    { path: "c", pax: { mtime: "5.1234567891234" } }, // more than 9 digits: truncated
+  ]));
+  assertEquals(ns.map((r) => r.header.mtimeNs), [
+    1_700_000_000_123_456_789n,
+    -1_250_000_000n,
+    5_123_456_789n,
+  ]);
 });
 
 Deno.test("TarReader: SCHILY.xattr records from GNU tar --xattrs, values as raw bytes", async () => {

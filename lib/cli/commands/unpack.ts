@@ -5,50 +5,61 @@ import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
 import { unpack } from "../../unpack/unpack.ts";
 import {
-  debugLog,
+  CREDENTIAL_OPTIONS,
   exclusive,
   jsonFlag,
   platformFlag,
   printJson,
   referenceArg,
+  remoteOptions,
   storePath,
   TIMEOUT_USAGE,
-  timeoutFlag,
 } from "../_shared.ts";
 import { type Command, type Flags, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff unpack REF DIR [options]
        skiff unpack --format erofs REF FILE [options]
        skiff unpack --format ext4 REF FILE [--size N | --free N] [--journal] [options]
+       skiff unpack --format erofs --layers DIR REF [options]
 
 Unpacks REF into DIR as a root filesystem, the way a container runtime builds
-it: layers in order, whiteouts applied, nothing written outside DIR. Pulls REF
-first when the store does not have it. DIR must be absent or empty; it appears
-only once every layer was applied and verified.
+it: layers in order, whiteouts applied, nothing written outside DIR. When the
+store does not have REF, it is pulled and unpacked at once: each layer is applied
+while it downloads (and ends verified in the store). DIR must be absent or empty;
+it appears only once every layer was applied and verified.
 With --format erofs, writes the same tree as an EROFS disk image FILE (it must
 be absent), for microVMs and the kernel's read-only mount: owners, devices and
 xattrs as the image says, whoever runs skiff; the same bytes on every run.
 With --format ext4, the same as an ext4 disk image FILE (it must be absent),
 just big enough unless --size or --free says otherwise, without a journal
 unless --journal.
+With --format erofs --layers DIR, writes one EROFS image per layer into DIR,
+named by the layer's diff_id and reused when there, whiteouts kept as overlayfs
+reads them; a second stdout line lists them top first, in overlayfs lowerdir order.
 Prints one line to stdout: the canonical name and the digest of the manifest.
 
 Options:
   --format F         directory (default), erofs or ext4
-  --json             print the result as JSON (with the image file's size and
-                     digest for erofs and ext4)
   --size N           ext4: the image's size in bytes, K/M/G/T suffixes (default:
                      what the tree needs)
   --free N           ext4: free space to add to the image (default: none)
   --journal          ext4: give the image an (empty) journal (default: none)
+  --layers DIR       erofs: one image per layer in DIR, for overlayfs
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
+  --pull POLICY      missing (default): pull only what the store lacks; never: use
+                     the store only; always: check the name with the registry
+  --jobs N           blobs to download at once (default: 4)
   --plain-http       speak plain HTTP to the registry when pulling
+  -u, --username U   log in as U for the pull
+  --password-stdin   read the password from stdin (with --username)
 ${TIMEOUT_USAGE}
   --max-entries N    refuse images with more than N tar entries (default: 1000000)
   --max-bytes N      refuse images with more than N uncompressed bytes; K, M, G and
                      T suffixes are powers of 1024 (default: 64G)
   -q, --quiet        print only the result line
+  --json             print the result as a JSON object instead of the line (with
+                     the image file's size and digest for erofs and ext4)
   --debug            show stack traces and transport details
 
 Not running as root, a directory's files belong to you and device nodes are
@@ -64,21 +75,23 @@ Examples:
 /** `skiff unpack`. */
 export const unpackCommand: Command = {
   name: "unpack",
-  summary:
-    "unpack REF DIR  unpack an image into a directory (a root filesystem), an EROFS or ext4 image",
+  summary: "unpack REF DIR  unpack an image into a directory, or an EROFS or ext4 image",
   usage: USAGE,
   options: {
-    platform: { type: "string" },
-    "plain-http": { type: "boolean" },
-    timeout: { type: "string" },
-    "max-entries": { type: "string" },
-    "max-bytes": { type: "string" },
-    quiet: { type: "boolean", short: "q" },
     format: { type: "string" },
-    json: { type: "boolean" },
     size: { type: "string" },
     free: { type: "string" },
     journal: { type: "boolean" },
+    layers: { type: "string" },
+    platform: { type: "string" },
+    pull: { type: "string" },
+    jobs: { type: "string" },
+    "plain-http": { type: "boolean" },
+    "max-entries": { type: "string" },
+    "max-bytes": { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+    ...CREDENTIAL_OPTIONS,
+    json: { type: "boolean" },
   },
   async run(ctx) {
     const { flags, positionals, io } = ctx;
@@ -86,11 +99,18 @@ export const unpackCommand: Command = {
       throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
     const ref = referenceArg(positionals[0], USAGE);
-    const dir = positionals[1];
     const format = flags.format ?? "directory";
     if (format !== "directory" && format !== "erofs" && format !== "ext4") {
       throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
     }
+    const layers = typeof flags.layers === "string" ? flags.layers : undefined;
+    if (layers !== undefined && (format !== "erofs" || layers === "")) {
+      throw new UsageError(`--layers takes a directory, and only with --format erofs`);
+    }
+    if (layers !== undefined && positionals.length > 1) {
+      throw new UsageError(`with --layers, unpack takes only a reference`);
+    }
+    const dir = layers ?? positionals[1];
     if (dir === undefined || dir === "") {
       throw new UsageError(
         `missing ${format === "directory" ? "directory" : "image file"}\n\n${USAGE}`,
@@ -107,25 +127,25 @@ export const unpackCommand: Command = {
     const platform = platformFlag(ctx);
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);
+    const jobs = jobsFlag(flags);
+    const policy = policyFlag(flags);
     const json = jsonFlag(ctx);
-    const timeout = timeoutFlag(ctx);
+    const { signal, ...remote } = await remoteOptions(ctx);
     const renderer = flags.quiet || json ? undefined : new LineRenderer(io.err);
     const start = performance.now();
     const result = await unpack(ref, dir, {
       format,
       store: storePath(ctx),
-      signal: ctx.signal,
+      signal,
       ...(platform ? { platform } : {}),
+      ...(policy ? { pull: policy } : {}),
       ...(maxEntries !== undefined ? { maxEntries } : {}),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       ...(size !== undefined ? { size } : {}),
       ...(free !== undefined ? { free } : {}),
       ...(flags.journal ? { journal: true } : {}),
-      pullOptions: {
-        ...(flags["plain-http"] ? { plainHttp: true } : {}),
-        ...(timeout !== undefined ? { timeout } : {}),
-        ...debugLog(ctx),
-      },
+      ...(layers !== undefined ? { layers: true } : {}),
+      pullOptions: { ...remote, ...(jobs ? { jobs } : {}) },
       onProgress: (e) => {
         if (e.type === "blob-start") ctx.partialDownloads = true;
         renderer?.handle(e);
@@ -138,6 +158,7 @@ export const unpackCommand: Command = {
         storedDigest: result.storedDigest,
         format: result.format,
         path: result.dir,
+        dir: result.dir,
         layers: result.layers,
         entries: result.entries,
         whiteouts: result.whiteouts,
@@ -145,6 +166,12 @@ export const unpackCommand: Command = {
         skippedDevices: result.skippedDevices,
         pulled: result.pulled,
         image: result.image ?? null,
+        ...(result.layerImages
+          ? {
+            layerImages: result.layerImages,
+            lowerdir: result.layerImages.map((l) => l.path).reverse(),
+          }
+          : {}),
       });
       return 0;
     }
@@ -158,6 +185,10 @@ export const unpackCommand: Command = {
               formatBytes(result.image.size)
             }`
             : "") +
+          (result.layerImages
+            ? `; ${result.layerImages.filter((l) => !l.reused).length} layer image(s) written, ` +
+              `${result.layerImages.filter((l) => l.reused).length} reused`
+            : "") +
           (result.skippedDevices > 0
             ? `; ${result.skippedDevices} device node${
               result.skippedDevices === 1 ? "" : "s"
@@ -167,9 +198,31 @@ export const unpackCommand: Command = {
       );
     }
     io.out(safe`${result.reference} ${result.digest}\n`);
+    if (result.layerImages) {
+      io.out(`${escapeText(result.layerImages.map((l) => l.path).reverse().join(":"))}\n`);
+    }
     return 0;
   },
 };
+
+/** `--jobs N`: 1 to 64. */
+export function jobsFlag(flags: Flags): number | undefined {
+  if (typeof flags.jobs !== "string") return undefined;
+  const jobs = Number(flags.jobs);
+  if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
+    throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
+  }
+  return jobs;
+}
+
+/** `--pull missing|never|always`. */
+export function policyFlag(flags: Flags): "missing" | "never" | "always" | undefined {
+  if (typeof flags.pull !== "string") return undefined;
+  if (flags.pull !== "missing" && flags.pull !== "never" && flags.pull !== "always") {
+    throw new UsageError(`--pull must be missing, never or always, got "${flags.pull}"`);
+  }
+  return flags.pull;
+}
 
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

@@ -203,3 +203,46 @@ Deno.test("cli unpack --format erofs: a hostile layer is one line, exit 1, no fi
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test("cli unpack --format erofs --layers DIR: one image per layer, the lowerdir order", async () => {
+  const registry = await startRegistry();
+  const work = await tempDir({ prefix: "skiff-cli-erofs-" });
+  try {
+    const t1 = makeTar([{ path: "etc/", type: "directory" }, { path: "etc/a", content: "a\n" }]);
+    const t2 = makeTar([{ path: "etc/.wh.a" }, { path: "etc/b", content: "b\n" }]);
+    const layer = async (tar: Uint8Array) => ({
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      bytes: await gzip(tar),
+      diffId: sha256(tar),
+    });
+    await pushImage(registry.url, "test/two", "1", [await layer(t1), await layer(t2)]);
+    const ref = `${registry.host}/test/two:1`;
+    const dir = `${work}/layers`;
+    const base = `${dir}/${sha256(t1).replace(":", "-")}.erofs`;
+    const top = `${dir}/${sha256(t2).replace(":", "-")}.erofs`;
+    const args = ["unpack", "--format", "erofs", "--layers", dir, "--store", `${work}/store`];
+    const r = await skiff([...args, ref]);
+    assertEquals(r.code, 0, r.stderr);
+    const out = r.stdout.split("\n");
+    assertMatch(out[0]!, new RegExp(`^${ref} sha256:[0-9a-f]{64}$`));
+    assertEquals(out.slice(1), [`${top}:${base}`, ""]); // top first, as overlayfs's lowerdir
+    assertMatch(r.stderr, /2 layer image\(s\) written, 0 reused/);
+    const again = await skiff([...args, "--json", ref]);
+    assertEquals(again.code, 0, again.stderr);
+    const json = JSON.parse(again.stdout);
+    assertEquals(json.lowerdir, [top, base]);
+    assertEquals(json.layerImages.map((l: { reused: boolean }) => l.reused), [true, true]);
+    assertEquals(json.image, null);
+    for (const path of [base, top]) assertEquals(await fsckErofs(path), "");
+
+    const usage = await skiff(["unpack", "--layers", dir, ref]);
+    assertEquals(usage.code, 2);
+    assertMatch(usage.stderr, /--layers takes a directory, and only with --format erofs/);
+    const extra = await skiff([...args, ref, `${work}/x`]);
+    assertEquals(extra.code, 2);
+    assertMatch(extra.stderr, /with --layers, unpack takes only a reference/);
+  } finally {
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});

@@ -34,6 +34,8 @@ Deno.test("cli unpack: help and usage errors", async () => {
     [["unpack", "--store", work, "--max-bytes", "lots", "alpine", "d"], /--max-bytes/],
     [["unpack", "--store", work, "--max-entries", "1k", "alpine", "d"], /--max-entries/],
     [["unpack", "--store", work, "Bad/Name", "d"], /lowercase/],
+    [["unpack", "--store", work, "--pull", "sometimes", "alpine", "d"], /--pull must be/],
+    [["unpack", "--store", work, "--jobs", "0", "alpine", "d"], /--jobs must be/],
   ];
   for (const [args, message] of cases) {
     const r = await skiff(args);
@@ -73,6 +75,28 @@ Deno.test("cli unpack: against the real registry", async (t) => {
         `${work}/arm`,
       ]);
       assertEquals([arm.code, arm.stdout, arm.stderr], [0, `${ref} ${fx.arm64.digest}\n`, ""]);
+      // --json, from the store alone (the name now holds the arm64 image)
+      const json = await skiff([
+        "unpack",
+        "--json",
+        "--pull",
+        "never",
+        "--platform",
+        "linux/arm64",
+        "--store",
+        store,
+        ref,
+        `${work}/again`,
+      ]);
+      assertEquals(json.code, 0, json.stderr);
+      const result = JSON.parse(json.stdout);
+      assertEquals([result.reference, result.digest, result.dir, result.layers, result.pulled], [
+        ref,
+        fx.arm64.digest,
+        `${work}/again`,
+        1,
+        false,
+      ]);
       assertEquals(await ls(`${work}/arm`), ["bin", "etc"]);
     });
 

@@ -1,0 +1,155 @@
+// The streaming unpack's view of a running pull: which blobs are on disk, how far, and a reader
+// that follows a blob's file while the download appends to it.
+
+import type { BlobWritten } from "../pull/download_blob.ts";
+import type { ImageManifest } from "../registry/parse_manifest.ts";
+import type { Store } from "../store/store.ts";
+
+interface BlobState {
+  path: string;
+  bytes: number;
+  committed: boolean;
+  /** Bumped on every notice: a reader that saw EOF re-reads when it moved meanwhile. */
+  version: number;
+}
+
+/**
+ * Collects a pull's notices (manifest, bytes written, commits, its end) and wakes the readers
+ * waiting on them. Everything runs on one thread: notices are synchronous callbacks, so a reader
+ * that checks the state and then waits cannot miss one.
+ */
+export class BlobFollower {
+  #store: Store;
+  #blobs = new Map<string, BlobState>();
+  #wake = Promise.withResolvers<void>();
+  #failure: { error: unknown } | undefined;
+  #image = Promise.withResolvers<{ manifest: ImageManifest; digest: string }>();
+  #ended = false;
+
+  constructor(store: Store) {
+    this.#store = store;
+    this.#image.promise.catch(() => {}); // read or not, a failure is reported through read()
+  }
+
+  /** The pull chose its manifest. */
+  manifest(manifest: ImageManifest, digest: string): void {
+    this.#image.resolve({ manifest, digest });
+  }
+
+  /** A blob's bytes landed (the pull's observer). */
+  written(event: BlobWritten): void {
+    const state = this.#blobs.get(event.digest);
+    this.#blobs.set(event.digest, {
+      path: event.path,
+      bytes: event.bytes,
+      committed: event.committed || (state?.committed ?? false),
+      version: (state?.version ?? 0) + 1,
+    });
+    this.#notify();
+  }
+
+  /** The pull ended: with an error, or done (every blob committed). */
+  ended(error?: { error: unknown }): void {
+    this.#ended = true;
+    if (error && !this.#failure) this.#failure = error;
+    this.#image.reject(error?.error ?? new Error("Cannot unpack: the pull chose no manifest"));
+    this.#notify();
+  }
+
+  /** Resolves with the manifest once the pull chose it; rejects when the pull failed first. */
+  image(): Promise<{ manifest: ImageManifest; digest: string }> {
+    return this.#image.promise;
+  }
+
+  /**
+   * Waits until the blob is committed (resolves `true`), or the pull failed (`false`).
+   *
+   * @param digest The blob.
+   * @param signal Stops waiting.
+   */
+  async settled(digest: string, signal?: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (this.#blobs.get(digest)?.committed) return true;
+      if (this.#failure || this.#ended) return false;
+      await this.#next(signal);
+    }
+  }
+
+  /** The pull's failure, if it failed. */
+  get failure(): { error: unknown } | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * The blob's bytes from offset 0: what its file holds already, then what the download appends,
+   * until it is committed. Throws the pull's error if the pull fails first. The bytes are not
+   * verified here (the caller verifies what it read, as it does for a stored blob).
+   *
+   * @param digest The blob.
+   * @param readSize The read size.
+   * @param signal Stops reading.
+   */
+  async *read(
+    digest: string,
+    readSize: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Uint8Array> {
+    let file: Deno.FsFile | undefined;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        if (this.#failure) throw this.#failure.error;
+        const state = this.#blobs.get(digest);
+        if (!state) {
+          if (this.#ended) throw new Error(`Cannot read blob ${digest}: the pull did not fetch it`);
+          await this.#next(signal);
+          continue;
+        }
+        file ??= await this.#open(state.path, digest);
+        const version = state.version;
+        const committed = state.committed;
+        for (;;) {
+          signal?.throwIfAborted();
+          // a fresh buffer each time: the decompressor may still hold the last one
+          const buffer = new Uint8Array(readSize);
+          const n = await file.read(buffer);
+          if (n === null || n === 0) break;
+          yield buffer.subarray(0, n);
+        }
+        if (committed) return; // every byte was in the file before this read reached its end
+        if (this.#blobs.get(digest)!.version === version) await this.#next(signal);
+      }
+    } finally {
+      file?.close();
+    }
+  }
+
+  /** Opens the file a notice named; the ingest file may have been renamed into blobs/ since. */
+  async #open(path: string, digest: string): Promise<Deno.FsFile> {
+    try {
+      return await Deno.open(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      return await Deno.open(this.#store.blobPath(digest));
+    }
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = Promise.withResolvers<void>();
+    wake.resolve();
+  }
+
+  async #next(signal?: AbortSignal): Promise<void> {
+    if (!signal) return await this.#wake.promise;
+    signal.throwIfAborted();
+    const aborted = Promise.withResolvers<void>();
+    const onAbort = () => aborted.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([this.#wake.promise, aborted.promise]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+// Layered EROFS: one image per layer, named by its diff_id and reused by every image that has the
+// layer, whiteouts kept in overlayfs's form, for containerd's EROFS snapshotter, Kata or microsandbox
+// to stack with overlayfs (lowerdir = the layers' mounts, top first).
+
+import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
+import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Store } from "../store/store.ts";
+import { ErofsWriter } from "./erofs_writer.ts";
+import { readLayer } from "./read_layer.ts";
+
+/** One layer's image. */
+export interface LayerImage {
+  /** The layer's diff_id (the digest of its tar). */
+  diffId: string;
+  /** The image file, `DIR/<algorithm>-<hex>.erofs`. */
+  path: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Whether it was there already (written by an earlier unpack) and reused. */
+  reused: boolean;
+}
+
+export interface LayerImagesOptions {
+  name: string;
+  maxEntries: number;
+  maxBytes: number;
+  signal?: AbortSignal;
+  onLayer?: (index: number, entries: number, bytes: number) => void;
+}
+
+/**
+ * Writes the layers that `dir` does not have yet, each into a hidden file beside its name, linked
+ * into place once the layer was verified. Limits count over the layers written in this run.
+ */
+export async function writeLayerImages(
+  store: Store,
+  layers: Descriptor[],
+  diffIds: string[],
+  dir: string,
+  options: LayerImagesOptions,
+): Promise<{ images: LayerImage[]; entries: number; whiteouts: number; bytes: number }> {
+  const { name, signal } = options;
+  await Deno.mkdir(dir, { recursive: true });
+  const images: LayerImage[] = [];
+  const total = { entries: 0, whiteouts: 0, bytes: 0, tar: 0 };
+  for (const [i, layer] of layers.entries()) {
+    const diffId = diffIds[i]!;
+    if (!/^sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})$/.test(diffId)) {
+      throw new Error(`Cannot unpack ${name}: the config's diff_id ${i + 1} is not a digest`);
+    }
+    const path = `${dir}/${diffId.replace(":", "-")}.erofs`;
+    const have = await Deno.lstat(path).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    });
+    if (have?.isFile) {
+      images.push({ diffId, path, size: have.size, reused: true });
+      options.onLayer?.(i, 0, 0);
+      continue;
+    }
+    if (have) throw new Error(`Cannot unpack into ${path}: it is not a file`);
+    const temp = `${dir}/.${diffId.replace(":", "-")}.skiff-unpack-${crypto.randomUUID()}`;
+    const writer = new ErofsWriter(temp, {
+      maxEntries: options.maxEntries - total.entries,
+      uuid: await uuidOf(diffId),
+      whiteouts: "overlay",
+    });
+    try {
+      try {
+        const tar = readLayer(store, layer, diffId, signal ? { signal } : {});
+        await writer.applyLayer(counted(tar, total, options.maxBytes), signal ? { signal } : {});
+        await writer.finish();
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) throw e;
+        const message = (e as Error).message.replace(/^Cannot /, "cannot ");
+        throw new Error(
+          `Cannot unpack ${name}: layer ${i + 1} of ${layers.length} (${layer.digest}): ${message}`,
+          { cause: e },
+        );
+      }
+      signal?.throwIfAborted();
+      try {
+        await Deno.link(temp, path);
+      } catch (e) {
+        // another unpack wrote the same layer meanwhile: the same diff_id, the same bytes
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+    } finally {
+      writer.close();
+      await Deno.remove(temp).catch(() => {});
+    }
+    total.entries += writer.entries;
+    total.whiteouts += writer.whiteouts;
+    total.bytes += writer.bytes;
+    images.push({ diffId, path, size: writer.image!.size, reused: false });
+    options.onLayer?.(i, writer.entries, writer.bytes);
+  }
+  return { images, entries: total.entries, whiteouts: total.whiteouts, bytes: total.bytes };
+}
+
+async function* counted(
+  chunks: AsyncIterable<Uint8Array>,
+  total: { tar: number },
+  max: number,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    total.tar += chunk.byteLength;
+    if (total.tar > max) {
+      throw new Error(`more than ${max} uncompressed bytes (the maxBytes limit)`);
+    }
+    yield chunk;
+  }
+}
+
+/** A layer image's volume UUID: from its diff_id, so that every run writes the same bytes. */
+async function uuidOf(diffId: string): Promise<Uint8Array> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${diffId}`));
+  const uuid = new Uint8Array(hash, 0, 16).slice();
+  uuid[6] = (uuid[6]! & 0x0f) | 0x80;
+  uuid[8] = (uuid[8]! & 0x3f) | 0x80;
+  return uuid;
+}

@@ -1,0 +1,290 @@
+// Integration: the streaming unpack (an image the store lacks, applied while it downloads) through
+// the fault proxy in front of the real registry: overlap shown by behaviour, a cut mid-layer, a
+// corrupted layer, and the same tree as the unpack from the store and as umoci's.
+
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { gzip, mustRun, noise, sha256, tarOf } from "../_images.ts";
+import { FaultProxy } from "../_proxy.ts";
+import { pushImage } from "../_push.ts";
+import { startRegistry } from "../_registry.ts";
+import { snapshot } from "../_rootfs.ts";
+import { checkStore } from "../_store_check.ts";
+import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
+import { unpack } from "../../lib/unpack/unpack.ts";
+import { spawnSkiff } from "../_cli.ts";
+import { tempDir } from "../_temp.ts";
+
+const FILES = 24;
+const FILE_SIZE = 96 * 1024;
+
+/** Layer 1: 24 files of noise (about 2.3 MiB, incompressible, so bytes in = bytes out). Layer 2
+ * deletes one of them and adds a file. */
+async function streamImage(url: string, repo: string) {
+  const files: Record<string, Uint8Array | string> = { "f/": "" };
+  for (let i = 0; i < FILES; i++) {
+    files[`f/${String(i).padStart(2, "0")}`] = noise(FILE_SIZE, `file ${i}`);
+  }
+  const t1 = await tarOf(files);
+  const t2 = await tarOf({ "f/.wh.03": "", "etc/second": "layer two\n" });
+  const layers = [
+    { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: await gzip(t1) },
+    { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: await gzip(t2) },
+  ];
+  const pushed = await pushImage(url, repo, "1", [
+    { ...layers[0]!, diffId: sha256(t1) },
+    { ...layers[1]!, diffId: sha256(t2) },
+  ]);
+  return { ...pushed, sizes: layers.map((l) => l.bytes.byteLength) };
+}
+
+async function names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for `test` to hold, checking every 20 ms; a guard against a hang, not a timing. */
+async function until(what: string, test: () => Promise<boolean>, failed: () => boolean) {
+  for (let i = 0; i < 3000; i++) {
+    if (await test()) return;
+    if (failed()) throw new Error(`the unpack ended before ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`never saw ${what}`);
+}
+
+Deno.test("stream: layer 1 is applied while its download is held back; equal to umoci's, and to the unpack from the store", async () => {
+  const registry = await startRegistry();
+  const proxy = FaultProxy.start(registry.url);
+  const work = await tempDir({ prefix: "skiff-stream-" });
+  try {
+    const image = await streamImage(registry.url, "test/stream");
+    const l1 = image.layers[0]!;
+    const release = Promise.withResolvers<void>();
+    const reached = Promise.withResolvers<void>();
+    proxy.on((req, url) =>
+      req.method === "GET" && url.pathname.endsWith(`/blobs/${l1.digest}`)
+        ? {
+          kind: "hold",
+          after: Math.floor(image.sizes[0]! * 0.75),
+          until: release.promise,
+          reached: reached.resolve,
+        }
+        : undefined
+    );
+    const store = `${work}/store`;
+    const name = `${proxy.host}/test/stream:1`;
+    const events: string[] = [];
+    let ended = false;
+    const running = unpack(name, `${work}/rootfs`, {
+      store,
+      onProgress: (e) => events.push(e.type === "blob-done" ? `${e.type} ${e.digest}` : e.type),
+    }).finally(() => ended = true);
+    try {
+      await reached.promise;
+      // while the proxy holds back the last quarter of layer 1, its first files are applied
+      const first = async () => {
+        for (const entry of await names(work)) {
+          if (!entry.startsWith(".rootfs.skiff-unpack-")) continue;
+          const info = await Deno.stat(`${work}/${entry}/f/05`).catch(() => undefined);
+          if (info?.size === FILE_SIZE) return true;
+        }
+        return false;
+      };
+      await until("layer 1's sixth file applied", first, () => ended);
+      const hex = l1.digest.slice("sha256:".length);
+      assert(!(await exists(`${store}/blobs/sha256/${hex}`)), "layer 1 is not committed yet");
+      assert(await exists(`${store}/ingest/sha256-${hex}`), "layer 1 is still in ingest/");
+      assert(!events.includes(`blob-done ${l1.digest}`), events.join());
+      assert(!(await exists(`${work}/rootfs`)), "the target appears only at the end");
+    } finally {
+      release.resolve();
+    }
+    const result = await running;
+    assertEquals([result.pulled, result.layers, result.digest], [true, 2, image.digest]);
+    assertEquals(result.whiteouts, 1);
+    // one request per blob: the applying side read the ingest file, not the network again
+    assertEquals(proxy.requests(`/blobs/${l1.digest}`).length, 1);
+
+    const streamed = await snapshot(`${work}/rootfs`);
+    assertEquals(streamed.nodes["f/03"], undefined);
+    assertEquals(streamed.nodes["f/05"]?.size, FILE_SIZE);
+    assertEquals(await Deno.readTextFile(`${work}/rootfs/etc/second`), "layer two\n");
+
+    // the blobs are verified in the store: the same image from the store alone, without the
+    // network, gives the same tree; so does umoci's unpack of that store
+    assertEquals((await checkStore(store)).corrupt, []);
+    await proxy.stop();
+    await registry.stop();
+    const again = await unpack(name, `${work}/again`, { store, pull: "never" });
+    assertEquals(again.pulled, false);
+    assertEquals((await snapshot(`${work}/again`)).nodes, streamed.nodes);
+    await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${name}`, `${work}/u`]);
+    const theirs = await snapshot(`${work}/u/rootfs`);
+    for (const [path, node] of Object.entries(theirs.nodes)) {
+      assertEquals(streamed.nodes[path], node, path);
+    }
+    assertEquals(Object.keys(streamed.nodes).sort(), Object.keys(theirs.nodes).sort());
+    assertEquals(await names(work), ["again", "rootfs", "store", "u"]);
+  } finally {
+    await proxy.stop();
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("stream: a connection cut in the middle of layer 1 resumes underneath; the unpack completes", async () => {
+  const registry = await startRegistry();
+  const proxy = FaultProxy.start(registry.url);
+  const work = await tempDir({ prefix: "skiff-stream-" });
+  try {
+    const image = await streamImage(registry.url, "test/cut");
+    const l1 = image.layers[0]!;
+    let cuts = 0;
+    proxy.on((req, url) => {
+      if (req.method !== "GET" || !url.pathname.endsWith(`/blobs/${l1.digest}`)) return;
+      // the first two requests break off, a third of the way in and then a bit further
+      if (cuts >= 2) return;
+      cuts++;
+      return { kind: "cut", after: Math.floor(image.sizes[0]! / 3) };
+    });
+    const store = `${work}/store`;
+    const result = await unpack(`${proxy.host}/test/cut:1`, `${work}/rootfs`, { store });
+    assertEquals([result.pulled, result.layers], [true, 2]);
+    const requests = proxy.requests(`/blobs/${l1.digest}`).filter((r) => r.method === "GET");
+    assertEquals(requests.length, 3);
+    assertEquals(requests[0]!.headers["range"], undefined);
+    // resumed from what reached the disk (the bytes still in a ring buffer at the cut are lost)
+    const froms = requests.slice(1).map((r) =>
+      Number(/^bytes=(\d+)-$/.exec(r.headers["range"] ?? "")?.[1])
+    );
+    const third = Math.floor(image.sizes[0]! / 3);
+    assert(froms[0]! > 0 && froms[0]! <= third, `${froms}`);
+    assert(froms[1]! > froms[0]! && froms[1]! <= froms[0]! + third, `${froms}`);
+    const tree = await snapshot(`${work}/rootfs`);
+    assertEquals(Object.keys(tree.nodes).filter((p) => p.startsWith("f/")).length, FILES - 1);
+    for (let i = 0; i < FILES; i++) {
+      const path = `${work}/rootfs/f/${String(i).padStart(2, "0")}`;
+      if (i === 3) continue;
+      assertEquals(sha256(await Deno.readFile(path)), sha256(noise(FILE_SIZE, `file ${i}`)), path);
+    }
+    assertEquals((await checkStore(store)).corrupt, []);
+    assertEquals(await names(work), ["rootfs", "store"]);
+  } finally {
+    await proxy.stop();
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("stream: a corrupted byte in the last layer aborts: DigestMismatchError, no DIR, nothing unverified named", async () => {
+  const registry = await startRegistry();
+  const proxy = FaultProxy.start(registry.url);
+  const work = await tempDir({ prefix: "skiff-stream-" });
+  try {
+    const image = await streamImage(registry.url, "test/corrupt");
+    const last = image.layers[1]!;
+    proxy.on((req, url) =>
+      req.method === "GET" && url.pathname.endsWith(`/blobs/${last.digest}`)
+        ? { kind: "flip", at: Math.floor(image.sizes[1]! / 2) }
+        : undefined
+    );
+    const store = `${work}/store`;
+    const name = `${proxy.host}/test/corrupt:1`;
+    await Deno.mkdir(`${work}/rootfs`); // an empty target stays as it was
+    const e = await assertRejects(
+      () => unpack(name, `${work}/rootfs`, { store }),
+      DigestMismatchError,
+    );
+    assert(e.message.includes(last.digest), e.message);
+    assertEquals(await names(work), ["rootfs", "store"]);
+    assertEquals(await names(`${work}/rootfs`), []);
+    const report = await checkStore(store);
+    assertEquals([report.corrupt, report.missing, report.names], [[], [], []]);
+    const hex = last.digest.slice("sha256:".length);
+    assert(!(await exists(`${store}/blobs/sha256/${hex}`)), "the corrupt layer has no name");
+    assert(!(await exists(`${store}/ingest/sha256-${hex}`)), "nor a partial to resume from");
+  } finally {
+    await proxy.stop();
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("stream: kill -9 in the middle of layer 1: the store stays valid, no DIR, the next unpack completes", async () => {
+  const registry = await startRegistry();
+  const proxy = FaultProxy.start(registry.url);
+  const work = await tempDir({ prefix: "skiff-stream-" });
+  try {
+    const image = await streamImage(registry.url, "test/kill");
+    const l1 = image.layers[0]!;
+    const release = Promise.withResolvers<void>();
+    let reached = false;
+    proxy.on((req, url) =>
+      req.method === "GET" && url.pathname.endsWith(`/blobs/${l1.digest}`)
+        ? {
+          kind: "hold",
+          after: Math.floor(image.sizes[0]! / 2),
+          until: release.promise,
+          reached: () => reached = true,
+        }
+        : undefined
+    );
+    const store = `${work}/store`;
+    const name = `${proxy.host}/test/kill:1`;
+    const child = spawnSkiff(["unpack", "-q", "--store", store, name, `${work}/rootfs`]);
+    let exited = false;
+    const status = child.status.then((s) => {
+      exited = true;
+      return s;
+    });
+    try {
+      const applied = async () => {
+        if (!reached) return false;
+        for (const entry of await names(work)) {
+          if (!entry.startsWith(".rootfs.skiff-unpack-")) continue;
+          const info = await Deno.stat(`${work}/${entry}/f/02`).catch(() => undefined);
+          if (info?.size === FILE_SIZE) return true;
+        }
+        return false;
+      };
+      await until("layer 1's third file applied", applied, () => exited);
+      child.kill("SIGKILL");
+    } finally {
+      release.resolve();
+      await status;
+      await child.stdout.cancel();
+      await child.stderr.cancel();
+    }
+    assertEquals((await status).signal, "SIGKILL");
+    assert(!(await exists(`${work}/rootfs`)), "no DIR");
+    const report = await checkStore(store);
+    assertEquals([report.corrupt, report.missing, report.names], [[], [], []]);
+    // what layer 1 had on disk stays in ingest/ for a resume; nothing of it is named
+    const hex = l1.digest.slice("sha256:".length);
+    assert(!(await exists(`${store}/blobs/sha256/${hex}`)), "layer 1 is not committed");
+    // the temporary tree of the killed process is the one thing left beside DIR
+    const left = (await names(work)).filter((n) => n.startsWith(".rootfs.skiff-unpack-"));
+    assertEquals(left.length, 1);
+
+    const result = await unpack(name, `${work}/rootfs`, { store });
+    assertEquals([result.pulled, result.layers], [true, 2]);
+    assertEquals((await snapshot(`${work}/rootfs`)).nodes["f/05"]?.size, FILE_SIZE);
+    const resumed = proxy.requests(`/blobs/${l1.digest}`).filter((r) => r.method === "GET").at(-1)!;
+    assert(resumed.headers["range"]?.startsWith("bytes="), "the next pull resumed layer 1");
+    assertEquals((await checkStore(store)).corrupt, []);
+  } finally {
+    await proxy.stop();
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
