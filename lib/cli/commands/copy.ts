@@ -34,6 +34,8 @@ Options:
                        P1,P2,...        those platforms: the index is rewritten
                                         (a new digest, said on stderr)
   --jobs N           blobs to copy at once (default: 4)
+  --no-referrers     do not carry referrers (signatures, SBOMs, attestations and
+                     cosign-style tags); they are carried by default
   --plain-http       speak plain HTTP to both registries
   -u, --username U   log in as U to both registries (default: the stored
                      credentials, see skiff login)
@@ -56,6 +58,7 @@ export const copyCommand: Command = {
   options: {
     platform: { type: "string" },
     jobs: { type: "string" },
+    "no-referrers": { type: "boolean" },
     "plain-http": { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     ...CREDENTIAL_OPTIONS,
@@ -88,6 +91,7 @@ export const copyCommand: Command = {
       result = await copy(source, ctx.positionals[1]!, {
         platforms,
         jobs,
+        ...(flags["no-referrers"] ? { referrers: false } : {}),
         signal: ctx.signal,
         ...timeoutOption(ctx),
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
@@ -127,6 +131,7 @@ export const copyCommand: Command = {
         blobs: result.blobs,
         bytesSent: result.bytesSent,
         bytesResent: result.bytesResent,
+        referrers: result.referrers,
       });
     } else {
       io.out(safe`${result.destination} ${result.digest}\n`);
