@@ -17,6 +17,7 @@ const NEEDED: Record<string, string> = {
   zstd: "zstd",
   "dpkg-deb": "dpkg",
   "fsck.erofs": "erofs-utils",
+  podman: "podman",
   e2fsck: "e2fsprogs",
   debugfs: "e2fsprogs",
   getfattr: "attr",
