@@ -45,7 +45,7 @@ import { nameOf } from "../store/_index_entry.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
-import { runBounded } from "./_run_bounded.ts";
+import { runBounded } from "../image/run_bounded.ts";
 import type { BlobWrittenListener } from "./download_blob.ts";
 
 /**
