@@ -15,7 +15,8 @@ import {
   timeoutOption,
   warningLog,
 } from "../_shared.ts";
-import { type Command, type CommandContext, UsageError } from "../command.ts";
+import { type Command, UsageError } from "../command.ts";
+import { progressRenderer } from "../_renderer.ts";
 
 const USAGE = `Usage: skiff copy SRC DEST [options]
 
@@ -85,7 +86,7 @@ export const copyCommand: Command = {
       }
     }
     const credentials = await credentialFlags(ctx);
-    const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
+    const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
     let result;
     try {
       result = await copy(source, ctx.positionals[1]!, {
@@ -139,24 +140,3 @@ export const copyCommand: Command = {
     return 0;
   },
 };
-
-interface Renderer {
-  handle(event: ProgressEvent): void;
-  log?(text: string): void;
-  finish?(outcome: "done" | "failed" | "interrupted"): void;
-}
-
-/** Live bars on a terminal; one line per blob anywhere else (as for pull). */
-async function makeRenderer(ctx: CommandContext): Promise<Renderer> {
-  const { io } = ctx;
-  if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
-    const { TtyRenderer } = await import("../../progress/tty_renderer.ts");
-    const tty = new TtyRenderer(io.err, {
-      color: !io.env("NO_COLOR"),
-      size: () => io.size?.(),
-    });
-    return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
-  }
-  const { LineRenderer } = await import("../../progress/line_renderer.ts");
-  return new LineRenderer(io.err);
-}
