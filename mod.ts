@@ -151,6 +151,7 @@ export {
 export type { ApplyLayerOptions, SinkFactory, SinkImage, UnpackSink } from "./lib/unpack/sink.ts";
 export { DirectorySink, type DirectorySinkOptions } from "./lib/unpack/directory_sink.ts";
 export { type TarOutput, TarSink, type TarSinkOptions } from "./lib/unpack/tar_sink.ts";
+export { DiskImageSink, type DiskImageSinkOptions } from "./lib/unpack/disk_image_sink.ts";
 export type { BlobWritten, BlobWrittenListener } from "./lib/pull/download_blob.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { parseRepository } from "./lib/reference/parse_repository.ts";

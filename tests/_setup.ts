@@ -17,6 +17,8 @@ const NEEDED: Record<string, string> = {
   zstd: "zstd",
   "dpkg-deb": "dpkg",
   "fsck.erofs": "erofs-utils",
+  podman: "podman",
+  python3: "python3",
   e2fsck: "e2fsprogs",
   debugfs: "e2fsprogs",
   getfattr: "attr",

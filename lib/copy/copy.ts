@@ -12,7 +12,8 @@ import { parsePlatform } from "../registry/choose_platform.ts";
 import type { Platform } from "../registry/parse_manifest.ts";
 import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
-import type { RemoteOptions } from "../registry/remote_options.ts";
+import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
+import { carryReferrers } from "./carry_referrers.ts";
 
 /** Options for {@linkcode copy}. */
 export interface CopyOptions extends Omit<RemoteOptions, "client"> {
@@ -34,6 +35,13 @@ export interface CopyOptions extends Omit<RemoteOptions, "client"> {
   chunkSize?: number;
   /** Progress events, as for `pull()`. */
   onProgress?: ProgressListener;
+  /**
+   * Carry the referrers (signatures, SBOMs, attestations: the OCI referrers API, its fallback
+   * index, cosign-style tags) of every manifest copied, digests kept; on a destination without
+   * the referrers API its fallback index is written.
+   * @default {true}
+   */
+  referrers?: boolean;
 }
 
 /** What {@linkcode copy} did. */
@@ -42,6 +50,8 @@ export interface CopyResult extends CopyImageResult {
   source: string;
   /** The destination, canonical (with the tag written, or `@digest`). */
   destination: string;
+  /** Referrers copied with it (those the destination had already are not counted). */
+  referrers: number;
 }
 
 /**
@@ -87,7 +97,7 @@ export async function copy(
   if (!explicitTag && to.digest === undefined && from.tag !== undefined) {
     to = to.with({ tag: from.tag });
   }
-  const { platforms, jobs, chunkSize, onProgress, ...remote } = options;
+  const { platforms, jobs, chunkSize, onProgress, referrers: carry, ...remote } = options;
   const src = await RegistryImageSource.open(from, remote);
   const dst = new RegistryImageDestination(to, {
     ...remote,
@@ -107,8 +117,24 @@ export async function copy(
       `Cannot copy ${from} to ${to}: the image copied has the digest ${result.digest}`,
     );
   }
+  let referrers = 0;
+  if (carry ?? true) {
+    const carried = await carryReferrers({
+      sourceRef: from,
+      sourceClient: src.client,
+      source: src,
+      destination: dst,
+      // the destination is read as it is: never through the mirrors configured for its registry
+      destinationClient: await clientFor(to, { ...remote, config: { registries: {} } }),
+      destinationRepository: to.repository,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+    }, [result.digest, ...result.manifests.map((m) => m.digest)]);
+    referrers = carried.copied;
+  }
   return {
     ...result,
+    referrers,
     source: from.toString(),
     destination: tag !== undefined ? `${to.name}:${tag}` : `${to.name}@${result.digest}`,
   };

@@ -78,6 +78,7 @@ export async function push(
   });
   return {
     ...result,
+    referrers: 0, // the store keeps no referrers
     source: from.toString(),
     destination: tag !== undefined ? `${to.name}:${tag}` : `${to.name}@${result.digest}`,
   };

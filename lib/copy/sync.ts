@@ -6,7 +6,7 @@
  */
 
 import { copyImage } from "../image/copy_image.ts";
-import { runBounded } from "../image/_bounded.ts";
+import { runBounded } from "../image/run_bounded.ts";
 import { parseRepository } from "../reference/parse_repository.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import { choosePlatform } from "../registry/choose_platform.ts";

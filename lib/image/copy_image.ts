@@ -15,7 +15,7 @@ import {
   type Platform,
 } from "../registry/parse_manifest.ts";
 import { DigestVerifyStream } from "../stream/digest_verify_stream.ts";
-import { runBounded } from "./_bounded.ts";
+import { runBounded } from "./run_bounded.ts";
 import { resumableBlob } from "./_resumable_blob.ts";
 import type { ImageDestination } from "./image_destination.ts";
 import type { ImageSource } from "./image_source.ts";

@@ -38,7 +38,7 @@ import { nameImage } from "../store/name_image.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
-import { runBounded } from "./_run_bounded.ts";
+import { runBounded } from "../image/run_bounded.ts";
 import { platformsOf, pullPlatforms } from "./_pull_platforms.ts";
 import type { BlobWrittenListener } from "./download_blob.ts";
 

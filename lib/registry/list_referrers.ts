@@ -138,9 +138,15 @@ export async function listReferrers(
   }
 
   if (options.cosignTags ?? true) {
-    for (const suffix of COSIGN_SUFFIXES) {
+    // the three HEADs at once: most images have none of these tags
+    const heads = await Promise.all(COSIGN_SUFFIXES.map(async (suffix) => {
       const tag = `${algorithm}-${hex}.${suffix}`;
-      const head = await client.headManifest(ref.repository, tag, signal ? { signal } : {});
+      return {
+        tag,
+        head: await client.headManifest(ref.repository, tag, signal ? { signal } : {}),
+      };
+    }));
+    for (const { tag, head } of heads) {
       if (head === undefined) continue;
       // HEAD tells the digest, type and size; the artifact type needs the manifest itself
       const m = await client.getManifest(ref.repository, tag, signal ? { signal } : {});

@@ -17,12 +17,21 @@ async function configOf(store: string, name: string): Promise<string> {
   return sha256(raw);
 }
 
+// podman refuses a runroot longer than 50 characters, and the suite's TMPDIR is deep: the
+// runroot goes in a short directory of its own under /tmp (removed with the test module)
+const runroots = new Map<string, string>();
+async function runroot(root: string): Promise<string> {
+  let dir = runroots.get(root);
+  if (!dir) runroots.set(root, dir = await tempDir({ dir: "/tmp", prefix: "skp-" }));
+  return dir;
+}
+
 async function podman(root: string, args: string[]) {
   return await run("podman", [
     "--root",
     `${root}/root`,
     "--runroot",
-    `${root}/run`,
+    await runroot(root),
     "--storage-driver",
     "vfs",
     ...args,

@@ -11,6 +11,7 @@ import { putBlob, putManifest } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
 import { tempDir } from "../_temp.ts";
 import { sync } from "../../lib/copy/sync.ts";
+import { copy } from "../../lib/copy/copy.ts";
 
 const enc = new TextEncoder();
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -234,6 +235,26 @@ Deno.test("sync: every tag and its referrers, incrementally, between two registr
         );
       },
     );
+
+    await t.step("copy carries the referrers too; --no-referrers does not", async () => {
+      const carried = await copy(`${source}:single`, `${dest.host}/copied/with:single`, options);
+      assertEquals(carried.referrers, 2); // the SBOM (by digest) and the signature tag
+      assertEquals(await head(dest.url, "copied/with", `sha256-${refs.hex}.sig`), refs.signature);
+      assertEquals(await head(dest.url, "copied/with", refs.artifact), refs.artifact);
+      const fallback = await getJson(dest.url, "copied/with", `sha256-${refs.hex}`);
+      assertEquals((fallback.manifests as { digest: string }[]).map((m) => m.digest), [
+        refs.artifact,
+      ]);
+      const again = await copy(`${source}:single`, `${dest.host}/copied/with:single`, options);
+      assertEquals(again.referrers, 0); // all there already
+      const bare = await copy(`${source}:single`, `${dest.host}/copied/bare:single`, {
+        ...options,
+        referrers: false,
+      });
+      assertEquals(bare.referrers, 0);
+      assertEquals(await head(dest.url, "copied/bare", `sha256-${refs.hex}.sig`), undefined);
+      assertEquals(await head(dest.url, "copied/bare", refs.artifact), undefined);
+    });
 
     await t.step("--config: several sources in one run, --json report", async () => {
       const dir = await tempDir();

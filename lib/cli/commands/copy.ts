@@ -15,7 +15,8 @@ import {
   timeoutOption,
   warningLog,
 } from "../_shared.ts";
-import { type Command, type CommandContext, UsageError } from "../command.ts";
+import { type Command, UsageError } from "../command.ts";
+import { progressRenderer } from "../_renderer.ts";
 
 const USAGE = `Usage: skiff copy SRC DEST [options]
 
@@ -34,6 +35,8 @@ Options:
                        P1,P2,...        those platforms: the index is rewritten
                                         (a new digest, said on stderr)
   --jobs N           blobs to copy at once (default: 4)
+  --no-referrers     do not carry referrers (signatures, SBOMs, attestations and
+                     cosign-style tags); they are carried by default
   --plain-http       speak plain HTTP to both registries
   -u, --username U   log in as U to both registries (default: the stored
                      credentials, see skiff login)
@@ -56,6 +59,7 @@ export const copyCommand: Command = {
   options: {
     platform: { type: "string" },
     jobs: { type: "string" },
+    "no-referrers": { type: "boolean" },
     "plain-http": { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     ...CREDENTIAL_OPTIONS,
@@ -82,12 +86,13 @@ export const copyCommand: Command = {
       }
     }
     const credentials = await credentialFlags(ctx);
-    const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
+    const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
     let result;
     try {
       result = await copy(source, ctx.positionals[1]!, {
         platforms,
         jobs,
+        ...(flags["no-referrers"] ? { referrers: false } : {}),
         signal: ctx.signal,
         ...timeoutOption(ctx),
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
@@ -127,6 +132,7 @@ export const copyCommand: Command = {
         blobs: result.blobs,
         bytesSent: result.bytesSent,
         bytesResent: result.bytesResent,
+        referrers: result.referrers,
       });
     } else {
       io.out(safe`${result.destination} ${result.digest}\n`);
@@ -134,24 +140,3 @@ export const copyCommand: Command = {
     return 0;
   },
 };
-
-interface Renderer {
-  handle(event: ProgressEvent): void;
-  log?(text: string): void;
-  finish?(outcome: "done" | "failed" | "interrupted"): void;
-}
-
-/** Live bars on a terminal; one line per blob anywhere else (as for pull). */
-async function makeRenderer(ctx: CommandContext): Promise<Renderer> {
-  const { io } = ctx;
-  if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
-    const { TtyRenderer } = await import("../../progress/tty_renderer.ts");
-    const tty = new TtyRenderer(io.err, {
-      color: !io.env("NO_COLOR"),
-      size: () => io.size?.(),
-    });
-    return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
-  }
-  const { LineRenderer } = await import("../../progress/line_renderer.ts");
-  return new LineRenderer(io.err);
-}

@@ -1,7 +1,6 @@
 // skiff pull REF
 
 import { safe } from "../../progress/escape_text.ts";
-import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { formatPlatform, parsePlatformList } from "../../registry/choose_platform.ts";
 import { pull, type PullPolicy } from "../../pull/pull.ts";
 import {
@@ -16,7 +15,8 @@ import {
   timeoutFlag,
   warningLog,
 } from "../_shared.ts";
-import { type Command, type CommandContext, UsageError } from "../command.ts";
+import { type Command, UsageError } from "../command.ts";
+import { progressRenderer } from "../_renderer.ts";
 
 const USAGE = `Usage: skiff pull REF [options]
 
@@ -105,7 +105,7 @@ export const pullCommand: Command = {
     }
     const credentials = await credentialFlags(ctx);
     const timeout = timeoutFlag(ctx);
-    const renderer = flags.quiet ? undefined : await makeRenderer(ctx);
+    const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
     let result;
     try {
       result = await pull(ref, {
@@ -160,27 +160,3 @@ export const pullCommand: Command = {
     return 0;
   },
 };
-
-interface Renderer {
-  handle(event: ProgressEvent): void;
-  log?(text: string): void;
-  finish?(outcome: "done" | "failed" | "interrupted"): void;
-}
-
-/**
- * Live bars on a terminal that can move its cursor; one line per blob anywhere else. Loaded on
- * demand: `pull -q` needs neither.
- */
-async function makeRenderer(ctx: CommandContext): Promise<Renderer> {
-  const { io } = ctx;
-  if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
-    const { TtyRenderer } = await import("../../progress/tty_renderer.ts");
-    const tty = new TtyRenderer(io.err, {
-      color: !io.env("NO_COLOR"),
-      size: () => io.size?.(),
-    });
-    return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
-  }
-  const { LineRenderer } = await import("../../progress/line_renderer.ts");
-  return new LineRenderer(io.err);
-}

@@ -1,4 +1,4 @@
-// Bounded concurrency with fail-fast cancellation, for blob downloads.
+// Bounded concurrency with fail-fast cancellation (the engine's and the pull's blobs, sync's tags).
 
 /**
  * Runs `task` for every item with at most `limit` running at once. The first failure aborts the
@@ -17,21 +17,21 @@ export async function runBounded<T>(
   const failFast = new AbortController();
   const combined = signal ? AbortSignal.any([signal, failFast.signal]) : failFast.signal;
   let next = 0;
-  let firstError: { error: unknown } | undefined;
+  let first: { error: unknown } | undefined;
   const worker = async () => {
     while (next < items.length && !combined.aborted) {
       const item = items[next++]!;
       try {
         await task(item, combined);
       } catch (error) {
-        if (!firstError) {
-          firstError = { error };
+        if (!first) {
+          first = { error };
           failFast.abort(error);
         }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError) throw firstError.error;
+  if (first) throw first.error;
   signal?.throwIfAborted();
 }
