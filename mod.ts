@@ -88,6 +88,7 @@
 
 export {
   pull,
+  type PulledPlatform,
   type PullObserver,
   type PullOptions,
   type PullPolicy,
@@ -197,6 +198,7 @@ export {
   formatPlatform,
   hostPlatform,
   parsePlatform,
+  parsePlatformList,
   PlatformNotFoundError,
 } from "./lib/registry/choose_platform.ts";
 export { type LayerCompression, layerCompression, MediaType } from "./lib/registry/media_types.ts";
@@ -232,6 +234,18 @@ export {
 } from "./lib/store/store.ts";
 export { Ingest } from "./lib/store/ingest.ts";
 export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
+export {
+  registryDigestOf,
+  type ResolvedStoredImage,
+  resolveStoredImage,
+  type ResolveStoredImageOptions,
+} from "./lib/store/resolve_stored_image.ts";
+export {
+  readStoredManifest,
+  type ReadStoredManifestOptions,
+  type StoredManifest,
+} from "./lib/store/read_stored_manifest.ts";
+export { nameImage, type NameImageOptions } from "./lib/store/name_image.ts";
 export {
   type RemovedImage,
   removeImages,

@@ -14,7 +14,6 @@ import {
   formatPlatform,
   hostPlatform,
   normalizePlatform,
-  parsePlatform,
   PlatformNotFoundError,
 } from "../registry/choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
@@ -33,19 +32,14 @@ import { MediaType } from "../registry/media_types.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { readCapped } from "../transport/fetcher.ts";
-import {
-  INDEX_DIGEST_ANNOTATION,
-  PULLED_ANNOTATION,
-  REF_NAME_ANNOTATION,
-  SOURCE_DIGEST_ANNOTATION,
-  Store,
-} from "../store/store.ts";
+import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, Store } from "../store/store.ts";
 import { holdPullLock } from "../store/_locks.ts";
-import { nameOf } from "../store/_index_entry.ts";
+import { nameImage } from "../store/name_image.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { pullFromStore } from "./_from_store.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
 import { runBounded } from "../image/run_bounded.ts";
+import { platformsOf, pullPlatforms } from "./_pull_platforms.ts";
 import type { BlobWrittenListener } from "./download_blob.ts";
 
 /**
@@ -88,10 +82,13 @@ export interface PullOptions extends RemoteOptions {
    */
   store?: string | Store;
   /**
-   * The platform to pull from a multi-platform image: `os/arch[/variant]` or an object.
+   * The platform to pull from a multi-platform image: `os/arch[/variant]` or an object; or
+   * several (a comma-separated list, or an array), or `"all"` (everything the index lists,
+   * attestations too). With more than one, the name's entry in the store is the index (its
+   * exact bytes) and the result is the index's, with each platform in `platforms`.
    * @default {"linux/<host arch>"}
    */
-  platform?: string | Platform;
+  platform?: string | Platform | readonly (string | Platform)[];
   /**
    * How many blobs download at once.
    * @default {4}
@@ -116,14 +113,18 @@ export interface PullResult {
   /** The canonical reference the image is stored under, e.g. `docker.io/library/alpine:3.20`. */
   reference: string;
   /**
-   * The digest of the stored image manifest (the platform's manifest for an index). Docker
-   * schema 2 manifests are stored as their OCI conversion, as skopeo does, so that OCI tools
-   * find them; config and layers are the registry's bytes either way.
+   * The registry's digest of the image manifest (the platform's manifest for an index): what
+   * `REPO@DIGEST` fetches from any registry that has the image, and what every command takes.
    */
   digest: string;
-  /** The registry's digest of the image manifest (differs from `digest` after a conversion). */
-  sourceDigest: string;
-  /** The stored manifest's media type (always the OCI image manifest). */
+  /**
+   * The digest of the manifest as stored. A single-platform Docker schema 2 image is stored as
+   * its OCI conversion, as skopeo does, so that OCI tools (umoci) find it; the registry's
+   * original is kept beside it in `blobs/`. Config and layers are the registry's bytes either
+   * way. The same as `digest` when nothing was converted.
+   */
+  storedDigest: string;
+  /** The stored manifest's media type. */
   mediaType: string;
   /** The index the reference pointed at, if it was one. */
   indexDigest: string | undefined;
@@ -139,6 +140,22 @@ export interface PullResult {
   store: string;
   /** Bytes transferred for blobs in this pull (0 when everything was present). */
   bytesFetched: number;
+  /**
+   * With several platforms asked for: each one pulled, in the order asked (with `"all"`, the
+   * index's). Then `digest` is the index's, and `manifest`, `config` and `layers` the first
+   * platform's.
+   */
+  platforms?: PulledPlatform[];
+}
+
+/** One platform of a pull of several (see {@linkcode PullResult}). */
+export interface PulledPlatform {
+  /** Its platform. */
+  platform: Platform | undefined;
+  /** The registry's digest of its manifest. */
+  digest: string;
+  /** The digest of its manifest as stored. */
+  storedDigest: string;
 }
 
 /**
@@ -184,15 +201,15 @@ export async function pull(
   if (policy !== "always" && policy !== "missing" && policy !== "never") {
     throw new TypeError(`Cannot pull with policy "${policy}": expected always, missing or never`);
   }
+  const platforms = platformsOf(options.platform);
+  if (platforms === "all" || (platforms !== undefined && platforms.length > 1)) {
+    return await pullPlatforms(ref, options, platforms, pull);
+  }
   const explicit = options.platform !== undefined;
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new RangeError(`Cannot pull with ${jobs} jobs: expected a positive integer`);
   }
-  const want = options.platform === undefined
-    ? hostPlatform()
-    : typeof options.platform === "string"
-    ? parsePlatform(options.platform)
-    : normalizePlatform(options.platform);
+  const want = platforms === undefined ? hostPlatform() : normalizePlatform(platforms[0]!);
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
@@ -353,10 +370,7 @@ export async function pull(
   if (image !== top && !image.local) await store.putBlob(image.digest, image.bytes);
   if (stored.digest !== image.digest) await store.putBlob(stored.digest, stored.bytes);
 
-  const annotations: Record<string, string> = {
-    [REF_NAME_ANNOTATION]: name,
-    [PULLED_ANNOTATION]: new Date().toISOString(),
-  };
+  const annotations: Record<string, string> = {};
   if (indexDigest) annotations[INDEX_DIGEST_ANNOTATION] = indexDigest;
   if (stored.digest !== image.digest) annotations[SOURCE_DIGEST_ANNOTATION] = image.digest;
   const entry: Descriptor = {
@@ -366,28 +380,21 @@ export async function pull(
     ...(platform ? { platform } : {}),
     annotations,
   };
-  // a re-pull that found what the name already points at writes nothing (not even the time):
-  // a warm pull stays cheap, and works on a read-only store
-  // (and a name that has other entries too, malformed ones included, is written: they go)
-  const named = (await store.readEntries()).filter((e) => e.name === name);
-  const known = named.length === 1 && named[0]!.problems.length === 0
-    ? named[0]!.descriptor
-    : undefined;
-  const same = known !== undefined && known.digest === entry.digest &&
-    known.annotations?.[INDEX_DIGEST_ANNOTATION] === annotations[INDEX_DIGEST_ANNOTATION] &&
-    known.annotations?.[SOURCE_DIGEST_ANNOTATION] === annotations[SOURCE_DIGEST_ANNOTATION];
-  if (!same) {
-    await store.updateIndex((entries) => [
-      ...entries.filter((e) => nameOf(e) !== name),
-      entry,
-    ]);
-  }
-  emit({ type: "done", reference: name, digest: stored.digest });
+  // the name last: every entry always resolves (a second platform of an index names the index)
+  await nameImage(
+    store,
+    name,
+    entry,
+    indexDigest
+      ? { index: { mediaType: top.mediaType, digest: top.digest, size: top.bytes.byteLength } }
+      : {},
+  );
+  emit({ type: "done", reference: name, digest: image.digest });
 
   return {
     reference: name,
-    digest: stored.digest,
-    sourceDigest: image.digest,
+    digest: image.digest,
+    storedDigest: stored.digest,
     mediaType: stored.mediaType,
     indexDigest,
     platform,

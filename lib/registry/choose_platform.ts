@@ -63,6 +63,31 @@ export function parsePlatform(input: string): Platform {
 }
 
 /**
+ * Parses a platform list: one platform, several separated by commas, or `all`.
+ *
+ * @param input E.g. `linux/amd64`, `linux/amd64,linux/arm64/v8` or `all`.
+ * @returns `"all"`, or the platforms in the order given.
+ * @throws {SyntaxError} When a platform is malformed or the list is empty.
+ *
+ * @example Two platforms
+ * ```ts
+ * import { parsePlatformList } from "./choose_platform.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parsePlatformList("linux/amd64, linux/arm64").length, 2);
+ * assert.equal(parsePlatformList("all"), "all");
+ * ```
+ */
+export function parsePlatformList(input: string): "all" | Platform[] {
+  if (input.trim() === "all") return "all";
+  const items = input.split(",").map((p) => p.trim());
+  if (items.some((p) => p === "")) {
+    throw new SyntaxError(`Cannot parse platform list "${input}": an empty item`);
+  }
+  return items.map((p) => parsePlatform(p));
+}
+
+/**
  * Normalizes a platform the way containerd does: `x86_64` -> `amd64`, `aarch64` -> `arm64`,
  * `arm64/v8` -> `arm64`, `arm` -> `arm/v7`, `armhf` -> `arm/v7`, `armel` -> `arm/v6`,
  * `i386` -> `386`.

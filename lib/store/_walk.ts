@@ -98,11 +98,27 @@ function asDescriptor(value: unknown): Descriptor | undefined {
   const d = value as Record<string, unknown>;
   if (typeof d.digest !== "string" || !isDigest(d.digest)) return undefined;
   if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) return undefined;
-  return {
+  const descriptor: Descriptor = {
     mediaType: typeof d.mediaType === "string" ? d.mediaType : "",
     digest: d.digest,
     size: d.size,
   };
+  // an index entry's platform and annotations, when well typed (images lists by platform)
+  const p = d.platform as Record<string, unknown> | null | undefined;
+  if (
+    typeof p === "object" && p !== null && typeof p.os === "string" &&
+    typeof p.architecture === "string"
+  ) {
+    descriptor.platform = { os: p.os, architecture: p.architecture };
+    if (typeof p.variant === "string") descriptor.platform.variant = p.variant;
+  }
+  if (typeof d.annotations === "object" && d.annotations !== null) {
+    const annotations = Object.fromEntries(
+      Object.entries(d.annotations).filter(([, v]) => typeof v === "string"),
+    ) as Record<string, string>;
+    if (Object.keys(annotations).length > 0) descriptor.annotations = annotations;
+  }
+  return descriptor;
 }
 
 /** The options to walk into a descriptor's blob: a document when its media type says so. */

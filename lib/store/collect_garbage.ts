@@ -15,12 +15,9 @@ import { sweepUnpacks } from "./_unpack_records.ts";
 import { type Children, childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
-/**
- * Annotations of `index.json` entries whose blobs `pull` keeps on purpose: the index a name
- * pointed at (a re-pull by tag resolves through it with no GET), and the registry's original
- * manifest of a converted Docker image.
- */
-const KEPT_ANNOTATIONS = [INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION] as const;
+// Kept on purpose, through annotations of `index.json` entries: the index a name pointed at (a
+// re-pull by tag resolves through it with no GET), and the registry's original manifest (or list)
+// of a converted Docker image.
 
 /** Options for {@linkcode collectGarbage}. */
 export interface CollectGarbageOptions {
@@ -198,11 +195,13 @@ async function mark(
       const d = entry.descriptor;
       await visit(d.digest, refersToBlobs(d), walkOptions(d).document ?? true, image);
     }
-    for (const key of KEPT_ANNOTATIONS) {
-      const digest = entry.descriptor.annotations?.[key];
-      // kept as a blob, not walked: other platforms of an index are not kept through it
-      if (digest !== undefined && isValid(digest)) reached.add(digest);
-    }
+    const index = entry.descriptor.annotations?.[INDEX_DIGEST_ANNOTATION];
+    // kept as a blob, not walked: other platforms of an index are not kept through it
+    if (index !== undefined && isValid(index)) reached.add(index);
+    const source = entry.descriptor.annotations?.[SOURCE_DIGEST_ANNOTATION];
+    // the registry's original of a converted manifest or list: walked, so that the original
+    // Docker manifests a converted list's platforms came from stay too (push sends them)
+    if (source !== undefined && isValid(source)) await visit(source, true, true, image);
   }
   return reached;
 }

@@ -12,7 +12,7 @@ import type {
 } from "../image/image_source.ts";
 import { SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { isDigest } from "../reference/parse_digest.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import { type Descriptor, parseManifest } from "../registry/parse_manifest.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
@@ -52,12 +52,16 @@ export class LayoutImageSource implements ImageSource {
   }
 
   /**
-   * Finds a stored image: by its name as stored, or by digest (the stored manifest's, or the
-   * registry's it was pulled as).
+   * Finds a stored image: by its name as stored, or by digest (the registry's it was pulled as,
+   * also of one platform's manifest in a stored index, or the stored manifest's). By name or the
+   * registry's digest, a Docker schema 2 image (or list) stored as its OCI conversion resolves to
+   * the registry's original, kept in `blobs/`, so that what is pushed has the digest the image
+   * had where it was pulled from (its config and layers are the same blobs); by the stored
+   * digest, to the stored conversion.
    *
    * @param ref A canonical name (`docker.io/library/alpine:3.20`) or a digest.
    * @param _options Unused (the store answers at once).
-   * @returns The entry's descriptor and the manifest's verified bytes.
+   * @returns The manifest's descriptor and verified bytes.
    * @throws {ImageNotFoundError} When nothing in the store has that name or digest.
    */
   async resolve(ref: string, _options: SourceRequestOptions = {}): Promise<ResolvedRoot> {
@@ -67,12 +71,34 @@ export class LayoutImageSource implements ImageSource {
         m.digest === ref || m.annotations?.[SOURCE_DIGEST_ANNOTATION] === ref
       )
       : index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === ref);
-    if (!entry) throw new ImageNotFoundError("push", ref, this.store.path);
-    const bytes = await this.store.readBlob(entry.digest, MANIFEST_LIMIT);
-    return {
-      descriptor: { mediaType: entry.mediaType, digest: entry.digest, size: bytes.byteLength },
-      bytes,
-    };
+    let digest = entry?.digest;
+    const original = entry?.annotations?.[SOURCE_DIGEST_ANNOTATION];
+    // the stored digest itself asks for the stored bytes (what an OCI archive of the store holds)
+    const asStored = isDigest(ref) && ref === entry?.digest;
+    if (
+      !asStored && original !== undefined && isDigest(original) &&
+      await this.store.hasBlob(original)
+    ) {
+      digest = original;
+    } else if (digest === undefined && isDigest(ref) && await this.store.hasBlob(ref)) {
+      digest = ref; // a platform's manifest inside a stored index
+    }
+    if (digest === undefined) throw new ImageNotFoundError("push", ref, this.store.path);
+    const bytes = await this.store.readBlob(digest, MANIFEST_LIMIT);
+    let mediaType = digest === entry?.digest ? entry.mediaType : undefined;
+    if (mediaType === undefined) {
+      try {
+        mediaType = parseManifest(bytes).mediaType;
+      } catch (e) {
+        throw new ImageNotFoundError(
+          "push",
+          ref,
+          this.store.path,
+          `${digest} in the store is not a manifest (${(e as Error).message})`,
+        );
+      }
+    }
+    return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes };
   }
 
   /**

@@ -10,7 +10,7 @@ import type { Descriptor } from "../registry/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { nameOf } from "./_index_entry.ts";
-import type { Store } from "./store.ts";
+import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /** Options for {@linkcode removeImages}. */
 export interface RemoveImagesOptions {
@@ -27,7 +27,7 @@ export interface RemovedImage {
   query: string;
   /** The entry's name (`org.opencontainers.image.ref.name`), if it had one. */
   name: string | undefined;
-  /** The entry's manifest digest. */
+  /** The entry's manifest digest, the registry's (of the original, for a converted manifest). */
   digest: string;
 }
 
@@ -35,7 +35,8 @@ export interface RemovedImage {
  * Removes images from a store's `index.json`, atomically and under the index lock (a concurrent
  * pull never loses its entry). Each name matches an entry's name exactly, or after
  * normalization (`alpine:3.20` matches `docker.io/library/alpine:3.20`); a digest matches every
- * entry with that manifest digest. Without `ignoreMissing`, one name that matches nothing fails
+ * entry with that manifest digest: the registry's (what `pull` prints, also of a Docker image
+ * stored as its OCI conversion, or of the index a platform was chosen from) or the stored one. Without `ignoreMissing`, one name that matches nothing fails
  * the call and nothing is removed. Blobs are not deleted: {@linkcode collectGarbage} does that.
  *
  * @param store The store: a directory or an open {@linkcode Store}.
@@ -80,7 +81,7 @@ export async function removeImages(
       removed.push({
         query: hit.query,
         name: nameOf(entry),
-        digest: String((entry as { digest?: unknown }).digest ?? ""),
+        digest: registryDigest(entry),
       });
       return false;
     });
@@ -90,7 +91,14 @@ export async function removeImages(
 
 // entries are read as index.json has them: any of them may be malformed (not even an object)
 function matcher(query: string): (entry: Descriptor) => boolean {
-  if (isDigest(query)) return (entry) => (entry as { digest?: unknown } | null)?.digest === query;
+  if (isDigest(query)) {
+    // the stored manifest's digest, or the registry's (of a converted manifest, of the index)
+    return (entry) => {
+      const e = entry as { digest?: unknown; annotations?: Record<string, unknown> } | null;
+      return e?.digest === query || e?.annotations?.[SOURCE_DIGEST_ANNOTATION] === query ||
+        e?.annotations?.[INDEX_DIGEST_ANNOTATION] === query;
+    };
+  }
   let canonical: string | undefined;
   try {
     canonical = parseReference(query).toString();
@@ -101,4 +109,11 @@ function matcher(query: string): (entry: Descriptor) => boolean {
     const name = nameOf(entry);
     return name !== undefined && (name === query || name === canonical);
   };
+}
+
+/** The registry's digest of a raw entry: the original's for a converted manifest. */
+function registryDigest(entry: unknown): string {
+  const e = entry as { digest?: unknown; annotations?: Record<string, unknown> } | null;
+  const source = e?.annotations?.[SOURCE_DIGEST_ANNOTATION];
+  return typeof source === "string" ? source : String(e?.digest ?? "");
 }

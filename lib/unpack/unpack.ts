@@ -57,8 +57,10 @@ export interface UnpackOptions extends UnpackImageOptions {
 export interface UnpackResult {
   /** The canonical reference, e.g. `docker.io/library/alpine:3.20`. */
   reference: string;
-  /** The digest of the stored image manifest that was unpacked. */
+  /** The registry's digest of the image manifest that was unpacked (what `pull` prints). */
   digest: string;
+  /** The digest of that manifest as stored (its OCI conversion, for a Docker schema 2 image). */
+  storedDigest: string;
   /** The directory holding the root filesystem (for a disk image: the image file). */
   dir: string;
   /** What was written. */
@@ -237,6 +239,7 @@ async function unpackLayerImages(
   return {
     reference: name,
     digest: pulled.digest,
+    storedDigest: pulled.storedDigest,
     dir: target,
     format: "erofs",
     layerImages: made.images,

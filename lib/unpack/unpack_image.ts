@@ -11,15 +11,16 @@ import { pull, type PullOptions } from "../pull/pull.ts";
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import {
-  choosePlatform,
   hostPlatform,
   normalizePlatform,
   parsePlatform,
+  PlatformNotFoundError,
 } from "../registry/choose_platform.ts";
 import { layerCompression } from "../registry/media_types.ts";
 import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
-import { type ImageManifest, parseManifest, type Platform } from "../registry/parse_manifest.ts";
+import type { ImageManifest, Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
+import { resolveStoredImage } from "../store/resolve_stored_image.ts";
 import type { SinkFactory, UnpackSink } from "./sink.ts";
 
 /** Options for {@linkcode unpackImage}. */
@@ -67,8 +68,10 @@ export interface UnpackImageOptions {
 export interface UnpackImageResult {
   /** The canonical reference, e.g. `docker.io/library/alpine:3.20`. */
   reference: string;
-  /** The digest of the stored image manifest that was unpacked. */
+  /** The registry's digest of the image manifest that was unpacked (what `pull` prints). */
   digest: string;
+  /** The digest of that manifest as stored (its OCI conversion, for a Docker schema 2 image). */
+  storedDigest: string;
   /** The number of layers applied. */
   layers: number;
   /** Tar entries read, whiteouts included. */
@@ -151,7 +154,9 @@ export async function unpackImage(
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
-  let image = policy === "always" ? undefined : await findStored(store, name, want);
+  let image = policy === "always"
+    ? undefined
+    : await findStored(store, ref, want, options.platform !== undefined);
   if (!image && policy === "never") {
     // the store alone answers, as `pull --pull never` does: not there, or stored for another
     // platform (a PlatformNotFoundError naming both)
@@ -162,7 +167,12 @@ export async function unpackImage(
       policy: "never",
       ...(signal ? { signal } : {}),
     });
-    image = { digest: stored.digest, manifest: stored.manifest, config: stored.config };
+    image = {
+      digest: stored.digest,
+      storedDigest: stored.storedDigest,
+      manifest: stored.manifest,
+      config: stored.config,
+    };
   }
   // loaded only now: node:zlib and node:crypto cost start-up time to every other command
   const { readLayer } = await import("./read_layer.ts");
@@ -171,7 +181,10 @@ export async function unpackImage(
 }
 
 interface StoredImage {
+  /** The registry's digest. */
   digest: string;
+  /** The stored manifest's (what the sink is told: the same on every path). */
+  storedDigest: string;
   manifest: ImageManifest;
   config: ImageConfig;
 }
@@ -263,7 +276,8 @@ class Run {
         throw follower.failure?.error ?? new Error(`Cannot unpack ${this.#name}: no config`);
       }
       const config = parseImageConfig(await this.#store.readBlob(manifest.config.digest));
-      const image = { digest, manifest, config };
+      // the observer tells the stored digest; the registry's is the pull's result
+      const image = { digest, storedDigest: digest, manifest, config };
       this.#check(manifest, config);
       sink = await this.#sink(image);
       await this.#applyAll(
@@ -277,7 +291,8 @@ class Run {
           if (!committed && follower.failure) throw follower.failure.error;
         },
       );
-      await pulling; // every blob verified and the name in index.json before the result appears
+      // every blob verified and the name in index.json before the result appears
+      image.digest = (await pulling).digest;
       await sink.finish();
       this.#signal?.throwIfAborted();
       return this.#result(sink, image, true);
@@ -293,7 +308,7 @@ class Run {
   async #sink(image: StoredImage): Promise<UnpackSink> {
     return await this.#makeSink({
       reference: this.#name,
-      digest: image.digest,
+      digest: image.storedDigest,
       manifest: image.manifest,
       config: image.config,
       maxEntries: this.#maxEntries,
@@ -373,6 +388,7 @@ class Run {
     return {
       reference: this.#name,
       digest: image.digest,
+      storedDigest: image.storedDigest,
       layers: image.manifest.layers.length,
       entries: sink.entries,
       whiteouts: sink.whiteouts,
@@ -397,31 +413,28 @@ async function* counted(
   }
 }
 
-/** The image named `name` in the store, when it is there complete and for the platform. */
+/**
+ * The image `ref` names in the store, when it is there complete and for the platform (an explicit
+ * one is checked against a single-platform image; from a stored index, it is chosen).
+ */
 async function findStored(
   store: Store,
-  name: string,
+  ref: Reference,
   want: Platform,
+  explicit: boolean,
 ): Promise<StoredImage | undefined> {
-  const entry = await store.findImage(name);
-  if (!entry) return undefined;
-  if (entry.platform) {
-    try {
-      choosePlatform({ schemaVersion: 2, manifests: [entry] }, want);
-    } catch {
-      return undefined; // stored for another platform
-    }
+  // a digest names one image (or an index to choose from): the host platform is only a default
+  if (!explicit && ref.digest !== undefined) {
+    return await resolveStoredImage(store, ref, { defaultPlatform: want }).catch((e) => {
+      if (e instanceof PlatformNotFoundError) return undefined;
+      throw e;
+    });
   }
   try {
-    const parsed = parseManifest(await store.readBlob(entry.digest, 4 * 1024 * 1024));
-    if (parsed.kind !== "manifest") return undefined;
-    const manifest = parsed.manifest;
-    for (const blob of [manifest.config, ...manifest.layers]) {
-      if (!(await store.hasBlob(blob.digest, blob.size))) return undefined;
-    }
-    const config = parseImageConfig(await store.readBlob(manifest.config.digest));
-    return { digest: entry.digest, manifest, config };
-  } catch {
-    return undefined; // damaged: a pull repairs it
+    return await resolveStoredImage(store, ref, { platform: want });
+  } catch (e) {
+    if (!(e instanceof PlatformNotFoundError)) throw e;
+    // a single-platform image for another platform: used as it is unless one was asked for
+    return explicit ? undefined : await resolveStoredImage(store, ref);
   }
 }

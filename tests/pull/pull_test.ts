@@ -102,12 +102,17 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
         const amd = await pull(name, { store, platform: "linux/amd64" });
         assertEquals(amd.digest, fx.amd64.digest);
 
-        // the same name replaces its entry; the index blob is kept
+        // a second platform of the same index: the name becomes the index (its exact bytes), and
+        // keeps both platforms
         const index = JSON.parse(await Deno.readTextFile(`${store}/index.json`));
         assertEquals(index.manifests.length, 1);
-        assertEquals(index.manifests[0].digest, fx.amd64.digest);
-        assertEquals(index.manifests[0].annotations["dev.skiff.index.digest"], fx.multi.digest);
-        await Deno.stat(`${store}/blobs/sha256/${fx.multi.digest.slice(7)}`);
+        assertEquals(index.manifests[0].digest, fx.multi.digest);
+        assertEquals(index.manifests[0].mediaType, MediaType.OciIndex);
+        assertEquals(index.manifests[0].annotations["dev.skiff.index.digest"], undefined);
+        for (const platform of ["linux/amd64", "linux/arm64"]) {
+          const r = await pull(name, { store, platform, policy: "never" });
+          assertEquals(r.indexDigest, fx.multi.digest);
+        }
 
         for (const platform of ["unknown/unknown", "linux/s390x", "windows/amd64"]) {
           const e = await assertRejects(
@@ -122,8 +127,10 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
           Deno.errors.NotFound,
         );
 
+        // skopeo reads the index entry (and the host's platform in it)
         const inspected = await skopeoInspect(store, name);
-        assertEquals(inspected.Digest, fx.amd64.digest);
+        assertEquals(inspected.Digest, fx.multi.digest);
+        assertEquals(inspected.Architecture, HOST_ARCH);
         const report = await checkStore(store);
         assertEquals([report.corrupt, report.missing, report.ingest], [[], [], []]);
       },
@@ -140,23 +147,24 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
         const reg = await registryManifest(
           fx.registry.url,
           "test/docker",
-          result.sourceDigest,
+          result.digest,
           MediaType.DockerManifest,
         );
-        assertEquals(reg.digest, result.sourceDigest);
+        assertEquals(reg.digest, result.digest);
         assertEquals(reg.json.mediaType, MediaType.DockerManifest);
         // ... kept byte for byte in blobs/, and named through its OCI conversion
         assertEquals(
-          sha256(await Deno.readFile(`${store}/blobs/sha256/${result.sourceDigest.slice(7)}`)),
-          result.sourceDigest,
+          sha256(await Deno.readFile(`${store}/blobs/sha256/${result.digest.slice(7)}`)),
+          result.digest,
         );
         assertEquals(result.mediaType, MediaType.OciManifest);
         const index = JSON.parse(await Deno.readTextFile(`${store}/index.json`));
         assertEquals(index.manifests[0].mediaType, MediaType.OciManifest);
-        assertEquals(index.manifests[0].digest, result.digest);
+        assertEquals(index.manifests[0].digest, result.storedDigest);
+        assert(result.storedDigest !== result.digest);
         assertEquals(
           index.manifests[0].annotations["dev.skiff.source.digest"],
-          result.sourceDigest,
+          result.digest,
         );
         // config and layers are the registry's blobs, unchanged
         assertEquals(result.manifest.config.digest, reg.json.config.digest);
@@ -167,7 +175,7 @@ Deno.test("pull: real registry, images pushed by skopeo, read back by skopeo and
         assertEquals(result.manifest.config.mediaType, MediaType.OciConfig);
         assertEquals(result.layers.map((l) => l.mediaType), [MediaType.OciLayerGzip]);
         const inspected = await skopeoInspect(store, name);
-        assertEquals(inspected.Digest, result.digest);
+        assertEquals(inspected.Digest, result.storedDigest);
         assertEquals(inspected.Architecture, "arm64");
         const bundle = `${await tempDir()}/bundle`;
         await mustRun("umoci", ["unpack", "--rootless", "--image", `${store}:${name}`, bundle]);

@@ -57,15 +57,21 @@ Deno.test("listImages: name, digest, platform, size, pulled time, completeness",
         `docker://${fx.host}/test/multi:1`,
         `oci:${dir}:multi`,
       ]);
-      const [image] = await listImages(dir);
-      assertEquals([image!.name, image!.digest, image!.platform], [
-        "multi",
-        fx.multi.digest,
-        undefined,
-      ]);
-      assertEquals(image!.missing, []);
-      assertEquals(image!.pulled, undefined);
-      assert(image!.size > fx.bigLayerSize); // both platforms present
+      // an index entry is one line per platform whose manifest is stored
+      const images = await listImages(dir);
+      assertEquals(
+        images.map((i) => [i.name, i.digest, i.indexDigest, i.platform?.architecture]),
+        [
+          ["multi", fx.amd64.digest, fx.multi.digest, "amd64"],
+          ["multi", fx.arm64.digest, fx.multi.digest, "arm64"],
+        ],
+      );
+      for (const image of images) {
+        assertEquals(image.missing, []);
+        assertEquals(image.pulled, undefined);
+        assertEquals(image.storedDigest, image.digest);
+      }
+      assert(images[0]!.size > fx.bigLayerSize); // the amd64 image has the big layer
     });
 
     await t.step(

@@ -10,6 +10,7 @@ import {
   printJson,
   printRaw,
   remoteOptions,
+  storePath,
   TIMEOUT_USAGE,
 } from "../_shared.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
@@ -19,11 +20,14 @@ const USAGE = `Usage: skiff config REF [options]
 
 Prints the image config of REF (environment, entrypoint, command, layers' diff IDs,
 history), from the registry, as indented JSON. Manifest and config are verified
-against their digests; nothing is written to the store.
+against their digests; nothing is written to the store. With --local, from the
+store alone (no network).
 
 Options:
   --platform P       the platform to use from a multi-platform image
                      (default: linux/<this machine's architecture>)
+  --local            read the image from the store (--store DIR), not the registry;
+                     with --platform, choose from a stored index
   --raw              print the config blob's exact bytes (on a terminal, control
                      characters are shown as escapes)
   --json             print an object: reference, digest (the config's),
@@ -37,6 +41,7 @@ ${TIMEOUT_USAGE}
 Examples:
   skiff config alpine:3.20
   skiff config --platform linux/arm64 alpine:3.20
+  skiff config --local --platform linux/arm64 alpine:3.20
 `;
 
 /** `skiff config`. */
@@ -48,6 +53,7 @@ export const configCommand: Command = {
     ...CREDENTIAL_OPTIONS,
     platform: { type: "string" },
     raw: { type: "boolean" },
+    local: { type: "boolean" },
     json: { type: "boolean" },
     "plain-http": { type: "boolean" },
   },
@@ -55,11 +61,34 @@ export const configCommand: Command = {
     const ref = oneReference(ctx, "config", USAGE);
     const platform = platformFlag(ctx);
     exclusive(ctx, "raw", "json");
-    const { fetchImageConfig } = await import("../../registry/fetch_image_config.ts");
-    const c = await fetchImageConfig(ref, {
-      ...await remoteOptions(ctx),
-      ...(platform ? { platform } : {}),
-    });
+    let c;
+    if (ctx.flags.local) {
+      const [{ Store }, { readStoredManifest }, { hostPlatform }] = await Promise.all([
+        import("../../store/store.ts"),
+        import("../../store/read_stored_manifest.ts"),
+        import("../../registry/choose_platform.ts"),
+      ]);
+      const store = await Store.open(storePath(ctx), { create: false });
+      const s = await readStoredManifest(
+        store,
+        ref,
+        platform ? { platform } : { defaultPlatform: hostPlatform() },
+      );
+      c = {
+        reference: ref.toString(),
+        digest: s.config!.digest,
+        manifestDigest: s.digest,
+        indexDigest: s.indexDigest,
+        platform: s.platform,
+        bytes: s.config!.bytes,
+      };
+    } else {
+      const { fetchImageConfig } = await import("../../registry/fetch_image_config.ts");
+      c = await fetchImageConfig(ref, {
+        ...await remoteOptions(ctx),
+        ...(platform ? { platform } : {}),
+      });
+    }
     if (ctx.flags.raw) {
       await printRaw(ctx, c.bytes);
     } else if (jsonFlag(ctx)) {

@@ -8,15 +8,18 @@ import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff images [options]
 
-Lists the images in the store: name, manifest digest, platform, size (config and
-layers) and when it was pulled. An image missing some of its blobs is marked
+Lists the images in the store: name, manifest digest (the registry's: what
+"skiff pull REPO@DIGEST" fetches), platform, size (config and layers) and when it
+was pulled; an image stored with several platforms is one line per platform. An image missing some of its blobs is marked
 "incomplete" (pull it again to complete it); an entry that is damaged or malformed
 is marked with its problem, and the other images are listed all the same.
 
 Options:
   --store DIR        the OCI image layout to list
-  --json             print an array of objects: name, digest, mediaType, platform,
-                     size, pulled, complete, missing, problems
+  --json             print an array of objects: name, digest, storedDigest (the
+                     manifest as stored: the OCI conversion of a Docker image),
+                     indexDigest, mediaType, platform, size, pulled, complete,
+                     missing, problems
   --debug            show stack traces
 
 Examples:
@@ -44,6 +47,8 @@ export const imagesCommand: Command = {
         images.map((i) => ({
           name: i.name ?? null,
           digest: i.digest,
+          storedDigest: i.storedDigest,
+          indexDigest: i.indexDigest ?? null,
           mediaType: i.mediaType,
           platform: i.platform ? formatPlatform(i.platform) : null,
           size: i.size,

@@ -10,20 +10,26 @@ import {
   printJson,
   printRaw,
   remoteOptions,
+  storePath,
   TIMEOUT_USAGE,
 } from "../_shared.ts";
+import { parseManifest } from "../../registry/parse_manifest.ts";
 import { formatPlatform } from "../../registry/choose_platform.ts";
 import type { Command } from "../command.ts";
 
 const USAGE = `Usage: skiff inspect REF [options]
 
 Prints the manifest or index REF points at, from the registry, as indented JSON.
-Its digest is verified; nothing is written to the store.
+Its digest is verified; nothing is written to the store. With --local, from the
+store alone (no network): the registry's bytes, which skiff keeps beside the OCI
+conversion of a Docker image.
 
 Options:
   --platform P       from a multi-platform image, print the manifest for P
                      (os/arch[/variant]) instead of the index; a single-platform
                      image is printed as it is
+  --local            read the image from the store (--store DIR), not the registry;
+                     with --platform, choose from a stored index
   --raw              print the exact bytes the registry sent (what the digest is of;
                      on a terminal, control characters are shown as escapes)
   --json             print an object: reference, digest, mediaType, size,
@@ -37,6 +43,7 @@ ${TIMEOUT_USAGE}
 Examples:
   skiff inspect alpine:3.20
   skiff inspect --platform linux/arm64 alpine:3.20
+  skiff inspect --local --platform linux/arm64 alpine:3.20
   skiff inspect --raw 127.0.0.1:5000/team/app:1.2 | sha256sum
 `;
 
@@ -49,6 +56,7 @@ export const inspectCommand: Command = {
     ...CREDENTIAL_OPTIONS,
     platform: { type: "string" },
     raw: { type: "boolean" },
+    local: { type: "boolean" },
     json: { type: "boolean" },
     "plain-http": { type: "boolean" },
   },
@@ -56,11 +64,30 @@ export const inspectCommand: Command = {
     const ref = oneReference(ctx, "inspect", USAGE);
     const platform = platformFlag(ctx);
     exclusive(ctx, "raw", "json");
-    const { resolveManifest } = await import("../../registry/resolve_manifest.ts");
-    const m = await resolveManifest(ref, {
-      ...await remoteOptions(ctx),
-      ...(platform ? { platform } : {}),
-    });
+    let m;
+    if (ctx.flags.local) {
+      const [{ Store }, { readStoredManifest }] = await Promise.all([
+        import("../../store/store.ts"),
+        import("../../store/read_stored_manifest.ts"),
+      ]);
+      const store = await Store.open(storePath(ctx), { create: false });
+      const s = await readStoredManifest(store, ref, platform ? { platform } : {});
+      m = {
+        reference: ref.toString(),
+        digest: s.digest,
+        storedDigest: s.storedDigest,
+        mediaType: parseManifest(s.bytes).mediaType,
+        bytes: s.bytes,
+        indexDigest: s.indexDigest,
+        platform: s.platform,
+      };
+    } else {
+      const { resolveManifest } = await import("../../registry/resolve_manifest.ts");
+      m = await resolveManifest(ref, {
+        ...await remoteOptions(ctx),
+        ...(platform ? { platform } : {}),
+      });
+    }
     if (ctx.flags.raw) {
       await printRaw(ctx, m.bytes);
     } else if (jsonFlag(ctx)) {
@@ -69,6 +96,7 @@ export const inspectCommand: Command = {
         digest: m.digest,
         mediaType: m.mediaType,
         size: m.bytes.byteLength,
+        ...("storedDigest" in m ? { storedDigest: m.storedDigest } : {}),
         indexDigest: m.indexDigest ?? null,
         platform: m.platform ? formatPlatform(m.platform) : null,
         manifest: JSON.parse(new TextDecoder().decode(m.bytes)),

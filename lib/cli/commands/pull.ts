@@ -1,7 +1,7 @@
 // skiff pull REF
 
 import { safe } from "../../progress/escape_text.ts";
-import { formatPlatform } from "../../registry/choose_platform.ts";
+import { formatPlatform, parsePlatformList } from "../../registry/choose_platform.ts";
 import { pull, type PullPolicy } from "../../pull/pull.ts";
 import {
   CREDENTIAL_OPTIONS,
@@ -9,7 +9,6 @@ import {
   debugLog,
   jsonFlag,
   oneReference,
-  platformFlag,
   printJson,
   storePath,
   TIMEOUT_USAGE,
@@ -22,12 +21,16 @@ import { progressRenderer } from "../_renderer.ts";
 const USAGE = `Usage: skiff pull REF [options]
 
 Pulls REF ([registry/]repository[:tag][@digest]) into the store, verifying every byte.
-Prints one line to stdout: the canonical name and the digest of the stored manifest.
+Prints one line to stdout: the canonical name and the registry's digest of the image
+manifest (what REPO@DIGEST fetches anywhere; of the index, with several platforms).
 
 Options:
   --store DIR        the OCI image layout to pull into
   --platform P       os/arch[/variant] to pull from a multi-platform image
-                     (default: linux/<this machine's architecture>)
+                     (default: linux/<this machine's architecture>); several,
+                     comma-separated (linux/amd64,linux/arm64), or "all" (every
+                     platform and attestation): the store then keeps the index
+                     as the name, and pulling another platform later adds to it
   --pull POLICY      when to ask the registry (default: always):
                        always   check the name with the registry (one HEAD
                                 request when the image is already here)
@@ -51,6 +54,8 @@ one line per blob otherwise.
 Examples:
   skiff pull alpine:3.20
   skiff pull --platform linux/arm64 ghcr.io/org/app@sha256:<digest>
+  skiff pull --platform linux/amd64,linux/arm64 alpine:3.20
+  skiff pull --platform all alpine:3.20
   skiff pull --store ./images 127.0.0.1:5000/team/app:1.2
   skiff pull --pull missing alpine:3.20
 `;
@@ -74,7 +79,16 @@ export const pullCommand: Command = {
   async run(ctx) {
     const { flags, io } = ctx;
     const ref = oneReference(ctx, "pull", USAGE);
-    const platform = platformFlag(ctx);
+    // one platform, a comma-separated list, or "all"
+    let platform: string | undefined;
+    if (typeof flags.platform === "string") {
+      try {
+        parsePlatformList(flags.platform);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      platform = flags.platform;
+    }
     let jobs = 4;
     if (typeof flags.jobs === "string") {
       jobs = Number(flags.jobs);
@@ -121,7 +135,7 @@ export const pullCommand: Command = {
       printJson(ctx, {
         reference: result.reference,
         digest: result.digest,
-        sourceDigest: result.sourceDigest,
+        storedDigest: result.storedDigest,
         mediaType: result.mediaType,
         indexDigest: result.indexDigest ?? null,
         platform: result.platform ? formatPlatform(result.platform) : null,
@@ -130,6 +144,15 @@ export const pullCommand: Command = {
         size: [result.manifest.config, ...result.layers].reduce((n, b) => n + b.size, 0),
         bytesFetched: result.bytesFetched,
         store: result.store,
+        ...(result.platforms
+          ? {
+            platforms: result.platforms.map((p) => ({
+              platform: p.platform ? formatPlatform(p.platform) : null,
+              digest: p.digest,
+              storedDigest: p.storedDigest,
+            })),
+          }
+          : {}),
       });
     } else {
       io.out(safe`${result.reference} ${result.digest}\n`);

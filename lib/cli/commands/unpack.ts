@@ -155,6 +155,7 @@ export const unpackCommand: Command = {
       printJson(ctx, {
         reference: result.reference,
         digest: result.digest,
+        storedDigest: result.storedDigest,
         format: result.format,
         path: result.dir,
         dir: result.dir,
