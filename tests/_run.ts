@@ -21,7 +21,18 @@ try {
   const onTerm = forward("SIGTERM");
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
+  // a suite that hangs must not hold CI until its limit: after SUITE_MINUTES it is stopped, and
+  // the run fails saying so (the suite takes about 3 minutes on the 2-core machines)
+  const SUITE_MINUTES = Number(Deno.env.get("SKIFF_TEST_MINUTES") ?? "40");
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    console.error(`tests did not finish in ${SUITE_MINUTES} minutes: stopping them`);
+    child.kill("SIGKILL");
+  }, SUITE_MINUTES * 60_000);
   code = (await child.status).code;
+  clearTimeout(timer);
+  if (timedOut) code = 1;
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGTERM", onTerm);
 
