@@ -108,6 +108,9 @@ export class BlobFollower {
         file ??= await this.#open(state.path, digest);
         const version = state.version;
         const committed = state.committed;
+        // taken before reading: a notice (a write, the commit, the pull's end) that comes while
+        // the reads run wakes this wait, instead of resolving a promise nobody waits on any more
+        const wake = this.#wake.promise;
         for (;;) {
           signal?.throwIfAborted();
           // a fresh buffer each time: the decompressor may still hold the last one
@@ -117,7 +120,14 @@ export class BlobFollower {
           yield buffer.subarray(0, n);
         }
         if (committed) return; // every byte was in the file before this read reached its end
-        if (this.#blobs.get(digest)!.version === version) await this.#next(signal);
+        const failure = this.failure; // (read again: it may have come during the reads)
+        if (failure) throw failure.error;
+        if (this.#blobs.get(digest)!.version === version) {
+          if (this.#ended) {
+            throw new Error(`Cannot read blob ${digest}: the pull ended without committing it`);
+          }
+          await this.#next(signal, wake);
+        }
       }
     } finally {
       file?.close();
@@ -140,14 +150,15 @@ export class BlobFollower {
     wake.resolve();
   }
 
-  async #next(signal?: AbortSignal): Promise<void> {
-    if (!signal) return await this.#wake.promise;
+  /** Waits for the next notice after `wake` was taken (by default: from now). */
+  async #next(signal?: AbortSignal, wake: Promise<void> = this.#wake.promise): Promise<void> {
+    if (!signal) return await wake;
     signal.throwIfAborted();
     const aborted = Promise.withResolvers<void>();
     const onAbort = () => aborted.reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      await Promise.race([this.#wake.promise, aborted.promise]);
+      await Promise.race([wake, aborted.promise]);
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
