@@ -6,12 +6,10 @@
  * @module
  */
 
-import { USER_AGENT } from "../version.ts";
-import { withAuth } from "./auth_fetch.ts";
-import { DEFAULT_TIMEOUT, networkError, type TransportOptions } from "./create_transport.ts";
+import { authenticated, DEFAULT_TIMEOUT, type TransportOptions } from "./create_transport.ts";
 import { withDeadline } from "./with_deadline.ts";
 import type { Fetcher } from "./fetcher.ts";
-import { type RetryOptions, withRetry } from "./retry_fetch.ts";
+import { withRetry } from "./retry_fetch.ts";
 
 /** The two fetchers of {@linkcode createPushTransport}. */
 export interface PushTransport {
@@ -48,33 +46,6 @@ export function createPushTransport(options: TransportOptions): PushTransport {
     if (!Number.isSafeInteger(length) || length <= 0) return plain(request);
     return withDeadline(raw, timeout + Math.ceil(length / 256))(request);
   };
-  const userAgent = options.userAgent ?? USER_AGENT;
-  const base: Fetcher = async (request) => {
-    if (!request.headers.has("user-agent")) {
-      const headers = new Headers(request.headers);
-      headers.set("user-agent", userAgent);
-      request = new Request(request, { headers });
-    }
-    try {
-      return await network(request);
-    } catch (error) {
-      throw networkError(error, request);
-    }
-  };
-  const retry: RetryOptions = { ...options.retry };
-  if (options.onDebug && !retry.onRetry) {
-    const debug = options.onDebug;
-    retry.onRetry = (attempt, reason, delay) =>
-      debug(`attempt ${attempt} failed (${reason}); retrying in ${delay} ms`);
-  }
-  const auth = withAuth(base, {
-    registry: options.registry,
-    host: options.host,
-    allowInsecure: options.allowInsecure ?? false,
-    ...(options.plainHosts ? { plainHosts: options.plainHosts } : {}),
-    tokenFetch: withRetry(base, retry),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-    ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-  });
+  const { auth, retry } = authenticated(options, network);
   return { fetch: withRetry(auth, retry), sendOnce: auth };
 }

@@ -101,6 +101,23 @@ export function networkError(error: unknown, request: Request): unknown {
 export function createTransport(options: TransportOptions): Fetcher {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   const network = withDeadline(options.fetch ?? ((request: Request) => fetch(request)), timeout);
+  const { auth, retry } = authenticated(options, network);
+  return withRetry(auth, retry);
+}
+
+/**
+ * The layers under the retry, shared by {@linkcode createTransport} and the push transport:
+ * `network` (already under its deadline) with the User-Agent and readable network errors, then
+ * auth (its token requests retried), and the retry options with the debug hook.
+ *
+ * @param options The transport's options.
+ * @param network The fetch to send through.
+ * @returns The authenticated fetcher (not retried) and the retry options to wrap it with.
+ */
+export function authenticated(
+  options: TransportOptions,
+  network: Fetcher,
+): { auth: Fetcher; retry: RetryOptions } {
   const userAgent = options.userAgent ?? USER_AGENT;
   const base: Fetcher = async (request) => {
     if (!request.headers.has("user-agent")) {
@@ -129,5 +146,5 @@ export function createTransport(options: TransportOptions): Fetcher {
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
   });
-  return withRetry(auth, retry);
+  return { auth, retry };
 }
