@@ -129,6 +129,17 @@ export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.out(jsonText(value, 2) + "\n");
 }
 
+/** `--jobs N` (1 to 64), or `undefined` when absent: the same rule for every command. */
+export function jobsFlag(ctx: CommandContext): number | undefined {
+  const value = ctx.flags.jobs;
+  if (typeof value !== "string") return undefined;
+  const jobs = Number(value);
+  if (!/^\d+$/.test(value) || jobs < 1 || jobs > 64) {
+    throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${value}"`);
+  }
+  return jobs;
+}
+
 /** `{ timeout }` from `--timeout`, or nothing when it is absent. */
 export function timeoutOption(ctx: CommandContext): { timeout?: number } {
   const timeout = timeoutFlag(ctx);

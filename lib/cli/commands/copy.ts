@@ -8,6 +8,7 @@ import {
   credentialFlags,
   debugLog,
   expectPositionals,
+  jobsFlag,
   jsonFlag,
   printJson,
   referenceArg,
@@ -78,13 +79,7 @@ export const copyCommand: Command = {
         throw new UsageError((e as Error).message);
       }
     }
-    let jobs = 4;
-    if (typeof flags.jobs === "string") {
-      jobs = Number(flags.jobs);
-      if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
-        throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
-      }
-    }
+    const jobs = jobsFlag(ctx) ?? 4;
     const credentials = await credentialFlags(ctx);
     const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
     let result;

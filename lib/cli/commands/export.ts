@@ -5,6 +5,7 @@ import { LineRenderer } from "../../progress/line_renderer.ts";
 import { exportRootfs } from "../../unpack/export_rootfs.ts";
 import {
   CREDENTIAL_OPTIONS,
+  jobsFlag,
   jsonFlag,
   oneReference,
   platformFlag,
@@ -13,7 +14,7 @@ import {
   storePath,
 } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-import { jobsFlag, policyFlag } from "./unpack.ts";
+import { policyFlag } from "./unpack.ts";
 
 const USAGE = `Usage: skiff export REF [-o FILE] [options]
 
@@ -68,7 +69,7 @@ export const exportCommand: Command = {
     if (toStdout && io.isTerminal.stdout) {
       throw new UsageError("refusing to write a tar to a terminal: use -o FILE or a pipe");
     }
-    const jobs = jobsFlag(flags);
+    const jobs = jobsFlag(ctx);
     const policy = policyFlag(flags);
     const { signal, ...remote } = await remoteOptions(ctx);
     const renderer = flags.quiet || jsonFlag(ctx) ? undefined : new LineRenderer(io.err);

@@ -7,6 +7,7 @@ import {
   CREDENTIAL_OPTIONS,
   credentialFlags,
   debugLog,
+  jobsFlag,
   jsonFlag,
   oneReference,
   printJson,
@@ -89,13 +90,7 @@ export const pullCommand: Command = {
       }
       platform = flags.platform;
     }
-    let jobs = 4;
-    if (typeof flags.jobs === "string") {
-      jobs = Number(flags.jobs);
-      if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
-        throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
-      }
-    }
+    const jobs = jobsFlag(ctx) ?? 4;
     let policy: PullPolicy = "always";
     if (typeof flags.pull === "string") {
       if (!POLICIES.includes(flags.pull as PullPolicy)) {

@@ -8,6 +8,7 @@ import {
   credentialFlags,
   debugLog,
   expectPositionals,
+  jobsFlag,
   jsonFlag,
   printJson,
   referenceArg,
@@ -17,7 +18,6 @@ import {
   warningLog,
 } from "../_shared.ts";
 import type { Command } from "../command.ts";
-import { UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff push NAME [DEST] [options]
 
@@ -59,13 +59,7 @@ export const pushCommand: Command = {
     expectPositionals(ctx, 1, 2, "NAME [DEST]");
     const name = referenceArg(ctx.positionals[0], USAGE);
     const dest = referenceArg(ctx.positionals[1] ?? ctx.positionals[0], USAGE);
-    let jobs = 4;
-    if (typeof flags.jobs === "string") {
-      jobs = Number(flags.jobs);
-      if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
-        throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
-      }
-    }
+    const jobs = jobsFlag(ctx) ?? 4;
     const credentials = await credentialFlags(ctx);
     let renderer: { handle(e: ProgressEvent): void } | undefined;
     if (!flags.quiet) {

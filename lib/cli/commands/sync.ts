@@ -8,6 +8,7 @@ import {
   CREDENTIAL_OPTIONS,
   credentialFlags,
   debugLog,
+  jobsFlag,
   jsonFlag,
   printJson,
   TIMEOUT_USAGE,
@@ -79,7 +80,7 @@ export const syncCommand: Command = {
     const { flags, io } = ctx;
     const jobs = await jobsOf(ctx);
     const images = count(flags.images, "--images", 2, 16);
-    const blobs = count(flags.jobs, "--jobs", 4, 64);
+    const blobs = jobsFlag(ctx) ?? 4;
     const credentials = await credentialFlags(ctx);
     const reports: SyncReport[] = [];
     const json = jsonFlag(ctx);

@@ -7,6 +7,7 @@ import { unpack } from "../../unpack/unpack.ts";
 import {
   CREDENTIAL_OPTIONS,
   exclusive,
+  jobsFlag,
   jsonFlag,
   platformFlag,
   printJson,
@@ -127,7 +128,7 @@ export const unpackCommand: Command = {
     const platform = platformFlag(ctx);
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);
-    const jobs = jobsFlag(flags);
+    const jobs = jobsFlag(ctx);
     const policy = policyFlag(flags);
     const json = jsonFlag(ctx);
     const { signal, ...remote } = await remoteOptions(ctx);
@@ -204,16 +205,6 @@ export const unpackCommand: Command = {
     return 0;
   },
 };
-
-/** `--jobs N`: 1 to 64. */
-export function jobsFlag(flags: Flags): number | undefined {
-  if (typeof flags.jobs !== "string") return undefined;
-  const jobs = Number(flags.jobs);
-  if (!/^\d+$/.test(flags.jobs) || jobs < 1 || jobs > 64) {
-    throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${flags.jobs}"`);
-  }
-  return jobs;
-}
 
 /** `--pull missing|never|always`. */
 export function policyFlag(flags: Flags): "missing" | "never" | "always" | undefined {
