@@ -5,9 +5,10 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
-import { mustRun, run, sha256 } from "../_images.ts";
+import { mustRun, sha256 } from "../_images.ts";
 import { checkStore } from "../_store_check.ts";
 import { tempDir } from "../_temp.ts";
+import { podman } from "../_podman.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -15,27 +16,6 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 async function configOf(store: string, name: string): Promise<string> {
   const raw = await mustRun("skopeo", ["inspect", "--config", "--raw", `oci:${store}:${name}`]);
   return sha256(raw);
-}
-
-// podman refuses a runroot longer than 50 characters, and the suite's TMPDIR is deep: the
-// runroot goes in a short directory of its own under /tmp (removed with the test module)
-const runroots = new Map<string, string>();
-async function runroot(root: string): Promise<string> {
-  let dir = runroots.get(root);
-  if (!dir) runroots.set(root, dir = await tempDir({ dir: "/tmp", prefix: "skp-" }));
-  return dir;
-}
-
-async function podman(root: string, args: string[]) {
-  return await run("podman", [
-    "--root",
-    `${root}/root`,
-    "--runroot",
-    await runroot(root),
-    "--storage-driver",
-    "vfs",
-    ...args,
-  ]);
 }
 
 Deno.test("skiff load: archives by skopeo, podman and skiff, read back by skopeo and umoci", async (t) => {

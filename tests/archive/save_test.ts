@@ -7,6 +7,7 @@ import { skiff } from "../_cli.ts";
 import { HOST_ARCH, startFixture } from "../_fixture.ts";
 import { mustRun, run, sha256 } from "../_images.ts";
 import { tempDir } from "../_temp.ts";
+import { podman } from "../_podman.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -29,27 +30,6 @@ async function assertMissing(path: string): Promise<void> {
 
 async function tarNames(file: string): Promise<string[]> {
   return text(await mustRun("tar", ["-tf", file])).trim().split("\n");
-}
-
-// podman refuses a runroot longer than 50 characters, and the suite's TMPDIR is deep: the
-// runroot goes in a short directory of its own under /tmp (removed with the test module)
-const runroots = new Map<string, string>();
-async function runroot(root: string): Promise<string> {
-  let dir = runroots.get(root);
-  if (!dir) runroots.set(root, dir = await tempDir({ dir: "/tmp", prefix: "skp-" }));
-  return dir;
-}
-
-async function podman(root: string, args: string[]) {
-  return await run("podman", [
-    "--root",
-    `${root}/root`,
-    "--runroot",
-    await runroot(root),
-    "--storage-driver",
-    "vfs",
-    ...args,
-  ]);
 }
 
 Deno.test("skiff save: docker archives that skopeo and podman read, OCI archives with digests kept", async (t) => {
