@@ -173,8 +173,8 @@ export {
   type ParsedManifest,
   parseManifest,
   type Platform,
-} from "./lib/registry/parse_manifest.ts";
-export { type ImageConfig, parseImageConfig } from "./lib/registry/parse_image_config.ts";
+} from "./lib/oci/parse_manifest.ts";
+export { type ImageConfig, parseImageConfig } from "./lib/oci/parse_image_config.ts";
 export type { RemoteOptions } from "./lib/registry/remote_options.ts";
 export {
   type ResolvedManifest,
@@ -200,8 +200,8 @@ export {
   parsePlatform,
   parsePlatformList,
   PlatformNotFoundError,
-} from "./lib/registry/choose_platform.ts";
-export { type LayerCompression, layerCompression, MediaType } from "./lib/registry/media_types.ts";
+} from "./lib/oci/choose_platform.ts";
+export { type LayerCompression, layerCompression, MediaType } from "./lib/oci/media_types.ts";
 export {
   type Mirror,
   MirroredRegistry,

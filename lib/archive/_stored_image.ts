@@ -1,11 +1,14 @@
 // Whether a stored name has everything an archive of it needs: its manifest (or index and the
 // wanted platforms' manifests), configs and layers, all in blobs/. Read-only, no lock.
 
-import { choosePlatform, PlatformNotFoundError } from "../registry/choose_platform.ts";
-import { type Descriptor, parseManifest, type Platform } from "../registry/parse_manifest.ts";
+import { choosePlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
+import {
+  type Descriptor,
+  MANIFEST_SIZE_LIMIT,
+  parseManifest,
+  type Platform,
+} from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /**
  * `true` when `entry` (an `index.json` entry) is complete in the store: for an index, every
@@ -22,7 +25,7 @@ export async function isComplete(
     if (depth > 8) return false;
     let parsed;
     try {
-      parsed = parseManifest(await store.readBlob(d.digest, MANIFEST_LIMIT), d.mediaType);
+      parsed = parseManifest(await store.readBlob(d.digest, MANIFEST_SIZE_LIMIT), d.mediaType);
     } catch {
       return false;
     }

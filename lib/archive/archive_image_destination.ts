@@ -13,8 +13,8 @@ import type {
   WrittenBlob,
 } from "../image/image_destination.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
-import { MediaType } from "../registry/media_types.ts";
-import { type Descriptor, type ImageManifest, parseManifest } from "../registry/parse_manifest.ts";
+import { MediaType } from "../oci/media_types.ts";
+import { type Descriptor, type ImageManifest, parseManifest } from "../oci/parse_manifest.ts";
 import { REF_NAME_ANNOTATION } from "../store/store.ts";
 import type { TarWriter } from "./tar_writer.ts";
 

@@ -9,15 +9,15 @@ import { createHash } from "node:crypto";
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { isDigest, parseDigest } from "../reference/parse_digest.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { INDEX_MEDIA_TYPES, MediaType } from "../registry/media_types.ts";
-import { parseImageConfig } from "../registry/parse_image_config.ts";
+import { INDEX_MEDIA_TYPES, MediaType } from "../oci/media_types.ts";
+import { parseImageConfig } from "../oci/parse_image_config.ts";
 import {
   type Descriptor,
   type ImageManifest,
   parseManifest,
   type Platform,
-} from "../registry/parse_manifest.ts";
-import { toOciManifest } from "../registry/to_oci_manifest.ts";
+} from "../oci/parse_manifest.ts";
+import { toOciManifest } from "../oci/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { writeAll } from "../store/_fs.ts";
 import { holdPullLock } from "../store/_locks.ts";

@@ -1,8 +1,8 @@
 // Helpers the commands share: argument checks that become usage errors, the store path, logs.
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { parsePlatform } from "../registry/choose_platform.ts";
-import type { Platform } from "../registry/parse_manifest.ts";
+import { parsePlatform } from "../oci/choose_platform.ts";
+import type { Platform } from "../oci/parse_manifest.ts";
 import { escapeText, jsonText } from "../progress/escape_text.ts";
 import { Store } from "../store/store.ts";
 import type { Credentials } from "../transport/auth_fetch.ts";

@@ -13,9 +13,9 @@ import { computeDigest } from "../reference/compute_digest.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import { listReferrers, type Referrer } from "../registry/list_referrers.ts";
-import { MediaType } from "../registry/media_types.ts";
+import { MediaType } from "../oci/media_types.ts";
 import type { RegistrySource } from "../registry/mirrored_registry.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { RegistryError } from "../transport/registry_error.ts";
 import { discard } from "../transport/fetcher.ts";
 

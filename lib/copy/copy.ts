@@ -8,8 +8,8 @@
 import { copyImage, type CopyImageResult } from "../image/copy_image.ts";
 import type { ProgressListener } from "../progress/progress_event.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { parsePlatform } from "../registry/choose_platform.ts";
-import type { Platform } from "../registry/parse_manifest.ts";
+import { parsePlatform } from "../oci/choose_platform.ts";
+import type { Platform } from "../oci/parse_manifest.ts";
 import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
 import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";

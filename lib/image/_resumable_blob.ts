@@ -1,7 +1,7 @@
 // One continuous stream of a source's blob, reopened at the offset reached when the source's
 // connection breaks (a registry answers that with a Range request).
 
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { ImageSource } from "./image_source.ts";
 
 /** How many times a broken source stream is reopened for one blob. */

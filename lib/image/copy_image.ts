@@ -6,14 +6,14 @@
 
 import type { BlobKind, ProgressListener } from "../progress/progress_event.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
-import { choosePlatform, formatPlatform, isAttestation } from "../registry/choose_platform.ts";
-import { MediaType } from "../registry/media_types.ts";
+import { choosePlatform, formatPlatform, isAttestation } from "../oci/choose_platform.ts";
+import { MediaType } from "../oci/media_types.ts";
 import {
   type Descriptor,
   type ImageManifest,
   parseManifest,
   type Platform,
-} from "../registry/parse_manifest.ts";
+} from "../oci/parse_manifest.ts";
 import { DigestVerifyStream } from "../stream/digest_verify_stream.ts";
 import { runBounded } from "./run_bounded.ts";
 import { resumableBlob } from "./_resumable_blob.ts";

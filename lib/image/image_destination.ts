@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { BlobLocation } from "./image_source.ts";
 
 /** Options for the calls of an {@linkcode ImageDestination}. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 
 /** Where a source keeps its blobs, so a destination on the same registry can mount them. */
 export interface BlobLocation {

@@ -2,8 +2,8 @@
 // was already in the store.
 
 import type { ProgressEvent } from "../progress/progress_event.ts";
-import { formatPlatform } from "../registry/choose_platform.ts";
-import type { Descriptor, ImageManifest, Platform } from "../registry/parse_manifest.ts";
+import { formatPlatform } from "../oci/choose_platform.ts";
+import type { Descriptor, ImageManifest, Platform } from "../oci/parse_manifest.ts";
 
 /** `manifest`: the image manifest chosen, its platform, layer count and total size. */
 export function manifestEvent(

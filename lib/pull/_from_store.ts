@@ -4,8 +4,8 @@
 
 import type { ProgressEvent } from "../progress/progress_event.ts";
 import type { Reference } from "../reference/parse_reference.ts";
-import type { Platform } from "../registry/parse_manifest.ts";
-import { hostPlatform } from "../registry/choose_platform.ts";
+import type { Platform } from "../oci/parse_manifest.ts";
+import { hostPlatform } from "../oci/choose_platform.ts";
 import { resolveStoredImage } from "../store/resolve_stored_image.ts";
 import type { Store } from "../store/store.ts";
 import type { PullResult } from "./pull.ts";

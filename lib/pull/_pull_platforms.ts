@@ -5,8 +5,8 @@
 
 import { copyImage } from "../image/copy_image.ts";
 import type { Reference } from "../reference/parse_reference.ts";
-import { isAttestation, parsePlatform, parsePlatformList } from "../registry/choose_platform.ts";
-import { type Descriptor, parseManifest, type Platform } from "../registry/parse_manifest.ts";
+import { isAttestation, parsePlatform, parsePlatformList } from "../oci/choose_platform.ts";
+import { type Descriptor, parseManifest, type Platform } from "../oci/parse_manifest.ts";
 import { clientFor } from "../registry/remote_options.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";

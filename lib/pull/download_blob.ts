@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { BlobKind, ProgressListener } from "../progress/progress_event.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
 import { readRing } from "../stream/read_ring.ts";

@@ -8,28 +8,29 @@
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { ProgressEvent, ProgressListener } from "../progress/progress_event.ts";
-import { checkImagePlatform, configPlatform } from "../registry/_platform_check.ts";
+import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
 import {
   choosePlatform,
   formatPlatform,
   hostPlatform,
   normalizePlatform,
   PlatformNotFoundError,
-} from "../registry/choose_platform.ts";
-import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
+} from "../oci/choose_platform.ts";
+import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import {
+  CONFIG_SIZE_LIMIT,
   type Descriptor,
   type ImageManifest,
   ManifestError,
   type ParsedManifest,
   parseManifest,
   type Platform,
-} from "../registry/parse_manifest.ts";
+} from "../oci/parse_manifest.ts";
 import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
 import { ResponseTimeoutError } from "../transport/with_deadline.ts";
 import type { RegistrySource } from "../registry/mirrored_registry.ts";
-import { MediaType } from "../registry/media_types.ts";
-import { toOciManifest } from "../registry/to_oci_manifest.ts";
+import { MediaType } from "../oci/media_types.ts";
+import { toOciManifest } from "../oci/to_oci_manifest.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { readCapped } from "../transport/fetcher.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, Store } from "../store/store.ts";
@@ -304,7 +305,7 @@ export async function pull(
   for (const blob of unique) {
     // the config is small and read whole: re-verified, and a damaged copy is fetched again
     const present = blob === manifest.config
-      ? await store.blobState(blob.digest, blob.size, CONFIG_LIMIT)
+      ? await store.blobState(blob.digest, blob.size, CONFIG_SIZE_LIMIT)
       : await store.hasBlob(blob.digest, blob.size)
       ? "intact"
       : "missing";
@@ -407,7 +408,6 @@ export async function pull(
 }
 
 /** The largest config read whole. */
-const CONFIG_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Fetches a small blob whose stored copy is damaged and puts it in place of that copy (verified,

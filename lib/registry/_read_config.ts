@@ -7,7 +7,7 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import { readCapped } from "../transport/fetcher.ts";
 import type { RegistrySource } from "./mirrored_registry.ts";
-import { CONFIG_SIZE_LIMIT, type Descriptor } from "./parse_manifest.ts";
+import { CONFIG_SIZE_LIMIT, type Descriptor } from "../oci/parse_manifest.ts";
 
 export { CONFIG_SIZE_LIMIT };
 

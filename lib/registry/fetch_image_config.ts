@@ -6,15 +6,15 @@
  */
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { hostPlatform, normalizePlatform, parsePlatform } from "./choose_platform.ts";
-import { checkImagePlatform, configPlatform } from "./_platform_check.ts";
+import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
+import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
 import { readConfig } from "./_read_config.ts";
-import { type ImageConfig, parseImageConfig } from "./parse_image_config.ts";
-import { ManifestError, type Platform } from "./parse_manifest.ts";
+import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
+import { ManifestError, type Platform } from "../oci/parse_manifest.ts";
 import { clientFor } from "./remote_options.ts";
 import { resolveManifest, type ResolveManifestOptions } from "./resolve_manifest.ts";
 
-export { CONFIG_SIZE_LIMIT } from "./parse_manifest.ts";
+export { CONFIG_SIZE_LIMIT } from "../oci/parse_manifest.ts";
 
 /** What {@linkcode fetchImageConfig} returns. */
 export interface FetchedImageConfig {

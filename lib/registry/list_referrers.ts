@@ -7,7 +7,7 @@
 
 import { parseDigest } from "../reference/parse_digest.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { type Descriptor, ManifestError, parseDescriptor } from "./parse_manifest.ts";
+import { type Descriptor, ManifestError, parseDescriptor } from "../oci/parse_manifest.ts";
 import type { RegistrySource } from "./mirrored_registry.ts";
 import { clientFor, type RemoteOptions } from "./remote_options.ts";
 import { resolveDigest } from "./resolve_digest.ts";

@@ -16,10 +16,10 @@ import { parseRetryAfter } from "../transport/parse_retry_after.ts";
 import { RegistryError } from "../transport/registry_error.ts";
 import { speaksTls } from "../transport/speaks_tls.ts";
 import type { RetryOptions } from "../transport/retry_fetch.ts";
-import { MANIFEST_ACCEPT } from "./media_types.ts";
-import { MANIFEST_SIZE_LIMIT, type ParsedManifest, parseManifest } from "./parse_manifest.ts";
+import { MANIFEST_ACCEPT } from "../oci/media_types.ts";
+import { MANIFEST_SIZE_LIMIT, type ParsedManifest, parseManifest } from "../oci/parse_manifest.ts";
 
-export { MANIFEST_SIZE_LIMIT } from "./parse_manifest.ts";
+export { MANIFEST_SIZE_LIMIT } from "../oci/parse_manifest.ts";
 
 /** Options for {@linkcode RegistryClient}. */
 export interface RegistryClientOptions {

@@ -22,7 +22,7 @@ import { isLoopback } from "../transport/is_loopback.ts";
 import { RegistryError } from "../transport/registry_error.ts";
 import { isNetworkError } from "../transport/retry_fetch.ts";
 import { storedCredentials } from "../transport/stored_credentials.ts";
-import type { Descriptor } from "./parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { RegistryClient } from "./registry_client.ts";
 import type { RemoteOptions } from "./remote_options.ts";
 

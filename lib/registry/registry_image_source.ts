@@ -16,7 +16,7 @@ import { SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import { discard } from "../transport/fetcher.ts";
 import type { RegistrySource } from "./mirrored_registry.ts";
-import type { Descriptor } from "./parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { clientFor, type RemoteOptions } from "./remote_options.ts";
 
 /**

@@ -6,11 +6,11 @@
  */
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { choosePlatform, normalizePlatform, parsePlatform } from "./choose_platform.ts";
-import { checkImagePlatform, configPlatform } from "./_platform_check.ts";
-import { parseImageConfig } from "./parse_image_config.ts";
+import { choosePlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
+import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
+import { parseImageConfig } from "../oci/parse_image_config.ts";
 import { readConfig } from "./_read_config.ts";
-import { ManifestError, type Platform } from "./parse_manifest.ts";
+import { ManifestError, type Platform } from "../oci/parse_manifest.ts";
 import type { FetchedManifest } from "./registry_client.ts";
 import { clientFor, type RemoteOptions } from "./remote_options.ts";
 

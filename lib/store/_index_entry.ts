@@ -3,9 +3,9 @@
 // field of the wrong type is kept, with its problem said; it is never a TypeError.
 
 import { isDigest } from "../reference/parse_digest.ts";
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from "../registry/media_types.ts";
-import type { Descriptor, Platform } from "../registry/parse_manifest.ts";
-import { REF_NAME_ANNOTATION } from "./store.ts";
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from "../oci/media_types.ts";
+import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
+import { REF_NAME_ANNOTATION } from "../oci/annotations.ts";
 
 /** An `index.json` entry, read leniently. */
 export interface IndexEntry {

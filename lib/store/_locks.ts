@@ -6,12 +6,16 @@
 // Lock order, to never deadlock: gc.lock, then index.lock.
 
 import { isReadOnlyError } from "./_fs.ts";
-import type { Store } from "./store.ts";
 
 /** File name of the index lock in `ingest/`. */
 export const INDEX_LOCK = "index.lock";
 /** File name of the pull/gc lock in `ingest/`. */
 export const GC_LOCK = "gc.lock";
+
+/** What the locks need of a store: where it is (`Store` has it). */
+export interface LockedStore {
+  readonly path: string;
+}
 
 /** How often a busy lock is tried again. */
 const POLL_MS = 50;
@@ -35,7 +39,7 @@ export interface AcquireLockOptions {
  * blocking a thread), so the wait can be aborted. Close the file to release it.
  */
 export async function acquireLock(
-  store: Store,
+  store: LockedStore,
   name: string,
   exclusive: boolean,
   options: AcquireLockOptions = {},
@@ -83,7 +87,7 @@ export async function acquireLock(
  * Holds the pull side of the gc lock (shared) until disposed: `using _ = await holdPullLock(s)`.
  * Waits while a garbage collection runs.
  */
-export async function holdPullLock(store: Store, signal?: AbortSignal): Promise<Disposable> {
+export async function holdPullLock(store: LockedStore, signal?: AbortSignal): Promise<Disposable> {
   let file: Deno.FsFile | undefined;
   try {
     file = await acquireLock(store, GC_LOCK, false, signal ? { signal } : {});

@@ -6,12 +6,10 @@
 // stay in blobs/ under the `dev.skiff.source.digest` annotation: the registry's digest.
 
 import { computeDigest } from "../reference/compute_digest.ts";
-import { MediaType } from "../registry/media_types.ts";
-import { type Descriptor, parseManifest } from "../registry/parse_manifest.ts";
-import { toOciManifest } from "../registry/to_oci_manifest.ts";
+import { MediaType } from "../oci/media_types.ts";
+import { type Descriptor, MANIFEST_SIZE_LIMIT, parseManifest } from "../oci/parse_manifest.ts";
+import { toOciManifest } from "../oci/to_oci_manifest.ts";
 import { SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /**
  * The descriptor to name for an index that is in the store (its blob written there first); for a
@@ -21,7 +19,7 @@ export async function storedIndexEntry(store: Store, index: Descriptor): Promise
   if (index.mediaType !== MediaType.DockerManifestList) {
     return { mediaType: index.mediaType, digest: index.digest, size: index.size };
   }
-  const bytes = await store.readBlob(index.digest, MANIFEST_LIMIT);
+  const bytes = await store.readBlob(index.digest, MANIFEST_SIZE_LIMIT);
   const raw = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
   const parsed = parseManifest(bytes, index.mediaType);
   if (parsed.kind !== "index") throw new Error(`Cannot name ${index.digest}: not an index`);
@@ -29,7 +27,7 @@ export async function storedIndexEntry(store: Store, index: Descriptor): Promise
   for (const m of parsed.index.manifests) {
     let converted: Uint8Array | undefined;
     if (m.mediaType === MediaType.DockerManifest && await store.hasBlob(m.digest, m.size)) {
-      const child = parseManifest(await store.readBlob(m.digest, MANIFEST_LIMIT), m.mediaType);
+      const child = parseManifest(await store.readBlob(m.digest, MANIFEST_SIZE_LIMIT), m.mediaType);
       if (child.kind === "manifest") converted = toOciManifest(child.manifest, m.mediaType);
     }
     if (!converted) {

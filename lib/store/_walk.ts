@@ -2,12 +2,11 @@
 // layout another tool wrote, not only what skiff pulls.
 
 import { isDigest } from "../reference/parse_digest.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import { type Descriptor, MANIFEST_SIZE_LIMIT } from "../oci/parse_manifest.ts";
 import { kindOf } from "./_index_entry.ts";
 import type { Store } from "./store.ts";
 
 /** The most bytes a manifest in the store may have. */
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /**
  * Whether a descriptor's blob is a manifest or index (a document to walk into): by its media type
@@ -64,10 +63,10 @@ export async function childrenOf(
     if (options.verify === false) {
       const path = store.blobPath(digest);
       const info = await Deno.stat(path);
-      if (info.size > MANIFEST_LIMIT) return NOTHING;
+      if (info.size > MANIFEST_SIZE_LIMIT) return NOTHING;
       bytes = await Deno.readFile(path);
     } else {
-      bytes = await store.readBlob(digest, MANIFEST_LIMIT);
+      bytes = await store.readBlob(digest, MANIFEST_SIZE_LIMIT);
     }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;

@@ -11,7 +11,7 @@ import type {
   WriteBlobOptions,
   WrittenBlob,
 } from "../image/image_destination.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { holdPullLock } from "./_locks.ts";
 import { REF_NAME_ANNOTATION, type Store } from "./store.ts";
 

@@ -12,12 +12,11 @@ import type {
 } from "../image/image_source.ts";
 import { SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { isDigest } from "../reference/parse_digest.ts";
-import { type Descriptor, parseManifest } from "../registry/parse_manifest.ts";
+import { type Descriptor, MANIFEST_SIZE_LIMIT, parseManifest } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /** The largest manifest read from the store. */
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /**
  * Reads images from a store: names from `index.json`, manifests verified whole (a damaged store is
@@ -84,7 +83,7 @@ export class LayoutImageSource implements ImageSource {
       digest = ref; // a platform's manifest inside a stored index
     }
     if (digest === undefined) throw new ImageNotFoundError("push", ref, this.store.path);
-    const bytes = await this.store.readBlob(digest, MANIFEST_LIMIT);
+    const bytes = await this.store.readBlob(digest, MANIFEST_SIZE_LIMIT);
     let mediaType = digest === entry?.digest ? entry.mediaType : undefined;
     if (mediaType === undefined) {
       try {
@@ -110,7 +109,7 @@ export class LayoutImageSource implements ImageSource {
    * @throws {SizeMismatchError} When the stored file has another size.
    */
   async manifest(descriptor: Descriptor, _options: SourceRequestOptions = {}): Promise<Uint8Array> {
-    const bytes = await this.store.readBlob(descriptor.digest, MANIFEST_LIMIT);
+    const bytes = await this.store.readBlob(descriptor.digest, MANIFEST_SIZE_LIMIT);
     if (bytes.byteLength !== descriptor.size) {
       throw new SizeMismatchError(
         `stored manifest ${descriptor.digest}`,

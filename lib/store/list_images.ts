@@ -5,13 +5,13 @@
  * @module
  */
 
-import { parseImageConfig } from "../registry/parse_image_config.ts";
-import type { Descriptor, Platform } from "../registry/parse_manifest.ts";
+import { parseImageConfig } from "../oci/parse_image_config.ts";
+import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
 import type { IndexEntry } from "./_index_entry.ts";
 import { childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
-import { configPlatform } from "../registry/_platform_check.ts";
-import { isAttestation } from "../registry/choose_platform.ts";
+import { configPlatform } from "../oci/_platform_check.ts";
+import { isAttestation } from "../oci/choose_platform.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";
 import {
   INDEX_DIGEST_ANNOTATION,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { kindOf, nameOf } from "./_index_entry.ts";
 import { storedIndexEntry } from "./_stored_index.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";

@@ -6,13 +6,11 @@
  */
 
 import type { Reference } from "../reference/parse_reference.ts";
-import { formatPlatform } from "../registry/choose_platform.ts";
-import type { Platform } from "../registry/parse_manifest.ts";
+import { formatPlatform } from "../oci/choose_platform.ts";
+import { MANIFEST_SIZE_LIMIT, type Platform } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { matchEntry, registryDigestOf, resolveStoredImage } from "./resolve_stored_image.ts";
 import type { Store } from "./store.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** A stored manifest or index, as {@linkcode readStoredManifest} reads it. */
 export interface StoredManifest {
@@ -84,7 +82,7 @@ export async function readStoredManifest(
       const digest = registryDigestOf(d);
       const kept = digest !== d.digest && await store.hasBlob(digest);
       try {
-        const bytes = await store.readBlob(kept ? digest : d.digest, MANIFEST_LIMIT);
+        const bytes = await store.readBlob(kept ? digest : d.digest, MANIFEST_SIZE_LIMIT);
         return {
           name: entry.name!,
           digest: kept ? digest : d.digest,
@@ -121,7 +119,7 @@ export async function readStoredManifest(
     name: found.name,
     digest: kept ? found.digest : found.storedDigest,
     storedDigest: found.storedDigest,
-    bytes: await store.readBlob(kept ? found.digest : found.storedDigest, MANIFEST_LIMIT),
+    bytes: await store.readBlob(kept ? found.digest : found.storedDigest, MANIFEST_SIZE_LIMIT),
     indexDigest: found.indexDigest,
     platform: found.platform,
     config: {

@@ -6,7 +6,7 @@
 
 import { isDigest } from "../reference/parse_digest.ts";
 import { parseReference } from "../reference/parse_reference.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { nameOf } from "./_index_entry.ts";

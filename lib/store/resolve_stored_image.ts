@@ -9,25 +9,21 @@
 
 import type { Reference } from "../reference/parse_reference.ts";
 import { parseReference } from "../reference/parse_reference.ts";
-import {
-  checkImagePlatform,
-  configPlatform,
-  platformMatches,
-} from "../registry/_platform_check.ts";
-import { choosePlatform, PlatformNotFoundError } from "../registry/choose_platform.ts";
-import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
+import { checkImagePlatform, configPlatform, platformMatches } from "../oci/_platform_check.ts";
+import { choosePlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
+import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import {
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
+  MANIFEST_SIZE_LIMIT,
   parseManifest,
   type Platform,
-} from "../registry/parse_manifest.ts";
+} from "../oci/parse_manifest.ts";
 import type { IndexEntry } from "./_index_entry.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /** The largest manifest or index read from the store. */
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** A stored image, as {@linkcode resolveStoredImage} finds it. */
 export interface ResolvedStoredImage {
@@ -206,7 +202,10 @@ async function fromEntry(
   const name = candidate.name!;
   let parsed;
   try {
-    parsed = parseManifest(await store.readBlob(entry.digest, MANIFEST_LIMIT), entry.mediaType);
+    parsed = parseManifest(
+      await store.readBlob(entry.digest, MANIFEST_SIZE_LIMIT),
+      entry.mediaType,
+    );
   } catch {
     return undefined; // missing or damaged: the registry can mend it
   }
@@ -215,7 +214,10 @@ async function fromEntry(
     if (!child) return undefined;
     let manifest;
     try {
-      const m = parseManifest(await store.readBlob(child.digest, MANIFEST_LIMIT), child.mediaType);
+      const m = parseManifest(
+        await store.readBlob(child.digest, MANIFEST_SIZE_LIMIT),
+        child.mediaType,
+      );
       if (m.kind !== "manifest") return undefined;
       manifest = m.manifest;
     } catch {

@@ -9,15 +9,14 @@
 import { computeDigest } from "../reference/compute_digest.ts";
 import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
-import { MediaType } from "../registry/media_types.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import { MediaType } from "../oci/media_types.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { fileSize, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 import { type IndexEntry, readEntries } from "./_index_entry.ts";
 
-/** The annotation that names an image in `index.json` (`oci:DIR:NAME` in skopeo). */
-export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
+export { REF_NAME_ANNOTATION } from "../oci/annotations.ts";
 /** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
 export const INDEX_DIGEST_ANNOTATION = "dev.skiff.index.digest";
 /**

@@ -12,7 +12,7 @@
  */
 
 import { createGunzip, createZstdDecompress } from "node:zlib";
-import type { LayerCompression } from "../registry/media_types.ts";
+import type { LayerCompression } from "../oci/media_types.ts";
 
 /** Options for {@linkcode decompress}. */
 export interface DecompressOptions {

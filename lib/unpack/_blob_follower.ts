@@ -2,7 +2,7 @@
 // that follows a blob's file while the download appends to it.
 
 import type { BlobWritten } from "../pull/download_blob.ts";
-import type { ImageManifest } from "../registry/parse_manifest.ts";
+import type { ImageManifest } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 
 interface BlobState {

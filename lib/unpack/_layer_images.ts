@@ -3,7 +3,7 @@
 // to stack with overlayfs (lowerdir = the layers' mounts, top first).
 
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 import { ErofsWriter } from "./erofs_writer.ts";
 import { readLayer } from "./read_layer.ts";

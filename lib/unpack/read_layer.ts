@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
-import { layerCompression } from "../registry/media_types.ts";
-import type { Descriptor } from "../registry/parse_manifest.ts";
+import { layerCompression } from "../oci/media_types.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { decompress } from "../stream/decompress.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
 import type { Store } from "../store/store.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { ImageConfig } from "../registry/parse_image_config.ts";
-import type { ImageManifest } from "../registry/parse_manifest.ts";
+import type { ImageConfig } from "../oci/parse_image_config.ts";
+import type { ImageManifest } from "../oci/parse_manifest.ts";
 
 /** Options for {@linkcode UnpackSink.applyLayer}. */
 export interface ApplyLayerOptions {

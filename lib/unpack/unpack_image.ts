@@ -15,10 +15,10 @@ import {
   normalizePlatform,
   parsePlatform,
   PlatformNotFoundError,
-} from "../registry/choose_platform.ts";
-import { layerCompression } from "../registry/media_types.ts";
-import { type ImageConfig, parseImageConfig } from "../registry/parse_image_config.ts";
-import type { ImageManifest, Platform } from "../registry/parse_manifest.ts";
+} from "../oci/choose_platform.ts";
+import { layerCompression } from "../oci/media_types.ts";
+import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
+import type { ImageManifest, Platform } from "../oci/parse_manifest.ts";
 import { Store } from "../store/store.ts";
 import { resolveStoredImage } from "../store/resolve_stored_image.ts";
 import type { SinkFactory, UnpackSink } from "./sink.ts";

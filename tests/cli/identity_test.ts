@@ -8,7 +8,7 @@ import { startFixture } from "../_fixture.ts";
 import { mustRun, sha256 } from "../_images.ts";
 import { startRegistry } from "../_registry.ts";
 import { tempDir } from "../_temp.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 
 Deno.test("a Docker schema 2 image: every command shows and takes the registry's digest", async (t) => {
   const fx = await startFixture();

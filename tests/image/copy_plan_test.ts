@@ -9,8 +9,8 @@ import { copyImage } from "../../lib/image/copy_image.ts";
 import type { ImageDestination } from "../../lib/image/image_destination.ts";
 import type { ImageSource } from "../../lib/image/image_source.ts";
 import { WriteLostError } from "../../lib/image/write_lost_error.ts";
-import { PlatformNotFoundError } from "../../lib/registry/choose_platform.ts";
-import type { Descriptor } from "../../lib/registry/parse_manifest.ts";
+import { PlatformNotFoundError } from "../../lib/oci/choose_platform.ts";
+import type { Descriptor } from "../../lib/oci/parse_manifest.ts";
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 

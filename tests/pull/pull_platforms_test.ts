@@ -11,7 +11,7 @@ import { pull } from "../../lib/pull/pull.ts";
 import { listImages } from "../../lib/store/list_images.ts";
 import { collectGarbage } from "../../lib/store/collect_garbage.ts";
 import { ImageNotFoundError } from "../../lib/store/image_not_found_error.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
 import { tempDir } from "../_temp.ts";
 

@@ -7,9 +7,9 @@ import { mustRun, run, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
-import { PlatformNotFoundError } from "../../lib/registry/choose_platform.ts";
+import { PlatformNotFoundError } from "../../lib/oci/choose_platform.ts";
 import { RegistryError } from "../../lib/transport/registry_error.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 import { tempDir } from "../_temp.ts";
 
 async function tempStore(): Promise<string> {

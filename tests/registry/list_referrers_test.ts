@@ -8,7 +8,7 @@ import { sha256 } from "../_images.ts";
 import { putBlob, putManifest } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
 import { listReferrers } from "../../lib/registry/list_referrers.ts";
-import { ManifestError } from "../../lib/registry/parse_manifest.ts";
+import { ManifestError } from "../../lib/oci/parse_manifest.ts";
 
 const enc = new TextEncoder();
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";

@@ -4,7 +4,7 @@ import { assertEquals, assertRejects } from "../_assert.ts";
 import { startFixture } from "../_fixture.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { resolveDigest } from "../../lib/registry/resolve_digest.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 import { RegistryError } from "../../lib/transport/registry_error.ts";
 
 Deno.test("resolveDigest: HEAD first, GET as the fallback", async (t) => {

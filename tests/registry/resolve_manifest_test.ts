@@ -5,9 +5,9 @@ import { HOST_ARCH, startFixture } from "../_fixture.ts";
 import { sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { resolveManifest } from "../../lib/registry/resolve_manifest.ts";
-import { PlatformNotFoundError } from "../../lib/registry/choose_platform.ts";
+import { PlatformNotFoundError } from "../../lib/oci/choose_platform.ts";
 import { DigestMismatchError } from "../../lib/reference/digest_mismatch_error.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 import { RegistryError } from "../../lib/transport/registry_error.ts";
 
 Deno.test("resolveManifest: what a reference points at, verified", async (t) => {

@@ -5,7 +5,7 @@ import { startFixture } from "../_fixture.ts";
 import { mustRun } from "../_images.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { listImages } from "../../lib/store/list_images.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 import { tempDir } from "../_temp.ts";
 
 Deno.test("listImages: name, digest, platform, size, pulled time, completeness", async (t) => {

@@ -13,7 +13,7 @@ import {
   storePath,
   TIMEOUT_USAGE,
 } from "../_shared.ts";
-import { formatPlatform } from "../../registry/choose_platform.ts";
+import { formatPlatform } from "../../oci/choose_platform.ts";
 import type { Command } from "../command.ts";
 
 const USAGE = `Usage: skiff config REF [options]
@@ -66,7 +66,7 @@ export const configCommand: Command = {
       const [{ Store }, { readStoredManifest }, { hostPlatform }] = await Promise.all([
         import("../../store/store.ts"),
         import("../../store/read_stored_manifest.ts"),
-        import("../../registry/choose_platform.ts"),
+        import("../../oci/choose_platform.ts"),
       ]);
       const store = await Store.open(storePath(ctx), { create: false });
       const s = await readStoredManifest(

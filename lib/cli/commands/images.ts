@@ -2,7 +2,7 @@
 
 import { escapeText } from "../../progress/escape_text.ts";
 import { formatBytes, shortDigest } from "../../progress/format.ts";
-import { formatPlatform } from "../../registry/choose_platform.ts";
+import { formatPlatform } from "../../oci/choose_platform.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 

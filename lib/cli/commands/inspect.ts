@@ -13,8 +13,8 @@ import {
   storePath,
   TIMEOUT_USAGE,
 } from "../_shared.ts";
-import { parseManifest } from "../../registry/parse_manifest.ts";
-import { formatPlatform } from "../../registry/choose_platform.ts";
+import { parseManifest } from "../../oci/parse_manifest.ts";
+import { formatPlatform } from "../../oci/choose_platform.ts";
 import type { Command } from "../command.ts";
 
 const USAGE = `Usage: skiff inspect REF [options]

@@ -1,7 +1,7 @@
 // skiff pull REF
 
 import { safe } from "../../progress/escape_text.ts";
-import { formatPlatform, parsePlatformList } from "../../registry/choose_platform.ts";
+import { formatPlatform, parsePlatformList } from "../../oci/choose_platform.ts";
 import { pull, type PullPolicy } from "../../pull/pull.ts";
 import {
   CREDENTIAL_OPTIONS,

@@ -7,9 +7,9 @@ import {
   normalizePlatform,
   parsePlatform,
   PlatformNotFoundError,
-} from "../../lib/registry/choose_platform.ts";
-import type { Descriptor, ImageIndex, Platform } from "../../lib/registry/parse_manifest.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+} from "../../lib/oci/choose_platform.ts";
+import type { Descriptor, ImageIndex, Platform } from "../../lib/oci/parse_manifest.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 
 let counter = 0;
 

@@ -1,10 +1,6 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../_assert.ts";
-import {
-  ManifestError,
-  parseDescriptor,
-  parseManifest,
-} from "../../lib/registry/parse_manifest.ts";
-import { MediaType } from "../../lib/registry/media_types.ts";
+import { ManifestError, parseDescriptor, parseManifest } from "../../lib/oci/parse_manifest.ts";
+import { MediaType } from "../../lib/oci/media_types.ts";
 
 const D1 = "sha256:" + "1".repeat(64);
 const D2 = "sha256:" + "2".repeat(64);
