@@ -18,6 +18,7 @@ const NEEDED: Record<string, string> = {
   "dpkg-deb": "dpkg",
   "fsck.erofs": "erofs-utils",
   podman: "podman",
+  dockerd: "docker.io",
   python3: "python3",
   e2fsck: "e2fsprogs",
   debugfs: "e2fsprogs",
