@@ -252,6 +252,11 @@ export {
   type RemoveImagesOptions,
 } from "./lib/store/remove_images.ts";
 export {
+  type RemovedPlatform,
+  removePlatform,
+  type RemovePlatformOptions,
+} from "./lib/store/remove_platform.ts";
+export {
   collectGarbage,
   type CollectGarbageOptions,
   type FreedFile,
