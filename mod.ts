@@ -75,6 +75,15 @@
  * console.log(`${freed.bytes} bytes freed`);
  * ```
  *
+ * @example Log in to a registry (checked, then stored where docker keeps credentials)
+ * ```ts ignore
+ * import { login, logout } from "@skiff/skiff";
+ *
+ * const saved = await login("ghcr.io", { username: "octocat", password: "<token>" });
+ * console.log(saved.helper ?? saved.file);
+ * await logout("ghcr.io");
+ * ```
+ *
  * @example Parse and normalize a reference
  * ```ts
  * import { parseReference } from "@skiff/skiff";
@@ -221,6 +230,14 @@ export {
   storedCredentials,
   type StoredCredentialsOptions,
 } from "./lib/transport/stored_credentials.ts";
+export { login, type LoginOptions, type LoginResult } from "./lib/registry/login.ts";
+export { logout, type LogoutOptions, type LogoutResult } from "./lib/transport/logout.ts";
+export {
+  saveCredentials,
+  type SaveCredentialsOptions,
+  type SavedCredentials,
+} from "./lib/transport/save_credentials.ts";
+export { CredentialHelperError } from "./lib/transport/credential_helper.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
 export {
@@ -251,6 +268,11 @@ export {
   removeImages,
   type RemoveImagesOptions,
 } from "./lib/store/remove_images.ts";
+export {
+  type RemovedPlatform,
+  removePlatform,
+  type RemovePlatformOptions,
+} from "./lib/store/remove_platform.ts";
 export {
   collectGarbage,
   type CollectGarbageOptions,

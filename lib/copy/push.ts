@@ -11,10 +11,21 @@ import { RegistryImageDestination } from "../registry/registry_image_destination
 import type { RemoteOptions } from "../registry/remote_options.ts";
 import { LayoutImageSource } from "../store/layout_image_source.ts";
 import { Store } from "../store/store.ts";
-import type { CopyResult } from "./copy.ts";
+import { type CopyResult, parsePlatforms } from "./copy.ts";
+import type { Platform } from "../oci/parse_manifest.ts";
+import { planPush } from "./_push_platforms.ts";
 
 /** Options for {@linkcode push}. */
 export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
+  /**
+   * Which platforms of a stored index: `"all"` (the index byte for byte: every entry it lists must
+   * be in the store), one (`"linux/arm64"`: its manifest alone), a comma-separated list or an
+   * array (the index is rewritten to list them: a new digest, `root: "rewritten"`). Each platform
+   * asked for must be stored. By default, what is stored: the index byte for byte when the store
+   * holds everything it lists, else the stored platforms (the index rewritten to list them).
+   * @default {the stored platforms}
+   */
+  platforms?: "all" | string | readonly Platform[];
   /**
    * The store to read from.
    * @default {Store.defaultPath()}
@@ -42,7 +53,7 @@ export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
  * @param destination Where to, `[registry/]repository[:tag]`.
  * @param options The store, jobs, credentials, progress, abort signal.
  * @returns The destination's digest and what was done.
- * @throws {ImageNotFoundError} When the store has no such image.
+ * @throws {ImageNotFoundError} When the store has no such image, or not a platform asked for.
  * @throws {RegistryError} When the registry refuses (401/403: credentials with push access).
  *
  * @example Push a pulled image to a local registry
@@ -53,6 +64,16 @@ export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
  * const r = await push("alpine:3.20", "127.0.0.1:5000/mirror/alpine:3.20", { store: "./images" });
  * console.log(r.destination, r.digest);
  * ```
+ *
+ * @example Push two platforms of a stored index (the index is rewritten to list them)
+ * ```ts ignore
+ * import { push } from "@skiff/skiff";
+ *
+ * const r = await push("alpine:3.20", "127.0.0.1:5000/mirror/alpine:3.20", {
+ *   platforms: "linux/amd64,linux/arm64",
+ * });
+ * if (r.root === "rewritten") console.error(`new index digest ${r.digest}`);
+ * ```
  */
 export async function push(
   name: string | Reference,
@@ -61,15 +82,20 @@ export async function push(
 ): Promise<CopyResult> {
   const from = typeof name === "string" ? parseReference(name) : name;
   const to = typeof destination === "string" ? parseReference(destination) : destination;
-  const { store: path, jobs, chunkSize, onProgress, ...remote } = options;
+  const { store: path, jobs, chunkSize, onProgress, platforms, ...remote } = options;
+  const wanted = platforms === undefined ? undefined : parsePlatforms(platforms);
   const store = await Store.open(path ?? Store.defaultPath(), { create: false });
   const source = new LayoutImageSource(store);
+  const ref = from.digest ?? from.toString();
+  const plan = await planPush(store, await source.resolve(ref), wanted, from.toString());
   const dst = new RegistryImageDestination(to, {
     ...remote,
     ...(chunkSize !== undefined ? { chunkSize } : {}),
   });
   const tag = to.digest === undefined ? to.tag : undefined;
-  const result = await copyImage(source, from.digest ?? from.toString(), dst, {
+  const result = await copyImage(source, ref, dst, {
+    platforms: plan.platforms,
+    absent: plan.absent,
     ...(tag !== undefined ? { tag } : {}),
     ...(jobs !== undefined ? { jobs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

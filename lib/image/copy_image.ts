@@ -43,6 +43,13 @@ export interface CopyImageOptions {
    * @default {4}
    */
   jobs?: number;
+  /**
+   * Digests of index entries the source does not have (a store holding some platforms of an
+   * index): a rewritten index leaves out the attestations among them instead of failing to read
+   * them. A chosen platform must be there all the same.
+   * @default {none}
+   */
+  absent?: ReadonlySet<string>;
   /** Aborts the copy (what was committed stays; no name is written). */
   signal?: AbortSignal;
   /** Progress events, the same as a pull's. */
@@ -146,7 +153,13 @@ export async function copyImage(
     mediaType: resolved.descriptor.mediaType,
     local: false,
   });
-  const plan = await planCopy(source, resolved, options.platforms ?? "all", request);
+  const plan = await planCopy(
+    source,
+    resolved,
+    options.platforms ?? "all",
+    options.absent ?? new Set(),
+    request,
+  );
   for (const m of plan.manifests) {
     const parsed = parseManifest(m.bytes, m.descriptor.mediaType);
     if (parsed.kind !== "manifest") continue;
@@ -257,6 +270,7 @@ async function planCopy(
   source: ImageSource,
   resolved: { descriptor: Descriptor; bytes: Uint8Array },
   platforms: "all" | readonly Platform[],
+  absent: ReadonlySet<string>,
   request: { signal?: AbortSignal },
 ): Promise<Plan> {
   const manifests: PlannedManifest[] = [];
@@ -328,7 +342,8 @@ async function planCopy(
   const keep = new Set(chosen.map((d) => d.digest));
   const kept = index.manifests.map((d, i) => ({ d, i })).filter(({ d }) =>
     keep.has(d.digest) ||
-    (isAttestation(d) && keep.has(d.annotations?.["vnd.docker.reference.digest"] ?? ""))
+    (isAttestation(d) && !absent.has(d.digest) &&
+      keep.has(d.annotations?.["vnd.docker.reference.digest"] ?? ""))
   );
   for (const { d } of kept) await walk(d, await source.manifest(d, request), 1);
   if (kept.length === index.manifests.length) {

@@ -34,6 +34,12 @@ export interface StoredImage {
   storedDigest: string;
   /** The index the image is a platform of: the stored index entry's, or the one it was chosen from. */
   indexDigest: string | undefined;
+  /**
+   * For a platform of an index that `rm --platform` cut down: the registry's digest of the index
+   * it was cut from. `indexDigest` is then the cut's, skiff's own, which no registry has (the
+   * platform's `digest` is still the registry's). `undefined` otherwise.
+   */
+  indexCutFrom: string | undefined;
   /** The entry's media type. */
   mediaType: string;
   /** The platform: the index entry's, else the config's; `undefined` when unknown. */
@@ -123,6 +129,7 @@ export async function describeEntry(store: Store, entry: IndexEntry): Promise<St
     digest: entry.descriptor.digest,
     storedDigest: entry.descriptor.digest,
     indexDigest: undefined,
+    indexCutFrom: undefined,
     mediaType: entry.descriptor.mediaType,
     platform: entry.descriptor.platform,
     size: 0,
@@ -147,6 +154,7 @@ type Described = Omit<StoredImage, "problems">;
 async function describe(store: Store, entry: Descriptor): Promise<Described[]> {
   const base = {
     name: entry.annotations?.[REF_NAME_ANNOTATION],
+    indexCutFrom: undefined,
     mediaType: entry.mediaType,
     pulled: entry.annotations?.[PULLED_ANNOTATION],
     descriptor: entry,
@@ -225,6 +233,7 @@ async function describe(store: Store, entry: Descriptor): Promise<Described[]> {
       digest: registryDigestOf(m),
       storedDigest: m.digest,
       indexDigest: registryDigestOf(entry),
+      indexCutFrom: entry.annotations?.[INDEX_DIGEST_ANNOTATION],
       platform: m.platform ?? platform,
       size: t.size,
       missing: t.missing,

@@ -9,6 +9,8 @@
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { kindOf, nameOf } from "./_index_entry.ts";
 import { storedIndexEntry } from "./_stored_index.ts";
+import { registryFormOf, subsetIndex } from "./_subset_index.ts";
+import { parseManifest } from "../oci/parse_manifest.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";
 import {
   INDEX_DIGEST_ANNOTATION,
@@ -36,6 +38,8 @@ export interface NameImageOptions {
  *   warm re-pull stays cheap and works on a read-only store);
  * - an entry for the index `entry` was chosen from: kept as it is (it lists that platform);
  * - an entry for another platform of that index: the name becomes the index, which lists both;
+ * - an index cut from that index (`rm --platform`): this platform is added to the cut (the index
+ *   itself when that makes it whole), so what was removed does not come back;
  * - anything else: replaced by `entry` (and a name with several entries, malformed ones
  *   included, is left with this one).
  *
@@ -80,7 +84,26 @@ export async function nameImage(
   const index = options.index;
   // an index is named in its stored form: a Docker list through its OCI conversion
   let wanted = kindOf(entry.mediaType) === "index" ? await storedIndexEntry(store, entry) : entry;
-  if (known !== undefined && index !== undefined) {
+  const cut = known !== undefined && index !== undefined && kindOf(known.mediaType) === "index" &&
+    known.annotations?.[INDEX_DIGEST_ANNOTATION] === index.digest;
+  if (cut && await store.hasBlob(index.digest, index.size)) {
+    // the name holds a part of that index (cut by `rm --platform`): this platform is added to the
+    // part, never the whole index (which would bring back what was removed)
+    const part = await registryFormOf(store, known!);
+    const parsed = parseManifest(part.bytes, part.descriptor.mediaType);
+    const listed = new Set(
+      parsed.kind === "index" ? parsed.index.manifests.map((m) => m.digest) : [],
+    );
+    const added = entry.annotations?.[SOURCE_DIGEST_ANNOTATION] ?? entry.digest;
+    if (listed.has(added)) return known!; // the part lists it already
+    const full = { descriptor: index, bytes: await store.readBlob(index.digest, 4 * 1024 * 1024) };
+    wanted = await subsetIndex(
+      store,
+      full,
+      (d) => listed.has(d.digest) || d.digest === added,
+      index.digest,
+    );
+  } else if (known !== undefined && index !== undefined) {
     const otherPlatform = known.annotations?.[INDEX_DIGEST_ANNOTATION] === index.digest &&
       known.digest !== entry.digest;
     const sameIndex = kindOf(known.mediaType) === "index" &&

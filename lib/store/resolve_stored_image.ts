@@ -210,7 +210,14 @@ async function fromEntry(
     return undefined; // missing or damaged: the registry can mend it
   }
   if (parsed.kind === "index") {
-    const child = chooseChild(parsed.index, ref, [entry.digest, registryDigestOf(entry)], options);
+    // its own digests: as stored, the registry's, and the one it was cut from (`rm --platform`)
+    const own = [
+      entry.digest,
+      registryDigestOf(entry),
+      entry.annotations?.[INDEX_DIGEST_ANNOTATION],
+    ]
+      .filter((d): d is string => d !== undefined);
+    const child = chooseChild(parsed.index, ref, own, options);
     if (!child) return undefined;
     let manifest;
     try {

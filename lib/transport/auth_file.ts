@@ -6,6 +6,7 @@
  * @module
  */
 
+import { parseReference } from "../reference/parse_reference.ts";
 import type { Credentials } from "./auth_fetch.ts";
 
 /** One `auths` entry. */
@@ -75,6 +76,40 @@ export function normalizeAuthKey(key: string): string {
   host = host.toLowerCase();
   if (DOCKER_HUB_ALIASES.has(host)) host = "docker.io";
   return path ? `${host}/${path}` : host;
+}
+
+/**
+ * A registry host as `login` and `logout` take it: a host (`ghcr.io`, `127.0.0.1:5000`,
+ * `[::1]:5000`) or a docker key spelling one (`https://index.docker.io/v1/`), normalized as
+ * references are; Docker Hub is `docker.io`.
+ *
+ * @param input What the user wrote.
+ * @returns The registry, as references spell it.
+ * @throws {SyntaxError} When it is not a registry host (a path, spaces, a malformed port).
+ *
+ * @example Docker Hub's key and a host with a port
+ * ```ts
+ * import { registryHost } from "./auth_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(registryHost("https://index.docker.io/v1/"), "docker.io");
+ * assert.equal(registryHost("127.0.0.1:5000"), "127.0.0.1:5000");
+ * assert.throws(() => registryHost("ghcr.io/org"), SyntaxError);
+ * ```
+ */
+export function registryHost(input: string): string {
+  const host = normalizeAuthKey(input);
+  const bad = () =>
+    new SyntaxError(`Cannot use "${input}" as a registry: it is not a registry host`);
+  if (host === "" || host.includes("/")) throw bad();
+  let ref;
+  try {
+    ref = parseReference(`${host}/x`);
+  } catch {
+    throw bad();
+  }
+  if (host !== "docker.io" && ref.registry !== host) throw bad();
+  return host;
 }
 
 /**

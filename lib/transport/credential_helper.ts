@@ -20,7 +20,13 @@ export class CredentialHelperError extends Error {
   }
 }
 
-async function runHelper(name: string, verb: string, input: string): Promise<string> {
+async function runHelper(
+  name: string,
+  verb: string,
+  input: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  signal?.throwIfAborted();
   if (!/^[A-Za-z0-9._-]+$/.test(name)) {
     throw new CredentialHelperError(`Cannot use credential helper "${name}": invalid name`);
   }
@@ -32,6 +38,7 @@ async function runHelper(name: string, verb: string, input: string): Promise<str
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
+      ...(signal ? { signal } : {}),
     }).spawn();
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "not found on PATH" : (e as Error).message;
@@ -41,6 +48,7 @@ async function runHelper(name: string, verb: string, input: string): Promise<str
   await writer.write(new TextEncoder().encode(input)).catch(() => {});
   await writer.close().catch(() => {});
   const out = await child.output();
+  signal?.throwIfAborted(); // killed by the signal: that is the answer, not the helper's failure
   const stdout = new TextDecoder().decode(out.stdout).trim();
   if (!out.success) {
     // helpers report "credentials not found" on stdout, other failures on either stream
@@ -88,6 +96,7 @@ export async function helperGet(name: string, serverUrl: string): Promise<Creden
  * @param serverUrl The key to store them under.
  * @param username The user name (`<token>` for an identity token).
  * @param secret The password or token.
+ * @param signal Stops the helper.
  * @throws {CredentialHelperError} When the helper is missing or fails.
  */
 export async function helperStore(
@@ -95,11 +104,13 @@ export async function helperStore(
   serverUrl: string,
   username: string,
   secret: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   await runHelper(
     name,
     "store",
     JSON.stringify({ ServerURL: serverUrl, Username: username, Secret: secret }),
+    signal,
   );
 }
 
@@ -108,12 +119,17 @@ export async function helperStore(
  *
  * @param name The helper's name.
  * @param serverUrl The key they are stored under.
+ * @param signal Stops the helper.
  * @returns `false` when the helper had none.
  * @throws {CredentialHelperError} When the helper is missing or fails otherwise.
  */
-export async function helperErase(name: string, serverUrl: string): Promise<boolean> {
+export async function helperErase(
+  name: string,
+  serverUrl: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
   try {
-    await runHelper(name, "erase", serverUrl);
+    await runHelper(name, "erase", serverUrl, signal);
     return true;
   } catch (e) {
     if (e instanceof CredentialHelperError && NOT_FOUND.test(e.message)) return false;

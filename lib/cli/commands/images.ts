@@ -18,7 +18,9 @@ Options:
   --store DIR        the OCI image layout to list
   --json             print an array of objects: name, digest, storedDigest (the
                      manifest as stored: the OCI conversion of a Docker image),
-                     indexDigest, mediaType, platform, size, pulled, complete,
+                     indexDigest, indexCutFrom (the registry's index an index
+                     cut by "rm --platform" came from: indexDigest is then
+                     skiff's own), mediaType, platform, size, pulled, complete,
                      missing, problems
   --debug            show stack traces
 
@@ -49,6 +51,7 @@ export const imagesCommand: Command = {
           digest: i.digest,
           storedDigest: i.storedDigest,
           indexDigest: i.indexDigest ?? null,
+          indexCutFrom: i.indexCutFrom ?? null,
           mediaType: i.mediaType,
           platform: i.platform ? formatPlatform(i.platform) : null,
           size: i.size,

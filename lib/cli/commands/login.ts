@@ -1,18 +1,9 @@
 // skiff login REGISTRY, skiff logout REGISTRY
 
 import { safe } from "../../progress/escape_text.ts";
-import { RegistryClient } from "../../registry/registry_client.ts";
-import { loadRegistryConfig, plainHostsOf } from "../../registry/registry_config.ts";
-import { parseReference } from "../../reference/parse_reference.ts";
-import {
-  authKeyFor,
-  matchAuthKey,
-  normalizeAuthKey,
-  readAuthFile,
-  updateAuthFile,
-} from "../../transport/auth_file.ts";
-import { helperErase, helperStore } from "../../transport/credential_helper.ts";
-import { dockerConfigPath } from "../../transport/stored_credentials.ts";
+import { login } from "../../registry/login.ts";
+import { registryHost } from "../../transport/auth_file.ts";
+import { logout } from "../../transport/logout.ts";
 import { debugLog, readPassword, TIMEOUT_USAGE, timeoutFlag } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
 
@@ -46,15 +37,11 @@ function registryArg(ctx: CommandContext, usage: string): string {
   const input = ctx.positionals[0];
   if (input === undefined) throw new UsageError(`missing registry\n\n${usage}`);
   if (ctx.positionals.length > 1) throw new UsageError("too many arguments: expected one registry");
-  const host = normalizeAuthKey(input);
-  if (host.includes("/")) throw new UsageError(`"${input}" is not a registry host`);
   try {
-    const ref = parseReference(`${host}/x`);
-    if (host !== "docker.io" && ref.registry !== host) throw new Error();
+    return registryHost(input);
   } catch {
     throw new UsageError(`"${input}" is not a registry host`);
   }
-  return host;
 }
 
 /** `skiff login`. */
@@ -81,42 +68,17 @@ export const loginCommand: Command = {
     if (username === "") throw new UsageError("the user name is empty");
     const password = await readPassword(ctx, ctx.flags["password-stdin"] === true);
 
-    // the same plain-HTTP hosts a pull would use: a realm on one of them may get the password
-    const config = await loadRegistryConfig();
-    const plainHttp = ctx.flags["plain-http"] === true ||
-      config.registries[registry]?.plainHttp === true;
-    const client = new RegistryClient(registry, {
-      credentials: { username, password },
-      plainHosts: plainHostsOf(config),
-      ...(plainHttp ? { plainHttp: true } : {}),
+    const saved = await login(registry, { username, password }, {
+      ...(ctx.flags["plain-http"] === true ? { plainHttp: true } : {}),
       ...(timeout !== undefined ? { timeout } : {}),
+      signal: ctx.signal,
       ...debugLog(ctx),
     });
-    await client.ping({ signal: ctx.signal });
-
-    const path = dockerConfigPath();
-    if (!path) throw new Error("Cannot store credentials: set HOME or DOCKER_CONFIG");
-    const key = authKeyFor(registry);
-    const file = (await readAuthFile(path)) ?? {};
-    const helperKey = matchAuthKey(file.credHelpers, registry);
-    const helper = helperKey !== undefined ? file.credHelpers![helperKey] : file.credsStore;
-    if (typeof helper === "string" && helper !== "") {
-      await helperStore(helper, key, username, password);
-      ctx.io.err(safe`Logged in to ${registry} (stored by docker-credential-${helper})\n`);
-    } else {
-      const auth = btoa(
-        String.fromCharCode(...new TextEncoder().encode(`${username}:${password}`)),
-      );
-      await updateAuthFile(path, (f) => {
-        f.auths ??= {};
-        // one entry per registry: drop other spellings of the same key
-        for (const k of Object.keys(f.auths)) {
-          if (normalizeAuthKey(k) === normalizeAuthKey(key)) delete f.auths[k];
-        }
-        f.auths[key] = { auth };
-      });
-      ctx.io.err(safe`Logged in to ${registry} (stored in ${path})\n`);
-    }
+    ctx.io.err(
+      saved.helper !== undefined
+        ? safe`Logged in to ${registry} (stored by docker-credential-${saved.helper})\n`
+        : safe`Logged in to ${registry} (stored in ${saved.file})\n`,
+    );
     return 0;
   },
 };
@@ -129,23 +91,7 @@ export const logoutCommand: Command = {
   options: {},
   async run(ctx) {
     const registry = registryArg(ctx, LOGOUT_USAGE);
-    const path = dockerConfigPath();
-    if (!path) throw new Error("Cannot find the docker config: set HOME or DOCKER_CONFIG");
-    const file = (await readAuthFile(path)) ?? {};
-    let removed = false;
-    const helperKey = matchAuthKey(file.credHelpers, registry);
-    const helper = helperKey !== undefined ? file.credHelpers![helperKey] : file.credsStore;
-    if (typeof helper === "string" && helper !== "") {
-      removed = await helperErase(helper, authKeyFor(registry));
-    }
-    if (matchAuthKey(file.auths, registry) !== undefined) {
-      await updateAuthFile(path, (f) => {
-        for (const k of Object.keys(f.auths ?? {})) {
-          if (normalizeAuthKey(k) === normalizeAuthKey(registry)) delete f.auths![k];
-        }
-      });
-      removed = true;
-    }
+    const { removed } = await logout(registry, { signal: ctx.signal });
     ctx.io.err(removed ? safe`Logged out of ${registry}\n` : safe`Not logged in to ${registry}\n`);
     return 0;
   },

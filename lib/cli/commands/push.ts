@@ -1,5 +1,6 @@
 // skiff push NAME [DEST]
 
+import { parsePlatforms } from "../../copy/copy.ts";
 import { push } from "../../copy/push.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { safe } from "../../progress/escape_text.ts";
@@ -17,7 +18,7 @@ import {
   timeoutOption,
   warningLog,
 } from "../_shared.ts";
-import type { Command } from "../command.ts";
+import { type Command, UsageError } from "../command.ts";
 
 const USAGE = `Usage: skiff push NAME [DEST] [options]
 
@@ -29,6 +30,14 @@ Prints one line to stdout: the destination and the digest it has.
 
 Options:
   --store DIR        the OCI image layout to read
+  --platform P       which platforms of a stored multi-platform image:
+                       (default)        what is stored: the index as it is when the
+                                        store has all it lists, else rewritten to
+                                        list the stored platforms (said on stderr)
+                       all              the index as it is (all it lists must be stored)
+                       os/arch[/var]    that platform's manifest alone
+                       P1,P2,...        those platforms: the index is rewritten
+                                        (a new digest, said on stderr)
   --jobs N           blobs to upload at once (default: 4)
   --plain-http       speak plain HTTP to the registry
   -u, --username U   log in as U (default: the stored credentials, see skiff login)
@@ -40,6 +49,7 @@ ${TIMEOUT_USAGE}
 
 Examples:
   skiff push alpine:3.20 127.0.0.1:5000/mirror/alpine:3.20
+  skiff push --platform linux/amd64,linux/arm64 alpine:3.20 127.0.0.1:5000/mirror/alpine:3.20
 `;
 
 /** `skiff push`. */
@@ -48,6 +58,7 @@ export const pushCommand: Command = {
   summary: "push NAME [DEST] push a stored image to a registry",
   usage: USAGE,
   options: {
+    platform: { type: "string" },
     jobs: { type: "string" },
     "plain-http": { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
@@ -59,6 +70,14 @@ export const pushCommand: Command = {
     expectPositionals(ctx, 1, 2, "NAME [DEST]");
     const name = referenceArg(ctx.positionals[0], USAGE);
     const dest = referenceArg(ctx.positionals[1] ?? ctx.positionals[0], USAGE);
+    let platforms: ReturnType<typeof parsePlatforms> | undefined;
+    if (typeof flags.platform === "string") {
+      try {
+        platforms = parsePlatforms(flags.platform);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     const jobs = jobsFlag(ctx) ?? 4;
     const credentials = await credentialFlags(ctx);
     let renderer: { handle(e: ProgressEvent): void } | undefined;
@@ -69,6 +88,7 @@ export const pushCommand: Command = {
     const result = await push(name, dest, {
       store: storePath(ctx),
       jobs,
+      ...(platforms !== undefined ? { platforms } : {}),
       signal: ctx.signal,
       ...timeoutOption(ctx),
       ...(flags["plain-http"] ? { plainHttp: true } : {}),
@@ -77,12 +97,26 @@ export const pushCommand: Command = {
       ...debugLog(ctx),
       ...(renderer ? { onProgress: (e: ProgressEvent) => renderer!.handle(e) } : {}),
     });
+    if (result.root === "rewritten") {
+      io.err(
+        safe`skiff: note: the index was rewritten to list ${result.platforms.join(", ")}: ` +
+          `its digest is ${result.digest}, not the stored index's ${result.sourceDigest}\n`,
+      );
+    } else if (result.root === "platform") {
+      io.err(
+        safe`skiff: note: only ${result.platforms.join(", ")} was pushed: the destination names ` +
+          `its manifest ${result.digest}, not the stored index ${result.sourceDigest}\n`,
+      );
+    }
     if (jsonFlag(ctx)) {
       printJson(ctx, {
         source: result.source,
         destination: result.destination,
         digest: result.digest,
+        sourceDigest: result.sourceDigest,
         mediaType: result.mediaType,
+        root: result.root,
+        platforms: result.platforms,
         manifests: result.manifests,
         blobs: result.blobs,
         bytesSent: result.bytesSent,
