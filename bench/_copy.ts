@@ -125,16 +125,19 @@ export async function benchCopyRound(
       `oci:${stores.oci}:1`,
       `docker://${host}/${image.repo}:1`,
     ],
-    // POST for a session, then one PUT of the file with ?digest=, every blob at once
+    // POST for a session, then one PUT of the file with ?digest=, every blob at once; the file is
+    // streamed (-T: --data-binary @file reads it whole into memory first, and a 1 GiB one failed),
+    // and a PUT that fails fails the run (a bare `wait` would not say)
     "curl upload": (host) => [
       "bash",
       "-euc",
+      'pids=""\n' +
       image.layers.map((l) =>
         `( loc=$(curl -sf -D - -o /dev/null -X POST http://${host}/v2/${image.repo}/blobs/uploads/ ` +
         `| tr -d '\\r' | sed -n 's/^[Ll]ocation: //p'); ` +
         `curl -sf -o /dev/null -X PUT -H 'content-type: application/octet-stream' ` +
-        `--data-binary @${blobFile(storage, l.digest)} "$loc&digest=${l.digest}" ) &`
-      ).join("\n") + "\nwait",
+        `-T ${blobFile(storage, l.digest)} "$loc&digest=${l.digest}" ) & pids="$pids $!"`
+      ).join("\n") + '\nfor p in $pids; do wait "$p"; done',
     ],
   };
   const names = Object.keys(runs);
