@@ -1,6 +1,9 @@
 // `deno task bench --copy`: skiff copy vs `skopeo copy docker:// docker://` from the bench
 // registry into a fresh, empty one per run, and the upload floor: the same blobs, from files, each
 // a POST for a session and one PUT by curl, all at once (what the network and the registry need).
+// Beside them: the same copy by a bare Deno `fetch` pipe, without and with a SHA-256 on the way
+// (bench/_deno_floor.ts: what Deno itself costs), and push from a store (skiff push from its store
+// vs `skopeo copy oci:DIR docker://`, both stores filled once, untimed).
 
 import { startRegistry } from "../tests/_registry.ts";
 
@@ -17,7 +20,34 @@ export interface CopySample {
 
 export type Measure = (cmd: string[]) => Promise<CopySample>;
 
-/** One round: each of the three into its own fresh registry; the order rotates by round. */
+/** The stores push reads from: skiff's (the image pulled into it) and an OCI layout for skopeo. */
+export interface PushStores {
+  skiff: string;
+  oci: string;
+}
+
+/** Fills the two stores push is measured from (untimed). */
+export async function preparePush(
+  sourceHost: string,
+  image: CopyImage,
+  cli: string,
+  dir: string,
+): Promise<PushStores> {
+  const ref = `${sourceHost}/${image.repo}:1`;
+  const stores = { skiff: `${dir}/skiff`, oci: `${dir}/oci` };
+  for (
+    const args of [
+      [Deno.execPath(), "run", "-A", "--quiet", cli, "pull", "-q", "--store", stores.skiff, ref],
+      ["skopeo", "copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${stores.oci}:1`],
+    ]
+  ) {
+    const out = await new Deno.Command(args[0]!, { args: args.slice(1), stdout: "null" }).output();
+    if (!out.success) throw new Error(`${args.join(" ")} failed`);
+  }
+  return stores;
+}
+
+/** One round: each run into its own fresh registry; the order rotates by round. */
 export async function benchCopyRound(
   sourceHost: string,
   storage: string,
@@ -25,8 +55,11 @@ export async function benchCopyRound(
   round: number,
   cli: string,
   measure: Measure,
+  stores: PushStores,
 ): Promise<Record<string, CopySample>> {
   const ref = `${sourceHost}/${image.repo}:1`;
+  const floor = new URL("./_deno_floor.ts", import.meta.url).pathname;
+  const layers = JSON.stringify(image.layers);
   const runs: Record<string, (host: string) => string[]> = {
     "skiff copy": (host) => [
       Deno.execPath(),
@@ -48,16 +81,63 @@ export async function benchCopyRound(
       `docker://${ref}`,
       `docker://${host}/${image.repo}:1`,
     ],
-    // POST for a session, then one PUT of the file with ?digest=, every blob at once
+    "deno fetch pipe": (host) => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      floor,
+      sourceHost,
+      host,
+      image.repo,
+      layers,
+    ],
+    "deno fetch pipe + sha256": (host) => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      floor,
+      "--hash",
+      sourceHost,
+      host,
+      image.repo,
+      layers,
+    ],
+    "skiff push": (host) => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      cli,
+      "push",
+      "-q",
+      "--store",
+      stores.skiff,
+      ref,
+      `${host}/${image.repo}:1`,
+    ],
+    "skopeo push": (host) => [
+      "skopeo",
+      "copy",
+      "-q",
+      "--dest-tls-verify=false",
+      `oci:${stores.oci}:1`,
+      `docker://${host}/${image.repo}:1`,
+    ],
+    // POST for a session, then one PUT of the file with ?digest=, every blob at once; the file is
+    // streamed (-T: --data-binary @file reads it whole into memory first, and a 1 GiB one failed),
+    // and a PUT that fails fails the run (a bare `wait` would not say)
     "curl upload": (host) => [
       "bash",
       "-euc",
+      'pids=""\n' +
       image.layers.map((l) =>
         `( loc=$(curl -sf -D - -o /dev/null -X POST http://${host}/v2/${image.repo}/blobs/uploads/ ` +
         `| tr -d '\\r' | sed -n 's/^[Ll]ocation: //p'); ` +
         `curl -sf -o /dev/null -X PUT -H 'content-type: application/octet-stream' ` +
-        `--data-binary @${blobFile(storage, l.digest)} "$loc&digest=${l.digest}" ) &`
-      ).join("\n") + "\nwait",
+        `-T ${blobFile(storage, l.digest)} "$loc&digest=${l.digest}" ) & pids="$pids $!"`
+      ).join("\n") + '\nfor p in $pids; do wait "$p"; done',
     ],
   };
   const names = Object.keys(runs);

@@ -2,6 +2,8 @@
 // connection breaks (a registry answers that with a Range request).
 
 import type { Descriptor } from "../oci/parse_manifest.ts";
+import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
+import type { DigestVerifier } from "../stream/digest_verifier.ts";
 import type { ImageSource } from "./image_source.ts";
 
 /** How many times a broken source stream is reopened for one blob. */
@@ -12,6 +14,11 @@ export const SOURCE_RESUMES = 5;
  * opened again from the bytes delivered so far, at most `resumes` times. `onResume` is told the
  * offset each time. Never more than `descriptor.size` bytes are passed on by the reopened streams
  * beyond what the verifier downstream would refuse anyway.
+ *
+ * With a `verifier`, the bytes are checked here, in the same stream (one stage less than a
+ * `DigestVerifyStream` behind it, for every piece of every blob): a piece that would pass the
+ * size errors the stream and is not passed on, and the stream ends normally only when the
+ * digest and size matched; otherwise it errors instead of closing.
  */
 export function resumableBlob(
   source: ImageSource,
@@ -19,6 +26,7 @@ export function resumableBlob(
   signal: AbortSignal | undefined,
   onResume?: (offset: number, reason: string) => void,
   resumes = SOURCE_RESUMES,
+  verifier?: DigestVerifier,
 ): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let delivered = 0;
@@ -37,16 +45,18 @@ export function resumableBlob(
           if (!reader) await open();
           const { done, value } = await reader!.read();
           if (done) {
+            verifier?.verify();
             controller.close();
             return;
           }
+          verifier?.update(value);
           delivered += value.byteLength;
           controller.enqueue(value);
           return;
         } catch (error) {
           reader?.cancel().catch(() => {});
           reader = undefined;
-          if (signal?.aborted || left <= 0 || !isBreak(error)) throw error;
+          if (isMismatch(error) || signal?.aborted || left <= 0 || !isBreak(error)) throw error;
           left--;
           onResume?.(delivered, (error as Error).message);
         }
@@ -56,6 +66,11 @@ export function resumableBlob(
       await reader?.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
+}
+
+/** The verifier's refusal: the content is wrong, reading it again would not help. */
+function isMismatch(error: unknown): boolean {
+  return error instanceof DigestMismatchError || error instanceof SizeMismatchError;
 }
 
 /** A broken connection (worth reopening), as opposed to an answer (a 404, a bad range). */

@@ -14,7 +14,7 @@ import {
   parseManifest,
   type Platform,
 } from "../oci/parse_manifest.ts";
-import { DigestVerifyStream } from "../stream/digest_verify_stream.ts";
+import { DigestVerifier } from "../stream/digest_verifier.ts";
 import { runBounded } from "./run_bounded.ts";
 import { resumableBlob } from "./_resumable_blob.ts";
 import type { ImageDestination } from "./image_destination.ts";
@@ -195,9 +195,18 @@ export async function copyImage(
     }
     emit({ type: "blob-start", digest: d.digest, kind: blob.kind, size: d.size, offset: 0 });
     for (let restarts = 0;; restarts++) {
-      const content = resumableBlob(source, d, jobSignal, (offset, reason) => {
-        options.onDebug?.(`source broke at ${offset} of ${d.digest} (${reason}); resuming`);
-      }).pipeThrough(new DigestVerifyStream(d, { what: `blob ${d.digest} from ${source.name}` }));
+      // verified in the source's own stream: a mismatch errors it before it can end
+      const verifier = new DigestVerifier(d, { what: `blob ${d.digest} from ${source.name}` });
+      const content = resumableBlob(
+        source,
+        d,
+        jobSignal,
+        (offset, reason) => {
+          options.onDebug?.(`source broke at ${offset} of ${d.digest} (${reason}); resuming`);
+        },
+        undefined,
+        verifier,
+      );
       let written;
       try {
         written = await destination.writeBlob(d, content, {
