@@ -65,24 +65,40 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     const url = new URL(request.url);
     const what = `Cannot ${request.method} ${url.origin}${url.pathname}`;
     const deadline = new AbortController();
-    // AbortSignal.timeout, not setTimeout: it keeps no process alive and costs nothing to start
-    // (Deno's first setTimeout loads its timers, ~3.5 ms of a warm re-pull); one watch per
-    // period, re-armed for what is left when bytes came meanwhile
+    // AbortSignal.timeout, not setTimeout: it costs nothing to start (Deno's first setTimeout
+    // loads its timers, ~3.5 ms of a warm re-pull). One watch at a time, re-armed for what is
+    // left when bytes came meanwhile, and only while something waits: the headers, or a read of
+    // the body. Its listener is removed once the request is over, since a pending listener keeps
+    // the process alive until the deadline (a library caller's script would linger 30 s); a body
+    // nobody reads any more arms nothing.
     let last = Date.now();
     let phase: "headers" | "body" | "done" = "headers";
     let reading = false; // a body only stalls while it is being read: a busy consumer is no stall
+    let armed: AbortSignal | undefined;
     const watch = (ms: number) => {
-      AbortSignal.timeout(ms).addEventListener("abort", check, { once: true });
+      armed = AbortSignal.timeout(ms);
+      armed.addEventListener("abort", check, { once: true });
     };
     const check = () => {
+      armed = undefined;
       if (phase === "done") return;
-      if (phase === "body" && !reading) last = Date.now();
+      if (phase === "body" && !reading) return; // the next read arms it again
       const idle = Date.now() - last;
       if (idle < timeout) return watch(timeout - idle);
       const why = phase === "headers"
         ? `no response within ${formatDuration(timeout)}`
         : `the response stopped for ${formatDuration(timeout)}`;
       deadline.abort(new ResponseTimeoutError(`${what}: ${why}`));
+    };
+    const startRead = () => {
+      reading = true;
+      last = Date.now();
+      if (!armed) watch(timeout);
+    };
+    const finish = () => {
+      phase = "done";
+      armed?.removeEventListener("abort", check);
+      armed = undefined;
     };
     watch(timeout);
     const signal = AbortSignal.any([request.signal, deadline.signal]);
@@ -91,17 +107,17 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     try {
       res = await next(new Request(request, { signal }));
     } catch (error) {
-      phase = "done";
+      finish();
       throw timedOut() ? deadline.signal.reason : error;
     }
     if (!res.body) {
-      phase = "done";
+      finish();
       return res;
     }
     phase = "body";
     last = Date.now();
     const fail = (error: unknown) => {
-      phase = "done";
+      finish();
       return timedOut() ? deadline.signal.reason : error;
     };
     let body: ReadableStream<Uint8Array>;
@@ -123,8 +139,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
           const view = request.view!;
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
-            reading = true;
-            last = Date.now();
+            startRead();
             r = await inner.read(
               new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength),
             );
@@ -134,7 +149,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
             throw fail(error);
           }
           if (r.done) {
-            phase = "done";
+            finish();
             controller.close();
             if (r.value) request.respondWithNewView(r.value.subarray(0, 0));
             else request.respond(0);
@@ -143,7 +158,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
           request.respondWithNewView(r.value);
         },
         cancel(reason) {
-          phase = "done";
+          finish();
           return inner.cancel(reason);
         },
       });
@@ -153,8 +168,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
         async pull(controller) {
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
-            reading = true;
-            last = Date.now();
+            startRead();
             r = await reader.read();
             reading = false;
             last = Date.now();
@@ -162,14 +176,14 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
             throw fail(error);
           }
           if (r.done) {
-            phase = "done";
+            finish();
             controller.close();
             return;
           }
           controller.enqueue(r.value);
         },
         cancel(reason) {
-          phase = "done";
+          finish();
           return reader.cancel(reason);
         },
       }, { highWaterMark: 0 });
