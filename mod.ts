@@ -152,7 +152,7 @@ export type { ApplyLayerOptions, SinkFactory, SinkImage, UnpackSink } from "./li
 export { DirectorySink, type DirectorySinkOptions } from "./lib/unpack/directory_sink.ts";
 export { type TarOutput, TarSink, type TarSinkOptions } from "./lib/unpack/tar_sink.ts";
 export { DiskImageSink, type DiskImageSinkOptions } from "./lib/unpack/disk_image_sink.ts";
-export type { BlobWritten, BlobWrittenListener } from "./lib/pull/download_blob.ts";
+export type { BlobWritten, BlobWrittenListener } from "./lib/image/blob_written.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { parseRepository } from "./lib/reference/parse_repository.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";
