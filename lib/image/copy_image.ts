@@ -58,6 +58,13 @@ export interface CopyImageOptions {
    */
   subset?: "rewrite" | "keep";
   /**
+   * Layers of a foreign media type with `urls` (Windows bases): `"skip"` them (a registry
+   * destination does not need them), or `"copy"` them from the source like any other (a store
+   * needs every layer to unpack).
+   * @default {"skip"}
+   */
+  foreignLayers?: "skip" | "copy";
+  /**
    * Told the manifests to copy once they are read, before any blob; it may refuse the plan by
    * throwing.
    * @default {undefined}
@@ -198,6 +205,7 @@ export async function copyImage(
     resolved,
     options.platforms ?? "all",
     options.subset ?? "rewrite",
+    options.foreignLayers ?? "skip",
     request,
   );
   await options.onPlanned?.({
@@ -228,9 +236,7 @@ export async function copyImage(
   const copyBlob = async (blob: PlannedBlob, jobSignal: AbortSignal) => {
     const d = blob.descriptor;
     const opts = { signal: jobSignal };
-    if (
-      await destination.hasBlob(d, { ...opts, kind: blob.kind === "config" ? "config" : "layer" })
-    ) {
+    if (await destination.hasBlob(d, { ...opts, kind: blob.kind })) {
       counts.existing++;
       emit(done(blob, 0, true));
       if (blobPath) {
@@ -361,6 +367,7 @@ async function planCopy(
   resolved: { descriptor: Descriptor; bytes: Uint8Array },
   platforms: "all" | readonly Platform[],
   subset: "rewrite" | "keep",
+  foreignLayers: "skip" | "copy",
   request: { signal?: AbortSignal },
 ): Promise<Plan> {
   const manifests: PlannedManifest[] = [];
@@ -373,7 +380,8 @@ async function planCopy(
       copied.push(formatPlatform(descriptor.platform));
     }
     const add = (d: Descriptor, kind: BlobKind) => {
-      if (kind === "layer" && FOREIGN.has(d.mediaType) && d.urls?.length) return;
+      const foreign = kind === "layer" && FOREIGN.has(d.mediaType) && d.urls?.length;
+      if (foreign && foreignLayers === "skip") return;
       if (!blobs.has(d.digest)) blobs.set(d.digest, { descriptor: plain(d), kind });
     };
     add(image.config, "config");

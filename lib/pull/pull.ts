@@ -293,6 +293,7 @@ export async function pull(
   const copied = await copyImage(source, ref.identifier, destination, {
     platforms: multi ? platforms : [want!],
     subset: "keep",
+    foreignLayers: "copy",
     jobs,
     onPlanned,
     ...(beforeLayers ? { beforeLayers } : {}),
