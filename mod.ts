@@ -119,16 +119,25 @@ export {
 export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
 export { LayoutImageDestination } from "./lib/store/layout_image_destination.ts";
 export { WriteLostError } from "./lib/image/write_lost_error.ts";
-export { copyImage, type CopyImageOptions, type CopyImageResult } from "./lib/image/copy_image.ts";
+export {
+  type CopiedManifest,
+  copyImage,
+  type CopyImageOptions,
+  type CopyImageResult,
+  type CopyPlan,
+} from "./lib/image/copy_image.ts";
 export type {
   BlobLocation,
   BlobReadOptions,
   ImageSource,
+  OpenedBlob,
   ResolvedRoot,
   SourceRequestOptions,
 } from "./lib/image/image_source.ts";
 export type {
+  BlobIngest,
   DestinationRequestOptions,
+  HasBlobOptions,
   ImageDestination,
   WriteBlobOptions,
   WrittenBlob,

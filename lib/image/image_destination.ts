@@ -32,7 +32,11 @@ export interface BlobIngest {
   readonly path: string;
   /** `true` when the blob was committed already (by another copy) when this was opened. */
   readonly complete: boolean;
-  /** @returns How many bytes it holds. */
+  /**
+   * Tells how much partial data there is.
+   *
+   * @returns How many bytes it holds.
+   */
   length(): Promise<number>;
   /**
    * Feeds the bytes it holds into `hash`.
