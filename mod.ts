@@ -128,16 +128,25 @@ export {
 export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
 export { LayoutImageDestination } from "./lib/store/layout_image_destination.ts";
 export { WriteLostError } from "./lib/image/write_lost_error.ts";
-export { copyImage, type CopyImageOptions, type CopyImageResult } from "./lib/image/copy_image.ts";
+export {
+  type CopiedManifest,
+  copyImage,
+  type CopyImageOptions,
+  type CopyImageResult,
+  type CopyPlan,
+} from "./lib/image/copy_image.ts";
 export type {
   BlobLocation,
   BlobReadOptions,
   ImageSource,
+  OpenedBlob,
   ResolvedRoot,
   SourceRequestOptions,
 } from "./lib/image/image_source.ts";
 export type {
+  BlobIngest,
   DestinationRequestOptions,
+  HasBlobOptions,
   ImageDestination,
   WriteBlobOptions,
   WrittenBlob,
@@ -161,7 +170,7 @@ export type { ApplyLayerOptions, SinkFactory, SinkImage, UnpackSink } from "./li
 export { DirectorySink, type DirectorySinkOptions } from "./lib/unpack/directory_sink.ts";
 export { type TarOutput, TarSink, type TarSinkOptions } from "./lib/unpack/tar_sink.ts";
 export { DiskImageSink, type DiskImageSinkOptions } from "./lib/unpack/disk_image_sink.ts";
-export type { BlobWritten, BlobWrittenListener } from "./lib/pull/download_blob.ts";
+export type { BlobWritten, BlobWrittenListener } from "./lib/image/blob_written.ts";
 export { parseReference, Reference } from "./lib/reference/parse_reference.ts";
 export { parseRepository } from "./lib/reference/parse_repository.ts";
 export { type Digest, type DigestAlgorithm, parseDigest } from "./lib/reference/parse_digest.ts";

@@ -14,7 +14,7 @@ import {
   parseManifest,
   type Platform,
 } from "../oci/parse_manifest.ts";
-import { DigestVerifier } from "../stream/digest_verifier.ts";
+import type { BlobWrittenListener } from "./blob_written.ts";
 import { runBounded } from "./run_bounded.ts";
 import { resumableBlob } from "./_resumable_blob.ts";
 import type { ImageDestination } from "./image_destination.ts";
@@ -56,6 +56,63 @@ export interface CopyImageOptions {
   onProgress?: ProgressListener;
   /** Diagnostic lines: resumes, mounts. */
   onDebug?: (line: string) => void;
+  /**
+   * What a subset of an index's platforms (a list of more than one) makes the root: `"rewrite"`
+   * (the index rewritten to list them and their attestations: a new digest), or `"keep"` (the
+   * index as it is, with only those platforms' manifests copied: a store keeps some platforms of
+   * an index under its exact bytes).
+   * @default {"rewrite"}
+   */
+  subset?: "rewrite" | "keep";
+  /**
+   * Layers of a foreign media type with `urls` (Windows bases): `"skip"` them (a registry
+   * destination does not need them), or `"copy"` them from the source like any other (a store
+   * needs every layer to unpack).
+   * @default {"skip"}
+   */
+  foreignLayers?: "skip" | "copy";
+  /**
+   * Told the manifests to copy once they are read, before any blob; it may refuse the plan by
+   * throwing.
+   * @default {undefined}
+   */
+  onPlanned?: (plan: CopyPlan) => void | Promise<void>;
+  /**
+   * Run once every config is copied, before any layer (the configs then go first); it may stop
+   * the copy by throwing (a platform check that needs the config).
+   * @default {undefined}
+   */
+  beforeLayers?: () => Promise<void>;
+  /**
+   * Milliseconds without a byte after which a source read into a destination that keeps partial
+   * data ({@linkcode ImageDestination.openIngest}) is aborted and resumed.
+   * @default {30000}
+   */
+  stallTimeout?: number;
+  /**
+   * Told how much of each blob is on disk, for a destination with
+   * {@linkcode ImageDestination.openIngest} (blobs it has already: committed at once).
+   * @default {undefined}
+   */
+  onWritten?: BlobWrittenListener;
+}
+
+/** A manifest the copy writes: its descriptor and exact bytes. */
+export interface CopiedManifest {
+  /** Its descriptor (an index entry's, with its platform, or the root's). */
+  descriptor: Descriptor;
+  /** Its exact bytes. */
+  bytes: Uint8Array;
+}
+
+/** What a copy will write (see {@linkcode CopyImageOptions.onPlanned}). */
+export interface CopyPlan {
+  /** Every manifest, children first. */
+  manifests: readonly CopiedManifest[];
+  /** The root (last of `manifests`). */
+  root: CopiedManifest;
+  /** The root's relation to the source's (see {@linkcode CopyImageResult.root}). */
+  relation: CopyImageResult["root"];
 }
 
 /** What {@linkcode copyImage} did. */
@@ -83,10 +140,7 @@ export interface CopyImageResult {
   bytesResent: number;
 }
 
-interface PlannedManifest {
-  descriptor: Descriptor;
-  bytes: Uint8Array;
-}
+type PlannedManifest = CopiedManifest;
 
 interface PlannedBlob {
   descriptor: Descriptor;
@@ -151,15 +205,22 @@ export async function copyImage(
     reference: `${source.name}${ref.includes(":") ? "@" : ":"}${ref}`,
     digest: resolved.descriptor.digest,
     mediaType: resolved.descriptor.mediaType,
-    local: false,
+    local: resolved.local ?? false,
   });
   const plan = await planCopy(
     source,
     resolved,
     options.platforms ?? "all",
     options.absent ?? new Set(),
+    options.subset ?? "rewrite",
+    options.foreignLayers ?? "skip",
     request,
   );
+  await options.onPlanned?.({
+    manifests: plan.manifests,
+    root: plan.root,
+    relation: plan.relation,
+  });
   for (const m of plan.manifests) {
     const parsed = parseManifest(m.bytes, m.descriptor.mediaType);
     if (parsed.kind !== "manifest") continue;
@@ -179,12 +240,21 @@ export async function copyImage(
   const from = source.location;
   const mountable = from !== undefined && destination.canMount?.(from) === true &&
     destination.mountBlob !== undefined;
-  await runBounded([...plan.blobs.values()], options.jobs ?? 4, async (blob, jobSignal) => {
+  const blobPath = destination.blobPath?.bind(destination);
+  const copyBlob = async (blob: PlannedBlob, jobSignal: AbortSignal) => {
     const d = blob.descriptor;
     const opts = { signal: jobSignal };
-    if (await destination.hasBlob(d, opts)) {
+    if (await destination.hasBlob(d, { ...opts, kind: blob.kind })) {
       counts.existing++;
       emit(done(blob, 0, true));
+      if (blobPath) {
+        options.onWritten?.({
+          digest: d.digest,
+          path: blobPath(d.digest),
+          bytes: d.size,
+          committed: true,
+        });
+      }
       return;
     }
     if (mountable && await destination.mountBlob!(d, from!, opts)) {
@@ -193,6 +263,31 @@ export async function copyImage(
       emit(done(blob, 0, true));
       return;
     }
+    if (destination.openIngest) {
+      // a destination that keeps partial data: resumed into, verified, committed (the store)
+      const { ingestBlob } = await import("./_ingest_blob.ts");
+      const ingest = await destination.openIngest(d, opts);
+      const had = ingest.complete;
+      bytesSent += await ingestBlob(
+        {
+          source,
+          blobPath: blobPath ?? (() => ingest.path),
+          signal: jobSignal,
+          onProgress: emit,
+          stallTimeout: options.stallTimeout,
+          onDebug: options.onDebug,
+          onWritten: options.onWritten,
+        },
+        ingest,
+        d,
+        blob.kind,
+      );
+      if (had) counts.existing++;
+      else counts.copied++;
+      return;
+    }
+    // loaded only when a blob is streamed: its hash (node:crypto) costs ~17 ms at start-up
+    const { DigestVerifier } = await import("../stream/digest_verifier.ts");
     emit({ type: "blob-start", digest: d.digest, kind: blob.kind, size: d.size, offset: 0 });
     for (let restarts = 0;; restarts++) {
       // verified in the source's own stream: a mismatch errors it before it can end
@@ -228,7 +323,16 @@ export async function copyImage(
       emit(done(blob, written.sent, false));
       return;
     }
-  }, signal);
+  };
+  const blobs = [...plan.blobs.values()];
+  const jobs = options.jobs ?? 4;
+  if (options.beforeLayers) {
+    await runBounded(blobs.filter((b) => b.kind === "config"), jobs, copyBlob, signal);
+    await options.beforeLayers();
+    await runBounded(blobs.filter((b) => b.kind !== "config"), jobs, copyBlob, signal);
+  } else {
+    await runBounded(blobs, jobs, copyBlob, signal);
+  }
 
   for (const m of plan.manifests) {
     signal?.throwIfAborted();
@@ -280,6 +384,8 @@ async function planCopy(
   resolved: { descriptor: Descriptor; bytes: Uint8Array },
   platforms: "all" | readonly Platform[],
   absent: ReadonlySet<string>,
+  subset: "rewrite" | "keep",
+  foreignLayers: "skip" | "copy",
   request: { signal?: AbortSignal },
 ): Promise<Plan> {
   const manifests: PlannedManifest[] = [];
@@ -292,7 +398,8 @@ async function planCopy(
       copied.push(formatPlatform(descriptor.platform));
     }
     const add = (d: Descriptor, kind: BlobKind) => {
-      if (kind === "layer" && FOREIGN.has(d.mediaType) && d.urls?.length) return;
+      const foreign = kind === "layer" && FOREIGN.has(d.mediaType) && d.urls?.length;
+      if (foreign && foreignLayers === "skip") return;
       if (!blobs.has(d.digest)) blobs.set(d.digest, { descriptor: plain(d), kind });
     };
     add(image.config, "config");
@@ -346,6 +453,18 @@ async function planCopy(
       platforms: copied,
       root: manifests[manifests.length - 1]!,
       relation: "platform",
+    };
+  }
+  if (subset === "keep") {
+    // the index as it is; only the chosen platforms' manifests (no attestations) under it
+    for (const entry of chosen) await walk(entry, await source.manifest(entry, request), 1);
+    manifests.push({ descriptor: rootDescriptor, bytes: resolved.bytes });
+    return {
+      manifests,
+      blobs,
+      platforms: copied,
+      root: manifests[manifests.length - 1]!,
+      relation: "same",
     };
   }
   const keep = new Set(chosen.map((d) => d.digest));

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Hash } from "node:crypto";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { BlobLocation } from "./image_source.ts";
 
@@ -11,6 +12,54 @@ import type { BlobLocation } from "./image_source.ts";
 export interface DestinationRequestOptions {
   /** Aborts the call. */
   signal?: AbortSignal;
+}
+
+/** Options for {@linkcode ImageDestination.hasBlob}. */
+export interface HasBlobOptions extends DestinationRequestOptions {
+  /**
+   * What the blob is to the image: a destination may re-verify small blobs (a config) it has.
+   * @default {"layer"}
+   */
+  kind?: "config" | "layer";
+}
+
+/**
+ * A partial blob a destination keeps between attempts (a store's ingest file): the engine resumes
+ * into it, hashing what is there first, and commits it once the whole blob verified.
+ */
+export interface BlobIngest {
+  /** The file that holds the bytes so far. */
+  readonly path: string;
+  /** `true` when the blob was committed already (by another copy) when this was opened. */
+  readonly complete: boolean;
+  /**
+   * Tells how much partial data there is.
+   *
+   * @returns How many bytes it holds.
+   */
+  length(): Promise<number>;
+  /**
+   * Feeds the bytes it holds into `hash`.
+   *
+   * @param hash A hash of the blob's algorithm.
+   * @param signal Aborts the read.
+   * @returns How many bytes were hashed.
+   */
+  rehash(hash: Hash, signal?: AbortSignal): Promise<number>;
+  /**
+   * Appends bytes (writes run in order; the chunk may be reused once the promise settles).
+   *
+   * @param chunk The bytes.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Drops every byte (the blob starts over). */
+  truncate(): Promise<void>;
+  /** Makes the verified blob the destination's (durably). */
+  commit(): Promise<void>;
+  /** Deletes the partial data. */
+  remove(): Promise<void>;
+  /** Releases it; partial data stays for the next attempt. */
+  close(): void;
 }
 
 /** Options for {@linkcode ImageDestination.writeBlob}. */
@@ -58,7 +107,7 @@ export interface ImageDestination {
    * @param options Abort signal.
    * @returns `true` when it is there, with that size.
    */
-  hasBlob(descriptor: Descriptor, options?: DestinationRequestOptions): Promise<boolean>;
+  hasBlob(descriptor: Descriptor, options?: HasBlobOptions): Promise<boolean>;
   /**
    * Tells whether blobs kept at `from` can be mounted instead of copied (same registry).
    *
@@ -93,6 +142,24 @@ export interface ImageDestination {
     content: ReadableStream<Uint8Array>,
     options?: WriteBlobOptions,
   ): Promise<WrittenBlob>;
+  /**
+   * Opens the partial data of a blob, for a destination that keeps it between attempts and
+   * processes (a store). The engine then reads the source from where that data ends, verifies
+   * the whole blob (what was there and what came), and commits it; without this method the
+   * engine uses {@linkcode ImageDestination.writeBlob}.
+   *
+   * @param descriptor The blob.
+   * @param options Abort signal.
+   * @returns The partial blob, locked for this copy; close it when done.
+   */
+  openIngest?(descriptor: Descriptor, options?: DestinationRequestOptions): Promise<BlobIngest>;
+  /**
+   * Where a committed blob is, for a consumer that reads blobs as they land.
+   *
+   * @param digest The blob.
+   * @returns Its path.
+   */
+  blobPath?(digest: string): string;
   /**
    * Stores a manifest or index (everything it refers to is there already), by digest, and by
    * `tag` when given (the name: written last).

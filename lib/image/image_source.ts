@@ -20,6 +20,12 @@ export interface ResolvedRoot {
   descriptor: Descriptor;
   /** The exact bytes, verified against `descriptor.digest`. */
   bytes: Uint8Array;
+  /**
+   * `true` when the bytes came from a copy the destination has (a re-pull into a store), for
+   * the `resolved` progress event.
+   * @default {false}
+   */
+  local?: boolean;
 }
 
 /** Options for the calls of an {@linkcode ImageSource}. */
@@ -35,6 +41,17 @@ export interface BlobReadOptions extends SourceRequestOptions {
    * @default {0}
    */
   offset?: number;
+}
+
+/** What {@linkcode ImageSource.openBlob} opened: a body, and where in the blob it starts. */
+export interface OpenedBlob {
+  /** The bytes from `offset` to the end of the blob. */
+  body: ReadableStream<Uint8Array>;
+  /**
+   * Where `body` starts: the offset asked for, or 0 when the source could only start over (a
+   * registry that ignores `Range`, or answers 416).
+   */
+  offset: number;
 }
 
 /**
@@ -86,4 +103,23 @@ export interface ImageSource {
    * @returns The bytes from `offset` to the end.
    */
   blob(descriptor: Descriptor, options?: BlobReadOptions): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Opens a blob from an offset, or from its start when the source cannot start there (the body
+   * is then the whole blob, and `offset` says 0). For destinations that keep partial data and
+   * resume into it; without this method the engine uses {@linkcode ImageSource.blob}.
+   *
+   * @param descriptor The blob's descriptor.
+   * @param options Offset and abort signal.
+   * @returns The body and where it starts.
+   */
+  openBlob?(descriptor: Descriptor, options?: BlobReadOptions): Promise<OpenedBlob>;
+  /**
+   * Told that a blob it served failed (its bytes did not match, or the stream broke): the next
+   * request for it goes elsewhere when the source has another place to ask (a mirror).
+   *
+   * @param digest The blob.
+   * @returns `true` when what was served came from somewhere not to be trusted again for it
+   *   (then the bytes it sent are not kept), `false` otherwise.
+   */
+  distrust?(digest: string): boolean;
 }

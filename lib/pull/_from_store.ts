@@ -8,7 +8,7 @@ import type { Platform } from "../oci/parse_manifest.ts";
 import { hostPlatform } from "../oci/choose_platform.ts";
 import { resolveStoredImage } from "../store/resolve_stored_image.ts";
 import type { Store } from "../store/store.ts";
-import type { PullResult } from "./pull.ts";
+import type { PullResult } from "./pull_options.ts";
 import { cachedBlobEvent, manifestEvent } from "./_events.ts";
 
 /**

@@ -1,19 +1,25 @@
-// A pull of several platforms (a list, or all an index has): each platform is pulled as one
-// (same policies, mirrors, resume, healing), which names the index once a second platform is in;
-// with "all", the attestations come too and the index is the name's entry however many platforms
-// it lists.
+// A pull of several platforms (a list, or all an index has) is one engine run (lib/pull/pull.ts);
+// here: what the `platform` option asks for, and the answer from the store alone for the
+// policies "missing" and "never".
 
-import { copyImage } from "../image/copy_image.ts";
+import type { ProgressEvent } from "../progress/progress_event.ts";
 import type { Reference } from "../reference/parse_reference.ts";
-import { isAttestation, parsePlatform, parsePlatformList } from "../oci/choose_platform.ts";
-import { type Descriptor, parseManifest, type Platform } from "../oci/parse_manifest.ts";
-import { clientFor } from "../registry/remote_options.ts";
-import { RegistryImageSource } from "../registry/registry_image_source.ts";
+import {
+  choosePlatform,
+  isAttestation,
+  parsePlatform,
+  parsePlatformList,
+} from "../oci/choose_platform.ts";
+import {
+  type Descriptor,
+  type ImageIndex,
+  parseManifest,
+  type Platform,
+} from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
-import { LayoutImageDestination } from "../store/layout_image_destination.ts";
-import { nameImage } from "../store/name_image.ts";
-import { Store } from "../store/store.ts";
-import type { PulledPlatform, PullOptions, PullResult } from "./pull.ts";
+import { INDEX_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
+import { pullFromStore } from "./_from_store.ts";
+import type { PullOptions, PullResult } from "./pull_options.ts";
 
 /** The platforms a `platform` option asks for: one, a list, or all. */
 export function platformsOf(
@@ -28,79 +34,78 @@ export function platformsOf(
   return items.map((p) => typeof p === "string" ? parsePlatform(p) : p);
 }
 
-/** Pulls several platforms of `ref`; see {@linkcode pull}. */
-export async function pullPlatforms(
+/**
+ * Several platforms of `ref` from the store alone, when the index, every platform asked for
+ * (complete) and, with `"all"`, every other manifest the index lists are there; else `undefined`
+ * (policy "missing": the registry is asked) or {@linkcode ImageNotFoundError} (policy "never").
+ */
+export async function pullPlatformsFromStore(
   ref: Reference,
-  options: PullOptions,
-  platforms: "all" | Platform[],
-  pullOne: (ref: Reference, options: PullOptions) => Promise<PullResult>,
-): Promise<PullResult> {
+  store: Store,
+  platforms: "all" | Platform[] | undefined,
+  policy: "missing" | "never",
+  emit: (event: ProgressEvent) => void,
+): Promise<PullResult | undefined> {
   const name = ref.toString();
-  const store = options.store instanceof Store
-    ? options.store
-    : await Store.open(options.store ?? Store.defaultPath());
-  const policy = options.policy ?? "always";
-  const { index, descriptor } = await readIndex(ref, store, options, policy);
-  let wanted: Platform[];
-  if (platforms === "all") {
-    if (!index) {
-      // a single-platform image: all it has is itself
-      const { platform: _all, ...rest } = options;
-      const r = await pullOne(ref, { ...rest, store });
-      return {
-        ...r,
-        platforms: [{ platform: r.platform, digest: r.digest, storedDigest: r.storedDigest }],
-      };
+  const refuse = (why: string) => {
+    if (policy === "missing") return undefined;
+    throw new ImageNotFoundError(
+      "pull",
+      name,
+      store.path,
+      `${why}, and the pull policy "never" forbids the network`,
+    );
+  };
+  const stored = await storedIndex(store, name);
+  if (!stored) {
+    // a single-platform image stored under the name: "all" it has is itself
+    if (platforms === "all" && (await store.findImage(name))) {
+      const one = await pullFromStore(ref, store, undefined, () => {});
+      if (one && one.indexDigest === undefined) {
+        await pullFromStore(ref, store, undefined, emit);
+        return {
+          ...one,
+          platforms: [{
+            platform: one.platform,
+            digest: one.digest,
+            storedDigest: one.storedDigest,
+          }],
+        };
+      }
     }
-    wanted = index.manifests.filter((m) => m.platform && !isAttestation(m)).map((m) => m.platform!);
-  } else {
-    wanted = platforms;
+    return refuse(`its index is not in the store ${store.path}`);
   }
+  const { index, descriptor } = stored;
+  const wanted = platforms === "all" || platforms === undefined
+    ? index.manifests.filter((m) => m.platform && !isAttestation(m)).map((m) => m.platform!)
+    : platforms;
   const results: PullResult[] = [];
   for (const platform of wanted) {
-    const r = await pullOne(ref, { ...options, store, platform });
-    if (index && r.indexDigest !== descriptor!.digest) {
-      throw new Error(
-        `Cannot pull ${name}: it changed while its platforms were pulled (${
-          descriptor!.digest
-        }, then ${r.indexDigest ?? r.digest})`,
-      );
+    try {
+      choosePlatform(index, platform, name); // the index has it (else PlatformNotFoundError)
+    } catch (e) {
+      if (policy === "never") throw e;
+      return undefined; // the registry may have it (or says the same)
+    }
+    const r = await pullFromStore(ref, store, platform, () => {});
+    if (!r || r.indexDigest !== descriptor.digest) {
+      return refuse(`its platform ${JSON.stringify(platform)} is not complete in the store`);
     }
     results.push(r);
   }
-  if (platforms === "all" && index && descriptor) {
-    // attestations, and anything else the index lists without a platform: byte for byte
+  if (platforms === "all") {
+    // attestations, and anything else the index lists without a platform
     const rest = index.manifests.filter((m) => !m.platform || isAttestation(m));
-    const missing: Descriptor[] = [];
-    for (const m of rest) if (!(await store.hasBlob(m.digest, m.size))) missing.push(m);
-    if (missing.length > 0) {
-      if (policy === "never") {
-        throw new ImageNotFoundError(
-          "pull",
-          name,
-          store.path,
-          `its ${missing.length} attestation manifest(s) are not in the store ${store.path}, ` +
-            `and the pull policy "never" forbids the network`,
-        );
-      }
-      const source = new RegistryImageSource(await clientFor(ref, options), ref.repository);
-      const destination = await LayoutImageDestination.open(store, options.signal);
-      for (const m of missing) {
-        await copyImage(source, m.digest, destination, {
-          ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      }
+    let missing = 0;
+    for (const m of rest) if (!(await store.hasBlob(m.digest, m.size))) missing++;
+    if (missing > 0) {
+      return refuse(
+        `its ${missing} attestation manifest(s) are not in the store ${store.path}`,
+      );
     }
-    await nameImage(store, name, descriptor);
   }
+  for (const platform of wanted) await pullFromStore(ref, store, platform, emit);
   const first = results[0]!;
-  const images: PulledPlatform[] = results.map((r) => ({
-    platform: r.platform,
-    digest: r.digest,
-    storedDigest: r.storedDigest,
-  }));
-  if (!index || !descriptor) return { ...first, platforms: images };
   const named = await store.findImage(name);
   return {
     ...first,
@@ -109,67 +114,57 @@ export async function pullPlatforms(
     mediaType: descriptor.mediaType,
     indexDigest: descriptor.digest,
     platform: undefined,
-    bytesFetched: results.reduce((n, r) => n + r.bytesFetched, 0),
-    platforms: images,
+    bytesFetched: 0,
+    platforms: results.map((r) => ({
+      platform: r.platform,
+      digest: r.digest,
+      storedDigest: r.storedDigest,
+    })),
   };
 }
 
-/** The index `ref` points at: from the store with policies missing and never, else the registry. */
-async function readIndex(
-  ref: Reference,
+/** The index the name's entry is (or, for one platform stored, was chosen from), if stored. */
+async function storedIndex(
   store: Store,
-  options: PullOptions,
-  policy: string,
-) {
-  const name = ref.toString();
-  if (policy !== "always") {
-    const entry = await store.findImage(name);
-    if (entry) {
-      try {
-        const bytes = await store.readBlob(entry.digest, 4 * 1024 * 1024);
-        const parsed = parseManifest(bytes, entry.mediaType);
-        if (parsed.kind === "index") {
-          const descriptor = {
-            mediaType: parsed.mediaType,
-            digest: entry.digest,
-            size: bytes.byteLength,
+  name: string,
+): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
+  const entry = await store.findImage(name);
+  if (!entry) return undefined;
+  try {
+    const bytes = await store.readBlob(entry.digest, 4 * 1024 * 1024);
+    const parsed = parseManifest(bytes, entry.mediaType);
+    if (parsed.kind === "index") {
+      const from = entry.annotations?.["dev.skiff.source.digest"];
+      if (from && await store.hasBlob(from)) {
+        // a Docker list, named through its OCI conversion: the list itself is the index
+        const b = await store.readBlob(from, 4 * 1024 * 1024);
+        const p = parseManifest(b);
+        if (p.kind === "index") {
+          return {
+            index: p.index,
+            descriptor: { mediaType: p.mediaType, digest: from, size: b.byteLength },
           };
-          return { index: parsed.index, descriptor };
         }
-        // a single-platform entry chosen from an index: that index, when it is stored
-        const from = entry.annotations?.["dev.skiff.index.digest"];
-        if (from && await store.hasBlob(from)) {
-          const b = await store.readBlob(from, 4 * 1024 * 1024);
-          const p = parseManifest(b);
-          if (p.kind === "index") {
-            return {
-              index: p.index,
-              descriptor: { mediaType: p.mediaType, digest: from, size: b.byteLength },
-            };
-          }
-        }
-      } catch {
-        // damaged: the registry mends it (or "never" says it is not there)
+      }
+      return {
+        index: parsed.index,
+        descriptor: { mediaType: parsed.mediaType, digest: entry.digest, size: bytes.byteLength },
+      };
+    }
+    // a single-platform entry chosen from an index: that index, when it is stored
+    const from = entry.annotations?.[INDEX_DIGEST_ANNOTATION];
+    if (from && await store.hasBlob(from)) {
+      const b = await store.readBlob(from, 4 * 1024 * 1024);
+      const p = parseManifest(b);
+      if (p.kind === "index") {
+        return {
+          index: p.index,
+          descriptor: { mediaType: p.mediaType, digest: from, size: b.byteLength },
+        };
       }
     }
-    if (policy === "never") {
-      throw new ImageNotFoundError(
-        "pull",
-        name,
-        store.path,
-        `its index is not in the store ${store.path}, and the pull policy "never" forbids the network`,
-      );
-    }
+  } catch {
+    // damaged: the registry mends it (or "never" says it is not there)
   }
-  const client = await clientFor(ref, options);
-  const m = await client.getManifest(
-    ref.repository,
-    ref.identifier,
-    options.signal ? { signal: options.signal } : {},
-  );
-  if (m.kind !== "index") return { index: undefined, descriptor: undefined };
-  return {
-    index: m.index,
-    descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength },
-  };
+  return undefined;
 }

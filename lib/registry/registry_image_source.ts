@@ -9,6 +9,7 @@ import type {
   BlobLocation,
   BlobReadOptions,
   ImageSource,
+  OpenedBlob,
   ResolvedRoot,
   SourceRequestOptions,
 } from "../image/image_source.ts";
@@ -124,24 +125,74 @@ export class RegistryImageSource implements ImageSource {
     options: BlobReadOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
     const offset = options.offset ?? 0;
-    const res = await this.client.getBlob(this.repository, descriptor.digest, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(offset > 0 ? { offset } : {}),
+    const opened = await this.openBlob(descriptor, options);
+    return opened.offset === offset ? opened.body : opened.body.pipeThrough(skip(offset));
+  }
+
+  /**
+   * Opens a blob from an offset (`Range: bytes=N-`). A `206` must carry the matching
+   * `Content-Range`; a `200` (the registry ignored `Range`) is the whole blob, and a `416` is
+   * answered with a request for the whole blob: then the result's `offset` is 0.
+   *
+   * @param descriptor The blob.
+   * @param options Offset and abort signal.
+   * @returns The body and where it starts.
+   * @throws {Error} When the registry answers another range, or neither 200 nor 206.
+   * @throws {SizeMismatchError} When it announces more bytes than the blob has.
+   */
+  async openBlob(descriptor: Descriptor, options: BlobReadOptions = {}): Promise<OpenedBlob> {
+    const { digest, size } = descriptor;
+    const from = options.offset ?? 0;
+    const request = options.signal ? { signal: options.signal } : {};
+    let res = await this.client.getBlob(this.repository, digest, {
+      ...request,
+      ...(from > 0 ? { offset: from } : {}),
     });
-    const what = `blob ${descriptor.digest} from ${this.name}`;
-    if (!res.body || (res.status !== 200 && res.status !== 206)) {
-      await discard(res);
-      throw new Error(`Cannot read ${what}: status ${res.status} for the range from ${offset}`);
-    }
-    if (res.status === 206) {
-      const start = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1];
-      if (start === undefined || Number(start) !== offset) {
+    let start = 0;
+    if (from > 0 && res.status === 206) {
+      const range = res.headers.get("content-range");
+      const m = range ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range.trim()) : null;
+      const ok = m !== null && Number(m[1]) === from && Number(m[2]) === size - 1 &&
+        (m[3] === "*" || Number(m[3]) === size);
+      if (!ok) {
         await discard(res);
-        throw new Error(`Cannot read ${what}: asked for bytes from ${offset}, got another range`);
+        throw new Error(
+          `Cannot resume blob ${digest}: asked for bytes ${from}-, the server answered ` +
+            `Content-Range ${range === null ? "(none)" : `"${range}"`}`,
+        );
       }
-      return res.body;
+      start = from;
+    } else if (from > 0 && res.status === 416) {
+      // not satisfiable: the whole blob
+      await discard(res);
+      res = await this.client.getBlob(this.repository, digest, request);
     }
-    return offset === 0 ? res.body : res.body.pipeThrough(skip(offset));
+    if (res.status !== 200 && res.status !== 206) {
+      await discard(res);
+      throw new Error(`Cannot fetch blob ${digest}: unexpected status ${res.status}`);
+    }
+    const declared = res.headers.get("content-length");
+    if (declared !== null && /^\d+$/.test(declared) && Number(declared) > size - start) {
+      await discard(res);
+      throw new SizeMismatchError(
+        `blob ${digest}`,
+        size,
+        start + Number(declared),
+        "the server announced too many bytes",
+      );
+    }
+    if (!res.body) throw new SizeMismatchError(`blob ${digest}`, size, start);
+    return { body: res.body, offset: start };
+  }
+
+  /**
+   * Stops asking the mirror that served a blob for it (see `RegistrySource.distrust`).
+   *
+   * @param digest The blob whose bytes failed.
+   * @returns `true` when a mirror served it, `false` when the registry itself did.
+   */
+  distrust(digest: string): boolean {
+    return this.client.distrust?.(digest) ?? false;
   }
 }
 

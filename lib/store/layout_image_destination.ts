@@ -6,7 +6,9 @@
  */
 
 import type {
+  BlobIngest,
   DestinationRequestOptions,
+  HasBlobOptions,
   ImageDestination,
   WriteBlobOptions,
   WrittenBlob,
@@ -14,6 +16,9 @@ import type {
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { holdPullLock } from "./_locks.ts";
 import { REF_NAME_ANNOTATION, type Store } from "./store.ts";
+
+/** The largest config read whole (and so re-verified when present). */
+const CONFIG_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Writes images into a store. Holds the shared side of the store's gc lock from `open` until
@@ -41,6 +46,7 @@ export class LayoutImageDestination implements ImageDestination, Disposable {
   /** The store written to. */
   readonly store: Store;
   #lock: Disposable;
+  #damaged = new Set<string>();
 
   private constructor(store: Store, lock: Disposable) {
     this.store = store;
@@ -64,13 +70,46 @@ export class LayoutImageDestination implements ImageDestination, Disposable {
   }
 
   /**
-   * Tells whether the store has the blob with its size.
+   * Tells whether the store has the blob with its size. A config (small, read whole) is
+   * re-verified: a damaged copy is fetched again.
    *
    * @param descriptor The blob.
-   * @returns `true` when present.
+   * @param options What the blob is.
+   * @returns `true` when present (and, for a config, intact).
    */
-  hasBlob(descriptor: Descriptor): Promise<boolean> {
-    return this.store.hasBlob(descriptor.digest, descriptor.size);
+  async hasBlob(descriptor: Descriptor, options: HasBlobOptions = {}): Promise<boolean> {
+    if (options.kind === "config" && descriptor.size <= CONFIG_LIMIT) {
+      const state = await this.store.blobState(descriptor.digest, descriptor.size, CONFIG_LIMIT);
+      if (state === "damaged") this.#damaged.add(descriptor.digest);
+      return state === "intact";
+    }
+    return await this.store.hasBlob(descriptor.digest, descriptor.size);
+  }
+
+  /**
+   * Opens (and locks) the blob's ingest file, for the engine to resume into and commit: the
+   * partial data of an interrupted copy, by this process or another, is kept and continued.
+   *
+   * @param descriptor The blob.
+   * @returns The ingest; `complete` when another copy committed the blob meanwhile.
+   */
+  openIngest(descriptor: Descriptor): Promise<BlobIngest> {
+    if (this.#damaged.has(descriptor.digest)) {
+      // its file is there but wrong: fetched whole and put in its place (written beside it and
+      // renamed over it: there is never a moment without a file)
+      return Promise.resolve(new ReplacingIngest(this.store, descriptor));
+    }
+    return this.store.openIngest(descriptor.digest, descriptor.size);
+  }
+
+  /**
+   * The path of a blob in the store.
+   *
+   * @param digest The blob.
+   * @returns Its path under `blobs/`.
+   */
+  blobPath(digest: string): string {
+    return this.store.blobPath(digest);
   }
 
   /**
@@ -141,4 +180,54 @@ export class LayoutImageDestination implements ImageDestination, Disposable {
   [Symbol.dispose](): void {
     this.#lock[Symbol.dispose]();
   }
+}
+
+/** The ingest of a small blob whose stored copy is damaged: in memory, put over the copy. */
+class ReplacingIngest implements BlobIngest {
+  readonly path: string;
+  readonly complete = false;
+  #store: Store;
+  #digest: string;
+  #chunks: Uint8Array[] = [];
+
+  constructor(store: Store, descriptor: Descriptor) {
+    this.#store = store;
+    this.#digest = descriptor.digest;
+    this.path = store.blobPath(descriptor.digest);
+  }
+
+  length(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  rehash(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    this.#chunks.push(chunk.slice()); // the ring reuses its buffers
+    return Promise.resolve();
+  }
+
+  truncate(): Promise<void> {
+    this.#chunks = [];
+    return Promise.resolve();
+  }
+
+  async commit(): Promise<void> {
+    const bytes = new Uint8Array(this.#chunks.reduce((n, c) => n + c.byteLength, 0));
+    let at = 0;
+    for (const c of this.#chunks) {
+      bytes.set(c, at);
+      at += c.byteLength;
+    }
+    await this.#store.putBlob(this.#digest, bytes); // checks the digest, replaces the copy
+  }
+
+  remove(): Promise<void> {
+    this.#chunks = [];
+    return Promise.resolve();
+  }
+
+  close(): void {}
 }

@@ -1,7 +1,7 @@
 // The streaming unpack's view of a running pull: which blobs are on disk, how far, and a reader
 // that follows a blob's file while the download appends to it.
 
-import type { BlobWritten } from "../pull/download_blob.ts";
+import type { BlobWritten } from "../image/blob_written.ts";
 import type { ImageManifest } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 

@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
+import { FaultProxy } from "../_proxy.ts";
 import { mustRun, sha256 } from "../_images.ts";
 import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
@@ -260,6 +261,71 @@ Deno.test("pull of several platforms: the index is the name, each platform is in
       const bad = await skiff(["pull", "--store", store, "--platform", "linux/amd64,", multi]);
       assertEquals(bad.code, 2);
       assert(bad.stderr.includes("platform"), bad.stderr);
+    });
+  } finally {
+    await fx.stop();
+  }
+});
+
+Deno.test("pull of several platforms is one engine run: one resolve, each blob once", async (t) => {
+  const fx = await startFixture();
+  try {
+    await using proxy = FaultProxy.start(fx.registry.url);
+    const multi = `${proxy.host}/test/multi:1`;
+    const store = `${await tempDir()}/s`;
+    const gets = (from: number) =>
+      proxy.seen.slice(from).filter((r) => r.method === "GET").map((r) => r.path);
+    const count = (paths: string[]) => {
+      const n = new Map<string, number>();
+      for (const p of paths) n.set(p, (n.get(p) ?? 0) + 1);
+      return n;
+    };
+
+    await t.step("all: the layer two platforms share is fetched once", async () => {
+      const r = await pull(multi, { store, platform: "all" });
+      assertEquals(r.digest, fx.multi.digest);
+      const seen = count(gets(0));
+      const blobs = [...seen].filter(([p]) => p.includes("/blobs/"));
+      // every blob once: amd64's config and two layers, arm64's config (its layer is the shared
+      // base), the attestation's config and layer
+      assert(blobs.length > 0);
+      for (const [path, n] of blobs) assertEquals(n, 1, path);
+      const amd64 = JSON.parse(
+        await Deno.readTextFile(`${store}/blobs/sha256/${fx.amd64.digest.slice(7)}`),
+      );
+      const arm64 = JSON.parse(
+        await Deno.readTextFile(`${store}/blobs/sha256/${fx.arm64.digest.slice(7)}`),
+      );
+      const shared = arm64.layers[0].digest;
+      assertEquals(amd64.layers[0].digest, shared);
+      assertEquals(seen.get(`/v2/test/multi/blobs/${shared}`), 1);
+      // one resolve: the tag once, each manifest by digest once
+      assertEquals(seen.get("/v2/test/multi/manifests/1"), 1);
+      for (const d of [fx.amd64.digest, fx.arm64.digest, fx.attestation.digest]) {
+        assertEquals(seen.get(`/v2/test/multi/manifests/${d}`), 1, d);
+      }
+      const check = await checkStore(store);
+      assertEquals([check.corrupt, check.missing, check.ingest], [[], [], []]);
+    });
+
+    await t.step("again: one HEAD, nothing fetched, index.json untouched", async () => {
+      const before = proxy.seen.length;
+      const index = await Deno.readFile(`${store}/index.json`);
+      const r = await pull(multi, { store, platform: "all" });
+      assertEquals([r.digest, r.bytesFetched], [fx.multi.digest, 0]);
+      assertEquals(
+        proxy.seen.slice(before).map((s) => `${s.method} ${s.path}`),
+        ["HEAD /v2/test/multi/manifests/1"],
+      );
+      assertEquals(await Deno.readFile(`${store}/index.json`), index);
+    });
+
+    await t.step("a list after all: nothing fetched, every platform kept", async () => {
+      const before = proxy.seen.length;
+      const r = await pull(multi, { store, platform: "linux/arm64,linux/amd64" });
+      assertEquals(r.platforms?.map((p) => p.digest), [fx.arm64.digest, fx.amd64.digest]);
+      assertEquals(gets(before), []);
+      assertEquals((await listImages(store)).length, 2);
     });
   } finally {
     await fx.stop();
