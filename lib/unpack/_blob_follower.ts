@@ -3,7 +3,12 @@
 
 import type { BlobWritten } from "../pull/download_blob.ts";
 import type { ImageManifest } from "../registry/parse_manifest.ts";
-import type { Store } from "../store/store.ts";
+import type { BlobNotice } from "./sink.ts";
+
+/** Where a blob is once committed (a {@linkcode Store} is one). */
+export interface BlobPaths {
+  blobPath(digest: string): string;
+}
 
 interface BlobState {
   path: string;
@@ -19,14 +24,15 @@ interface BlobState {
  * that checks the state and then waits cannot miss one.
  */
 export class BlobFollower {
-  #store: Store;
+  #store: BlobPaths;
   #blobs = new Map<string, BlobState>();
   #wake = Promise.withResolvers<void>();
   #failure: { error: unknown } | undefined;
   #image = Promise.withResolvers<{ manifest: ImageManifest; digest: string }>();
   #ended = false;
+  #listeners = new Set<(notice: BlobNotice) => void>();
 
-  constructor(store: Store) {
+  constructor(store: BlobPaths) {
     this.#store = store;
     this.#image.promise.catch(() => {}); // read or not, a failure is reported through read()
   }
@@ -46,6 +52,40 @@ export class BlobFollower {
       version: (state?.version ?? 0) + 1,
     });
     this.#notify();
+    if (this.#listeners.size > 0) {
+      const notice: BlobNotice = { type: "written", ...event };
+      for (const listener of this.#listeners) listener(notice);
+    }
+  }
+
+  /**
+   * Forwards every notice to `listener` (a worker's own follower): the blobs' states so far
+   * first, then each new notice, synchronously.
+   *
+   * @param listener Called for every notice; must not throw.
+   * @returns Stops forwarding.
+   */
+  subscribe(listener: (notice: BlobNotice) => void): () => void {
+    for (const [digest, state] of this.#blobs) {
+      listener({
+        type: "written",
+        digest,
+        path: state.path,
+        bytes: state.bytes,
+        committed: state.committed,
+      });
+    }
+    if (this.#ended) listener(this.#endNotice());
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #endNotice(): BlobNotice {
+    const error = this.#failure?.error;
+    return error === undefined ? { type: "ended" } : {
+      type: "ended",
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
 
   /** The pull ended: with an error, or done (every blob committed). */
@@ -54,6 +94,7 @@ export class BlobFollower {
     if (error && !this.#failure) this.#failure = error;
     this.#image.reject(error?.error ?? new Error("Cannot unpack: the pull chose no manifest"));
     this.#notify();
+    for (const listener of this.#listeners) listener(this.#endNotice());
   }
 
   /** Resolves with the manifest once the pull chose it; rejects when the pull failed first. */

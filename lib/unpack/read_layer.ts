@@ -63,7 +63,7 @@ export interface ReadLayerOptions {
  * ```
  */
 export async function* readLayer(
-  store: Store,
+  store: Pick<Store, "blobPath">,
   layer: Descriptor,
   diffId: string,
   options: ReadLayerOptions = {},

@@ -21,7 +21,7 @@ import { type ImageConfig, parseImageConfig } from "../registry/parse_image_conf
 import type { ImageManifest, Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
 import { resolveStoredImage } from "../store/resolve_stored_image.ts";
-import type { SinkFactory, UnpackSink } from "./sink.ts";
+import type { BlobFeed, SinkFactory, UnpackSink } from "./sink.ts";
 
 /** Options for {@linkcode unpackImage}. */
 export interface UnpackImageOptions {
@@ -234,7 +234,7 @@ class Run {
     this.#check(image.manifest, image.config);
     const sink = await this.#sink(image);
     try {
-      await this.#applyAll(sink, image, () => undefined, async () => {});
+      await this.#applyAll(sink, image, () => undefined, async () => {}, undefined);
       await sink.finish();
       this.#signal?.throwIfAborted();
     } catch (e) {
@@ -290,6 +290,7 @@ class Run {
           const committed = await follower.settled(digest, this.#signal);
           if (!committed && follower.failure) throw follower.failure.error;
         },
+        follower,
       );
       // every blob verified and the name in index.json before the result appears
       image.digest = (await pulling).digest;
@@ -346,6 +347,7 @@ class Run {
     image: StoredImage,
     source: (digest: string) => AsyncIterable<Uint8Array> | undefined,
     explain: (digest: string) => Promise<void>,
+    feed: BlobFeed | undefined,
   ): Promise<void> {
     const signal = this.#signal;
     const layers = image.manifest.layers;
@@ -353,15 +355,32 @@ class Run {
     for (const [i, layer] of layers.entries()) {
       const before = { entries: sink.entries, bytes: sink.bytes };
       try {
-        const from = source(layer.digest);
-        const tar = counted(
-          this.#readLayer(this.#store, layer, diffIds[i]!, {
-            ...(signal ? { signal } : {}),
-            ...(from ? { source: from } : {}),
-          }),
-          this.#budget,
-        );
-        await sink.applyLayer(tar, signal ? { signal } : {});
+        const tar = (budget: { bytes: number; max: number }) => {
+          const from = source(layer.digest);
+          return counted(
+            this.#readLayer(this.#store, layer, diffIds[i]!, {
+              ...(signal ? { signal } : {}),
+              ...(from ? { source: from } : {}),
+            }),
+            budget,
+          );
+        };
+        if (feed && sink.applyBlob) {
+          // the sink reads the blob itself (DirectorySink: in a worker, off this thread, which
+          // keeps the pull's hashing and writes)
+          const before = this.#budget.bytes;
+          const n = await sink.applyBlob({
+            index: i,
+            layer,
+            diffId: diffIds[i]!,
+            path: this.#store.blobPath(layer.digest),
+            feed,
+            bytesBefore: before,
+            maxBytes: this.#budget.max,
+            tar: () => tar({ bytes: before, max: this.#budget.max }),
+          }, signal ? { signal } : {});
+          this.#budget.bytes = before + n;
+        } else await sink.applyLayer(tar(this.#budget), signal ? { signal } : {});
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
         await explain(layer.digest);

@@ -1,0 +1,119 @@
+// The applying side of the streaming unpack into a directory, in a worker thread: it follows the
+// blobs' files with its own BlobFollower (fed the pull's notices by the main thread), verifies and
+// decompresses each layer (readLayer) and writes it with a RootfsWriter into the sink's temporary
+// directory. The main thread keeps the pull (fetch, SHA-256, ingest writes); the two halves then
+// use both cores instead of taking turns on one. Protocol: lib/unpack/_worker_writer.ts.
+
+import { BlobFollower } from "./_blob_follower.ts";
+import { readLayer } from "./read_layer.ts";
+import { RootfsWriter } from "./rootfs_writer.ts";
+import type { ToWorker, WorkerCounters, WorkerError } from "./_worker_writer.ts";
+
+const READ_SIZE = 1024 * 1024;
+
+interface Port {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+}
+const port = globalThis as unknown as Port;
+
+let writer: RootfsWriter | undefined;
+const paths = new Map<string, string>();
+const follower = new BlobFollower({
+  blobPath: (digest) => {
+    const path = paths.get(digest);
+    if (path === undefined) throw new Error(`Cannot read blob ${digest}: not a layer of the image`);
+    return path;
+  },
+});
+/** Messages are handled one after the other (a layer, then the finish). */
+let queue = Promise.resolve();
+/** Aborts the request being handled (the main thread's abort message). */
+let current = new AbortController();
+
+function counters(): WorkerCounters {
+  return {
+    entries: writer?.entries ?? 0,
+    whiteouts: writer?.whiteouts ?? 0,
+    bytes: writer?.bytes ?? 0,
+    skippedDevices: writer?.skippedDevices ?? 0,
+  };
+}
+
+function serialize(e: unknown): WorkerError {
+  if (!(e instanceof Error)) return { name: "Error", message: String(e) };
+  const fields = e as Error & { expected?: unknown; actual?: unknown };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof fields.expected === "string" || typeof fields.expected === "number"
+      ? { expected: fields.expected }
+      : {}),
+    ...(typeof fields.actual === "string" || typeof fields.actual === "number"
+      ? { actual: fields.actual }
+      : {}),
+  };
+}
+
+port.onmessage = (event) => {
+  const message = event.data;
+  if (message.type === "notice") {
+    // synchronous, as on the main thread: a notice during a read wakes that reader's wait
+    const notice = message.notice;
+    if (notice.type === "written") follower.written(notice);
+    else {
+      follower.ended(
+        notice.error === undefined ? undefined : { error: new Error(notice.error) },
+      );
+    }
+    return;
+  }
+  if (message.type === "abort") {
+    current.abort(new Error("Cannot apply the layer: the unpack was aborted"));
+    return;
+  }
+  queue = queue.then(async () => {
+    current = new AbortController();
+    const signal = current.signal;
+    try {
+      if (message.type === "start") {
+        writer = new RootfsWriter(message.root, {
+          maxEntries: message.maxEntries,
+          ...(message.owners === undefined ? {} : { owners: message.owners }),
+        });
+        port.postMessage({ type: "ready" });
+      } else if (message.type === "layer") {
+        if (!writer) throw new Error("Cannot apply a layer: the worker was not started");
+        const { layer, diffId, path } = message;
+        paths.set(layer.digest, path);
+        const source = message.follow ? follower.read(layer.digest, READ_SIZE, signal) : undefined;
+        let tarBytes = 0;
+        const budget = message.maxBytes - message.bytesBefore;
+        const tar = (async function* () {
+          for await (
+            const chunk of readLayer({ blobPath: () => path }, layer, diffId, {
+              signal,
+              ...(source ? { source } : {}),
+            })
+          ) {
+            tarBytes += chunk.byteLength;
+            if (tarBytes > budget) {
+              throw new Error(
+                `more than ${message.maxBytes} uncompressed bytes (the maxBytes limit)`,
+              );
+            }
+            yield chunk;
+          }
+        })();
+        await writer.applyLayer(tar, { signal });
+        port.postMessage({ type: "done", tarBytes, counters: counters() });
+      } else if (message.type === "finish") {
+        if (!writer) throw new Error("Cannot finish: the worker was not started");
+        writer.finish();
+        port.postMessage({ type: "done", tarBytes: 0, counters: counters() });
+      }
+    } catch (e) {
+      port.postMessage({ type: "error", error: serialize(e), counters: counters() });
+    }
+  });
+};
