@@ -86,14 +86,18 @@ port.onmessage = (event) => {
         if (!writer) throw new Error("Cannot apply a layer: the worker was not started");
         const { layer, diffId, path } = message;
         paths.set(layer.digest, path);
+        // the download hashes these very bytes as it writes them: hashed again here only when
+        // that verdict does not cover them (a blob found in the store, a restart from zero)
+        const since = follower.restarts(layer.digest);
         const source = message.follow ? follower.read(layer.digest, READ_SIZE, signal) : undefined;
+        const verifiedByDownload = () => follower.verifiedSince(layer.digest, since);
         let tarBytes = 0;
         const budget = message.maxBytes - message.bytesBefore;
         const tar = (async function* () {
           for await (
             const chunk of readLayer({ blobPath: () => path }, layer, diffId, {
               signal,
-              ...(source ? { source } : {}),
+              ...(source ? { source, verifiedByDownload } : {}),
             })
           ) {
             tarBytes += chunk.byteLength;

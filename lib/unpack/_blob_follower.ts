@@ -16,7 +16,14 @@ interface BlobState {
   committed: boolean;
   /** Bumped on every notice: a reader that saw EOF re-reads when it moved meanwhile. */
   version: number;
+  /** Written by the pull (not found in the store): its commit means the pull verified it. */
+  downloaded: boolean;
+  /** Notices of fewer bytes than the one before: the download started over from zero. */
+  restarts: number;
 }
+
+/** A pull's notice, and (forwarded from another follower) whether the pull wrote the blob. */
+export type FollowedNotice = BlobWritten & { downloaded?: boolean };
 
 /**
  * Collects a pull's notices (manifest, bytes written, commits, its end) and wakes the readers
@@ -43,19 +50,51 @@ export class BlobFollower {
   }
 
   /** A blob's bytes landed (the pull's observer). */
-  written(event: BlobWritten): void {
+  written(event: FollowedNotice): void {
     const state = this.#blobs.get(event.digest);
-    this.#blobs.set(event.digest, {
+    const next: BlobState = {
       path: event.path,
       bytes: event.bytes,
       committed: event.committed || (state?.committed ?? false),
       version: (state?.version ?? 0) + 1,
-    });
+      downloaded: event.downloaded ?? ((state?.downloaded ?? false) || !event.committed),
+      restarts: (state?.restarts ?? 0) + (state && event.bytes < state.bytes ? 1 : 0),
+    };
+    this.#blobs.set(event.digest, next);
     this.#notify();
     if (this.#listeners.size > 0) {
-      const notice: BlobNotice = { type: "written", ...event };
+      const notice = this.#notice(event.digest, next);
       for (const listener of this.#listeners) listener(notice);
     }
+  }
+
+  #notice(digest: string, state: BlobState): BlobNotice {
+    const { path, bytes, committed, downloaded } = state;
+    return { type: "written", digest, path, bytes, committed, downloaded };
+  }
+
+  /**
+   * How many times the blob's download started over from zero so far (as the notices tell).
+   *
+   * @param digest The blob.
+   * @returns The count.
+   */
+  restarts(digest: string): number {
+    return this.#blobs.get(digest)?.restarts ?? 0;
+  }
+
+  /**
+   * Whether the pull verified the blob's bytes and none changed since `restarts` counted
+   * `since`: it committed a blob it wrote itself (one found in the store was verified by
+   * nobody), and never started over from zero in between.
+   *
+   * @param digest The blob.
+   * @param since What {@linkcode BlobFollower.restarts} said before the blob was read.
+   * @returns `true` when the bytes read are the verified ones.
+   */
+  verifiedSince(digest: string, since: number): boolean {
+    const state = this.#blobs.get(digest);
+    return state !== undefined && state.committed && state.downloaded && state.restarts === since;
   }
 
   /**
@@ -66,15 +105,7 @@ export class BlobFollower {
    * @returns Stops forwarding.
    */
   subscribe(listener: (notice: BlobNotice) => void): () => void {
-    for (const [digest, state] of this.#blobs) {
-      listener({
-        type: "written",
-        digest,
-        path: state.path,
-        bytes: state.bytes,
-        committed: state.committed,
-      });
-    }
+    for (const [digest, state] of this.#blobs) listener(this.#notice(digest, state));
     if (this.#ended) listener(this.#endNotice());
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

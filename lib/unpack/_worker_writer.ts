@@ -4,6 +4,7 @@
 
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import type { Descriptor } from "../registry/parse_manifest.ts";
+import { LayerChangedError } from "./layer_changed_error.ts";
 import type { BlobFeed, BlobNotice, LayerBlob } from "./sink.ts";
 
 /** Messages to the worker. */
@@ -51,7 +52,8 @@ function revive(e: WorkerError): Error {
     error = new DigestMismatchError("-", String(e.expected ?? ""), String(e.actual ?? ""));
   } else if (e.name === "SizeMismatchError") {
     error = new SizeMismatchError("-", Number(e.expected ?? 0), Number(e.actual ?? 0));
-  } else error = new Error();
+  } else if (e.name === "LayerChangedError") error = new LayerChangedError("-");
+  else error = new Error();
   error.message = e.message;
   return error;
 }

@@ -112,6 +112,8 @@ export type BlobNotice =
     bytes: number;
     /** Verified and renamed into `blobs/`. */
     committed: boolean;
+    /** Written by the pull, which verified it at the commit (not found in the store). */
+    downloaded: boolean;
   }
   | {
     type: "ended";

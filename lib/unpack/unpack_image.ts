@@ -21,6 +21,7 @@ import { type ImageConfig, parseImageConfig } from "../registry/parse_image_conf
 import type { ImageManifest, Platform } from "../registry/parse_manifest.ts";
 import { Store } from "../store/store.ts";
 import { resolveStoredImage } from "../store/resolve_stored_image.ts";
+import { LayerChangedError } from "./layer_changed_error.ts";
 import type { BlobFeed, SinkFactory, UnpackSink } from "./sink.ts";
 
 /** Options for {@linkcode unpackImage}. */
@@ -280,18 +281,31 @@ class Run {
       const image = { digest, storedDigest: digest, manifest, config };
       this.#check(manifest, config);
       sink = await this.#sink(image);
-      await this.#applyAll(
-        sink,
-        image,
-        (digest) => follower.read(digest, READ_SIZE, this.#signal),
-        async (digest) => {
-          // a layer that broke while it streamed: the download's verdict on the same bytes (a
-          // digest mismatch after its retry, say) is the cause to report, when there is one
-          const committed = await follower.settled(digest, this.#signal);
-          if (!committed && follower.failure) throw follower.failure.error;
-        },
-        follower,
-      );
+      try {
+        await this.#applyAll(
+          sink,
+          image,
+          (digest) => follower.read(digest, READ_SIZE, this.#signal),
+          async (digest) => {
+            // a layer that broke while it streamed: the download's verdict on the same bytes (a
+            // digest mismatch after its retry, say) is the cause to report, when there is one
+            const committed = await follower.settled(digest, this.#signal);
+            if (!committed && follower.failure) throw follower.failure.error;
+          },
+          follower,
+        );
+      } catch (e) {
+        if (!(e instanceof LayerChangedError)) throw e;
+        // a download started over under a layer applied without a hash of its own: what was
+        // applied is not known to be the verified bytes. Start over, from the store, once the
+        // pull verified every blob (a rare path: a server that ignores Range, a bad first copy)
+        const discarded = sink;
+        sink = undefined;
+        await discarded.abort?.();
+        image.digest = (await pulling).digest;
+        this.#budget.bytes = 0;
+        return { ...(await this.fromStore(image)), pulled: true };
+      }
       // every blob verified and the name in index.json before the result appears
       image.digest = (await pulling).digest;
       await sink.finish();
@@ -384,7 +398,10 @@ class Run {
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
         await explain(layer.digest);
-        if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) throw e;
+        if (
+          e instanceof DigestMismatchError || e instanceof SizeMismatchError ||
+          e instanceof LayerChangedError
+        ) throw e;
         const message = (e as Error).message.replace(/^Cannot /, "cannot ");
         throw new Error(
           `Cannot unpack ${this.#name}: layer ${i + 1} of ${layers.length} (${layer.digest}): ` +
