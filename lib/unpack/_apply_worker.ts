@@ -97,6 +97,7 @@ port.onmessage = (event) => {
           for await (
             const chunk of readLayer({ blobPath: () => path }, layer, diffId, {
               signal,
+              release: true, // RootfsWriter is done with a chunk when it asks for the next
               ...(source ? { source, verifiedByDownload } : {}),
             })
           ) {

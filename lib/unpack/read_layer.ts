@@ -38,6 +38,14 @@ export interface ReadLayerOptions {
    * @default {undefined: the blob is hashed here}
    */
   verifiedByDownload?: () => boolean;
+  /**
+   * Frees each read buffer and gzip output buffer as soon as it is consumed (`decompress()`'s
+   * `release`): for a consumer that is done with a chunk when it asks for the next and keeps no
+   * view of it (`RootfsWriter`). Garbage of 1 MiB buffers otherwise piles up to tens of MiB
+   * before the collector runs. A `source` must then yield buffers nobody else uses.
+   * @default {false}
+   */
+  release?: boolean;
 }
 
 /**
@@ -130,7 +138,9 @@ export async function* readLayer(
   const bytes = options.source && options.verifiedByDownload
     ? downloaded(options.source, options.verifiedByDownload)
     : blob();
-  for await (const chunk of decompress(bytes, compression)) {
+  // gzip only: the buffer hand-over that makes release safe is node:zlib's inflate stream's
+  const release = options.release === true && compression === "gzip";
+  for await (const chunk of decompress(bytes, compression, { release })) {
     hash.update(chunk);
     yield chunk;
   }
