@@ -167,6 +167,9 @@ export class BlobFollower {
     signal?: AbortSignal,
   ): AsyncGenerator<Uint8Array> {
     let file: Deno.FsFile | undefined;
+    /** A buffer a read at EOF left unused: the next read takes it (following a download live
+     * reaches EOF again and again, and each would leave 1 MiB of garbage). */
+    let spare: Uint8Array | undefined;
     try {
       for (;;) {
         signal?.throwIfAborted();
@@ -186,9 +189,13 @@ export class BlobFollower {
         for (;;) {
           signal?.throwIfAborted();
           // a fresh buffer each time: the decompressor may still hold the last one
-          const buffer = new Uint8Array(readSize);
+          const buffer = spare ?? new Uint8Array(readSize);
+          spare = undefined;
           const n = await file.read(buffer);
-          if (n === null || n === 0) break;
+          if (n === null || n === 0) {
+            spare = buffer;
+            break;
+          }
           yield buffer.subarray(0, n);
         }
         if (committed) return; // every byte was in the file before this read reached its end
