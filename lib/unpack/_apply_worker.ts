@@ -5,6 +5,7 @@
 // use both cores instead of taking turns on one. Protocol: lib/unpack/_worker_writer.ts.
 
 import { BlobFollower } from "./_blob_follower.ts";
+import { LayerChangedError } from "./layer_changed_error.ts";
 import { readLayer } from "./read_layer.ts";
 import { RootfsWriter } from "./rootfs_writer.ts";
 import type { ToWorker, WorkerCounters, WorkerError } from "./_worker_writer.ts";
@@ -110,7 +111,16 @@ port.onmessage = (event) => {
             yield chunk;
           }
         })();
-        await writer.applyLayer(tar, { signal });
+        try {
+          await writer.applyLayer(tar, { signal });
+        } catch (e) {
+          // bytes that changed under the read (a restart from zero) may break the decompressor
+          // or the tar before the blob's end: the restart, not its symptom, is the cause
+          if (source && !signal.aborted && follower.restarts(layer.digest) !== since) {
+            throw new LayerChangedError(layer.digest);
+          }
+          throw e;
+        }
         port.postMessage({ type: "done", tarBytes, counters: counters() });
       } else if (message.type === "finish") {
         if (!writer) throw new Error("Cannot finish: the worker was not started");

@@ -64,6 +64,8 @@ export interface WorkerWriterOptions {
   maxEntries: number;
   /** Owners and device nodes (the RootfsWriter's default when absent). */
   owners?: boolean;
+  /** The worker's module (tests give one that cannot load). */
+  module?: URL;
 }
 
 /** A RootfsWriter in a worker thread, applying layers from their blobs. */
@@ -107,7 +109,8 @@ export class WorkerWriter implements WorkerCounters {
   ): Promise<WorkerWriter | undefined> {
     let worker: Worker;
     try {
-      worker = new Worker(new URL("./_apply_worker.ts", import.meta.url).href, { type: "module" });
+      const module = options.module ?? new URL("./_apply_worker.ts", import.meta.url);
+      worker = new Worker(module.href, { type: "module" });
     } catch {
       return undefined;
     }
