@@ -29,8 +29,9 @@ const follower = new BlobFollower({
 });
 /** Messages are handled one after the other (a layer, then the finish). */
 let queue = Promise.resolve();
-/** Aborts the request being handled (the main thread's abort message). */
-let current = new AbortController();
+/** One per request received and not yet answered: the main thread's abort message aborts them
+ * all (also one still queued, which then stops at its first step). */
+const requests = new Set<AbortController>();
 
 function counters(): WorkerCounters {
   return {
@@ -70,13 +71,16 @@ port.onmessage = (event) => {
     return;
   }
   if (message.type === "abort") {
-    current.abort(new Error("Cannot apply the layer: the unpack was aborted"));
+    const reason = new Error("Cannot apply the layer: the unpack was aborted");
+    for (const request of requests) request.abort(reason);
     return;
   }
+  const request = new AbortController();
+  requests.add(request);
+  const signal = request.signal;
   queue = queue.then(async () => {
-    current = new AbortController();
-    const signal = current.signal;
     try {
+      signal.throwIfAborted();
       if (message.type === "start") {
         writer = new RootfsWriter(message.root, {
           maxEntries: message.maxEntries,
@@ -129,6 +133,8 @@ port.onmessage = (event) => {
       }
     } catch (e) {
       port.postMessage({ type: "error", error: serialize(e), counters: counters() });
+    } finally {
+      requests.delete(request);
     }
   });
 };
