@@ -185,6 +185,8 @@ export interface SinkImage {
 
 /**
  * Makes the sink once the image is known (after its manifest and config, before its first
- * layer), so that nothing is made for an image that cannot be found.
+ * layer), so that nothing is made for an image that cannot be found. It may be called a second
+ * time, after the first sink was aborted: when a streaming unpack starts over from the store
+ * (a download restarted from zero under a layer that was applied without a hash of its own).
  */
 export type SinkFactory = (image: SinkImage) => UnpackSink | Promise<UnpackSink>;
