@@ -166,7 +166,16 @@ export {
   exportRootfs,
   type ExportRootfsOptions,
 } from "./lib/unpack/export_rootfs.ts";
-export type { ApplyLayerOptions, SinkFactory, SinkImage, UnpackSink } from "./lib/unpack/sink.ts";
+export type {
+  ApplyLayerOptions,
+  BlobFeed,
+  BlobNotice,
+  LayerBlob,
+  SinkFactory,
+  SinkImage,
+  UnpackSink,
+} from "./lib/unpack/sink.ts";
+export { LayerChangedError } from "./lib/unpack/layer_changed_error.ts";
 export { DirectorySink, type DirectorySinkOptions } from "./lib/unpack/directory_sink.ts";
 export { type TarOutput, TarSink, type TarSinkOptions } from "./lib/unpack/tar_sink.ts";
 export { DiskImageSink, type DiskImageSinkOptions } from "./lib/unpack/disk_image_sink.ts";

@@ -8,7 +8,8 @@
 import type { Store } from "../store/store.ts";
 import type { RootfsWriter } from "./rootfs_writer.ts";
 import { checkTarget, startBuild, type TargetBuild } from "./_target.ts";
-import type { ApplyLayerOptions, UnpackSink } from "./sink.ts";
+import type { ApplyLayerOptions, LayerBlob, UnpackSink } from "./sink.ts";
+import type { WorkerWriter } from "./_worker_writer.ts";
 
 /** Options for {@linkcode DirectorySink.create}. */
 export interface DirectorySinkOptions {
@@ -52,12 +53,27 @@ export class DirectorySink implements UnpackSink {
   readonly temp: string;
   #build: TargetBuild;
   #writer: RootfsWriter;
+  #options: DirectorySinkOptions;
+  /** The writer in a worker thread, once `applyBlob` started one (then every layer goes there). */
+  #remote: WorkerWriter | undefined;
+  /** Whether the first layer chose: `remote`, or `local` (the writer on this thread). */
+  #mode: "local" | "remote" | undefined;
 
-  private constructor(target: string, build: TargetBuild, writer: RootfsWriter) {
+  private constructor(
+    target: string,
+    build: TargetBuild,
+    writer: RootfsWriter,
+    options: DirectorySinkOptions,
+  ) {
     this.target = target;
     this.temp = build.dir;
     this.#build = build;
     this.#writer = writer;
+    this.#options = options;
+  }
+
+  get #counters(): { entries: number; whiteouts: number; bytes: number; skippedDevices: number } {
+    return this.#remote ?? this.#writer;
   }
 
   /**
@@ -92,7 +108,7 @@ export class DirectorySink implements UnpackSink {
     const { RootfsWriter } = await import("./rootfs_writer.ts");
     const build = await startBuild(target, store);
     try {
-      return new DirectorySink(target, build, new RootfsWriter(build.dir, options));
+      return new DirectorySink(target, build, new RootfsWriter(build.dir, options), options);
     } catch (e) {
       await build.abort();
       throw e;
@@ -101,19 +117,19 @@ export class DirectorySink implements UnpackSink {
 
   /** Tar entries read so far, whiteouts included. */
   get entries(): number {
-    return this.#writer.entries;
+    return this.#counters.entries;
   }
   /** Whiteouts applied so far. */
   get whiteouts(): number {
-    return this.#writer.whiteouts;
+    return this.#counters.whiteouts;
   }
   /** Bytes of file content written so far. */
   get bytes(): number {
-    return this.#writer.bytes;
+    return this.#counters.bytes;
   }
   /** Device nodes skipped because the caller may not make them. */
   get skippedDevices(): number {
-    return this.#writer.skippedDevices;
+    return this.#counters.skippedDevices;
   }
 
   /**
@@ -124,7 +140,47 @@ export class DirectorySink implements UnpackSink {
    * @returns Resolves once applied.
    */
   applyLayer(tar: AsyncIterable<Uint8Array>, options: ApplyLayerOptions = {}): Promise<void> {
+    if (this.#mode === "remote") {
+      return Promise.reject(
+        new Error("Cannot apply a tar stream: the layers before it were applied in a worker"),
+      );
+    }
+    this.#mode = "local";
     return this.#writer.applyLayer(tar, options);
+  }
+
+  /**
+   * Applies one layer from its blob in a worker thread (started with the first layer): reading,
+   * both digests, decompression and the file writes all happen there, so that a pull running on
+   * this thread and the unpack use two cores. When no worker can be started, the layer's tar
+   * stream is applied on this thread instead.
+   *
+   * @param blob The layer's blob, digests and budget.
+   * @param options Abort signal (terminates the worker).
+   * @returns The layer's uncompressed tar bytes.
+   */
+  async applyBlob(blob: LayerBlob, options: ApplyLayerOptions = {}): Promise<number> {
+    if (this.#mode === undefined) {
+      const { WorkerWriter } = await import("./_worker_writer.ts");
+      this.#remote = await WorkerWriter.start(this.temp, {
+        maxEntries: this.#options.maxEntries ?? 1_000_000,
+        ...(this.#options.owners === undefined ? {} : { owners: this.#options.owners }),
+      });
+      this.#mode = this.#remote ? "remote" : "local";
+    }
+    if (this.#remote) return await this.#remote.apply(blob, options.signal);
+    let bytes = 0;
+    const tar = blob.tar();
+    await this.#writer.applyLayer(
+      (async function* () {
+        for await (const chunk of tar) {
+          bytes += chunk.byteLength;
+          yield chunk;
+        }
+      })(),
+      options,
+    );
+    return bytes;
   }
 
   /**
@@ -135,7 +191,8 @@ export class DirectorySink implements UnpackSink {
    * @throws {Error} When the target is no longer empty.
    */
   async finish(): Promise<void> {
-    this.#writer.finish();
+    if (this.#remote) await this.#remote.finish();
+    else this.#writer.finish();
     try {
       await this.#build.commit();
     } catch (e) {
@@ -151,6 +208,7 @@ export class DirectorySink implements UnpackSink {
    * @returns Resolves once removed.
    */
   async abort(): Promise<void> {
+    await this.#remote?.stop(); // before the directory goes: nothing writes into it any more
     await this.#build.abort().catch(() => {});
   }
 }

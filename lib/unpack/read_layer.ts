@@ -6,13 +6,14 @@
  */
 
 import { createHash } from "node:crypto";
-import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
+import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { layerCompression } from "../oci/media_types.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { decompress } from "../stream/decompress.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
 import type { Store } from "../store/store.ts";
+import { LayerChangedError } from "./layer_changed_error.ts";
 
 /** Options for {@linkcode readLayer}. */
 export interface ReadLayerOptions {
@@ -29,6 +30,22 @@ export interface ReadLayerOptions {
    * @default {the store's file}
    */
   source?: AsyncIterable<Uint8Array>;
+  /**
+   * For a `source` whose bytes a download verifies as it writes them (the streaming unpack
+   * following an ingest file): the blob is then not hashed a second time, only its size checked,
+   * and at its end this must say that the download verified exactly the bytes read (committed,
+   * and not restarted from zero meanwhile), or the layer fails with a `LayerChangedError`.
+   * @default {undefined: the blob is hashed here}
+   */
+  verifiedByDownload?: () => boolean;
+  /**
+   * Frees each read buffer and gzip output buffer as soon as it is consumed (`decompress()`'s
+   * `release`): for a consumer that is done with a chunk when it asks for the next and keeps no
+   * view of it (`RootfsWriter`). Garbage of 1 MiB buffers otherwise piles up to tens of MiB
+   * before the collector runs. A `source` must then yield buffers nobody else uses.
+   * @default {false}
+   */
+  release?: boolean;
 }
 
 /**
@@ -46,6 +63,7 @@ export interface ReadLayerOptions {
  * @throws {Error} When the media type is not a layer type skiff reads.
  * @throws {DigestMismatchError} When the blob or the tar does not match its digest.
  * @throws {SizeMismatchError} When the blob's size differs from the descriptor's.
+ * @throws {LayerChangedError} When `verifiedByDownload` says no at the end.
  *
  * @example Read a layer (from a store that has it)
  * ```ts ignore
@@ -63,7 +81,7 @@ export interface ReadLayerOptions {
  * ```
  */
 export async function* readLayer(
-  store: Store,
+  store: Pick<Store, "blobPath">,
   layer: Descriptor,
   diffId: string,
   options: ReadLayerOptions = {},
@@ -100,8 +118,29 @@ export async function* readLayer(
     verifier.verify();
   }
 
+  /** The download's verification stands for this one: sizes counted, the verdict asked at the end. */
+  async function* downloaded(
+    source: AsyncIterable<Uint8Array>,
+    verified: () => boolean,
+  ): AsyncGenerator<Uint8Array> {
+    const what = `layer ${layer.digest}`;
+    let bytes = 0;
+    for await (const chunk of source) {
+      bytes += chunk.byteLength;
+      if (bytes > layer.size) throw new SizeMismatchError(what, layer.size, bytes);
+      yield chunk;
+    }
+    if (bytes !== layer.size) throw new SizeMismatchError(what, layer.size, bytes);
+    if (!verified()) throw new LayerChangedError(layer.digest);
+  }
+
   const hash = createHash(want.algorithm);
-  for await (const chunk of decompress(blob(), compression)) {
+  const bytes = options.source && options.verifiedByDownload
+    ? downloaded(options.source, options.verifiedByDownload)
+    : blob();
+  // gzip only: the buffer hand-over that makes release safe is node:zlib's inflate stream's
+  const release = options.release === true && compression === "gzip";
+  for await (const chunk of decompress(bytes, compression, { release })) {
     hash.update(chunk);
     yield chunk;
   }

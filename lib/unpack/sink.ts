@@ -6,7 +6,7 @@
  */
 
 import type { ImageConfig } from "../oci/parse_image_config.ts";
-import type { ImageManifest } from "../oci/parse_manifest.ts";
+import type { Descriptor, ImageManifest } from "../oci/parse_manifest.ts";
 
 /** Options for {@linkcode UnpackSink.applyLayer}. */
 export interface ApplyLayerOptions {
@@ -86,6 +86,78 @@ export interface UnpackSink {
    * @returns Resolves once cleaned up.
    */
   abort?(): void | Promise<void>;
+  /**
+   * Optional, for speed: applies one layer from its blob, read, verified and decompressed by the
+   * sink itself (`DirectorySink` does all of it in a worker thread, off the thread that
+   * downloads). The streaming unpack calls it instead of {@linkcode UnpackSink.applyLayer} for
+   * every layer when a sink has it; the same rules hold (nothing published before `finish()`).
+   *
+   * @param blob Where the layer's bytes are, its digests, the byte budget, and the main-thread
+   * tar stream (for a sink that cannot do better after all).
+   * @param options Abort signal.
+   * @returns The uncompressed tar bytes the layer had (counted against the unpack's maxBytes).
+   */
+  applyBlob?(blob: LayerBlob, options?: ApplyLayerOptions): Promise<number>;
+}
+
+/** A blob notice of a running pull, as a {@linkcode BlobFeed} replays and forwards it. */
+export type BlobNotice =
+  | {
+    type: "written";
+    /** The blob. */
+    digest: string;
+    /** The file that holds its bytes (the ingest file, or the blob once committed). */
+    path: string;
+    /** Bytes on disk so far (fewer than before after a restart from zero). */
+    bytes: number;
+    /** Verified and renamed into `blobs/`. */
+    committed: boolean;
+    /** Written by the pull, which verified it at the commit (not found in the store). */
+    downloaded: boolean;
+  }
+  | {
+    type: "ended";
+    /** Why the pull failed, when it failed. */
+    error?: string;
+  };
+
+/**
+ * The notices of a running pull: what was written so far (replayed at once to a new listener),
+ * then every new one, synchronously.
+ */
+export interface BlobFeed {
+  /**
+   * Listens to the notices; the blobs' current states are replayed first.
+   *
+   * @param listener Called for every notice; must not throw.
+   * @returns Stops listening.
+   */
+  subscribe(listener: (notice: BlobNotice) => void): () => void;
+}
+
+/** One layer as its blob, for {@linkcode UnpackSink.applyBlob}. */
+export interface LayerBlob {
+  /** The layer's index, base first. */
+  index: number;
+  /** The layer's descriptor (media type, digest, size). */
+  layer: Descriptor;
+  /** The digest of its uncompressed tar (the config's `rootfs.diff_ids[index]`). */
+  diffId: string;
+  /** The blob's path in the store (where it is once committed). */
+  path: string;
+  /** The running pull's notices, when the blob may still be downloading. */
+  feed?: BlobFeed;
+  /** Uncompressed bytes all layers before this one had. */
+  bytesBefore: number;
+  /** The most uncompressed bytes all layers together may have (the unpack's maxBytes). */
+  maxBytes: number;
+  /**
+   * The same layer as verified tar bytes read on the calling thread, counted against the
+   * budget: what {@linkcode UnpackSink.applyLayer} would be given.
+   *
+   * @returns The tar bytes, in chunks.
+   */
+  tar(): AsyncIterable<Uint8Array>;
 }
 
 /** What a {@linkcode SinkFactory} is told about the image it will receive. */
@@ -113,6 +185,8 @@ export interface SinkImage {
 
 /**
  * Makes the sink once the image is known (after its manifest and config, before its first
- * layer), so that nothing is made for an image that cannot be found.
+ * layer), so that nothing is made for an image that cannot be found. It may be called a second
+ * time, after the first sink was aborted: when a streaming unpack starts over from the store
+ * (a download restarted from zero under a layer that was applied without a hash of its own).
  */
 export type SinkFactory = (image: SinkImage) => UnpackSink | Promise<UnpackSink>;

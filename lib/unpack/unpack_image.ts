@@ -21,7 +21,8 @@ import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts
 import type { ImageManifest, Platform } from "../oci/parse_manifest.ts";
 import { Store } from "../store/store.ts";
 import { resolveStoredImage } from "../store/resolve_stored_image.ts";
-import type { SinkFactory, UnpackSink } from "./sink.ts";
+import { LayerChangedError } from "./layer_changed_error.ts";
+import type { BlobFeed, SinkFactory, UnpackSink } from "./sink.ts";
 
 /** Options for {@linkcode unpackImage}. */
 export interface UnpackImageOptions {
@@ -234,7 +235,7 @@ class Run {
     this.#check(image.manifest, image.config);
     const sink = await this.#sink(image);
     try {
-      await this.#applyAll(sink, image, () => undefined, async () => {});
+      await this.#applyAll(sink, image, () => undefined, async () => {}, undefined);
       await sink.finish();
       this.#signal?.throwIfAborted();
     } catch (e) {
@@ -280,17 +281,31 @@ class Run {
       const image = { digest, storedDigest: digest, manifest, config };
       this.#check(manifest, config);
       sink = await this.#sink(image);
-      await this.#applyAll(
-        sink,
-        image,
-        (digest) => follower.read(digest, READ_SIZE, this.#signal),
-        async (digest) => {
-          // a layer that broke while it streamed: the download's verdict on the same bytes (a
-          // digest mismatch after its retry, say) is the cause to report, when there is one
-          const committed = await follower.settled(digest, this.#signal);
-          if (!committed && follower.failure) throw follower.failure.error;
-        },
-      );
+      try {
+        await this.#applyAll(
+          sink,
+          image,
+          (digest) => follower.read(digest, READ_SIZE, this.#signal),
+          async (digest) => {
+            // a layer that broke while it streamed: the download's verdict on the same bytes (a
+            // digest mismatch after its retry, say) is the cause to report, when there is one
+            const committed = await follower.settled(digest, this.#signal);
+            if (!committed && follower.failure) throw follower.failure.error;
+          },
+          follower,
+        );
+      } catch (e) {
+        if (!(e instanceof LayerChangedError)) throw e;
+        // a download started over under a layer applied without a hash of its own: what was
+        // applied is not known to be the verified bytes. Start over, from the store, once the
+        // pull verified every blob (a rare path: a server that ignores Range, a bad first copy)
+        const discarded = sink;
+        sink = undefined;
+        await discarded.abort?.();
+        image.digest = (await pulling).digest;
+        this.#budget.bytes = 0;
+        return { ...(await this.fromStore(image)), pulled: true };
+      }
       // every blob verified and the name in index.json before the result appears
       image.digest = (await pulling).digest;
       await sink.finish();
@@ -346,6 +361,7 @@ class Run {
     image: StoredImage,
     source: (digest: string) => AsyncIterable<Uint8Array> | undefined,
     explain: (digest: string) => Promise<void>,
+    feed: BlobFeed | undefined,
   ): Promise<void> {
     const signal = this.#signal;
     const layers = image.manifest.layers;
@@ -353,19 +369,39 @@ class Run {
     for (const [i, layer] of layers.entries()) {
       const before = { entries: sink.entries, bytes: sink.bytes };
       try {
-        const from = source(layer.digest);
-        const tar = counted(
-          this.#readLayer(this.#store, layer, diffIds[i]!, {
-            ...(signal ? { signal } : {}),
-            ...(from ? { source: from } : {}),
-          }),
-          this.#budget,
-        );
-        await sink.applyLayer(tar, signal ? { signal } : {});
+        const tar = (budget: { bytes: number; max: number }) => {
+          const from = source(layer.digest);
+          return counted(
+            this.#readLayer(this.#store, layer, diffIds[i]!, {
+              ...(signal ? { signal } : {}),
+              ...(from ? { source: from } : {}),
+            }),
+            budget,
+          );
+        };
+        if (feed && sink.applyBlob) {
+          // the sink reads the blob itself (DirectorySink: in a worker, off this thread, which
+          // keeps the pull's hashing and writes)
+          const before = this.#budget.bytes;
+          const n = await sink.applyBlob({
+            index: i,
+            layer,
+            diffId: diffIds[i]!,
+            path: this.#store.blobPath(layer.digest),
+            feed,
+            bytesBefore: before,
+            maxBytes: this.#budget.max,
+            tar: () => tar({ bytes: before, max: this.#budget.max }),
+          }, signal ? { signal } : {});
+          this.#budget.bytes = before + n;
+        } else await sink.applyLayer(tar(this.#budget), signal ? { signal } : {});
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
         await explain(layer.digest);
-        if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) throw e;
+        if (
+          e instanceof DigestMismatchError || e instanceof SizeMismatchError ||
+          e instanceof LayerChangedError
+        ) throw e;
         const message = (e as Error).message.replace(/^Cannot /, "cannot ");
         throw new Error(
           `Cannot unpack ${this.#name}: layer ${i + 1} of ${layers.length} (${layer.digest}): ` +

@@ -31,7 +31,7 @@ function serveRepository() {
   return { url, requests, stop: () => server.shutdown() };
 }
 
-Deno.test("cli from a URL: --help, and a pull from the test registry", async () => {
+Deno.test("cli from a URL: --help, a pull from the test registry, and a streaming unpack", async () => {
   const fx = await startFixture();
   const served = serveRepository();
   const cwd = await tempDir({ prefix: "skiff-url-cwd-" });
@@ -64,8 +64,32 @@ Deno.test("cli from a URL: --help, and a pull from the test registry", async () 
     assertEquals(JSON.parse(images.stdout)[0].name, ref);
     assertEquals((await checkStore(store)).names, [ref]);
 
+    // a streaming unpack (a store that lacks the image): its applying side is a worker, whose
+    // module comes from the same server
+    const unpacked = await run([
+      "unpack",
+      "-q",
+      "--store",
+      `${cwd}/store2`,
+      "--platform",
+      "linux/arm64",
+      ref,
+      `${cwd}/rootfs`,
+    ]);
+    assertEquals(unpacked.code, 0, unpacked.stderr);
+    assert((await Deno.stat(`${cwd}/rootfs`)).isDirectory);
+    await Deno.remove(`${cwd}/rootfs`, { recursive: true });
+    await Deno.remove(`${cwd}/store2`, { recursive: true });
+
     // modules came from the server (the lazily loaded ones too), and every one was there
-    for (const path of ["/lib/pull/pull.ts", "/lib/registry/registry_client.ts", "/deno.json"]) {
+    for (
+      const path of [
+        "/lib/pull/pull.ts",
+        "/lib/registry/registry_client.ts",
+        "/deno.json",
+        "/lib/unpack/_apply_worker.ts",
+      ]
+    ) {
       assert(served.requests.some((r) => r.path === path), `${path} was not fetched`);
     }
     assertEquals(served.requests.filter((r) => r.status !== 200), []);
