@@ -42,6 +42,12 @@ export interface CopyOptions extends Omit<RemoteOptions, "client"> {
    * @default {true}
    */
   referrers?: boolean;
+  /**
+   * How deep referrers of referrers are followed (1: only the image's own referrers; 2: also a
+   * signature on an SBOM; ...). Each digest is looked up once, so loops end.
+   * @default {4}
+   */
+  referrerDepth?: number;
 }
 
 /** What {@linkcode copy} did. */
@@ -97,7 +103,8 @@ export async function copy(
   if (!explicitTag && to.digest === undefined && from.tag !== undefined) {
     to = to.with({ tag: from.tag });
   }
-  const { platforms, jobs, chunkSize, onProgress, referrers: carry, ...remote } = options;
+  const { platforms, jobs, chunkSize, onProgress, referrers: carry, referrerDepth, ...remote } =
+    options;
   const src = await RegistryImageSource.open(from, remote);
   const dst = new RegistryImageDestination(to, {
     ...remote,
@@ -127,6 +134,7 @@ export async function copy(
       // the destination is read as it is: never through the mirrors configured for its registry
       destinationClient: await clientFor(to, { ...remote, config: { registries: {} } }),
       destinationRepository: to.repository,
+      ...(referrerDepth !== undefined ? { depth: referrerDepth } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     }, [result.digest, ...result.manifests.map((m) => m.digest)]);
