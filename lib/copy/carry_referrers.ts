@@ -179,20 +179,22 @@ export async function carryReferrers(
         ...request,
       });
       hints.api = found.api;
+      // the bound before any work: a hostile registry's endless graph costs no request more
+      const fresh = new Set(found.referrers.map((r) => r.digest).filter((x) => !seen.has(x)));
+      if (seen.size + fresh.size > MAX_SUBJECTS) {
+        throw new RangeError(
+          `Cannot carry the referrers of ${subject}: more than ${MAX_SUBJECTS} referrers ` +
+            `reached (depth ${d})`,
+        );
+      }
+      for (const x of fresh) {
+        seen.add(x);
+        next.push(x);
+      }
       const indexed: Referrer[] = [];
       for (const r of found.referrers) {
         if (r.source !== "cosign-tag") indexed.push(r);
         const at = r.source === "cosign-tag" ? r.tag! : r.digest;
-        if (!seen.has(r.digest)) {
-          if (seen.size >= MAX_SUBJECTS) {
-            throw new RangeError(
-              `Cannot carry the referrers of ${subject}: more than ${MAX_SUBJECTS} referrers ` +
-                `reached (depth ${d})`,
-            );
-          }
-          seen.add(r.digest);
-          next.push(r.digest);
-        }
         if (await target.head(at, signal) === r.digest) {
           out.present++;
           continue;
