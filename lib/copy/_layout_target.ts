@@ -21,7 +21,6 @@ import { isDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../registry/media_types.ts";
 import { type Descriptor, parseManifest } from "../registry/parse_manifest.ts";
 import { toOciManifest } from "../registry/to_oci_manifest.ts";
-import { storedIndexEntry } from "../store/_stored_index.ts";
 import type { LayoutImageDestination } from "../store/layout_image_destination.ts";
 import { nameImage } from "../store/name_image.ts";
 import { registryDigestOf } from "../store/resolve_stored_image.ts";
@@ -127,9 +126,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
       digest: descriptor.digest,
       size: descriptor.size,
     };
-    if (descriptor.mediaType === MediaType.DockerManifestList) {
-      return await storedIndexEntry(this.#store, plain);
-    }
+    // (nameImage names a Docker list through its conversion itself)
     if (descriptor.mediaType !== MediaType.DockerManifest) return plain;
     const parsed = parseManifest(bytes, descriptor.mediaType);
     const converted = parsed.kind === "manifest"

@@ -122,9 +122,10 @@ const MAX_SUBJECTS = 1000;
  * For each subject: its referrers at the source; each one the destination does not have (a
  * `HEAD` by digest, or by tag for cosign-style tags) is copied whole with the copy engine (all
  * platforms, bytes unchanged, so the digests are kept). When the destination has no referrers
- * API (it answers 404, as Distribution 2.8 does), the index tagged `sha256-<hex>` is merged with
- * the referrers it lacks and written, but only when something changed: a run over an unchanged
- * source writes nothing. Then the referrers become subjects in turn (present ones too: a new
+ * API (it answers 404, as Distribution 2.8 does), the index tagged `sha256-<hex>` is written when
+ * it lacks one of them: the source's own fallback index, byte for byte, when the source keeps one
+ * and the destination's lists nothing else, else the destination's merged with what it lacks. A
+ * run over an unchanged source writes nothing. Then the referrers become subjects in turn (present ones too: a new
  * signature on an SBOM copied earlier travels on the next run), breadth first, each digest
  * looked up once: a referrer graph with loops (a registry can list anything) ends. More than
  * 1000 subjects in one call is an error.
@@ -209,7 +210,9 @@ export async function carryReferrers(
         });
       }
       if (indexed.length > 0 && !ctx.dryRun) {
-        if (await writeFallback(ctx, target, subject, indexed)) out.fallbackIndexes++;
+        if (await writeFallback(ctx, target, subject, indexed, found.fallbackIndex)) {
+          out.fallbackIndexes++;
+        }
       }
     }
     level = next;
@@ -236,6 +239,7 @@ async function writeFallback(
   target: ReferrerTarget,
   subject: string,
   referrers: Referrer[],
+  sourceIndex: { descriptor: Descriptor; bytes: Uint8Array } | undefined,
 ): Promise<boolean> {
   const signal = ctx.signal;
   if (await target.keepsReferrers(subject, signal)) return false;
@@ -245,6 +249,17 @@ async function writeFallback(
   const have = new Set(entries.map((d) => d.digest));
   const missing = referrers.filter((r) => !have.has(r.digest));
   if (missing.length === 0) return false;
+  const listed = new Set(referrers.map((r) => r.digest));
+  if (sourceIndex && entries.every((d) => listed.has(d.digest))) {
+    // the source keeps a fallback index and the destination's lists nothing else: the source's
+    // exact bytes, so its digest is kept (and a sync that also copies that tag writes the same)
+    ctx.onDebug?.(`fallback index ${tag}: the source's, ${sourceIndex.descriptor.digest}`);
+    await ctx.destination.putManifest(sourceIndex.descriptor, sourceIndex.bytes, {
+      tag,
+      ...(signal ? { signal } : {}),
+    });
+    return true;
+  }
   for (const r of missing) {
     entries.push({
       mediaType: r.mediaType,

@@ -72,6 +72,11 @@ export interface ReferrersResult {
   api: boolean;
   /** The referrers, API or tag-schema entries first, then cosign-style tags; each digest once. */
   referrers: Referrer[];
+  /**
+   * The tag schema's index (tag `sha256-<hex>`) as the registry has it, when it was read: its
+   * descriptor and exact bytes (copying it keeps its digest).
+   */
+  fallbackIndex?: { descriptor: Descriptor; bytes: Uint8Array };
 }
 
 /** The most referrer descriptors taken from one registry, across pages. */
@@ -132,6 +137,7 @@ export async function listReferrers(
   };
 
   const known = options.knownTags;
+  let fallbackIndex: ReferrersResult["fallbackIndex"];
   // the cosign-style tags are asked for while the API (or the fallback index) is: one round trip
   const cosign = options.cosignTags ?? true
     ? Promise.all(
@@ -166,6 +172,14 @@ export async function listReferrers(
       for (const d of index.index.manifests) {
         if (want === undefined || d.artifactType === want) add(d, "referrers-tag");
       }
+      fallbackIndex = {
+        descriptor: {
+          mediaType: index.mediaType ?? "application/vnd.oci.image.index.v1+json",
+          digest: index.digest,
+          size: index.bytes.byteLength,
+        },
+        bytes: index.bytes,
+      };
     }
   }
 
@@ -188,7 +202,13 @@ export async function listReferrers(
       tag,
     );
   }
-  return { reference: ref.toString(), subject, api: fromApi !== undefined, referrers };
+  return {
+    reference: ref.toString(),
+    subject,
+    api: fromApi !== undefined,
+    referrers,
+    ...(fallbackIndex ? { fallbackIndex } : {}),
+  };
 }
 
 /** The referrers API's answer, every page; `undefined` when the registry has no such API. */
