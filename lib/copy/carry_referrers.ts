@@ -7,7 +7,6 @@
  * @module
  */
 
-import { copyImage } from "../image/copy_image.ts";
 import type { ImageDestination } from "../image/image_destination.ts";
 import type { ImageSource } from "../image/image_source.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
@@ -203,6 +202,9 @@ export async function carryReferrers(
         out.copied++;
         if (ctx.dryRun) continue;
         ctx.onDebug?.(`referrer ${r.digest} of ${subject} (${r.source}, depth ${d}): copying`);
+        // loaded only when a referrer is to be copied (a sync that finds everything in place
+        // never loads the engine)
+        const { copyImage } = await import("../image/copy_image.ts");
         await copyImage(ctx.source, at, ctx.destination, {
           platforms: "all",
           ...(r.source === "cosign-tag" ? { tag: r.tag! } : {}),

@@ -8,12 +8,14 @@
 import { copyImage, type CopyImageResult } from "../image/copy_image.ts";
 import type { ProgressListener } from "../progress/progress_event.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { parsePlatform } from "../registry/choose_platform.ts";
 import type { Platform } from "../registry/parse_manifest.ts";
 import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
 import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
 import { carryReferrers } from "./carry_referrers.ts";
+import { parsePlatforms } from "./parse_platforms.ts";
+
+export { parsePlatforms };
 
 /** Options for {@linkcode copy}. */
 export interface CopyOptions extends Omit<RemoteOptions, "client"> {
@@ -146,15 +148,6 @@ export async function copy(
     source: from.toString(),
     destination: tag !== undefined ? `${to.name}:${tag}` : `${to.name}@${result.digest}`,
   };
-}
-
-/** `"all"`, `"linux/amd64"`, `"linux/amd64,linux/arm64"` or platforms -> what the engine takes. */
-export function parsePlatforms(value: "all" | string | readonly Platform[]): "all" | Platform[] {
-  if (typeof value !== "string") return [...value];
-  if (value.trim() === "all") return "all";
-  const parts = value.split(",").map((p) => p.trim()).filter((p) => p !== "");
-  if (parts.length === 0) throw new SyntaxError(`Cannot parse platforms: "${value}" is empty`);
-  return parts.map((p) => parsePlatform(p));
 }
 
 function lastPart(ref: string): string {

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { copyImage } from "../image/copy_image.ts";
 import type { ImageDestination } from "../image/image_destination.ts";
 import { runBounded } from "../image/run_bounded.ts";
 import { parseRepository } from "../reference/parse_repository.ts";
@@ -23,9 +22,10 @@ import {
   type ReferrerTarget,
   type SourceReferrerHints,
 } from "./carry_referrers.ts";
-import { parsePlatforms } from "./copy.ts";
+import { parsePlatforms } from "./parse_platforms.ts";
 import { LayoutTarget } from "./_layout_target.ts";
 import { registryTarget } from "./_registry_target.ts";
+import { destinationTags, probeReferrersApi } from "./_registry_probes.ts";
 
 /** How many tags are checked (`HEAD` at both ends) at once; copies are bounded by `images`. */
 const CHECKS = 8;
@@ -191,6 +191,7 @@ export async function sync(
   let target: ReferrerTarget;
   let release: Disposable | undefined;
   let destinationName: string;
+  let destinationClient: Awaited<ReturnType<typeof clientFor>> | undefined;
   if (layoutDir !== undefined) {
     destinationName = `oci:${layoutDir}`;
     const layout = await openLayout(layoutDir, from.toString(), options.dryRun ?? false, signal);
@@ -200,18 +201,28 @@ export async function sync(
   } else {
     destinationName = to!.toString();
     // the destination is read as it is: never through the mirrors configured for its registry
-    const destinationClient = await clientFor(to!, { ...remote, config: { registries: {} } });
+    destinationClient = await clientFor(to!, { ...remote, config: { registries: {} } });
     dst = new RegistryImageDestination(to!, remote);
     target = registryTarget(destinationClient, to!.repository);
   }
 
   try {
-    const all = await sourceClient.listTags(from.repository, request);
+    // at once: the source's tags, whether it has the referrers API, the destination's tags
+    const [all, api, present] = await Promise.all([
+      sourceClient.listTags(from.repository, request),
+      options.referrers ?? true
+        ? probeReferrersApi(sourceClient, from.repository, signal).catch(() => undefined)
+        : undefined,
+      destinationClient ? destinationTags(destinationClient, to!.repository, signal) : undefined,
+    ]);
     const picked = pattern ? all.filter((t) => pattern.test(t)) : all;
     const results: SyncedTag[] = picked.map((tag) => ({ tag, status: "failed" }));
     // what referrer look-ups need to know of the source: its tags (no HEAD for a cosign tag it
     // does not have), and, once a look-up found out, whether it has the referrers API
-    const hints: SourceReferrerHints = { tags: new Set(all) };
+    const hints: SourceReferrerHints = {
+      tags: new Set(all),
+      ...(api !== undefined ? { api } : {}),
+    };
     const copies = limiter(options.images ?? 2);
 
     const one = async (index: number) => {
@@ -221,7 +232,7 @@ export async function sync(
         // both ends at once
         const [head, there] = await Promise.all([
           sourceClient.headManifest(from.repository, tag, request),
-          target.head(tag, signal),
+          present && !present.has(tag) ? undefined : target.head(tag, signal),
         ]);
         let digest = head?.digest;
         let expected = platforms === "all" ? digest : undefined;
@@ -243,6 +254,8 @@ export async function sync(
         } else if (options.dryRun) {
           result.status = "would-copy";
         } else {
+          // the engine (and node:crypto, ~15 ms) is loaded only when something is to be copied
+          const { copyImage } = await import("../image/copy_image.ts");
           const copied = await copies(() =>
             copyImage(src, tag, dst, {
               platforms,

@@ -1,6 +1,5 @@
 // skiff push NAME [DEST]
 
-import { push } from "../../copy/push.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { safe } from "../../progress/escape_text.ts";
 import {
@@ -66,6 +65,7 @@ export const pushCommand: Command = {
       const { LineRenderer } = await import("../../progress/line_renderer.ts");
       renderer = new LineRenderer(io.err);
     }
+    const { push } = await import("../../copy/push.ts");
     const result = await push(name, dest, {
       store: storePath(ctx),
       jobs,

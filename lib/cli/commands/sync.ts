@@ -1,6 +1,6 @@
 // skiff sync SRC DEST
 
-import { parsePlatforms } from "../../copy/copy.ts";
+import { parsePlatforms } from "../../copy/parse_platforms.ts";
 import { escapeText } from "../../progress/escape_text.ts";
 import type { SyncedTag, SyncOptions, SyncReport } from "../../copy/sync.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
