@@ -29,6 +29,8 @@ import { destinationTags, probeReferrersApi } from "./_registry_probes.ts";
 
 /** How many tags are checked (`HEAD` at both ends) at once; copies are bounded by `images`. */
 const CHECKS = 8;
+/** The distribution spec's tag grammar. */
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 
 /** Options for {@linkcode sync}. */
 export interface SyncOptions extends Omit<RemoteOptions, "client"> {
@@ -229,6 +231,11 @@ export async function sync(
       const tag = picked[index]!;
       const result = results[index]!;
       try {
+        // a tag goes into request paths and names: a registry's list is not trusted to hold
+        // only tags (a "../x" would reach another path)
+        if (!TAG.test(tag)) {
+          throw new SyntaxError(`Cannot sync ${JSON.stringify(tag)}: not a valid tag`);
+        }
         // both ends at once
         const [head, there] = await Promise.all([
           sourceClient.headManifest(from.repository, tag, request),
