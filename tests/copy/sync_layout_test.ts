@@ -161,6 +161,19 @@ Deno.test("sync into an OCI layout: names skopeo and umoci read, referrers, a se
         await Deno.readTextFile(`${bundle}/rootfs/etc/os-release`),
         "NAME=skiff-test\n",
       );
+      // and the layout is a store skiff itself reads, with no network
+      const rootfs = `${await tempDir()}/rootfs`;
+      const r = await skiff([
+        "unpack",
+        "--store",
+        dir,
+        "--pull",
+        "never",
+        `${repo("test/single")}:1`,
+        rootfs,
+      ], { env: { SKIFF_CONFIG: `${rootfs}-none.json` } });
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(await Deno.readTextFile(`${rootfs}/etc/os-release`), "NAME=skiff-test\n");
     });
 
     await t.step("second run: nothing written, no blob fetched at the source", async () => {
