@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
-import { mustRun, run, sha256 } from "../_images.ts";
+import { mustRun, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { putManifest } from "../_push.ts";
 import { describe, pushArtifact, pushFallback, pushSignature } from "../_referrers.ts";
