@@ -31,20 +31,21 @@ const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** The layout a sync writes to, for the copy engine and for the referrers. */
 export class LayoutTarget implements ImageDestination, ReferrerTarget {
-  readonly #inner: LayoutImageDestination;
+  readonly #inner: LayoutImageDestination | undefined;
   readonly #base: string;
   readonly #store: Store;
   /** The names in index.json as the run began, then as it wrote them: name -> entry. */
   #names: Map<string, Descriptor> | undefined;
 
   /**
-   * @param inner The store's destination (holding its gc lock).
+   * @param store The layout.
+   * @param inner The store's destination (holding its gc lock); none for a dry run, which reads.
    * @param base The canonical source repository: tag T is named `base:T`.
    */
-  constructor(inner: LayoutImageDestination, base: string) {
+  constructor(store: Store, inner: LayoutImageDestination | undefined, base: string) {
     this.#inner = inner;
     this.#base = base;
-    this.#store = inner.store;
+    this.#store = store;
   }
 
   get name(): string {
@@ -57,7 +58,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
   }
 
   hasBlob(descriptor: Descriptor): Promise<boolean> {
-    return this.#inner.hasBlob(descriptor);
+    return this.#store.hasBlob(descriptor.digest, descriptor.size);
   }
 
   writeBlob(
@@ -65,7 +66,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
     content: ReadableStream<Uint8Array>,
     options: WriteBlobOptions = {},
   ): Promise<WrittenBlob> {
-    return this.#inner.writeBlob(descriptor, content, options);
+    return this.#writer().writeBlob(descriptor, content, options);
   }
 
   /** Stores the manifest; with a tag, names it (its OCI conversion for a Docker one). */
@@ -74,6 +75,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
     bytes: Uint8Array,
     options: DestinationRequestOptions & { tag?: string } = {},
   ): Promise<void> {
+    this.#writer();
     await this.#store.putBlob(descriptor.digest, bytes);
     if (options.tag === undefined) return;
     const name = this.nameOf(options.tag);
@@ -105,6 +107,12 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
       entry.mediaType,
     );
     return parsed.kind === "index" ? [...parsed.index.manifests] : [];
+  }
+
+  /** The store's destination; a dry run has none. */
+  #writer(): LayoutImageDestination {
+    if (!this.#inner) throw new Error(`Cannot write to ${this.name}: this is a dry run`);
+    return this.#inner;
   }
 
   /** index.json's names, read once (what this run names is added as it is written). */

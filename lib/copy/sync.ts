@@ -188,24 +188,18 @@ export async function sync(
   const sourceClient = await clientFor(from, remote);
   const src = new RegistryImageSource(sourceClient, from.repository);
 
-  // the destination: a registry repository, or a layout
-  let dst: ImageDestination;
-  let target: ReferrerTarget;
+  // the destination: a registry repository, or a layout (opened once the source's tags are
+  // known: a source that cannot be listed leaves no new directory behind)
+  let dst: ImageDestination | undefined;
+  let target: ReferrerTarget | undefined;
   let release: Disposable | undefined;
-  let destinationName: string;
   let destinationClient: Awaited<ReturnType<typeof clientFor>> | undefined;
-  if (layoutDir !== undefined) {
-    destinationName = `oci:${layoutDir}`;
-    const layout = await openLayout(layoutDir, from.toString(), options.dryRun ?? false, signal);
-    dst = layout.destination;
-    target = layout.target;
-    release = layout.release;
-  } else {
-    destinationName = to!.toString();
+  const destinationName = layoutDir !== undefined ? `oci:${layoutDir}` : to!.toString();
+  if (to !== undefined) {
     // the destination is read as it is: never through the mirrors configured for its registry
-    destinationClient = await clientFor(to!, { ...remote, config: { registries: {} } });
-    dst = new RegistryImageDestination(to!, remote);
-    target = registryTarget(destinationClient, to!.repository);
+    destinationClient = await clientFor(to, { ...remote, config: { registries: {} } });
+    dst = new RegistryImageDestination(to, remote);
+    target = registryTarget(destinationClient, to.repository);
   }
 
   try {
@@ -217,6 +211,14 @@ export async function sync(
         : undefined,
       destinationClient ? destinationTags(destinationClient, to!.repository, signal) : undefined,
     ]);
+    if (layoutDir !== undefined) {
+      const layout = await openLayout(layoutDir, from.toString(), options.dryRun ?? false, signal);
+      dst = layout.destination;
+      target = layout.target;
+      release = layout.release;
+    }
+    const into = dst!;
+    const check = target!;
     const picked = pattern ? all.filter((t) => pattern.test(t)) : all;
     const results: SyncedTag[] = picked.map((tag) => ({ tag, status: "failed" }));
     // what referrer look-ups need to know of the source: its tags (no HEAD for a cosign tag it
@@ -239,7 +241,7 @@ export async function sync(
         // both ends at once
         const [head, there] = await Promise.all([
           sourceClient.headManifest(from.repository, tag, request),
-          present && !present.has(tag) ? undefined : target.head(tag, signal),
+          present && !present.has(tag) ? undefined : check.head(tag, signal),
         ]);
         let digest = head?.digest;
         let expected = platforms === "all" ? digest : undefined;
@@ -264,7 +266,7 @@ export async function sync(
           // the engine (and node:crypto, ~15 ms) is loaded only when something is to be copied
           const { copyImage } = await import("../image/copy_image.ts");
           const copied = await copies(() =>
-            copyImage(src, tag, dst, {
+            copyImage(src, tag, into, {
               platforms,
               tag,
               ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
@@ -280,8 +282,8 @@ export async function sync(
             sourceRef: from,
             sourceClient,
             source: src,
-            destination: dst,
-            target,
+            destination: into,
+            target: check,
             sourceHints: hints,
             ...(options.referrerDepth !== undefined ? { depth: options.referrerDepth } : {}),
             ...(options.dryRun ? { dryRun: true } : {}),
@@ -340,10 +342,11 @@ async function openLayout(
     };
     return { destination: nothing, target: nothing };
   }
+  // a dry run reads index.json only: no lock taken (a read-only layout works), nothing written
   const store = await Store.open(dir, dryRun ? { create: false } : {});
-  const inner = await LayoutImageDestination.open(store, signal);
-  const layout = new LayoutTarget(inner, base);
-  return { destination: layout, target: layout, release: inner };
+  const inner = dryRun ? undefined : await LayoutImageDestination.open(store, signal);
+  const layout = new LayoutTarget(store, inner, base);
+  return { destination: layout, target: layout, ...(inner ? { release: inner } : {}) };
 }
 
 async function exists(path: string): Promise<boolean> {

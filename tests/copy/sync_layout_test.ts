@@ -4,7 +4,7 @@
 // second run over an unchanged source writes nothing (every file, its mtime, index.json's bytes)
 // and GETs no blob at the source.
 
-import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
 import { mustRun, sha256 } from "../_images.ts";
@@ -14,6 +14,7 @@ import { describe, pushArtifact, pushFallback, pushSignature } from "../_referre
 import { checkStore } from "../_store_check.ts";
 import { tempDir } from "../_temp.ts";
 import { sync } from "../../lib/copy/sync.ts";
+import { RegistryError } from "../../lib/transport/registry_error.ts";
 
 const options = {
   credentials: () => undefined,
@@ -191,6 +192,28 @@ Deno.test("sync into an OCI layout: names skopeo and umoci read, referrers, a se
       assertEquals(await snapshot(dir), before);
       assertEquals(await Deno.readFile(`${dir}/index.json`), index);
     });
+
+    await t.step(
+      "a dry run writes nothing, creates nothing; an unlistable source leaves no directory",
+      async () => {
+        const before = await snapshot(dir);
+        const report = await sync(repo("test/single"), `oci:${dir}`, { ...options, dryRun: true });
+        assert(report.tags.every((x) => x.status === "up-to-date"));
+        assertEquals(await snapshot(dir), before);
+        const missing = `${await tempDir()}/never`;
+        const dry = await sync(repo("test/multi"), `oci:${missing}`, { ...options, dryRun: true });
+        assertEquals(dry.tags.map((x) => [x.tag, x.status]), [["1", "would-copy"]]);
+        const none = `${await tempDir()}/none`;
+        const error = await assertRejects(
+          () => sync(repo("test/nothing-here"), `oci:${none}`, options),
+          RegistryError,
+        );
+        assertMatch(error.message, /^Cannot list tags/);
+        for (const path of [missing, none]) {
+          assertEquals(await Deno.stat(path).then(() => "there", () => "absent"), "absent", path);
+        }
+      },
+    );
 
     await t.step("a moved tag is copied again and renamed; the others stay", async () => {
       // test/single:2 now names the image test/multi lists for arm64
