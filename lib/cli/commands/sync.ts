@@ -66,7 +66,7 @@ interface Job {
 /** `skiff sync`. */
 export const syncCommand: Command = {
   name: "sync",
-  summary: "sync SRC DEST   mirror a repository's tags (and referrers) to another registry",
+  summary: "sync SRC DEST   mirror a repository to another registry or to oci:DIR",
   usage: USAGE,
   options: {
     tags: { type: "string" },
