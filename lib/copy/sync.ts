@@ -125,7 +125,11 @@ export interface SyncReport {
  * registry without the referrers API: the fallback index named `REPO:sha256-<hex>`, cosign-style
  * tags as `REPO:sha256-<hex>.sig`.
  *
- * @param source The source repository, e.g. `docker.io/library/alpine` (no tag).
+ * With `oci:DIR` as the source, the layout's names become the destination repository's tags
+ * (`R:T` gives `T`, a bare name is a tag; names of one repository only), each pushed as its
+ * registry had it; no referrers are looked up beyond the names themselves.
+ *
+ * @param source The source repository, e.g. `docker.io/library/alpine` (no tag), or `oci:DIR`.
  * @param destination The destination repository, e.g. `127.0.0.1:5000/mirror/alpine`, or
  *   `oci:DIR` (created when missing).
  * @param options Tag pattern, platforms, concurrency, referrers, dry run, transport.
@@ -154,6 +158,9 @@ export async function sync(
   destination: string | Reference,
   options: SyncOptions = {},
 ): Promise<SyncReport> {
+  if (typeof source === "string" && source.startsWith("oci:")) {
+    return await fromLayout(source.slice("oci:".length), destination, options);
+  }
   const from = typeof source === "string" ? parseRepository(source) : source;
   const layoutDir = typeof destination === "string" && destination.startsWith("oci:")
     ? destination.slice("oci:".length)
@@ -318,6 +325,44 @@ export async function sync(
   } finally {
     release?.[Symbol.dispose]();
   }
+}
+
+/** `sync("oci:DIR", REPO)`: the layout's names as the repository's tags. */
+async function fromLayout(
+  dir: string,
+  destination: string | Reference,
+  options: SyncOptions,
+): Promise<SyncReport> {
+  if (dir === "") {
+    throw new SyntaxError(`Cannot parse source "oci:": it names no directory (oci:DIR)`);
+  }
+  if (typeof destination === "string" && destination.startsWith("oci:")) {
+    throw new SyntaxError(
+      `Cannot sync oci:${dir} to ${destination}: one of them must be a registry`,
+    );
+  }
+  const to = typeof destination === "string" ? parseRepository(destination) : destination;
+  const {
+    tags,
+    platforms,
+    images,
+    jobs,
+    referrers: _referrers,
+    referrerDepth: _referrerDepth,
+    dryRun,
+    onTag,
+    ...remote
+  } = options;
+  const { syncFromLayout } = await import("./_sync_from_layout.ts");
+  return await syncFromLayout(dir, to, {
+    ...remote,
+    pattern: tags === undefined ? undefined : typeof tags === "string" ? new RegExp(tags) : tags,
+    platforms: parsePlatforms(platforms ?? "all"),
+    images: images ?? 2,
+    ...(jobs !== undefined ? { jobs } : {}),
+    dryRun: dryRun ?? false,
+    ...(onTag ? { onTag } : {}),
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import { mustRun, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { putManifest } from "../_push.ts";
 import { describe, pushArtifact, pushFallback, pushSignature } from "../_referrers.ts";
+import { startRegistry } from "../_registry.ts";
 import { checkStore } from "../_store_check.ts";
 import { tempDir } from "../_temp.ts";
 import { sync } from "../../lib/copy/sync.ts";
@@ -270,6 +271,54 @@ Deno.test("sync into an OCI layout: names skopeo and umoci read, referrers, a se
         assertEquals(again.tags.map((x) => [x.tag, x.status]), [["1", "up-to-date"]]);
       },
     );
+
+    await t.step("a layout as the source: its names go back as tags, digests kept", async () => {
+      await using back = await startRegistry();
+      await using seen = FaultProxy.start(back.url);
+      // a layout of one repository each (the mixed one is refused: its tags would collide)
+      const error = await assertRejects(
+        () => sync(`oci:${dir}`, `${seen.host}/mixed`, options),
+        Error,
+      );
+      assertMatch(error.message, /^Cannot sync oci:.*: it holds images of 3 repositories/);
+      for (const r of ["test/single", "test/docker"]) {
+        const one = `${await tempDir()}/one`;
+        await sync(repo(r), `oci:${one}`, options);
+        const first = await sync(`oci:${one}`, `${seen.host}/${r}`, options);
+        assertEquals([first.source, first.failed], [`oci:${one}`, 0], r);
+        assert(first.tags.every((x) => x.status === "copied"), r);
+        const at = (tag: string) => describe(back.url, r, tag).then((d) => d.digest);
+        if (r === "test/single") {
+          assertEquals(
+            first.tags.map((x) => x.tag).sort(),
+            ["1", "2", `sha256-${hex}`, `sha256-${hex}.sig`, `sha256-${sbom.digest.slice(7)}.sig`]
+              .sort(),
+          );
+          assertEquals(await at("1"), single.digest);
+          assertEquals(await at("2"), fx.arm64.digest);
+          assertEquals(await at(`sha256-${hex}.sig`), signature);
+        } else {
+          // the Docker list goes back as the registry had it, not as its OCI conversion
+          assertEquals(await at("1"), fx.dockerList);
+        }
+        const before = seen.seen.length;
+        const again = await sync(`oci:${one}`, `${seen.host}/${r}`, options);
+        assert(again.tags.every((x) => x.status === "up-to-date"), r);
+        const writes = seen.seen.slice(before).filter((x) => !["GET", "HEAD"].includes(x.method));
+        assertEquals(writes.map((w) => `${w.method} ${w.path}`), [], r);
+      }
+      // a layout skopeo wrote, named by bare tags
+      const made = `${await tempDir()}/skopeo`;
+      await mustRun("skopeo", [
+        "copy",
+        "--src-tls-verify=false",
+        `docker://${fx.host}/test/single:1`,
+        `oci:${made}:v1`,
+      ]);
+      const bare = await sync(`oci:${made}`, `${seen.host}/from-skopeo`, options);
+      assertEquals(bare.tags.map((x) => [x.tag, x.status]), [["v1", "copied"]]);
+      assertEquals((await describe(back.url, "from-skopeo", "v1")).digest, single.digest);
+    });
 
     await t.step("the CLI: skiff sync SRC oci:DIR, and oci: without a DIR", async () => {
       const cli = `${await tempDir()}/cli`;

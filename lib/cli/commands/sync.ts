@@ -20,7 +20,8 @@ import { type Command, type CommandContext, UsageError } from "../command.ts";
 const USAGE = `Usage: skiff sync SRC DEST [options]
        skiff sync --config FILE [options]
 
-Mirrors the repository SRC ([registry/]repository, no tag) into DEST, a
+Mirrors the repository SRC ([registry/]repository, no tag; or oci:DIR, whose
+names R:T or T become DEST's tags, as the registry had them) into DEST, a
 repository of another registry, or oci:DIR, an OCI image layout (created when
 missing; tag T is named REPO:T there, REPO being SRC in full, so that
 skopeo reads oci:DIR:REPO:T): every tag (or those --tags picks), each with its
@@ -168,8 +169,8 @@ async function jobsOf(ctx: CommandContext): Promise<Job[]> {
   const { flags, positionals } = ctx;
   const check = (job: Job, where: string) => {
     for (const [what, value] of [["source", job.source], ["destination", job.destination]]) {
-      if (what === "destination" && value!.startsWith("oci:")) {
-        if (value === "oci:") throw new UsageError(`${where}: destination: oci: needs a DIR`);
+      if (value!.startsWith("oci:")) {
+        if (value === "oci:") throw new UsageError(`${where}: ${what}: oci: needs a DIR`);
         continue;
       }
       try {
