@@ -124,6 +124,9 @@ export {
   type CarriedReferrers,
   carryReferrers,
   type CarryReferrersContext,
+  REFERRER_DEPTH,
+  type ReferrerTarget,
+  type SourceReferrerHints,
 } from "./lib/copy/carry_referrers.ts";
 export { LayoutImageSource } from "./lib/store/layout_image_source.ts";
 export { LayoutImageDestination } from "./lib/store/layout_image_destination.ts";

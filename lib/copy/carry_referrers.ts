@@ -1,12 +1,12 @@
 /**
  * Referrers travel with the images they refer to: signatures, SBOMs and attestations found at the
  * source (OCI 1.1 referrers API, its tag-schema fallback, cosign-style tags) are copied with their
- * digests kept, and a destination without the referrers API gets the fallback index it needs.
+ * digests kept, and so are their own referrers (a signature on an SBOM), to a bounded depth. A
+ * destination without the referrers API gets the fallback index it needs.
  *
  * @module
  */
 
-import { copyImage } from "../image/copy_image.ts";
 import type { ImageDestination } from "../image/image_destination.ts";
 import type { ImageSource } from "../image/image_source.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
@@ -16,8 +16,23 @@ import { listReferrers, type Referrer } from "../registry/list_referrers.ts";
 import { MediaType } from "../oci/media_types.ts";
 import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
-import { RegistryError } from "../transport/registry_error.ts";
-import { discard } from "../transport/fetcher.ts";
+import { registryTarget } from "./_registry_target.ts";
+import type { ReferrerTarget } from "./referrer_target.ts";
+
+export type { ReferrerTarget } from "./referrer_target.ts";
+
+/**
+ * What a run has learnt about the source, shared by its calls (`sync()` makes one per run): its
+ * tags, so that fallback and cosign-style tags it does not have are not asked for, and whether it
+ * has the referrers API (OCI 1.1: a registry with the API never answers 404 there, so one 404
+ * tells for the whole run).
+ */
+export interface SourceReferrerHints {
+  /** Every tag of the source repository, when listed. */
+  tags?: ReadonlySet<string>;
+  /** Whether the source has the referrers API, once known (set by `carryReferrers`). */
+  api?: boolean;
+}
 
 /** Where the referrers come from and go to. */
 export interface CarryReferrersContext {
@@ -29,10 +44,23 @@ export interface CarryReferrersContext {
   source: ImageSource;
   /** The destination, for the copy engine. */
   destination: ImageDestination;
-  /** A client for the destination registry (no mirrors), for `HEAD` checks and the fallback. */
-  destinationClient: RegistrySource;
-  /** The destination repository. */
-  destinationRepository: string;
+  /**
+   * A client for the destination registry (no mirrors), for `HEAD` checks and the fallback;
+   * with `destinationRepository`, unless `target` is given.
+   */
+  destinationClient?: RegistrySource;
+  /** The destination repository (with `destinationClient`). */
+  destinationRepository?: string;
+  /** What the destination has and how it keeps referrers (instead of the client). */
+  target?: ReferrerTarget;
+  /** What is known about the source; updated as the run learns more. */
+  sourceHints?: SourceReferrerHints;
+  /**
+   * How deep to follow referrers of referrers: 1 carries the subjects' referrers only, 2 their
+   * referrers too (a signature on an SBOM), and so on.
+   * @default {4}
+   */
+  depth?: number;
   /** Count what would be copied, write nothing. */
   dryRun?: boolean;
   /** Aborts. */
@@ -51,19 +79,53 @@ export interface CarriedReferrers {
   fallbackIndexes: number;
 }
 
+/** The default depth of referrers of referrers followed. */
+export const REFERRER_DEPTH = 4;
+/** The most subjects whose referrers one call looks up: a hostile graph cannot grow without end. */
+const MAX_SUBJECTS = 1000;
+
 /**
- * Copies the referrers of each subject digest from the source to the destination.
+ * Copies the referrers of each subject digest from the source to the destination, then theirs,
+ * to `depth` levels.
  *
  * For each subject: its referrers at the source; each one the destination does not have (a
  * `HEAD` by digest, or by tag for cosign-style tags) is copied whole with the copy engine (all
  * platforms, bytes unchanged, so the digests are kept). When the destination has no referrers
- * API (it answers 404, as Distribution 2.8 does), the index tagged `sha256-<hex>` is merged with
- * the referrers it lacks and written, but only when something changed: a run over an unchanged
- * source writes nothing.
+ * API (it answers 404, as Distribution 2.8 does), the index tagged `sha256-<hex>` is written when
+ * it lacks one of them: the source's own fallback index, byte for byte, when the source keeps one
+ * and the destination's lists nothing else, else the destination's merged with what it lacks. A
+ * run over an unchanged source writes nothing. Then the referrers become subjects in turn (present ones too: a new
+ * signature on an SBOM copied earlier travels on the next run), breadth first, each digest
+ * looked up once: a referrer graph with loops (a registry can list anything) ends. More than
+ * 1000 subjects in one call is an error.
  *
- * @param ctx Source, destination and their clients.
+ * @param ctx Source, destination and their clients, the depth.
  * @param subjects The digests whose referrers travel (an image's root and its manifests).
  * @returns How many were copied, present, and how many fallback indexes were written.
+ * @throws {RangeError} When more than 1000 subjects are reached.
+ * @throws {RegistryError} When a registry refuses.
+ *
+ * @example Carry the referrers of a copied image
+ * ```ts ignore
+ * import { carryReferrers } from "./carry_referrers.ts";
+ * import { RegistryImageSource } from "../registry/registry_image_source.ts";
+ * import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
+ * import { clientFor } from "../registry/remote_options.ts";
+ * import { parseReference } from "../reference/parse_reference.ts";
+ *
+ * const from = parseReference("ghcr.io/org/app:1");
+ * const to = parseReference("127.0.0.1:5000/org/app:1");
+ * const source = await RegistryImageSource.open(from);
+ * const carried = await carryReferrers({
+ *   sourceRef: from,
+ *   sourceClient: source.client,
+ *   source,
+ *   destination: new RegistryImageDestination(to),
+ *   destinationClient: await clientFor(to),
+ *   destinationRepository: to.repository,
+ * }, ["sha256:..."]);
+ * console.log(`${carried.copied} referrers copied`);
+ * ```
  */
 export async function carryReferrers(
   ctx: CarryReferrersContext,
@@ -72,35 +134,72 @@ export async function carryReferrers(
   const out: CarriedReferrers = { copied: 0, present: 0, fallbackIndexes: 0 };
   const signal = ctx.signal;
   const request = signal ? { signal } : {};
-  const repo = ctx.destinationRepository;
-  for (const subject of new Set(subjects)) {
-    const found = await listReferrers(ctx.sourceRef.with({ tag: undefined, digest: subject }), {
-      client: ctx.sourceClient,
-      ...request,
-    });
-    const indexed: Referrer[] = [];
-    for (const r of found.referrers) {
-      if (r.source !== "cosign-tag") indexed.push(r);
-      const at = r.source === "cosign-tag" ? r.tag! : r.digest;
-      const head = await ctx.destinationClient.headManifest(repo, at, request);
-      if (head?.digest === r.digest) {
-        out.present++;
-        continue;
-      }
-      out.copied++;
-      if (ctx.dryRun) continue;
-      ctx.onDebug?.(`referrer ${r.digest} of ${subject} (${r.source}): copying`);
-      await copyImage(ctx.source, at, ctx.destination, {
-        platforms: "all",
-        ...(r.source === "cosign-tag" ? { tag: r.tag! } : {}),
+  const target = ctx.target ?? targetOf(ctx);
+  const hints = ctx.sourceHints ?? {};
+  const depth = ctx.depth ?? REFERRER_DEPTH;
+  const seen = new Set(subjects);
+  let level = [...seen];
+  for (let d = 1; d <= depth && level.length > 0; d++) {
+    const next: string[] = [];
+    for (const subject of level) {
+      const found = await listReferrers(ctx.sourceRef.with({ tag: undefined, digest: subject }), {
+        client: ctx.sourceClient,
+        ...(hints.tags ? { knownTags: hints.tags } : {}),
+        ...(hints.api !== undefined ? { referrersApi: hints.api } : {}),
         ...request,
       });
+      hints.api = found.api;
+      // the bound before any work: a hostile registry's endless graph costs no request more
+      const fresh = new Set(found.referrers.map((r) => r.digest).filter((x) => !seen.has(x)));
+      if (seen.size + fresh.size > MAX_SUBJECTS) {
+        throw new RangeError(
+          `Cannot carry the referrers of ${subject}: more than ${MAX_SUBJECTS} referrers ` +
+            `reached (depth ${d})`,
+        );
+      }
+      for (const x of fresh) {
+        seen.add(x);
+        next.push(x);
+      }
+      const indexed: Referrer[] = [];
+      for (const r of found.referrers) {
+        if (r.source !== "cosign-tag") indexed.push(r);
+        const at = r.source === "cosign-tag" ? r.tag! : r.digest;
+        if (await target.head(at, signal) === r.digest) {
+          out.present++;
+          continue;
+        }
+        out.copied++;
+        if (ctx.dryRun) continue;
+        ctx.onDebug?.(`referrer ${r.digest} of ${subject} (${r.source}, depth ${d}): copying`);
+        // loaded only when a referrer is to be copied (a sync that finds everything in place
+        // never loads the engine)
+        const { copyImage } = await import("../image/copy_image.ts");
+        await copyImage(ctx.source, at, ctx.destination, {
+          platforms: "all",
+          ...(r.source === "cosign-tag" ? { tag: r.tag! } : {}),
+          ...request,
+        });
+      }
+      if (indexed.length > 0 && !ctx.dryRun) {
+        if (await writeFallback(ctx, target, subject, indexed, found.fallbackIndex)) {
+          out.fallbackIndexes++;
+        }
+      }
     }
-    if (indexed.length > 0 && !ctx.dryRun) {
-      if (await writeFallback(ctx, subject, indexed)) out.fallbackIndexes++;
-    }
+    level = next;
   }
   return out;
+}
+
+/** The target `destinationClient` and `destinationRepository` make. */
+function targetOf(ctx: CarryReferrersContext): ReferrerTarget {
+  if (!ctx.destinationClient || ctx.destinationRepository === undefined) {
+    throw new TypeError(
+      "Cannot carry referrers: give target, or destinationClient and destinationRepository",
+    );
+  }
+  return registryTarget(ctx.destinationClient, ctx.destinationRepository);
 }
 
 /**
@@ -109,34 +208,30 @@ export async function carryReferrers(
  */
 async function writeFallback(
   ctx: CarryReferrersContext,
+  target: ReferrerTarget,
   subject: string,
   referrers: Referrer[],
+  sourceIndex: { descriptor: Descriptor; bytes: Uint8Array } | undefined,
 ): Promise<boolean> {
-  const client = ctx.destinationClient;
-  const repo = ctx.destinationRepository;
   const signal = ctx.signal;
-  if (client.request) {
-    const res = await client.request(
-      "GET",
-      `/v2/${repo}/referrers/${subject}`,
-      { accept: MediaType.OciIndex },
-      signal,
-    );
-    await discard(res);
-    if (res.status === 200) return false; // the registry keeps its referrers itself
-  }
+  if (await target.keepsReferrers(subject, signal)) return false;
   const { algorithm, hex } = parseDigest(subject);
   const tag = `${algorithm}-${hex}`;
-  let entries: Descriptor[] = [];
-  try {
-    const existing = await client.getManifest(repo, tag, signal ? { signal } : {});
-    if (existing.kind === "index") entries = [...existing.index.manifests];
-  } catch (e) {
-    if (!(e instanceof RegistryError && e.status === 404)) throw e;
-  }
+  const entries = await target.fallbackEntries(tag, signal);
   const have = new Set(entries.map((d) => d.digest));
   const missing = referrers.filter((r) => !have.has(r.digest));
   if (missing.length === 0) return false;
+  const listed = new Set(referrers.map((r) => r.digest));
+  if (sourceIndex && entries.every((d) => listed.has(d.digest))) {
+    // the source keeps a fallback index and the destination's lists nothing else: the source's
+    // exact bytes, so its digest is kept (and a sync that also copies that tag writes the same)
+    ctx.onDebug?.(`fallback index ${tag}: the source's, ${sourceIndex.descriptor.digest}`);
+    await ctx.destination.putManifest(sourceIndex.descriptor, sourceIndex.bytes, {
+      tag,
+      ...(signal ? { signal } : {}),
+    });
+    return true;
+  }
   for (const r of missing) {
     entries.push({
       mediaType: r.mediaType,

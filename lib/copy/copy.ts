@@ -8,12 +8,14 @@
 import { copyImage, type CopyImageResult } from "../image/copy_image.ts";
 import type { ProgressListener } from "../progress/progress_event.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { parsePlatform } from "../oci/choose_platform.ts";
 import type { Platform } from "../oci/parse_manifest.ts";
 import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
 import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
 import { carryReferrers } from "./carry_referrers.ts";
+import { parsePlatforms } from "./parse_platforms.ts";
+
+export { parsePlatforms };
 
 /** Options for {@linkcode copy}. */
 export interface CopyOptions extends Omit<RemoteOptions, "client"> {
@@ -42,6 +44,12 @@ export interface CopyOptions extends Omit<RemoteOptions, "client"> {
    * @default {true}
    */
   referrers?: boolean;
+  /**
+   * How deep referrers of referrers are followed (1: only the image's own referrers; 2: also a
+   * signature on an SBOM; ...). Each digest is looked up once, so loops end.
+   * @default {4}
+   */
+  referrerDepth?: number;
 }
 
 /** What {@linkcode copy} did. */
@@ -97,7 +105,8 @@ export async function copy(
   if (!explicitTag && to.digest === undefined && from.tag !== undefined) {
     to = to.with({ tag: from.tag });
   }
-  const { platforms, jobs, chunkSize, onProgress, referrers: carry, ...remote } = options;
+  const { platforms, jobs, chunkSize, onProgress, referrers: carry, referrerDepth, ...remote } =
+    options;
   const src = await RegistryImageSource.open(from, remote);
   const dst = new RegistryImageDestination(to, {
     ...remote,
@@ -127,6 +136,7 @@ export async function copy(
       // the destination is read as it is: never through the mirrors configured for its registry
       destinationClient: await clientFor(to, { ...remote, config: { registries: {} } }),
       destinationRepository: to.repository,
+      ...(referrerDepth !== undefined ? { depth: referrerDepth } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     }, [result.digest, ...result.manifests.map((m) => m.digest)]);
@@ -138,15 +148,6 @@ export async function copy(
     source: from.toString(),
     destination: tag !== undefined ? `${to.name}:${tag}` : `${to.name}@${result.digest}`,
   };
-}
-
-/** `"all"`, `"linux/amd64"`, `"linux/amd64,linux/arm64"` or platforms -> what the engine takes. */
-export function parsePlatforms(value: "all" | string | readonly Platform[]): "all" | Platform[] {
-  if (typeof value !== "string") return [...value];
-  if (value.trim() === "all") return "all";
-  const parts = value.split(",").map((p) => p.trim()).filter((p) => p !== "");
-  if (parts.length === 0) throw new SyntaxError(`Cannot parse platforms: "${value}" is empty`);
-  return parts.map((p) => parsePlatform(p));
 }
 
 function lastPart(ref: string): string {

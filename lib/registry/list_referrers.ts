@@ -43,6 +43,20 @@ export interface ListReferrersOptions extends RemoteOptions {
    * @default {true}
    */
   cosignTags?: boolean;
+  /**
+   * Every tag the repository has, when the caller listed them already (`sync` does): the
+   * fallback index and the cosign-style tags are then asked for only when their tag is in the
+   * list, which for most images means no request at all.
+   * @default {undefined (each is asked for)}
+   */
+  knownTags?: ReadonlySet<string>;
+  /**
+   * Whether the registry has the referrers API, when the caller knows it (a 404 from it earlier
+   * in the run: OCI 1.1 says a registry with the API never answers 404 there); `false` skips the
+   * API request and reads the fallback index.
+   * @default {undefined (asked)}
+   */
+  referrersApi?: boolean;
 }
 
 /** What {@linkcode listReferrers} returns. */
@@ -58,6 +72,11 @@ export interface ReferrersResult {
   api: boolean;
   /** The referrers, API or tag-schema entries first, then cosign-style tags; each digest once. */
   referrers: Referrer[];
+  /**
+   * The tag schema's index (tag `sha256-<hex>`) as the registry has it, when it was read: its
+   * descriptor and exact bytes (copying it keeps its digest).
+   */
+  fallbackIndex?: { descriptor: Descriptor; bytes: Uint8Array };
 }
 
 /** The most referrer descriptors taken from one registry, across pages. */
@@ -117,14 +136,33 @@ export async function listReferrers(
     referrers.push({ ...d, source, ...(tag !== undefined ? { tag } : {}) });
   };
 
-  const fromApi = await referrersApi(client, ref, subject, want, signal);
+  const known = options.knownTags;
+  let fallbackIndex: ReferrersResult["fallbackIndex"];
+  // the cosign-style tags are asked for while the API (or the fallback index) is: one round trip
+  const cosign = options.cosignTags ?? true
+    ? Promise.all(
+      COSIGN_SUFFIXES.map((suffix) => `${algorithm}-${hex}.${suffix}`)
+        .filter((tag) => !known || known.has(tag))
+        .map(async (tag) => ({
+          tag,
+          head: await client.headManifest(ref.repository, tag, signal ? { signal } : {}),
+        })),
+    )
+    : Promise.resolve([]);
+  // a failure of the first is the one reported: the others' must not go unhandled meanwhile
+  cosign.catch(() => {});
+  const fromApi = options.referrersApi === false
+    ? undefined
+    : await referrersApi(client, ref, subject, want, signal);
   if (fromApi !== undefined) {
     for (const d of fromApi) {
       if (want === undefined || d.artifactType === want) add(d, "referrers-api");
     }
   } else {
     const tag = `${algorithm}-${hex}`;
-    const index = await optionalManifest(client, ref, tag, signal);
+    const index = known && !known.has(tag)
+      ? undefined
+      : await optionalManifest(client, ref, tag, signal);
     if (index !== undefined) {
       if (index.kind !== "index") {
         throw new ManifestError(
@@ -134,39 +172,43 @@ export async function listReferrers(
       for (const d of index.index.manifests) {
         if (want === undefined || d.artifactType === want) add(d, "referrers-tag");
       }
+      fallbackIndex = {
+        descriptor: {
+          mediaType: index.mediaType ?? "application/vnd.oci.image.index.v1+json",
+          digest: index.digest,
+          size: index.bytes.byteLength,
+        },
+        bytes: index.bytes,
+      };
     }
   }
 
-  if (options.cosignTags ?? true) {
-    // the three HEADs at once: most images have none of these tags
-    const heads = await Promise.all(COSIGN_SUFFIXES.map(async (suffix) => {
-      const tag = `${algorithm}-${hex}.${suffix}`;
-      return {
-        tag,
-        head: await client.headManifest(ref.repository, tag, signal ? { signal } : {}),
-      };
-    }));
-    for (const { tag, head } of heads) {
-      if (head === undefined) continue;
-      // HEAD tells the digest, type and size; the artifact type needs the manifest itself
-      const m = await client.getManifest(ref.repository, tag, signal ? { signal } : {});
-      const artifactType = m.kind === "manifest"
-        ? manifestArtifactType(m.bytes) ?? m.manifest.config.mediaType
-        : undefined;
-      if (want !== undefined && artifactType !== want) continue;
-      add(
-        {
-          mediaType: m.mediaType ?? head.mediaType ?? "application/octet-stream",
-          digest: m.digest,
-          size: m.bytes.byteLength,
-          ...(artifactType !== undefined ? { artifactType } : {}),
-        },
-        "cosign-tag",
-        tag,
-      );
-    }
+  for (const { tag, head } of await cosign) {
+    if (head === undefined) continue;
+    // HEAD tells the digest, type and size; the artifact type needs the manifest itself
+    const m = await client.getManifest(ref.repository, tag, signal ? { signal } : {});
+    const artifactType = m.kind === "manifest"
+      ? manifestArtifactType(m.bytes) ?? m.manifest.config.mediaType
+      : undefined;
+    if (want !== undefined && artifactType !== want) continue;
+    add(
+      {
+        mediaType: m.mediaType ?? head.mediaType ?? "application/octet-stream",
+        digest: m.digest,
+        size: m.bytes.byteLength,
+        ...(artifactType !== undefined ? { artifactType } : {}),
+      },
+      "cosign-tag",
+      tag,
+    );
   }
-  return { reference: ref.toString(), subject, api: fromApi !== undefined, referrers };
+  return {
+    reference: ref.toString(),
+    subject,
+    api: fromApi !== undefined,
+    referrers,
+    ...(fallbackIndex ? { fallbackIndex } : {}),
+  };
 }
 
 /** The referrers API's answer, every page; `undefined` when the registry has no such API. */

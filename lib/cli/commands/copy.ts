@@ -1,6 +1,6 @@
 // skiff copy SRC DEST
 
-import { copy, parsePlatforms } from "../../copy/copy.ts";
+import { parsePlatforms } from "../../copy/parse_platforms.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { safe } from "../../progress/escape_text.ts";
 import {
@@ -84,6 +84,7 @@ export const copyCommand: Command = {
     const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
     let result;
     try {
+      const { copy } = await import("../../copy/copy.ts");
       result = await copy(source, ctx.positionals[1]!, {
         platforms,
         jobs,

@@ -2,7 +2,6 @@
 
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
-import { exportRootfs } from "../../unpack/export_rootfs.ts";
 import {
   CREDENTIAL_OPTIONS,
   jobsFlag,
@@ -74,6 +73,7 @@ export const exportCommand: Command = {
     const { signal, ...remote } = await remoteOptions(ctx);
     const renderer = flags.quiet || jsonFlag(ctx) ? undefined : new LineRenderer(io.err);
     const start = performance.now();
+    const { exportRootfs } = await import("../../unpack/export_rootfs.ts");
     const { readable, result } = exportRootfs(ref, {
       store: storePath(ctx),
       signal,

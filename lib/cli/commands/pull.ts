@@ -2,7 +2,7 @@
 
 import { safe } from "../../progress/escape_text.ts";
 import { formatPlatform, parsePlatformList } from "../../oci/choose_platform.ts";
-import { pull, type PullPolicy } from "../../pull/pull.ts";
+import type { PullPolicy } from "../../pull/pull.ts";
 import {
   CREDENTIAL_OPTIONS,
   credentialFlags,
@@ -103,6 +103,7 @@ export const pullCommand: Command = {
     const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
     let result;
     try {
+      const { pull } = await import("../../pull/pull.ts");
       result = await pull(ref, {
         store: storePath(ctx),
         jobs,

@@ -1,7 +1,6 @@
 // skiff push NAME [DEST]
 
-import { parsePlatforms } from "../../copy/copy.ts";
-import { push } from "../../copy/push.ts";
+import { parsePlatforms } from "../../copy/parse_platforms.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { safe } from "../../progress/escape_text.ts";
 import {
@@ -85,6 +84,7 @@ export const pushCommand: Command = {
       const { LineRenderer } = await import("../../progress/line_renderer.ts");
       renderer = new LineRenderer(io.err);
     }
+    const { push } = await import("../../copy/push.ts");
     const result = await push(name, dest, {
       store: storePath(ctx),
       jobs,

@@ -1,6 +1,6 @@
 // skiff sync SRC DEST
 
-import { parsePlatforms } from "../../copy/copy.ts";
+import { parsePlatforms } from "../../copy/parse_platforms.ts";
 import { escapeText } from "../../progress/escape_text.ts";
 import type { SyncedTag, SyncOptions, SyncReport } from "../../copy/sync.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
@@ -20,8 +20,11 @@ import { type Command, type CommandContext, UsageError } from "../command.ts";
 const USAGE = `Usage: skiff sync SRC DEST [options]
        skiff sync --config FILE [options]
 
-Mirrors the repository SRC ([registry/]repository, no tag) into DEST, a
-repository of another registry: every tag (or those --tags picks), each with its
+Mirrors the repository SRC ([registry/]repository, no tag; or oci:DIR, whose
+names R:T or T become DEST's tags, as the registry had them) into DEST, a
+repository of another registry, or oci:DIR, an OCI image layout (created when
+missing; tag T is named REPO:T there, REPO being SRC in full, so that
+skopeo reads oci:DIR:REPO:T): every tag (or those --tags picks), each with its
 referrers and cosign-style signature, attestation and SBOM tags, digests kept.
 Incremental: a tag whose digest at DEST already equals SRC's (one HEAD each,
 which Docker Hub does not count against its rate limit) is left alone, with
@@ -36,6 +39,7 @@ Options:
   --images N         images copied at once (default: 2)
   --jobs N           blobs copied at once per image (default: 4)
   --no-referrers     do not carry referrers and cosign-style tags
+  --referrer-depth N how deep referrers of referrers are followed (default: 4)
   --dry-run          say what would be copied; write nothing
   --config FILE      many sources: a JSON file
                        {"sync": [{"source": "REPO", "destination": "REPO",
@@ -50,6 +54,7 @@ ${TIMEOUT_USAGE}
 Examples:
   skiff sync docker.io/library/alpine registry.local/mirror/alpine --tags '^3\\.'
   skiff sync --dry-run ghcr.io/org/app 127.0.0.1:5000/org/app
+  skiff sync ghcr.io/org/app oci:./mirror
 `;
 
 interface Job {
@@ -62,7 +67,7 @@ interface Job {
 /** `skiff sync`. */
 export const syncCommand: Command = {
   name: "sync",
-  summary: "sync SRC DEST   mirror a repository's tags (and referrers) to another registry",
+  summary: "sync SRC DEST   mirror a repository to another registry or to oci:DIR",
   usage: USAGE,
   options: {
     tags: { type: "string" },
@@ -70,6 +75,7 @@ export const syncCommand: Command = {
     images: { type: "string" },
     jobs: { type: "string" },
     "no-referrers": { type: "boolean" },
+    "referrer-depth": { type: "string" },
     "dry-run": { type: "boolean" },
     config: { type: "string" },
     "plain-http": { type: "boolean" },
@@ -81,6 +87,9 @@ export const syncCommand: Command = {
     const jobs = await jobsOf(ctx);
     const images = count(flags.images, "--images", 2, 16);
     const blobs = jobsFlag(ctx) ?? 4;
+    const depth = flags["referrer-depth"] === undefined
+      ? undefined
+      : count(flags["referrer-depth"], "--referrer-depth", 4, 16);
     const credentials = await credentialFlags(ctx);
     const reports: SyncReport[] = [];
     const json = jsonFlag(ctx);
@@ -94,6 +103,7 @@ export const syncCommand: Command = {
         ...(job.tags !== undefined ? { tags: job.tags } : {}),
         ...(job.platform !== undefined ? { platforms: job.platform } : {}),
         ...(flags["no-referrers"] ? { referrers: false } : {}),
+        ...(depth !== undefined ? { referrerDepth: depth } : {}),
         ...(flags["dry-run"] ? { dryRun: true } : {}),
         ...(flags["plain-http"] ? { plainHttp: true } : {}),
         ...(credentials ? { credentials } : {}),
@@ -159,6 +169,10 @@ async function jobsOf(ctx: CommandContext): Promise<Job[]> {
   const { flags, positionals } = ctx;
   const check = (job: Job, where: string) => {
     for (const [what, value] of [["source", job.source], ["destination", job.destination]]) {
+      if (value!.startsWith("oci:")) {
+        if (value === "oci:") throw new UsageError(`${where}: ${what}: oci: needs a DIR`);
+        continue;
+      }
       try {
         parseRepository(value!);
       } catch (e) {

@@ -3,7 +3,6 @@
 import { escapeText, safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
 import { LineRenderer } from "../../progress/line_renderer.ts";
-import { unpack } from "../../unpack/unpack.ts";
 import {
   CREDENTIAL_OPTIONS,
   exclusive,
@@ -134,6 +133,7 @@ export const unpackCommand: Command = {
     const { signal, ...remote } = await remoteOptions(ctx);
     const renderer = flags.quiet || json ? undefined : new LineRenderer(io.err);
     const start = performance.now();
+    const { unpack } = await import("../../unpack/unpack.ts");
     const result = await unpack(ref, dir, {
       format,
       store: storePath(ctx),

@@ -1,0 +1,39 @@
+/**
+ * What a sync reports: {@linkcode SyncReport} and its {@linkcode SyncedTag}s (apart from
+ * `sync.ts` so that its helpers can name them without an import cycle).
+ *
+ * @module
+ */
+
+/** One tag's outcome. */
+export interface SyncedTag {
+  /** The tag. */
+  tag: string;
+  /**
+   * `copied`; `up-to-date` (the destination's tag already names the same digest: nothing was
+   * written); `would-copy` (a dry run); `failed`.
+   */
+  status: "copied" | "up-to-date" | "would-copy" | "failed";
+  /** The digest the source's tag names, when it was found. */
+  digest?: string;
+  /** Referrers copied for it (or that would be). */
+  referrers?: number;
+  /** Why it failed. */
+  error?: string;
+}
+
+/** What `sync()` did. */
+export interface SyncReport {
+  /** The source repository, canonical. */
+  source: string;
+  /** The destination repository, canonical, or `oci:DIR`. */
+  destination: string;
+  /** Every tag picked, in the source's order. */
+  tags: SyncedTag[];
+  /** Tags copied (or that would be). */
+  copied: number;
+  /** Tags left alone. */
+  upToDate: number;
+  /** Tags that failed. */
+  failed: number;
+}
