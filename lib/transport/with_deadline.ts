@@ -103,6 +103,28 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     watch(timeout);
     const signal = AbortSignal.any([request.signal, deadline.signal]);
     const timedOut = () => deadline.signal.aborted && !request.signal.aborted;
+    // Deno 2.9 does not always fail a pending read of a response body when the request's signal
+    // aborts (about 1 in 30 reads of a stalled body stayed pending for ever): every read races
+    // the abort itself, and the body is cancelled when the abort wins
+    let stopped: Promise<never> | undefined;
+    const untilAborted = () => {
+      if (!stopped) {
+        stopped = new Promise<never>((_, reject) => {
+          if (signal.aborted) return reject(signal.reason);
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        });
+        stopped.catch(() => {}); // handled by whoever races it
+      }
+      return stopped;
+    };
+    const raced = async <T>(read: Promise<T>, cancel: (reason: unknown) => Promise<void>) => {
+      try {
+        return await Promise.race([read, untilAborted()]);
+      } catch (error) {
+        if (signal.aborted) cancel(signal.reason).catch(() => {});
+        throw error;
+      }
+    };
     let res: Response;
     try {
       res = await next(new Request(request, { signal }));
@@ -140,8 +162,11 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
             startRead();
-            r = await inner.read(
-              new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength),
+            r = await raced(
+              inner.read(
+                new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength),
+              ),
+              (reason) => inner.cancel(reason),
             );
             reading = false;
             last = Date.now();
@@ -169,7 +194,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
             startRead();
-            r = await reader.read();
+            r = await raced(reader.read(), (reason) => reader.cancel(reason));
             reading = false;
             last = Date.now();
           } catch (error) {
