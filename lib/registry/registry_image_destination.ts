@@ -22,6 +22,7 @@ import { isLoopback } from "../transport/is_loopback.ts";
 import { RegistryError } from "../transport/registry_error.ts";
 import { isNetworkError } from "../transport/retry_fetch.ts";
 import { storedCredentials } from "../transport/stored_credentials.ts";
+import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { RegistryClient } from "./registry_client.ts";
 import type { RemoteOptions } from "./remote_options.ts";
@@ -267,7 +268,7 @@ export class RegistryImageDestination implements ImageDestination {
       (options.tag !== undefined ? `:${options.tag}` : "");
     const url = await this.#url(this.#path(`manifests/${reference}`), options.signal);
     let res: Response | undefined;
-    for (let attempt = 1;; attempt++) {
+    for (let attempt = 1, unknownChild = 0;; attempt++) {
       try {
         res = await this.#transport.sendOnce(
           new Request(url, {
@@ -284,6 +285,19 @@ export class RegistryImageDestination implements ImageDestination {
       // after a 401 the auth layer holds a fresh token: the bytes are sent again once
       if ((res.status === 401 && attempt === 1) || (res.status >= 500 && attempt < 3)) {
         await discard(res);
+        continue;
+      }
+      if (res.status === 400 && INDEX_MEDIA_TYPES.has(descriptor.mediaType) && unknownChild < 3) {
+        // an index whose children were pushed just before, and that the registry says it does not
+        // know: Distribution's filesystem driver rewrites a manifest's link file in place, so
+        // another copy pushing the same child at that moment (sync copies tags side by side) makes
+        // it briefly unreadable, and object-store registries are eventually consistent. Asked
+        // again after a pause, 3 times; any other refusal stands.
+        const error = await this.#error(res, "PUT", what);
+        if (!error.codes.some((c) => c.code === "MANIFEST_BLOB_UNKNOWN")) throw error;
+        unknownChild++;
+        attempt = 0;
+        await pause(100 * unknownChild, options.signal);
         continue;
       }
       break;
@@ -779,5 +793,21 @@ function resolverOf(options: RegistryImageDestinationOptions): CredentialResolve
   return storedCredentials({
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+  });
+}
+
+/** Waits `ms` milliseconds, or rejects with the signal's reason when it aborts first. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

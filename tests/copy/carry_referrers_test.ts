@@ -168,7 +168,7 @@ Deno.test("referrers of referrers: carried to a bounded depth, loops end", async
     );
     // and sync over the loop: every tag done, then a second run writes nothing
     const first = await sync(`${src.host}/loop`, `${dst.host}/loop2`, options);
-    assertEquals(first.failed, 0);
+    assertEquals(first.failed, 0, JSON.stringify(first.tags));
     assertEquals(first.tags.length, 3); // 1 and the two fallback indexes
     await using watchDst = FaultProxy.start(dst.url);
     const second = await sync(`${src.host}/loop`, `${watchDst.host}/loop2`, options);

@@ -121,6 +121,44 @@ Deno.test("copyImage: registry to registry", async (t) => {
       }
     });
 
+    await t.step(
+      "an index refused as naming an unknown child is sent again, 3 times at most",
+      async () => {
+        // Distribution's filesystem driver rewrites a manifest's link in place: a child pushed by
+        // another copy at that moment is briefly unknown (sync copies tags side by side)
+        const unknown = JSON.stringify({
+          errors: [{ code: "MANIFEST_BLOB_UNKNOWN", message: "blob unknown to registry" }],
+        });
+        for (const refusals of [1, 4]) {
+          await using proxy = FaultProxy.start(dest!.url);
+          let refused = 0;
+          proxy.on((req, url) => {
+            if (req.method !== "PUT" || url.pathname !== `/v2/race/${refusals}/manifests/1`) return;
+            if (refused++ >= refusals) return;
+            return { kind: "status", status: 400, body: unknown };
+          });
+          const copying = copy(`${fx.host}/test/multi:1`, `${proxy.host}/race/${refusals}:1`);
+          if (refusals === 1) {
+            const result = await copying;
+            assertEquals(result.digest, fx.multi.digest);
+            assertEquals(await skopeoDigest(`${to}/race/1:1`), fx.multi.digest);
+          } else {
+            const e = await assertRejects(() => copying, Error);
+            assertMatch(
+              e.message,
+              /^Cannot push manifest .*race\/4:1: 400 .*MANIFEST_BLOB_UNKNOWN/,
+            );
+            const tag = await fetch(`${dest!.url}/v2/race/4/manifests/1`, { method: "HEAD" });
+            assertEquals(tag.status, 404, "no tag after the refusals");
+          }
+          const puts = proxy.seen.filter((x) =>
+            x.method === "PUT" && x.path === `/v2/race/${refusals}/manifests/1`
+          );
+          assertEquals(puts.length, refusals === 1 ? 2 : 4);
+        }
+      },
+    );
+
     await t.step("a second copy sends nothing: every blob is there", async () => {
       const again = await copy(`${fx.host}/test/multi:1`, `${to}/copied/test/multi:1`);
       assertEquals(again.blobs.copied, 0);
