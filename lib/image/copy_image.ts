@@ -268,7 +268,9 @@ export async function copyImage(
       const { ingestBlob } = await import("./_ingest_blob.ts");
       const ingest = await destination.openIngest(d, opts);
       const had = ingest.complete;
-      bytesSent += await ingestBlob(
+      // read the total after the await: `bytesSent += await ...` would read it before, and
+      // blobs copied side by side would overwrite each other's counts
+      const fetched = await ingestBlob(
         {
           source,
           blobPath: blobPath ?? (() => ingest.path),
@@ -282,6 +284,7 @@ export async function copyImage(
         d,
         blob.kind,
       );
+      bytesSent += fetched;
       if (had) counts.existing++;
       else counts.copied++;
       return;
