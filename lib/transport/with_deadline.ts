@@ -106,25 +106,26 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     // Deno 2.9 does not always fail a pending read of a response body when the request's signal
     // aborts (about 1 in 30 reads of a stalled body stayed pending for ever): every read races
     // the abort itself, and the body is cancelled when the abort wins
-    let stopped: Promise<never> | undefined;
-    const untilAborted = () => {
-      if (!stopped) {
-        stopped = new Promise<never>((_, reject) => {
-          if (signal.aborted) return reject(signal.reason);
-          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-        });
-        stopped.catch(() => {}); // handled by whoever races it
-      }
-      return stopped;
-    };
-    const raced = async <T>(read: Promise<T>, cancel: (reason: unknown) => Promise<void>) => {
-      try {
-        return await Promise.race([read, untilAborted()]);
-      } catch (error) {
-        if (signal.aborted) cancel(signal.reason).catch(() => {});
-        throw error;
-      }
-    };
+    // (one listener per read, removed when the read settles: nothing piles up over a long body)
+    const raced = <T>(read: Promise<T>, cancel: (reason: unknown) => Promise<void>) =>
+      new Promise<T>((resolve, reject) => {
+        const onAbort = () => {
+          cancel(signal.reason).catch(() => {});
+          reject(signal.reason);
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener("abort", onAbort, { once: true });
+        read.then(
+          (value) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(value);
+          },
+          (error) => {
+            signal.removeEventListener("abort", onAbort);
+            reject(error);
+          },
+        );
+      });
     let res: Response;
     try {
       res = await next(new Request(request, { signal }));
