@@ -107,14 +107,14 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     // aborts (about 1 in 30 reads of a stalled body stayed pending for ever): every read races
     // the abort itself, and the body is cancelled when the abort wins
     // (one listener per read, removed when the read settles: nothing piles up over a long body)
-    const raced = <T>(read: Promise<T>, cancel: (reason: unknown) => Promise<void>) =>
+    const raced = <T>(read: Promise<T>, cancel: () => Promise<void>) =>
       new Promise<T>((resolve, reject) => {
         const onAbort = () => {
-          cancel(signal.reason).catch(() => {});
+          cancel().catch(() => {});
           reject(signal.reason);
         };
-        if (signal.aborted) return onAbort();
-        signal.addEventListener("abort", onAbort, { once: true });
+        // the read is always followed, also when the abort came first: a read nobody follows
+        // rejects unhandled (with the abort's reason) and ends the process
         read.then(
           (value) => {
             signal.removeEventListener("abort", onAbort);
@@ -125,6 +125,8 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
             reject(error);
           },
         );
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
       });
     let res: Response;
     try {
@@ -167,7 +169,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
               inner.read(
                 new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength),
               ),
-              (reason) => inner.cancel(reason),
+              () => inner.cancel(),
             );
             reading = false;
             last = Date.now();
@@ -195,7 +197,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
             startRead();
-            r = await raced(reader.read(), (reason) => reader.cancel(reason));
+            r = await raced(reader.read(), () => reader.cancel());
             reading = false;
             last = Date.now();
           } catch (error) {
