@@ -139,7 +139,7 @@ Deno.test("faults: retries, signals, kills, two processes, and a soak", async (t
         await using proxy = FaultProxy.start(fx.registry.url);
         proxy.on((_req, url) =>
           url.pathname.includes("/blobs/")
-            ? { kind: "throttle", bytesPerSecond: 3_000_000 }
+            ? { kind: "throttle", bytesPerSecond: 1_500_000 }
             : undefined
         );
         const KILLS = 15;
