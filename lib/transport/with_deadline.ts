@@ -99,34 +99,35 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
       phase = "done";
       armed?.removeEventListener("abort", check);
       armed = undefined;
+      signal.removeEventListener("abort", onAbort);
     };
     watch(timeout);
     const signal = AbortSignal.any([request.signal, deadline.signal]);
     const timedOut = () => deadline.signal.aborted && !request.signal.aborted;
     // Deno 2.9 does not always fail a pending read of a response body when the request's signal
-    // aborts (about 1 in 30 reads of a stalled body stayed pending for ever): every read races
-    // the abort itself, and the body is cancelled when the abort wins
-    // (one listener per read, removed when the read settles: nothing piles up over a long body)
-    const raced = <T>(read: Promise<T>, cancel: () => Promise<void>) =>
+    // aborts (about 1 in 30 reads of a stalled body stayed pending for ever): one listener per
+    // body fails the read in flight itself and cancels the body; it goes when the request ends
+    let failRead: ((reason: unknown) => void) | undefined;
+    let cancelBody: (() => Promise<void>) | undefined;
+    const onAbort = () => {
+      cancelBody?.().catch(() => {});
+      failRead?.(signal.reason);
+    };
+    const raced = <T>(read: Promise<T>) =>
       new Promise<T>((resolve, reject) => {
-        const onAbort = () => {
-          cancel().catch(() => {});
-          reject(signal.reason);
+        failRead = reject;
+        // followed even when the abort came first: a read nobody follows rejects unhandled
+        const settled = () => {
+          if (failRead === reject) failRead = undefined;
         };
-        // the read is always followed, also when the abort came first: a read nobody follows
-        // rejects unhandled (with the abort's reason) and ends the process
-        read.then(
-          (value) => {
-            signal.removeEventListener("abort", onAbort);
-            resolve(value);
-          },
-          (error) => {
-            signal.removeEventListener("abort", onAbort);
-            reject(error);
-          },
-        );
+        read.then((value) => {
+          settled();
+          resolve(value);
+        }, (error) => {
+          settled();
+          reject(error);
+        });
         if (signal.aborted) onAbort();
-        else signal.addEventListener("abort", onAbort, { once: true });
       });
     let res: Response;
     try {
@@ -141,6 +142,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
     }
     phase = "body";
     last = Date.now();
+    signal.addEventListener("abort", onAbort, { once: true });
     const fail = (error: unknown) => {
       finish();
       return timedOut() ? deadline.signal.reason : error;
@@ -156,6 +158,7 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
       // a byte stream stays one: a BYOB reader of the wrapper reads straight into its own
       // buffer through the network's (the hot path of every blob download allocates nothing)
       const inner = byob;
+      cancelBody = () => inner.cancel();
       body = new ReadableStream({
         type: "bytes",
         autoAllocateChunkSize: 64 * 1024,
@@ -169,7 +172,6 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
               inner.read(
                 new Uint8Array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength),
               ),
-              () => inner.cancel(),
             );
             reading = false;
             last = Date.now();
@@ -192,12 +194,13 @@ export function withDeadline(next: Fetcher, timeout: number): Fetcher {
       });
     } else {
       const reader = res.body.getReader();
+      cancelBody = () => reader.cancel();
       body = new ReadableStream<Uint8Array>({
         async pull(controller) {
           let r: ReadableStreamReadResult<Uint8Array>;
           try {
             startRead();
-            r = await raced(reader.read(), () => reader.cancel());
+            r = await raced(reader.read());
             reading = false;
             last = Date.now();
           } catch (error) {
