@@ -428,17 +428,20 @@ async function planCopy(
     manifests.push({ descriptor, bytes });
   };
 
+  /** The plan, its root the manifest pushed last. */
+  const planned = (relation: Plan["relation"]): Plan => ({
+    manifests,
+    blobs,
+    platforms: copied,
+    root: manifests[manifests.length - 1]!,
+    relation,
+  });
+
   const rootParsed = parseManifest(resolved.bytes, resolved.descriptor.mediaType);
   const rootDescriptor = { ...resolved.descriptor, mediaType: rootParsed.mediaType };
   if (rootParsed.kind === "manifest" || platforms === "all") {
     await walk(rootDescriptor, resolved.bytes, 0);
-    return {
-      manifests,
-      blobs,
-      platforms: copied,
-      root: manifests[manifests.length - 1]!,
-      relation: "same",
-    };
+    return planned("same");
   }
 
   const index = rootParsed.index;
@@ -450,25 +453,13 @@ async function planCopy(
   if (platforms.length === 1) {
     const entry = chosen[0]!;
     await walk(entry, await source.manifest(entry, request), 1);
-    return {
-      manifests,
-      blobs,
-      platforms: copied,
-      root: manifests[manifests.length - 1]!,
-      relation: "platform",
-    };
+    return planned("platform");
   }
   if (subset === "keep") {
     // the index as it is; only the chosen platforms' manifests (no attestations) under it
     for (const entry of chosen) await walk(entry, await source.manifest(entry, request), 1);
     manifests.push({ descriptor: rootDescriptor, bytes: resolved.bytes });
-    return {
-      manifests,
-      blobs,
-      platforms: copied,
-      root: manifests[manifests.length - 1]!,
-      relation: "same",
-    };
+    return planned("same");
   }
   const keep = new Set(chosen.map((d) => d.digest));
   const kept = index.manifests.map((d, i) => ({ d, i })).filter(({ d }) =>
@@ -480,13 +471,7 @@ async function planCopy(
   if (kept.length === index.manifests.length) {
     // every entry is wanted: the index is copied as it is
     manifests.push({ descriptor: rootDescriptor, bytes: resolved.bytes });
-    return {
-      manifests,
-      blobs,
-      platforms: copied,
-      root: manifests[manifests.length - 1]!,
-      relation: "same",
-    };
+    return planned("same");
   }
   const bytes = rewriteIndex(resolved.bytes, kept.map(({ i }) => i));
   const descriptor: Descriptor = {
@@ -494,9 +479,8 @@ async function planCopy(
     digest: await computeDigest(bytes),
     size: bytes.byteLength,
   };
-  const root = { descriptor, bytes };
-  manifests.push(root);
-  return { manifests, blobs, platforms: copied, root, relation: "rewritten" };
+  manifests.push({ descriptor, bytes });
+  return planned("rewritten");
 }
 
 /** The index's JSON with only the entries at `positions` (every other field as it was). */
