@@ -5,8 +5,8 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
+import { SizeMismatchError } from "../reference/digest_mismatch_error.ts";
+import { DigestVerifyStream } from "../stream/digest_verify_stream.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { discard } from "../transport/fetcher.ts";
@@ -68,7 +68,7 @@ export async function fetchBlob(
     );
   }
   const digest = ref.digest;
-  const { algorithm } = parseDigest(digest);
+  parseDigest(digest); // a malformed digest is refused before any request
   const client = await clientFor(ref, options);
   const res = await client.getBlob(
     ref.repository,
@@ -87,28 +87,7 @@ export async function fetchBlob(
     throw new SizeMismatchError(what, options.size, declared, "the server announced that size");
   }
   const size = options.size ?? declared;
-  const hash = createHash(algorithm);
-  let bytes = 0;
-  const verify = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      bytes += chunk.byteLength;
-      if (size !== undefined && bytes > size) {
-        controller.error(
-          new SizeMismatchError(what, size, bytes, "the server sent too many bytes"),
-        );
-        return;
-      }
-      hash.update(chunk);
-      controller.enqueue(chunk);
-    },
-    flush(controller) {
-      if (size !== undefined && bytes !== size) {
-        controller.error(new SizeMismatchError(what, size, bytes));
-        return;
-      }
-      const actual = `${algorithm}:${hash.digest("hex")}`;
-      if (actual !== digest) controller.error(new DigestMismatchError(what, digest, actual));
-    },
-  });
+  // the verifier every blob the engine copies goes through
+  const verify = new DigestVerifyStream({ digest, size }, { what });
   return { digest, size, body: res.body.pipeThrough(verify) };
 }

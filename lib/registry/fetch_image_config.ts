@@ -8,11 +8,15 @@
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
 import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
-import { readConfig } from "./_read_config.ts";
 import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import { ManifestError, type Platform } from "../oci/parse_manifest.ts";
 import { clientFor } from "./remote_options.ts";
-import { resolveManifest, type ResolveManifestOptions } from "./resolve_manifest.ts";
+import { RegistryImageSource } from "./registry_image_source.ts";
+import {
+  readImageConfig,
+  resolveManifest,
+  type ResolveManifestOptions,
+} from "./resolve_manifest.ts";
 
 export { CONFIG_SIZE_LIMIT } from "../oci/parse_manifest.ts";
 
@@ -71,7 +75,13 @@ export async function fetchImageConfig(
   });
   if (m.kind !== "manifest") throw new ManifestError(`Cannot use ${ref}: not an image`);
   const { digest } = m.manifest.config;
-  const bytes = await readConfig(client, ref, m.manifest.config, options.signal);
+  const source = new RegistryImageSource(client, ref.repository);
+  const bytes = await readImageConfig(
+    source,
+    m.manifest.config,
+    ref.toString(),
+    options.signal ? { signal: options.signal } : {},
+  );
   const config = parseImageConfig(bytes);
   let platform = m.platform;
   if (!platform) {

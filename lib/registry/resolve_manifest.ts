@@ -6,12 +6,14 @@
  */
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { choosePlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
+import { normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
 import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
 import { parseImageConfig } from "../oci/parse_image_config.ts";
-import { readConfig } from "./_read_config.ts";
-import { ManifestError, type Platform } from "../oci/parse_manifest.ts";
+import { CONFIG_SIZE_LIMIT, type Platform } from "../oci/parse_manifest.ts";
+import { readBlobBytes } from "../image/read_blob_bytes.ts";
+import { resolveImage } from "../image/resolve_image.ts";
 import type { FetchedManifest } from "./registry_client.ts";
+import { RegistryImageSource } from "./registry_image_source.ts";
 import { clientFor, type RemoteOptions } from "./remote_options.ts";
 
 /** Options for {@linkcode resolveManifest}. */
@@ -71,30 +73,54 @@ export async function resolveManifest(
   options: ResolveManifestOptions = {},
 ): Promise<ResolvedManifest> {
   const ref = typeof reference === "string" ? parseReference(reference) : reference;
+  const name = ref.toString();
   const want = options.platform === undefined
     ? undefined
     : typeof options.platform === "string"
     ? parsePlatform(options.platform)
     : normalizePlatform(options.platform);
-  const client = await clientFor(ref, options);
+  // the engine's source and resolution: what inspect shows is what pull and copy would take
+  const source = new RegistryImageSource(await clientFor(ref, options), ref.repository);
   const request = options.signal ? { signal: options.signal } : {};
-  const top = await client.getManifest(ref.repository, ref.identifier, request);
-  if (want === undefined || top.kind !== "index") {
-    let platform: Platform | undefined;
-    if (want !== undefined && top.kind === "manifest" && options.checkPlatform !== false) {
-      const config = await readConfig(client, ref, top.manifest.config, options.signal);
-      platform = configPlatform(parseImageConfig(config));
-      checkImagePlatform(platform, want, ref.toString());
-    }
-    return { ...top, reference: ref.toString(), indexDigest: undefined, platform };
+  const found = await resolveImage(source, ref.identifier, want, name, request);
+  const { chosen } = found;
+  let platform = found.platform;
+  if (
+    want !== undefined && found.root === chosen && chosen.parsed.kind === "manifest" &&
+    options.checkPlatform !== false
+  ) {
+    const config = await readImageConfig(source, chosen.parsed.manifest.config, name, request);
+    platform = configPlatform(parseImageConfig(config));
+    checkImagePlatform(platform, want, name);
   }
-  const entry = choosePlatform(top.index, want, ref.toString());
-  const image = await client.getManifest(ref.repository, entry.digest, request);
-  if (image.kind !== "manifest") {
-    throw new ManifestError(
-      `Cannot use ${ref}: the index entry for ${entry.platform?.os}/` +
-        `${entry.platform?.architecture} is itself an index`,
-    );
-  }
-  return { ...image, reference: ref.toString(), indexDigest: top.digest, platform: entry.platform };
+  return {
+    ...chosen.parsed,
+    digest: chosen.descriptor.digest,
+    bytes: chosen.bytes,
+    reference: name,
+    indexDigest: found.root === chosen ? undefined : found.root.descriptor.digest,
+    platform,
+  };
+}
+
+/**
+ * An image's config blob whole: at most its declared size (and 64 MiB), verified.
+ *
+ * @param source The registry repository.
+ * @param config The config's descriptor.
+ * @param name The image, for messages.
+ * @param options Abort signal.
+ * @returns Its exact bytes.
+ */
+export function readImageConfig(
+  source: RegistryImageSource,
+  config: { mediaType: string; digest: string; size: number },
+  name: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<Uint8Array> {
+  return readBlobBytes(source, config, {
+    limit: CONFIG_SIZE_LIMIT,
+    what: `config ${config.digest} of ${name}`,
+    signal: options.signal,
+  });
 }

@@ -13,8 +13,8 @@ import { parseDigest } from "../reference/parse_digest.ts";
 export interface ExpectedContent {
   /** The digest, `sha256:...` or `sha512:...`. */
   digest: string;
-  /** The size in bytes. */
-  size: number;
+  /** The size in bytes; `undefined` when nothing says it (only the digest is checked then). */
+  size: number | undefined;
 }
 
 /** Options for {@linkcode DigestVerifier}. */
@@ -91,7 +91,7 @@ export class DigestVerifier {
    */
   update(chunk: Uint8Array): void {
     const next = this.#bytes + chunk.byteLength;
-    if (next > this.expected.size) {
+    if (this.expected.size !== undefined && next > this.expected.size) {
       throw new SizeMismatchError(
         this.#what,
         this.expected.size,
@@ -110,7 +110,7 @@ export class DigestVerifier {
    * @throws {DigestMismatchError} When the digest differs.
    */
   verify(): void {
-    if (this.#bytes !== this.expected.size) {
+    if (this.expected.size !== undefined && this.#bytes !== this.expected.size) {
       throw new SizeMismatchError(this.#what, this.expected.size, this.#bytes);
     }
     const actual = `${this.#algorithm}:${this.#hash.digest("hex")}`;
