@@ -13,6 +13,7 @@ import { DigestVerifier } from "../stream/digest_verifier.ts";
 import { readRing } from "../stream/read_ring.ts";
 import { sleep } from "../transport/retry_fetch.ts";
 import type { BlobWrittenListener } from "./blob_written.ts";
+import type { DownloadPriority } from "./download_priority.ts";
 import type { BlobIngest } from "./image_destination.ts";
 import type { ImageSource, OpenedBlob } from "./image_source.ts";
 
@@ -35,6 +36,8 @@ export interface IngestBlobContext {
   onDebug?: ((line: string) => void) | undefined;
   /** Told each time bytes of the blob are on disk, and when it is committed. */
   onWritten?: BlobWrittenListener | undefined;
+  /** Holds the download's reads back while a blob before it in the consumer's order goes. */
+  priority?: DownloadPriority | undefined;
 }
 
 /** How many times a blob is fetched from zero after a digest mismatch (a CDN can glitch once). */
@@ -133,7 +136,7 @@ async function transfer(
   kind: BlobKind,
   counter: { bytes: number },
 ): Promise<void> {
-  const { source, signal, onProgress } = ctx;
+  const { source, signal, onProgress, priority } = ctx;
   const stallTimeout = ctx.stallTimeout ?? 30_000;
   const { digest, size } = descriptor;
   const algorithm = parseDigest(digest).algorithm;
@@ -171,6 +174,12 @@ async function transfer(
       timer = setTimeout(() => attempt.abort(new StallError(stallTimeout)), stallTimeout);
     };
     const from = verifier.bytes;
+    // held back by the priority: no byte is expected meanwhile, so the stall watch is off
+    const inTurn = (p: DownloadPriority, s: AbortSignal) => {
+      if (p.mayRead(digest)) return undefined;
+      clearTimeout(timer);
+      return p.turn(digest, s).finally(kick);
+    };
     kick();
     try {
       const opened = await open(source, descriptor, from, requestSignal);
@@ -188,7 +197,13 @@ async function transfer(
         });
       }, {
         signal: requestSignal,
-        onRead: kick,
+        onRead: priority
+          ? (_bytes, waited) => {
+            kick();
+            priority.read(digest, waited);
+          }
+          : kick,
+        ...(priority ? { beforeRead: () => inTurn(priority, requestSignal) } : {}),
       });
       verifier.verify();
       return;

@@ -17,6 +17,7 @@ import {
 import type { BlobWrittenListener } from "./blob_written.ts";
 import { runBounded } from "./run_bounded.ts";
 import { resumableBlob } from "./_resumable_blob.ts";
+import { DownloadPriority } from "./download_priority.ts";
 import type { ImageDestination } from "./image_destination.ts";
 import type { ImageSource } from "./image_source.ts";
 import { WriteLostError } from "./write_lost_error.ts";
@@ -89,6 +90,13 @@ export interface CopyImageOptions {
    * @default {30000}
    */
   stallTimeout?: number;
+  /**
+   * The destination's consumer reads the layers in their order while they download (the
+   * streaming unpack): the first layer not yet downloaded gets the network first, the next ones
+   * read ahead only while it waits on the network (see {@linkcode DownloadPriority}).
+   * @default {false}
+   */
+  inOrder?: boolean;
   /**
    * Told how much of each blob is on disk, for a destination with
    * {@linkcode ImageDestination.openIngest} (blobs it has already: committed at once).
@@ -241,6 +249,11 @@ export async function copyImage(
   const mountable = from !== undefined && destination.canMount?.(from) === true &&
     destination.mountBlob !== undefined;
   const blobPath = destination.blobPath?.bind(destination);
+  const priority = options.inOrder
+    ? new DownloadPriority(
+      [...plan.blobs.values()].filter((b) => b.kind === "layer").map((b) => b.descriptor.digest),
+    )
+    : undefined;
   const copyBlob = async (blob: PlannedBlob, jobSignal: AbortSignal) => {
     const d = blob.descriptor;
     const opts = { signal: jobSignal };
@@ -279,6 +292,7 @@ export async function copyImage(
           stallTimeout: options.stallTimeout,
           onDebug: options.onDebug,
           onWritten: options.onWritten,
+          priority,
         },
         ingest,
         d,
@@ -329,12 +343,25 @@ export async function copyImage(
   };
   const blobs = [...plan.blobs.values()];
   const jobs = options.jobs ?? 4;
+  const copyInTurn = async (blob: PlannedBlob, jobSignal: AbortSignal) => {
+    try {
+      await copyBlob(blob, jobSignal);
+    } finally {
+      priority?.finish(blob.descriptor.digest); // the next layer goes first now
+    }
+  };
   if (options.beforeLayers) {
-    await runBounded(blobs.filter((b) => b.kind === "config"), jobs, copyBlob, signal);
+    await runBounded(blobs.filter((b) => b.kind === "config"), jobs, copyInTurn, signal);
     await options.beforeLayers();
-    await runBounded(blobs.filter((b) => b.kind !== "config"), jobs, copyBlob, signal);
+    await runBounded(blobs.filter((b) => b.kind !== "config"), jobs, copyInTurn, signal);
   } else {
-    await runBounded(blobs, jobs, copyBlob, signal);
+    await runBounded(blobs, jobs, copyInTurn, signal);
+  }
+  if (priority) {
+    options.onDebug?.(
+      `download priority: the later layers were let through ${priority.stats.opened} times ` +
+        `(the first waited on the network), held ${priority.stats.closed} times`,
+    );
   }
 
   for (const m of plan.manifests) {

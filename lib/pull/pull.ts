@@ -193,6 +193,7 @@ export async function pull(
     ...(options.stallTimeout !== undefined ? { stallTimeout: options.stallTimeout } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     ...(options.observer?.written ? { onWritten: options.observer.written } : {}),
+    ...(options.observer?.inOrder ? { inOrder: true } : {}),
     onProgress: (event) => {
       if (event.type === "resolved") emit({ ...event, reference: name });
       else if (event.type === "manifest") {

@@ -25,6 +25,13 @@ export interface PullObserver {
    * committed at once.
    */
   written?: BlobWrittenListener;
+  /**
+   * The consumer reads the layers in their order as they download: the first layer not yet
+   * downloaded then gets the network first, and the next ones read ahead only while it waits on
+   * the network (`copyImage`'s `inOrder`).
+   * @default {false}
+   */
+  inOrder?: boolean;
 }
 
 /**

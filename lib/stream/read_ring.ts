@@ -20,8 +20,16 @@ export interface ReadRingOptions {
   buffers?: number;
   /** Stops reading: the body is cancelled and the promise rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Called after every read with the number of bytes it brought (e.g. to feed a watchdog). */
-  onRead?: (bytes: number) => void;
+  /**
+   * Called after every read with the number of bytes it brought (e.g. to feed a watchdog) and
+   * the milliseconds the read waited for them (near 0 when the data was there already).
+   */
+  onRead?: (bytes: number, waited: number) => void;
+  /**
+   * Called before each read: a promise it returns holds the read back until it resolves (a
+   * rejection stops reading as the consumer's would). Reading is paused there, not the consumer.
+   */
+  beforeRead?: () => Promise<void> | undefined;
 }
 
 /**
@@ -94,17 +102,20 @@ export async function readRing(
       await pending[slot];
       const early = failed();
       if (early) throw early.error;
+      const held = options.beforeRead?.();
+      if (held) await held;
       let used = 0;
       let done = false;
       if (byob) {
         // one read per buffer, handed on as it is: a BYOB read that fails takes its buffer with
         // it, so a buffer never holds bytes of an earlier read when the next one starts
+        const started = performance.now();
         const r = await byob.read(new Uint8Array(buffers[slot]!, 0, size));
         if (r.value) buffers[slot] = r.value.buffer as ArrayBuffer; // the buffer was transferred
         if (r.done) done = true;
         else {
           used = r.value.byteLength;
-          options.onRead?.(used);
+          options.onRead?.(used, performance.now() - started);
         }
       } else {
         const buffer = buffers[slot]!;
@@ -113,6 +124,7 @@ export async function readRing(
           leftover = undefined;
           if (!chunk) {
             let r: ReadableStreamReadResult<Uint8Array>;
+            const started = performance.now();
             try {
               r = await reader!.read();
             } catch (error) {
@@ -125,7 +137,7 @@ export async function readRing(
               break;
             }
             chunk = r.value;
-            options.onRead?.(chunk.byteLength);
+            options.onRead?.(chunk.byteLength, performance.now() - started);
           }
           const take = Math.min(chunk.byteLength, size - used);
           new Uint8Array(buffer, used, take).set(chunk.subarray(0, take));

@@ -261,6 +261,7 @@ class Run {
       observer: {
         manifest: (manifest, digest) => follower.manifest(manifest, digest),
         written: (event) => follower.written(event),
+        inOrder: true, // layers are applied one after another
       },
     });
     // the pull's own failure (before this unpack stopped it) is the cause to report: a platform
