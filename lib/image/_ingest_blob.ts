@@ -69,6 +69,8 @@ export async function ingestBlob(
       try {
         await transfer(ctx, ingest, descriptor, kind, counter);
         fetched += counter.bytes;
+        // every byte is in: the next layer may use the network while this one is synced
+        ctx.priority?.finish(digest);
         await ingest.commit();
         committed();
         ctx.onProgress({ type: "blob-done", digest, kind, size, fetched, cached: false });

@@ -180,12 +180,13 @@ export class DownloadPriority {
   }
 
   /**
-   * Tells that a blob's download ended (committed, or failed): the next one in the order is
-   * first, measured afresh.
+   * Tells that a blob's download ended (its last byte read, or failed): the next one in the
+   * order is first, measured afresh. Telling it again changes nothing.
    *
    * @param digest The blob.
    */
   finish(digest: string): void {
+    if (this.#finished.has(digest)) return;
     this.#finished.add(digest);
     const now = this.#now();
     this.#windowStart = now;

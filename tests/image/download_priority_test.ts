@@ -66,6 +66,9 @@ Deno.test("DownloadPriority: the first blob reads; the others while it waits on 
     assert(!priority.mayRead("c"), "c waits for b now");
     priority.finish("b");
     assert(priority.mayRead("c"));
+    // told again (the commit after the last byte): nothing changes for the one measured now
+    priority.finish("b");
+    assertEquals(priority.first, "c");
     priority.finish("c");
     assertEquals(priority.first, undefined);
   });
