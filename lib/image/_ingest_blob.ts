@@ -90,6 +90,8 @@ export async function ingestBlob(
       }
     }
   } finally {
+    // no write or background sync of it outlives the call
+    await ingest.flush().catch(() => {});
     ingest.close();
   }
 }

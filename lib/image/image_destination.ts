@@ -54,6 +54,8 @@ export interface BlobIngest {
   write(chunk: Uint8Array): Promise<void>;
   /** Drops every byte (the blob starts over). */
   truncate(): Promise<void>;
+  /** Waits for the writes issued so far and whatever runs behind them (rejects on a failed one). */
+  flush(): Promise<void>;
   /** Makes the verified blob the destination's (durably). */
   commit(): Promise<void>;
   /** Deletes the partial data. */

@@ -39,6 +39,9 @@ const READ_BUFFER = 1024 * 1024;
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
+/** How many bytes are written between two background syncs (see `Ingest.#syncBehind`). */
+const SYNC_EVERY = 16 * 1024 * 1024;
+
 export class Ingest {
   /** The blob's digest. */
   readonly digest: string;
@@ -54,6 +57,11 @@ export class Ingest {
   #tail: Promise<void> = Promise.resolve();
   #positioned = false;
   #failure: { error: unknown } | undefined;
+  /** Bytes written since the last background sync began. */
+  #unsynced = 0;
+  /** The background sync in flight, and the second descriptor it runs on. */
+  #syncing: Promise<void> | undefined;
+  #syncFile: Deno.FsFile | undefined;
 
   /**
    * Used by the store; do not call directly.
@@ -135,6 +143,8 @@ export class Ingest {
       }
       try {
         await writeAll(file, chunk);
+        this.#unsynced += chunk.byteLength;
+        if (this.#unsynced >= SYNC_EVERY && !this.#syncing) this.#syncBehind();
       } catch (error) {
         // a full disk or a read-only store: say which store; the bytes before stay for a resume
         const store = this.path.slice(0, this.path.lastIndexOf("/ingest/"));
@@ -152,13 +162,48 @@ export class Ingest {
   }
 
   /**
-   * Waits for every write issued so far.
+   * Waits for every write issued so far (and the background sync in flight).
    *
    * @returns Resolves when they are all done (rejects with the first failure).
    */
   async flush(): Promise<void> {
     await this.#tail;
+    await this.#syncing;
     if (this.#failure) throw this.#failure.error;
+  }
+
+  /**
+   * Starts writing what is written so far out to disk, while the download goes on: a blob's bytes
+   * then reach the disk as they come, and the `fdatasync` before its commit has only the last
+   * ones left (with the default dirty-page limits of a large machine, nothing is written back
+   * before that call, which then waited for the whole blob: ~0.13-0.27 s per 128 MiB layer here,
+   * at the end of every pull). It runs on a second descriptor of the same file, since one
+   * descriptor's operations run one after another and the writes would wait for it. Its failure
+   * is ignored: the commit's own `fdatasync` is the one that counts.
+   */
+  #syncBehind(): void {
+    this.#unsynced = 0;
+    this.#syncing = (async () => {
+      try {
+        this.#syncFile ??= await Deno.open(this.path, { read: true });
+        if (!this.#closed) await this.#syncFile.syncData();
+      } catch {
+        // the commit's sync reports what matters
+      } finally {
+        this.#syncing = undefined;
+        if (this.#closed) this.#closeSyncFile();
+      }
+    })();
+  }
+
+  #closeSyncFile(): void {
+    const file = this.#syncFile;
+    this.#syncFile = undefined;
+    try {
+      file?.close();
+    } catch {
+      // already closed
+    }
   }
 
   /** Moves the verified blob into `blobs/`. Call only after the content was verified. */
@@ -196,6 +241,9 @@ export class Ingest {
     } catch {
       // already closed
     }
+    // a sync in flight closes its descriptor when it ends (closing it under the sync would fail
+    // it for nothing)
+    if (!this.#syncing) this.#closeSyncFile();
   }
 
   /** Releases the lock (for `using`). */

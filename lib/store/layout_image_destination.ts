@@ -214,6 +214,10 @@ class ReplacingIngest implements BlobIngest {
     return Promise.resolve();
   }
 
+  flush(): Promise<void> {
+    return Promise.resolve(); // in memory: nothing runs behind the writes
+  }
+
   async commit(): Promise<void> {
     const bytes = new Uint8Array(this.#chunks.reduce((n, c) => n + c.byteLength, 0));
     let at = 0;

@@ -158,3 +158,40 @@ Deno.test("store: an ingest closed early keeps the bytes it received for a resum
   assertEquals(await again.length(), 60_000);
   again.close();
 });
+
+/** The paths this process has open, from /proc/self/fd. */
+async function openPaths(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir("/proc/self/fd")) {
+    try {
+      out.push(await Deno.readLink(`/proc/self/fd/${e.name}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+Deno.test("store: a large ingest is written out to disk behind its writes, and leaves no descriptor", async () => {
+  const store = await Store.open(await tempDir());
+  const piece = new Uint8Array(1024 * 1024);
+  const hash = createHash("sha256");
+  const pieces = 40;
+  for (let i = 0; i < pieces; i++) hash.update(piece.fill(i));
+  const digest = `sha256:${hash.digest("hex")}`;
+  const ingest = await store.openIngest(digest, pieces * piece.byteLength);
+  for (let i = 0; i < 17; i++) await ingest.write(piece.fill(i));
+  // past 16 MiB a second descriptor of the ingest file syncs what is written so far
+  await ingest.flush();
+  const during = (await openPaths()).filter((p) => p === ingest.path);
+  assertEquals(during.length, 2, "the ingest file and the descriptor its sync runs on");
+  for (let i = 17; i < pieces; i++) await ingest.write(piece.fill(i));
+  await ingest.commit();
+  ingest.close();
+  const hex = digest.slice("sha256:".length);
+  const stored = await Deno.readFile(`${store.path}/blobs/sha256/${hex}`);
+  assertEquals(stored.byteLength, pieces * piece.byteLength);
+  assertEquals(stored[stored.byteLength - 1], pieces - 1);
+  const after = (await openPaths()).filter((p) => p.includes(hex));
+  assertEquals(after, [], "no descriptor of the blob stays open");
+});
