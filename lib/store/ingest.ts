@@ -11,6 +11,9 @@ import { writeAll } from "./_fs.ts";
 /** The read size when re-hashing partial data. */
 const READ_BUFFER = 1024 * 1024;
 
+/** How many bytes are written between two background syncs (see `Ingest.#syncBehind`). */
+const SYNC_EVERY = 16 * 1024 * 1024;
+
 /**
  * An exclusively locked partial blob. Get one from `Store.openIngest()`; always `close()` it.
  *
@@ -39,9 +42,6 @@ const READ_BUFFER = 1024 * 1024;
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-/** How many bytes are written between two background syncs (see `Ingest.#syncBehind`). */
-const SYNC_EVERY = 16 * 1024 * 1024;
-
 export class Ingest {
   /** The blob's digest. */
   readonly digest: string;
