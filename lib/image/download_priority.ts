@@ -11,8 +11,9 @@
  * But where each connection is slow and parallel ones add up (a registry far away), downloading
  * one at a time would waste the link: there the first blob's reads wait on the network, and the
  * others are let through. Which of the two holds is measured, not guessed: the share of the
- * first blob's time spent waiting for its reads, over windows of 50 ms. Every second with the
- * others let through, they are held for one window to measure again.
+ * first blob's time spent waiting for its reads, over windows of 50 ms (more than 60% in two
+ * in a row lets the others through, less than 25% holds them). Every half second with the others
+ * let through, they are held to measure again.
  *
  * @module
  */
@@ -26,7 +27,7 @@ export interface DownloadPriorityOptions {
   windowMs?: number;
   /**
    * How long the others read before they are held again for a new measurement.
-   * @default {1000}
+   * @default {500}
    */
   reprobeMs?: number;
   /**
@@ -40,12 +41,18 @@ export interface DownloadPriorityOptions {
 
 /** How long one measurement of the first blob's read waits lasts. */
 const WINDOW_MS = 50;
-/** Above this share of the window spent waiting for reads, the first blob is network-bound. */
-const OPEN_ABOVE = 0.5;
+/**
+ * Above this share of the window spent waiting for reads, in two windows in a row, the first blob
+ * is network-bound (one window is not enough: the worker's start, or a page-cache miss at the
+ * registry, can make a loopback read wait for a moment).
+ */
+const OPEN_ABOVE = 0.6;
+/** How many windows in a row must say so. */
+const OPEN_WINDOWS = 2;
 /** Below this share, it is not (between the two, the state stays as it is). */
 const CLOSE_BELOW = 0.25;
 /** How long the others run before they are held again for a new measurement. */
-const REPROBE_MS = 1000;
+const REPROBE_MS = 500;
 /** A first blob that has not read for this long (a retry's pause, a lock) holds nobody back. */
 const IDLE_MS = 150;
 
@@ -77,6 +84,8 @@ export class DownloadPriority {
   #openedAt = 0;
   #windowStart: number;
   #waited = 0;
+  /** Windows in a row in which the first blob waited on the network. */
+  #slowWindows = 0;
   #lastRead: number;
   #windowMs: number;
   #reprobeMs: number;
@@ -169,7 +178,8 @@ export class DownloadPriority {
     const share = this.#waited / span;
     this.#windowStart = now;
     this.#waited = 0;
-    if (!this.#open && share > OPEN_ABOVE) {
+    this.#slowWindows = share > OPEN_ABOVE ? this.#slowWindows + 1 : 0;
+    if (!this.#open && this.#slowWindows >= OPEN_WINDOWS) {
       this.#open = true;
       this.#openedAt = now;
       this.stats.opened++;
@@ -191,6 +201,7 @@ export class DownloadPriority {
     const now = this.#now();
     this.#windowStart = now;
     this.#waited = 0;
+    this.#slowWindows = 0;
     this.#lastRead = now;
     if (this.#open) this.#close(now);
     this.#wake();
@@ -200,6 +211,7 @@ export class DownloadPriority {
     this.#open = false;
     this.#windowStart = now;
     this.#waited = 0;
+    this.#slowWindows = 0;
     this.stats.closed++;
   }
 
