@@ -202,9 +202,9 @@ async function transfer(
       }, {
         signal: requestSignal,
         onRead: priority
-          ? (_bytes, waited) => {
+          ? (bytes, waited) => {
             kick();
-            priority.read(digest, waited);
+            priority.read(digest, waited, bytes);
           }
           : kick,
         ...(priority ? { beforeRead: () => inTurn(priority, requestSignal) } : {}),

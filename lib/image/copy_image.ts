@@ -251,7 +251,7 @@ export async function copyImage(
   const blobPath = destination.blobPath?.bind(destination);
   const priority = options.inOrder
     ? new DownloadPriority(
-      [...plan.blobs.values()].filter((b) => b.kind === "layer").map((b) => b.descriptor.digest),
+      [...plan.blobs.values()].filter((b) => b.kind === "layer").map((b) => b.descriptor),
     )
     : undefined;
   const copyBlob = async (blob: PlannedBlob, jobSignal: AbortSignal) => {

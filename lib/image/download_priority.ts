@@ -35,8 +35,21 @@ export interface DownloadPriorityOptions {
    * @default {150}
    */
   idleMs?: number;
+  /**
+   * A first blob with fewer bytes than this left to download holds nobody back.
+   * @default {8388608}
+   */
+  holdMin?: number;
   /** The clock, in milliseconds (tests give their own). */
   now?: () => number;
+}
+
+/** A blob in the consumer's order. */
+export interface OrderedBlob {
+  /** Its digest. */
+  digest: string;
+  /** Its size in bytes. */
+  size: number;
 }
 
 /** How long one measurement of the first blob's read waits lasts. */
@@ -55,6 +68,8 @@ const CLOSE_BELOW = 0.25;
 const REPROBE_MS = 500;
 /** A first blob that has not read for this long (a retry's pause, a lock) holds nobody back. */
 const IDLE_MS = 150;
+/** A first blob with less than this left holds nobody back. */
+const HOLD_MIN = 8 * 1024 * 1024;
 
 /**
  * Decides which downloads may read: every blob not in the order, the first unfinished blob of
@@ -65,10 +80,14 @@ const IDLE_MS = 150;
  * import { DownloadPriority } from "./download_priority.ts";
  * import assert from "node:assert/strict";
  *
- * const priority = new DownloadPriority(["sha256:aa", "sha256:bb"]);
+ * const MiB = 1024 * 1024;
+ * const priority = new DownloadPriority([
+ *   { digest: "sha256:aa", size: 64 * MiB },
+ *   { digest: "sha256:bb", size: 64 * MiB },
+ * ]);
  * assert.equal(priority.mayRead("sha256:aa"), true);
  * assert.equal(priority.mayRead("sha256:cc"), true); // not in the order: never held
- * priority.read("sha256:aa", 0); // a read that found its data waiting: CPU-bound
+ * priority.read("sha256:aa", 0, MiB); // a read that found its data waiting: CPU-bound
  * const second = priority.turn("sha256:bb");
  * priority.finish("sha256:aa");
  * await second; // the first is done: the second reads
@@ -77,6 +96,12 @@ const IDLE_MS = 150;
 export class DownloadPriority {
   #order: string[];
   #position: Map<string, number>;
+  #size: Map<string, number>;
+  /** Bytes each blob's download read so far. */
+  #read = new Map<string, number>();
+  /** The first blob was held before it became first: its first window is not judged. */
+  #fresh = false;
+  #holdMin: number;
   #finished = new Set<string>();
   #at = 0;
   /** Whether the blobs after the first may read (the first is waiting on the network). */
@@ -98,12 +123,14 @@ export class DownloadPriority {
   /**
    * Makes the priority.
    *
-   * @param order The blobs' digests in the order the consumer reads them.
+   * @param order The blobs in the order the consumer reads them.
    * @param options The measurement's timings, and a clock.
    */
-  constructor(order: readonly string[], options: DownloadPriorityOptions = {}) {
-    this.#order = [...order];
+  constructor(order: readonly OrderedBlob[], options: DownloadPriorityOptions = {}) {
+    this.#order = order.map((b) => b.digest);
     this.#position = new Map(this.#order.map((d, i) => [d, i]));
+    this.#size = new Map(order.map((b) => [b.digest, b.size]));
+    this.#holdMin = options.holdMin ?? HOLD_MIN;
     this.#windowMs = options.windowMs ?? WINDOW_MS;
     this.#reprobeMs = options.reprobeMs ?? REPROBE_MS;
     this.#idleMs = options.idleMs ?? IDLE_MS;
@@ -124,12 +151,14 @@ export class DownloadPriority {
    *
    * @param digest The blob.
    * @returns `true` for the first unfinished blob, a blob not in the order, or any blob while
-   *   the first is waiting on the network (or not reading at all).
+   *   the first is waiting on the network (or not reading at all, or nearly done).
    */
   mayRead(digest: string): boolean {
     const first = this.first;
     if (first === undefined || digest === first || !this.#position.has(digest)) return true;
     if (this.#finished.has(digest)) return true;
+    const left = (this.#size.get(first) ?? 0) - (this.#read.get(first) ?? 0);
+    if (left < this.#holdMin) return true;
     const now = this.#now();
     if (now - this.#lastRead > this.#idleMs) return true;
     if (this.#open && now - this.#openedAt > this.#reprobeMs) this.#close(now);
@@ -167,8 +196,10 @@ export class DownloadPriority {
    *
    * @param digest The blob.
    * @param waited Milliseconds the read waited.
+   * @param bytes The bytes it brought.
    */
-  read(digest: string, waited: number): void {
+  read(digest: string, waited: number, bytes: number): void {
+    this.#read.set(digest, (this.#read.get(digest) ?? 0) + bytes);
     if (digest !== this.first) return;
     const now = this.#now();
     this.#lastRead = now;
@@ -178,6 +209,11 @@ export class DownloadPriority {
     const share = this.#waited / span;
     this.#windowStart = now;
     this.#waited = 0;
+    if (this.#fresh) {
+      // what it read had piled up while it was held: no verdict on this window
+      this.#fresh = false;
+      return;
+    }
     this.#slowWindows = share > OPEN_ABOVE ? this.#slowWindows + 1 : 0;
     if (!this.#open && this.#slowWindows >= OPEN_WINDOWS) {
       this.#open = true;
@@ -191,19 +227,23 @@ export class DownloadPriority {
 
   /**
    * Tells that a blob's download ended (its last byte read, or failed): the next one in the
-   * order is first, measured afresh. Telling it again changes nothing.
+   * order is first. Telling it again changes nothing.
    *
    * @param digest The blob.
    */
   finish(digest: string): void {
     if (this.#finished.has(digest)) return;
+    const wasFirst = digest === this.first;
     this.#finished.add(digest);
-    const now = this.#now();
-    this.#windowStart = now;
-    this.#waited = 0;
-    this.#slowWindows = 0;
-    this.#lastRead = now;
-    if (this.#open) this.#close(now);
+    if (wasFirst) {
+      // the verdict so far stands; the new first is measured from now, its first window skipped
+      // when it was held (it then reads what its connection buffered meanwhile)
+      const now = this.#now();
+      this.#fresh = !this.#open;
+      this.#windowStart = now;
+      this.#waited = 0;
+      this.#lastRead = now;
+    }
     this.#wake();
   }
 

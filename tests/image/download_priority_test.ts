@@ -5,14 +5,22 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { DownloadPriority } from "../../lib/image/download_priority.ts";
 
-function clocked(order: string[]) {
+const MiB = 1024 * 1024;
+
+/** Blobs of 1 GiB each (far from the 8 MiB at which a first blob holds nobody), unless sized. */
+function clocked(order: (string | [string, number])[]) {
   const clock = { t: 0 };
-  const priority = new DownloadPriority(order, { now: () => clock.t });
-  /** Reads of the first blob every 5 ms for `ms`, each having waited `share` of the gap. */
+  const priority = new DownloadPriority(
+    order.map((o) =>
+      typeof o === "string" ? { digest: o, size: 1024 * MiB } : { digest: o[0], size: o[1] }
+    ),
+    { now: () => clock.t },
+  );
+  /** Reads of a blob every 5 ms for `ms`, 64 KiB each, each having waited `share` of the gap. */
   const reads = (digest: string, ms: number, share: number) => {
     for (let at = 0; at < ms; at += 5) {
       clock.t += 5;
-      priority.read(digest, 5 * share);
+      priority.read(digest, 5 * share, 64 * 1024);
     }
   };
   return { clock, priority, reads };
@@ -73,6 +81,37 @@ Deno.test("DownloadPriority: the first blob reads; the others while it waits on 
     assertEquals(priority.first, "c");
     priority.finish("c");
     assertEquals(priority.first, undefined);
+  });
+
+  await t.step(
+    "the verdict carries over to the next layer; a held one's first window is not judged",
+    () => {
+      const { priority, reads } = clocked(["a", "b", "c", "d"]);
+      reads("a", 110, 0.9);
+      assert(priority.mayRead("c"), "network-bound: let through");
+      priority.finish("a");
+      assert(priority.mayRead("c"), "still let through: b is on the same network");
+      reads("b", 60, 0.9);
+      assert(priority.mayRead("c"));
+      // CPU-bound now: held; then c, first after b, has its buffered bytes read fast at first
+      reads("b", 120, 0.1);
+      assert(!priority.mayRead("c"));
+      priority.finish("b");
+      reads("c", 60, 0); // the first window: what piled up while c was held
+      assertEquals(priority.stats.closed, 1);
+      reads("c", 110, 0.9); // its own pace: the network again
+      assert(priority.mayRead("d"));
+    },
+  );
+
+  await t.step("a first blob with less than 8 MiB left holds nobody", () => {
+    const { priority, reads } = clocked([["a", 8 * MiB + 128 * 1024], "b"]);
+    reads("a", 5, 0); // 64 KiB read, 8 MiB + 64 KiB left
+    assert(!priority.mayRead("b"));
+    reads("a", 5, 0); // 8 MiB left
+    assert(!priority.mayRead("b"));
+    reads("a", 5, 0); // under 8 MiB left
+    assert(priority.mayRead("b"));
   });
 
   await t.step("a first blob that stopped reading (a retry's pause) holds nobody", () => {
