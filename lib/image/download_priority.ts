@@ -36,7 +36,7 @@ export interface DownloadPriorityOptions {
    */
   idleMs?: number;
   /**
-   * A first blob with fewer bytes than this left to download holds nobody back.
+   * A first blob with fewer bytes than this left to download lets the next one start.
    * @default {8388608}
    */
   holdMin?: number;
@@ -68,7 +68,7 @@ const CLOSE_BELOW = 0.25;
 const REPROBE_MS = 500;
 /** A first blob that has not read for this long (a retry's pause, a lock) holds nobody back. */
 const IDLE_MS = 150;
-/** A first blob with less than this left holds nobody back. */
+/** A first blob with less than this left lets the next one start. */
 const HOLD_MIN = 8 * 1024 * 1024;
 
 /**
@@ -157,8 +157,9 @@ export class DownloadPriority {
     const first = this.first;
     if (first === undefined || digest === first || !this.#position.has(digest)) return true;
     if (this.#finished.has(digest)) return true;
+    // the next one may start on a first that is nearly done (the one after it still waits)
     const left = (this.#size.get(first) ?? 0) - (this.#read.get(first) ?? 0);
-    if (left < this.#holdMin) return true;
+    if (left < this.#holdMin && this.#position.get(digest) === this.#at + 1) return true;
     const now = this.#now();
     if (now - this.#lastRead > this.#idleMs) return true;
     if (this.#open && now - this.#openedAt > this.#reprobeMs) this.#close(now);

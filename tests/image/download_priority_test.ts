@@ -7,7 +7,7 @@ import { DownloadPriority } from "../../lib/image/download_priority.ts";
 
 const MiB = 1024 * 1024;
 
-/** Blobs of 1 GiB each (far from the 8 MiB at which a first blob holds nobody), unless sized. */
+/** Blobs of 1 GiB each (far from the 8 MiB at which a first blob lets the next one start), unless sized. */
 function clocked(order: (string | [string, number])[]) {
   const clock = { t: 0 };
   const priority = new DownloadPriority(
@@ -104,14 +104,15 @@ Deno.test("DownloadPriority: the first blob reads; the others while it waits on 
     },
   );
 
-  await t.step("a first blob with less than 8 MiB left holds nobody", () => {
-    const { priority, reads } = clocked([["a", 8 * MiB + 128 * 1024], "b"]);
+  await t.step("a first blob with less than 8 MiB left lets the next one start", () => {
+    const { priority, reads } = clocked([["a", 8 * MiB + 128 * 1024], "b", "c"]);
     reads("a", 5, 0); // 64 KiB read, 8 MiB + 64 KiB left
     assert(!priority.mayRead("b"));
     reads("a", 5, 0); // 8 MiB left
     assert(!priority.mayRead("b"));
     reads("a", 5, 0); // under 8 MiB left
-    assert(priority.mayRead("b"));
+    assert(priority.mayRead("b"), "the next one starts");
+    assert(!priority.mayRead("c"), "the one after it still waits");
   });
 
   await t.step("a first blob that stopped reading (a retry's pause) holds nobody", () => {

@@ -1,9 +1,10 @@
 // The streaming unpack's download priority (lib/image/download_priority.ts) against the real
 // registry: where every connection is slow (the fault proxy throttles each layer's response),
 // the first layer's reads wait on the network, so the later layers download beside it instead of
-// after it (or from when its last 8 MiB are left, when a first layer holds nobody back any more). (Where the download is bound by CPU, as on loopback, they go one after another:
-// machine-dependent, so shown by `deno task bench --rootfs-only`, and by the unit test on a clock
-// of its own, tests/image/download_priority_test.ts.)
+// after it (or only from when its last 8 MiB are left, when the next layer may start anyway).
+// Where the download is bound by CPU, as on loopback, they go one after another: that is
+// machine-dependent, so it is shown by `deno task bench --rootfs-only`, and by the unit test on a
+// clock of its own, tests/image/download_priority_test.ts.
 
 import { assert, assertEquals } from "../_assert.ts";
 import { gzip, sha256, tarOf } from "../_images.ts";
@@ -15,7 +16,7 @@ import { unpack } from "../../lib/unpack/unpack.ts";
 import { tempDir } from "../_temp.ts";
 
 const LAYERS = 2;
-// above the 8 MiB under which a first layer holds nobody back
+// above the 8 MiB under which a first layer lets the next one start
 const LAYER_BYTES = 24 * 1024 * 1024;
 
 /** Incompressible bytes, quickly (their content does not matter here). */
@@ -63,7 +64,7 @@ Deno.test("stream priority: slow connections download side by side, the tree is 
     assertEquals((await checkStore(`${work}/store`)).corrupt, []);
 
     // the last layer's bytes began to come in early in the first layer's download, not when its
-    // last 8 MiB were left (when a first layer holds nobody back any more) or after it was done
+    // last 8 MiB were left (when the next layer may start anyway) or after it was done
     const first = image.layers[0]!.digest;
     const last = image.layers[LAYERS - 1]!.digest;
     const of = (digest: string, type: string) =>
