@@ -17,7 +17,7 @@ import {
   type Platform,
 } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
-import { INDEX_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
+import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
 import { pullFromStore } from "./_from_store.ts";
 import type { PullOptions, PullResult } from "./pull_options.ts";
 
@@ -134,18 +134,10 @@ async function storedIndex(
     const bytes = await store.readBlob(entry.digest, 4 * 1024 * 1024);
     const parsed = parseManifest(bytes, entry.mediaType);
     if (parsed.kind === "index") {
-      const from = entry.annotations?.["dev.skiff.source.digest"];
-      if (from && await store.hasBlob(from)) {
-        // a Docker list, named through its OCI conversion: the list itself is the index
-        const b = await store.readBlob(from, 4 * 1024 * 1024);
-        const p = parseManifest(b);
-        if (p.kind === "index") {
-          return {
-            index: p.index,
-            descriptor: { mediaType: p.mediaType, digest: from, size: b.byteLength },
-          };
-        }
-      }
+      const from = entry.annotations?.[SOURCE_DIGEST_ANNOTATION];
+      // a Docker list, named through its OCI conversion: the list itself is the index
+      const list = from ? await indexBlob(store, from) : undefined;
+      if (list) return list;
       return {
         index: parsed.index,
         descriptor: { mediaType: parsed.mediaType, digest: entry.digest, size: bytes.byteLength },
@@ -153,18 +145,25 @@ async function storedIndex(
     }
     // a single-platform entry chosen from an index: that index, when it is stored
     const from = entry.annotations?.[INDEX_DIGEST_ANNOTATION];
-    if (from && await store.hasBlob(from)) {
-      const b = await store.readBlob(from, 4 * 1024 * 1024);
-      const p = parseManifest(b);
-      if (p.kind === "index") {
-        return {
-          index: p.index,
-          descriptor: { mediaType: p.mediaType, digest: from, size: b.byteLength },
-        };
-      }
-    }
+    const index = from ? await indexBlob(store, from) : undefined;
+    if (index) return index;
   } catch {
     // damaged: the registry mends it (or "never" says it is not there)
   }
   return undefined;
+}
+
+/** A stored blob that is an index, with its descriptor; `undefined` when absent or not one. */
+async function indexBlob(
+  store: Store,
+  digest: string,
+): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
+  if (!(await store.hasBlob(digest))) return undefined;
+  const bytes = await store.readBlob(digest, 4 * 1024 * 1024);
+  const parsed = parseManifest(bytes);
+  if (parsed.kind !== "index") return undefined;
+  return {
+    index: parsed.index,
+    descriptor: { mediaType: parsed.mediaType, digest, size: bytes.byteLength },
+  };
 }

@@ -20,7 +20,7 @@ import { createPushTransport, type PushTransport } from "../transport/create_pus
 import { discard } from "../transport/fetcher.ts";
 import { isLoopback } from "../transport/is_loopback.ts";
 import { RegistryError } from "../transport/registry_error.ts";
-import { isNetworkError } from "../transport/retry_fetch.ts";
+import { isNetworkError, sleep } from "../transport/retry_fetch.ts";
 import { storedCredentials } from "../transport/stored_credentials.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
@@ -297,7 +297,7 @@ export class RegistryImageDestination implements ImageDestination {
         if (!error.codes.some((c) => c.code === "MANIFEST_BLOB_UNKNOWN")) throw error;
         unknownChild++;
         attempt = 0;
-        await pause(100 * unknownChild, options.signal);
+        await sleep(100 * unknownChild, options.signal);
         continue;
       }
       break;
@@ -793,21 +793,5 @@ function resolverOf(options: RegistryImageDestinationOptions): CredentialResolve
   return storedCredentials({
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-  });
-}
-
-/** Waits `ms` milliseconds, or rejects with the signal's reason when it aborts first. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -5,6 +5,7 @@
 //               a blob a running pull has committed but not yet named in index.json
 // Lock order, to never deadlock: gc.lock, then index.lock.
 
+import { sleep } from "../transport/retry_fetch.ts";
 import { isReadOnlyError } from "./_fs.ts";
 
 /** File name of the index lock in `ingest/`. */
@@ -62,19 +63,7 @@ export async function acquireLock(
         waited = true;
         options.onWait?.();
       }
-      await new Promise<void>((resolve, reject) => {
-        const signal = options.signal;
-        if (signal?.aborted) return reject(signal.reason);
-        const onAbort = () => {
-          clearTimeout(timer);
-          reject(signal!.reason);
-        };
-        const timer = setTimeout(() => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        }, POLL_MS);
-        signal?.addEventListener("abort", onAbort, { once: true });
-      });
+      await sleep(POLL_MS, options.signal);
     }
     return file;
   } catch (e) {

@@ -52,6 +52,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Layer 1's files in `root` have the image's bytes, all but f/03 (which layer 2 deletes). */
+async function assertLayerOneFiles(root: string) {
+  for (let i = 0; i < FILES; i++) {
+    if (i === 3) continue;
+    const path = `${root}/f/${String(i).padStart(2, "0")}`;
+    assertEquals(sha256(await Deno.readFile(path)), sha256(noise(FILE_SIZE, `file ${i}`)), path);
+  }
+}
+
 /** Waits for `test` to hold, checking every 20 ms; a guard against a hang, not a timing. */
 async function until(what: string, test: () => Promise<boolean>, failed: () => boolean) {
   for (let i = 0; i < 3000; i++) {
@@ -172,11 +181,7 @@ Deno.test("stream: a connection cut in the middle of layer 1 resumes underneath;
     assert(froms[1]! > froms[0]! && froms[1]! <= froms[0]! + third, `${froms}`);
     const tree = await snapshot(`${work}/rootfs`);
     assertEquals(Object.keys(tree.nodes).filter((p) => p.startsWith("f/")).length, FILES - 1);
-    for (let i = 0; i < FILES; i++) {
-      const path = `${work}/rootfs/f/${String(i).padStart(2, "0")}`;
-      if (i === 3) continue;
-      assertEquals(sha256(await Deno.readFile(path)), sha256(noise(FILE_SIZE, `file ${i}`)), path);
-    }
+    await assertLayerOneFiles(`${work}/rootfs`);
     assertEquals((await checkStore(store)).corrupt, []);
     assertEquals(await names(work), ["rootfs", "store"]);
   } finally {
@@ -348,11 +353,7 @@ Deno.test("stream: a bad first copy of layer 1, applied in part, then a restart 
     assertEquals(requests.length, 2);
     assert(requests[1]!.headers["range"]?.startsWith("bytes="), "the second request resumed");
     // every file as the image has it: the tree was made again from the verified blobs
-    for (let i = 0; i < FILES; i++) {
-      if (i === 3) continue;
-      const path = `${work}/rootfs/f/${String(i).padStart(2, "0")}`;
-      assertEquals(sha256(await Deno.readFile(path)), sha256(noise(FILE_SIZE, `file ${i}`)), path);
-    }
+    await assertLayerOneFiles(`${work}/rootfs`);
     assertEquals(await Deno.readTextFile(`${work}/rootfs/etc/second`), "layer two\n");
     assertEquals((await checkStore(store)).corrupt, []);
     assertEquals(await names(work), ["rootfs", "store"]);
