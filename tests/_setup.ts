@@ -3,6 +3,7 @@
 // few Debian packages the unpack tests build their image from (into .cache/debs, gitignored):
 // the tests themselves never use the network.
 
+import { findKernel, KERNEL_CACHE } from "./_qemu.ts";
 import { cachedDebs, DEB_CACHE, DEB_PACKAGES } from "./_rootfs.ts";
 
 const NEEDED: Record<string, string> = {
@@ -17,6 +18,9 @@ const NEEDED: Record<string, string> = {
   zstd: "zstd",
   "dpkg-deb": "dpkg",
   "fsck.erofs": "erofs-utils",
+  "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-img": "qemu-utils",
+  busybox: "busybox-static",
   podman: "podman",
   dockerd: "docker.io",
   python3: "python3",
@@ -79,4 +83,40 @@ try {
     Deno.exit(1);
   }
   await cachedDebs();
+}
+
+// The kernel the boot tests start in QEMU: the Debian package the linux-image-amd64 metapackage
+// names, downloaded once into .cache/debs and unpacked into .cache/kernel (never installed).
+try {
+  await findKernel();
+} catch {
+  const sh = (script: string) =>
+    new Deno.Command("sh", { args: ["-c", script], stdout: "piped", stderr: "piped" }).output();
+  const deb = async () => {
+    for await (const e of Deno.readDir(DEB_CACHE)) {
+      if (/^linux-image-[0-9].*-amd64_.*\.deb$/.test(e.name)) return `${DEB_CACHE}/${e.name}`;
+    }
+    return undefined;
+  };
+  if (!(await deb())) {
+    console.error(`downloading the Debian kernel package into ${DEB_CACHE} with apt-get download`);
+    const r = await sh(
+      `cd ${DEB_CACHE} && pkg=$(apt-cache depends linux-image-amd64 | ` +
+        `sed -n 's/.*Depends: \\(linux-image-[0-9].*-amd64\\)$/\\1/p' | head -n 1) && ` +
+        `[ -n "$pkg" ] && apt-get download -q "$pkg"`,
+    );
+    if (!r.success) {
+      console.error(new TextDecoder().decode(r.stderr));
+      console.error("cannot download the kernel package: run apt-get update, then deno task test");
+      Deno.exit(1);
+    }
+  }
+  const path = (await deb())!;
+  await Deno.remove(KERNEL_CACHE, { recursive: true }).catch(() => {});
+  const r = await sh(`dpkg-deb -x '${path}' '${KERNEL_CACHE}'`);
+  if (!r.success) {
+    console.error(new TextDecoder().decode(r.stderr));
+    Deno.exit(1);
+  }
+  await findKernel();
 }
