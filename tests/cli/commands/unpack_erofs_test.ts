@@ -241,6 +241,30 @@ Deno.test("cli unpack --format erofs --layers DIR: one image per layer, the lowe
     const extra = await skiff([...args, ref, `${work}/x`]);
     assertEquals(extra.code, 2);
     assertMatch(extra.stderr, /with --layers, unpack takes only a reference/);
+
+    // a hardlink to a lower layer's file: one line with the README's reason, nothing written
+    const t3 = makeTar([{ path: "etc/c", type: "link", linkname: "etc/a" }]);
+    const pushed = await pushImage(registry.url, "test/linked", "1", [
+      await layer(t1),
+      await layer(t3),
+    ]);
+    const other = `${work}/other`;
+    const linked = await skiff([
+      ...args.slice(0, 4),
+      other,
+      ...args.slice(5),
+      "-q",
+      `${registry.host}/test/linked:1`,
+    ]);
+    assertEquals(linked.code, 1);
+    assertEquals(
+      linked.stderr,
+      `skiff: Cannot unpack ${registry.host}/test/linked:1: layer 2 of 2 (${
+        pushed.layers[1]!.digest
+      }): entry "etc/c": the hardlink target "etc/a" is not in this layer: hardlinks across layers cannot be ` +
+        "expressed in one layer's image\n",
+    );
+    assertEquals(await ls(other), [`${sha256(t1).replace(":", "-")}.erofs`]);
   } finally {
     await registry.stop();
     await Deno.remove(work, { recursive: true });
