@@ -63,6 +63,12 @@ const EXTENTS_FL = 0x80000;
 const EXTENT_MAGIC = 0xf30a;
 const XATTR_MAGIC = 0xea020000;
 const INLINE_XATTR_START = 0x80 + EXTRA_ISIZE; // 0xa0
+/** Bytes of entries and values the inode holds: its area less the magic and the end marker. */
+const INLINE_XATTR_ROOM = INODE_SIZE - INLINE_XATTR_START - 4 - 4;
+/** The same for an xattr block: less its 32-byte header and the end marker. */
+const XATTR_BLOCK_ROOM = BLOCK_SIZE - 32 - 4;
+/** The most inodes the kernel lets share one xattr block. */
+const XATTR_REFCOUNT_MAX = 1024;
 const MAX_LINKS = 65000;
 
 const S_IF: Record<FsNodeType, number> = {
@@ -83,6 +89,7 @@ const FILE_TYPE: Record<FsNodeType, number> = {
 };
 
 const utf8 = new TextEncoder();
+const latin1 = new TextDecoder("latin1"); // one character a byte: a map key for a block's bytes
 const NO_IBLOCK = new Uint8Array(0);
 
 /** The largest image the group descriptors reserved at the start can describe, in bytes. */
@@ -225,6 +232,18 @@ export function writeExt4Image(
   };
   let usedDirs = new Uint32Array(0);
   const dirInos: number[] = [];
+  const xattrBlocks = new Map<string, SharedXattrBlock>();
+  const sharedBlocks: SharedXattrBlock[] = [];
+  /** A node's path, for messages (the first name of a hardlinked one). */
+  const pathOf = (rec: Rec): string => {
+    const parts: string[] = [];
+    for (let r = rec; r.ino !== ROOT_INO && recs[r.parent];) {
+      const parent = recs[r.parent]!;
+      parts.unshift(childrenOf.get(parent.node)?.find(([, n]) => n === r.node)?.[0] ?? "?");
+      r = parent;
+    }
+    return parts.length > 0 ? parts.join("/") : "/";
+  };
   for (const rec of recs) {
     if (!rec) continue;
     const node = rec.node;
@@ -278,16 +297,32 @@ export function writeExt4Image(
       else dv.setUint32(4, ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0, true);
     }
     if (node.xattrs && node.xattrs.size > 0) {
-      const entries = xattrEntries(node.xattrs);
-      const inline = inlineXattrs(entries);
-      if (inline) rec.inline = inline;
-      else {
-        const block = alloc(1);
-        pieces.push({ block, bytes: xattrBlock(entries, block, fsSeed) });
-        rec.xattrBlock = block;
+      let split: [XattrEntry[], XattrEntry[]];
+      try {
+        split = splitXattrs(xattrEntries(node.xattrs));
+      } catch (e) {
+        throw new Error(`"${pathOf(rec)}": ${(e as Error).message}`, { cause: e });
+      }
+      const [inInode, inBlock] = split;
+      if (inInode.length > 0) rec.inline = inlineXattrs(inInode);
+      if (inBlock.length > 0) {
+        // inodes with the same block content share one block (its refcount), as the kernel does
+        const body = xattrBlockBody(inBlock);
+        const key = latin1.decode(body);
+        let shared = xattrBlocks.get(key);
+        if (!shared || shared.refs === XATTR_REFCOUNT_MAX) {
+          shared = { block: alloc(1), body, refs: 0 };
+          xattrBlocks.set(key, shared);
+          sharedBlocks.push(shared);
+        }
+        shared.refs++;
+        rec.xattrBlock = shared.block;
         rec.blocks++;
       }
     }
+  }
+  for (const shared of sharedBlocks) {
+    pieces.push({ block: shared.block, bytes: sealXattrBlock(shared, fsSeed) });
   }
   const tailEnd = next;
 
@@ -682,27 +717,80 @@ function xattrHash(name: Uint8Array, value: Uint8Array): number {
   return hash;
 }
 
-/** The in-inode area (0xa0 to the inode's end), or undefined when the entries do not fit. */
-function inlineXattrs(entries: XattrEntry[]): Uint8Array | undefined {
+/** The bytes an entry and its value take: header, name and value, each padded to 4. */
+function xattrSize(e: XattrEntry): number {
+  return 16 + Math.ceil(e.name.byteLength / 4) * 4 + Math.ceil(e.value.byteLength / 4) * 4;
+}
+
+/**
+ * Which entries go into the inode and which into the xattr block, as the kernel would place them
+ * one by one: the inode holds as many bytes of them as fit (an exact fit over at most 22 slots of
+ * 4 bytes, so the block gets the least), the block the rest.
+ *
+ * @throws {Error} When the rest does not fit one block either.
+ */
+function splitXattrs(entries: XattrEntry[]): [XattrEntry[], XattrEntry[]] {
+  const slots = INLINE_XATTR_ROOM / 4;
+  // best[c]: the first subset found whose entries take exactly c slots
+  const best: (number[] | undefined)[] = [[]];
+  entries.forEach((e, i) => {
+    const w = xattrSize(e) / 4;
+    for (let c = slots; c >= w; c--) {
+      if (!best[c] && best[c - w]) best[c] = [...best[c - w]!, i];
+    }
+  });
+  let c = slots;
+  while (!best[c]) c--;
+  const inInode = new Set(best[c]);
+  const inBlock = entries.filter((_, i) => !inInode.has(i));
+  const rest = inBlock.reduce((n, e) => n + xattrSize(e), 0);
+  if (rest > XATTR_BLOCK_ROOM) {
+    const all = entries.reduce((n, e) => n + xattrSize(e), 0);
+    throw new Error(
+      `its xattrs take ${all} bytes (entries and values), more than ext4 holds in the inode ` +
+        `(${INLINE_XATTR_ROOM}) and one xattr block (${XATTR_BLOCK_ROOM})`,
+    );
+  }
+  return [entries.filter((_, i) => inInode.has(i)), inBlock];
+}
+
+/** The in-inode area (0xa0 to the inode's end) of entries that fit it. */
+function inlineXattrs(entries: XattrEntry[]): Uint8Array {
   const area = new Uint8Array(INODE_SIZE - INLINE_XATTR_START);
   const body = area.subarray(4); // offsets count from the first entry
-  if (!placeXattrs(body, entries, 0)) return undefined;
+  if (!placeXattrs(body, entries, 0)) throw new Error("the xattrs do not fit the inode");
   new DataView(area.buffer).setUint32(0, XATTR_MAGIC, true);
   return area;
 }
 
-function xattrBlock(entries: XattrEntry[], block: number, fsSeed: number): Uint8Array {
+/** An xattr block that one or more inodes share. */
+interface SharedXattrBlock {
+  block: number;
+  /** Its bytes without refcount and checksum. */
+  body: Uint8Array;
+  refs: number;
+}
+
+/** An xattr block's entries, values and hash: everything but its refcount and checksum. */
+function xattrBlockBody(entries: XattrEntry[]): Uint8Array {
   const bytes = new Uint8Array(BLOCK_SIZE);
   if (!placeXattrs(bytes, entries, 32)) throw new Error("the xattrs do not fit in one block");
   const v = new DataView(bytes.buffer);
   v.setUint32(0, XATTR_MAGIC, true);
-  v.setUint32(4, 1, true); // refcount
   v.setUint32(8, 1, true); // blocks
   let hash = 0;
   for (const e of entries) hash = ((hash << 16) ^ (hash >>> 16) ^ e.hash) >>> 0;
   v.setUint32(12, hash, true);
+  return bytes;
+}
+
+/** The block as written: its refcount, then the checksum (seeded with its block number). */
+function sealXattrBlock(shared: SharedXattrBlock, fsSeed: number): Uint8Array {
+  const bytes = shared.body;
+  const v = new DataView(bytes.buffer);
+  v.setUint32(4, shared.refs, true);
   const nr = new Uint8Array(8);
-  new DataView(nr.buffer).setBigUint64(0, BigInt(block), true);
+  new DataView(nr.buffer).setBigUint64(0, BigInt(shared.block), true);
   v.setUint32(16, crc32c(crc32c(fsSeed, nr), bytes), true);
   return bytes;
 }

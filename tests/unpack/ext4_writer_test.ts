@@ -399,7 +399,7 @@ Deno.test("Ext4Writer: an xattr outside ext4's namespaces, a name over 255 bytes
     await assertRejects(
       () => Promise.resolve().then(() => odd.finish()),
       Error,
-      `Cannot write the ext4 image: the xattr "odd.name" is not in a namespace ext4 stores`,
+      `Cannot write the ext4 image: "f": the xattr "odd.name" is not in a namespace ext4 stores`,
     );
     // the long name: refused by the tree as the layer is read
     const long = new Ext4Writer(`${work}/long.ext4`);
@@ -469,6 +469,110 @@ Deno.test({
       } finally {
         await mustRun("umount", [small]);
       }
+    } finally {
+      await registry.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
+
+/** `getfattr -d -m - -e hex` of each path: name to hex value (0x...). */
+async function xattrsOf(paths: string[]): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  const r = await mustRun("getfattr", ["-d", "-m", "-", "-e", "hex", ...paths]);
+  let current = "";
+  for (const line of new TextDecoder().decode(r).split("\n")) {
+    if (line.startsWith("# file: ")) current = `/${line.slice(8)}`;
+    const eq = line.indexOf("=");
+    if (current && eq > 0 && !line.startsWith("#")) {
+      (out[current] ??= {})[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+  }
+  return out;
+}
+
+const hex = (s: string | Uint8Array) =>
+  "0x" + [...(typeof s === "string" ? new TextEncoder().encode(s) : s)]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+
+Deno.test({
+  name: "ext4: about 4 KiB of xattrs go into the inode and one xattr block (shared by the " +
+    "inodes that have the same), the kernel reads them all; more is refused naming the file",
+  ignore: !isRoot,
+  async fn() {
+    const registry = await startRegistry();
+    const work = await tempDir({ prefix: "skiff-ext4-" });
+    try {
+      const store = `${work}/store`;
+      const big = "b".repeat(3990); // with the others, more than one xattr block holds
+      const split = {
+        "SCHILY.xattr.user.big": big,
+        "SCHILY.xattr.user.small": "s".repeat(40),
+        "SCHILY.xattr.security.capability": CAP,
+      };
+      const shared = { "SCHILY.xattr.user.big": big };
+      await pushImage(registry.url, "test/xattrs", "1", [
+        await layerOf([
+          { path: "split", content: "three xattrs\n", pax: split },
+          { path: "same1", content: "1\n", pax: shared },
+          { path: "same2", content: "2\n", pax: shared },
+          { path: "dir/", type: "directory", pax: shared },
+          {
+            path: "acl",
+            content: "an ACL and a big one\n",
+            pax: {
+              "SCHILY.xattr.system.posix_acl_access": ACL,
+              "SCHILY.xattr.user.big": "a".repeat(4000),
+            },
+          },
+        ]),
+      ]);
+      const ref = `${registry.host}/test/xattrs:1`;
+      const image = `${work}/x.ext4`;
+      await unpack(ref, image, { store, format: "ext4" });
+      await e2fsck(image);
+      // the three with the same block content share one block, counted in each inode
+      const blockOf = async (path: string) =>
+        Number(/File ACL: (\d+)/.exec(await debugfs(image, `stat ${path}`))?.[1]);
+      const sharedBlock = await blockOf("/same1");
+      assert(sharedBlock > 0);
+      assertEquals(await blockOf("/same2"), sharedBlock);
+      assertEquals(await blockOf("/dir"), sharedBlock);
+      await withMount(image, async (mnt) => {
+        const got = await xattrsOf([`${mnt}/split`, `${mnt}/same2`, `${mnt}/dir`, `${mnt}/acl`]);
+        const at = (p: string) => got[`${mnt}/${p}`];
+        assertEquals(at("split"), {
+          "security.capability": hex(CAP),
+          "user.big": hex(big),
+          "user.small": hex("s".repeat(40)),
+        });
+        assertEquals(at("same2"), { "user.big": hex(big) });
+        assertEquals(at("dir"), { "user.big": hex(big) });
+        assertEquals(at("acl")?.["user.big"], hex("a".repeat(4000)));
+        const acl = await mustRun("getfacl", ["-c", "-n", `${mnt}/acl`]);
+        assert(new TextDecoder().decode(acl).includes("user:1000:r--"));
+      });
+
+      // four values of 1000 bytes: more than the inode and one block hold, with the file named
+      await pushImage(registry.url, "test/xattrs", "2", [
+        await layerOf([{ path: "etc/", type: "directory" }, {
+          path: "etc/too-many",
+          content: "x",
+          pax: Object.fromEntries(
+            [0, 1, 2, 3].map((i) => [`SCHILY.xattr.user.k${i}`, "v".repeat(1000)]),
+          ),
+        }]),
+      ]);
+      const e = await assertRejects(() =>
+        unpack(`${registry.host}/test/xattrs:2`, `${work}/y.ext4`, { store, format: "ext4" })
+      );
+      assertEquals(
+        e.message,
+        `Cannot unpack ${registry.host}/test/xattrs:2: cannot write the ext4 image: ` +
+          `"etc/too-many": its xattrs take 4080 bytes (entries and values), more than ext4 holds ` +
+          "in the inode (88) and one xattr block (4060)",
+      );
+      assertEquals(await names(work), ["store", "x.ext4"]);
     } finally {
       await registry.stop();
       await Deno.remove(work, { recursive: true });
