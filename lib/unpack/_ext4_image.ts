@@ -29,7 +29,7 @@ export interface Ext4ImageOptions {
   dataEnd: number;
   /** 32 bytes: the UUID (16) and the directory hash seed (16). */
   seed: Uint8Array;
-  /** The exact image size in bytes (rounded down to blocks). */
+  /** The exact image size in bytes (whole blocks: {@linkcode Ext4Writer} checks). */
   size?: number;
   /** Bytes of free space to add beyond what the tree needs. */
   free?: number;
@@ -70,6 +70,9 @@ const XATTR_BLOCK_ROOM = BLOCK_SIZE - 32 - 4;
 /** The most inodes the kernel lets share one xattr block. */
 const XATTR_REFCOUNT_MAX = 1024;
 const MAX_LINKS = 65000;
+const BG_INODE_UNINIT = 0x1;
+const BG_BLOCK_UNINIT = 0x2;
+const BG_INODE_ZEROED = 0x4;
 
 const S_IF: Record<FsNodeType, number> = {
   file: 0x8000,
@@ -400,8 +403,12 @@ export function writeExt4Image(
 
   // 6. bitmaps and group descriptors
   // in use: the superblock and descriptors, the content of files still in the tree (a file a
-  // later layer deleted or replaced was written already: its blocks are free space), the tail
-  const inUseMap = new Uint8Array(Math.ceil(total / BLOCKS_PER_GROUP) * (BLOCKS_PER_GROUP / 8));
+  // later layer deleted or replaced was written already: its blocks are free space), the tail.
+  // All of it lies before metaEnd: the groups past it are empty space, BLOCK_UNINIT (the kernel
+  // makes their bitmap when it first allocates there) with no bitmap written, as mke2fs does,
+  // so that the time and the bytes written grow with the content, not with --size or --free.
+  const usedGroups = Math.ceil(metaEnd / BLOCKS_PER_GROUP);
+  const inUseMap = new Uint8Array(usedGroups * (BLOCKS_PER_GROUP / 8));
   setBits(inUseMap, 0, 1 + gdtBlocks);
   for (const rec of recs) {
     const data = rec?.node.type === "file" ? rec.node.data : undefined;
@@ -409,6 +416,9 @@ export function writeExt4Image(
     for (const e of data.extents) setBits(inUseMap, e.physical, e.physical + e.length);
   }
   setBits(inUseMap, options.dataEnd, metaEnd);
+  // the checksums of the bitmaps the kernel makes for an uninitialised group: all free
+  const emptyBlockBitmapCsum = crc32c(fsSeed, new Uint8Array(BLOCK_SIZE)) & 0xffff;
+  const emptyInodeBitmapCsum = crc32c(fsSeed, new Uint8Array(ipg / 8)) & 0xffff;
   const gdt = new Uint8Array(gdtBlocks * BLOCK_SIZE);
   const gdv = new DataView(gdt.buffer);
   let freeBlocks = 0;
@@ -416,15 +426,28 @@ export function writeExt4Image(
   for (let g = 0; g < groups; g++) {
     const first = g * BLOCKS_PER_GROUP;
     const count = Math.min(BLOCKS_PER_GROUP, total - first);
-    const bb = inUseMap.slice(first / 8, first / 8 + BLOCK_SIZE);
-    setBits(bb, count, BLOCKS_PER_GROUP);
-    const groupFree = count - countBits(bb, count);
-    const ib = new Uint8Array(BLOCK_SIZE);
+    let flags = BG_INODE_ZEROED; // the inode tables are holes: zeros
+    let groupFree = count;
+    let blockCsum = emptyBlockBitmapCsum;
+    // the last group's bitmap is always written (e2fsck wants it initialised)
+    if (g < usedGroups || g === groups - 1) {
+      const bb = g < usedGroups
+        ? inUseMap.slice(first / 8, first / 8 + BLOCK_SIZE)
+        : new Uint8Array(BLOCK_SIZE);
+      setBits(bb, count, BLOCKS_PER_GROUP);
+      groupFree = count - countBits(bb, count);
+      blockCsum = crc32c(fsSeed, bb) & 0xffff;
+      pieces.push({ block: blockBitmaps + g, bytes: bb });
+    } else flags |= BG_BLOCK_UNINIT;
     const inUse = Math.max(0, Math.min(lastUsed - g * ipg, ipg));
-    setBits(ib, 0, inUse);
-    setBits(ib, ipg, BLOCK_SIZE * 8);
-    pieces.push({ block: blockBitmaps + g, bytes: bb });
-    pieces.push({ block: inodeBitmaps + g, bytes: ib });
+    let inodeCsum = emptyInodeBitmapCsum;
+    if (inUse > 0) {
+      const ib = new Uint8Array(BLOCK_SIZE);
+      setBits(ib, 0, inUse);
+      setBits(ib, ipg, BLOCK_SIZE * 8);
+      inodeCsum = crc32c(fsSeed, ib.subarray(0, ipg / 8)) & 0xffff;
+      pieces.push({ block: inodeBitmaps + g, bytes: ib });
+    } else flags |= BG_INODE_UNINIT;
     freeBlocks += groupFree;
     freeInodes += ipg - inUse;
     const o = g * DESC_SIZE;
@@ -434,10 +457,10 @@ export function writeExt4Image(
     gdv.setUint16(o + 0xc, groupFree, true);
     gdv.setUint16(o + 0xe, ipg - inUse, true);
     gdv.setUint16(o + 0x10, usedDirs[g]!, true);
-    gdv.setUint16(o + 0x12, 0x4, true); // EXT4_BG_INODE_ZEROED
-    gdv.setUint16(o + 0x18, crc32c(fsSeed, bb) & 0xffff, true);
-    gdv.setUint16(o + 0x1a, crc32c(fsSeed, ib.subarray(0, ipg / 8)) & 0xffff, true);
-    gdv.setUint16(o + 0x1c, ipg - inUse, true);
+    gdv.setUint16(o + 0x12, flags, true);
+    gdv.setUint16(o + 0x18, blockCsum, true);
+    gdv.setUint16(o + 0x1a, inodeCsum, true);
+    gdv.setUint16(o + 0x1c, ipg - inUse, true); // itable_unused: never read past the used ones
     const c = crc32c(crc32cU32(fsSeed, g), gdt.subarray(o, o + DESC_SIZE)); // checksum field 0
     gdv.setUint16(o + 0x1e, c & 0xffff, true);
   }

@@ -357,8 +357,35 @@ Deno.test("ext4: hostile layers, limits and a size too small fail with no file l
       format: "ext4",
       size: 64 * 1024 ** 2,
     });
-    assertEquals(sized.image?.size, 64 * 1024 ** 2);
+    assertEquals(sized.image, { size: 64 * 1024 ** 2 }); // no digest: mostly empty space
     await e2fsck(`${work}/sized.ext4`);
+    // 64 GiB: the empty space is neither written nor initialised (BLOCK_UNINIT groups, holes),
+    // so what the file takes on disk is the content and its metadata, not 64 GiB of zeros
+    const huge = await unpack(many, `${work}/huge.ext4`, {
+      store,
+      format: "ext4",
+      size: 64 * 1024 ** 3,
+    });
+    assertEquals(huge.image, { size: 64 * 1024 ** 3 });
+    const info = await Deno.stat(`${work}/huge.ext4`);
+    assertEquals(info.size, 64 * 1024 ** 3);
+    assert(info.blocks! * 512 < 1024 ** 2, `${info.blocks! * 512} bytes allocated`);
+    const groups = new TextDecoder().decode(await mustRun("dumpe2fs", [`${work}/huge.ext4`]));
+    // 512 groups: the 1 GiB of inode tables (one inode per 16 KiB) fill 8, the last is whole
+    const uninit = (groups.match(/^Group \d+: .*BLOCK_UNINIT/gm) ?? []).length;
+    assert(uninit > 500, `${uninit} groups uninitialised`);
+    await e2fsck(`${work}/huge.ext4`);
+    await Deno.remove(`${work}/huge.ext4`);
+    // never rounded: a size that is not whole blocks is refused before anything is written
+    const odd = await assertRejects(
+      () => unpack(many, `${work}/odd.ext4`, { store, format: "ext4", size: 64 * 1024 ** 2 + 1 }),
+      RangeError,
+    );
+    assertEquals(
+      odd.message,
+      "Cannot unpack as ext4: size 67108865 is not a whole number of 4 KiB blocks " +
+        "(67108864 or 67112960 would be)",
+    );
     const roomy = await unpack(many, `${work}/roomy.ext4`, {
       store,
       format: "ext4",
@@ -416,8 +443,8 @@ Deno.test("Ext4Writer: an xattr outside ext4's namespaces, a name over 255 bytes
 
 Deno.test({
   name:
-    "ext4: an image with --free mounts read-write, and what the kernel writes keeps it clean; " +
-    "a full disk ends in one error and no file",
+    "ext4: an image with --free or --size mounts read-write, and what the kernel writes keeps " +
+    "it clean; a full disk ends in one error and no file",
   ignore: !isRoot,
   async fn() {
     const registry = await startRegistry();
@@ -429,10 +456,16 @@ Deno.test({
       for (let i = 0; i < 100; i++) files.push({ path: `etc/f${i}`, content: "x".repeat(i * 100) });
       await pushImage(registry.url, "test/rw", "1", [await layerOf(files)]);
       const ref = `${registry.host}/test/rw:1`;
-      for (const journal of [false, true]) {
-        const image = `${work}/rw-${journal}.ext4`;
-        // 300 MiB free: three block groups, so the kernel allocates across groups
-        await unpack(ref, image, { store, format: "ext4", free: 300 * 1024 ** 2, journal });
+      // 300 MiB free: three block groups, so the kernel allocates across groups; 16 GiB: 512
+      // groups, nearly all left uninitialised for the kernel to set up when it writes there
+      const runs: [string, boolean, { free: number } | { size: number }][] = [
+        ["free", false, { free: 300 * 1024 ** 2 }],
+        ["journal", true, { free: 300 * 1024 ** 2 }],
+        ["size", false, { size: 16 * 1024 ** 3 }],
+      ];
+      for (const [what, journal, space] of runs) {
+        const image = `${work}/rw-${what}.ext4`;
+        await unpack(ref, image, { store, format: "ext4", ...space, journal });
         const dir = await tempDir({ prefix: "skiff-mnt-" });
         try {
           await mustRun("mount", ["-o", "loop", "-t", "ext4", image, dir]);
@@ -443,6 +476,11 @@ Deno.test({
             }
             for (let i = 10; i < 20; i++) await Deno.remove(`${dir}/etc/f${i}`);
             await Deno.writeFile(`${dir}/big`, new Uint8Array(200 * 1024 ** 2).fill(7));
+            // new top-level directories: the kernel spreads them over the groups (Orlov)
+            for (let i = 0; i < 8; i++) {
+              await Deno.mkdir(`${dir}/top${i}`);
+              await Deno.writeFile(`${dir}/top${i}/data`, new Uint8Array(1024 ** 2).fill(i + 1));
+            }
           } finally {
             await mustRun("umount", [dir]);
           }
@@ -451,6 +489,7 @@ Deno.test({
         }
         await e2fsck(image);
         assertEquals((await debugfs(image, "ls /etc/new")).includes("2999"), true);
+        assertEquals((await debugfs(image, "cat /top7/data")).length, 1024 ** 2);
       }
 
       // a file system with too little room for the image: one error, nothing left on it
