@@ -192,6 +192,7 @@ export class DiskImageSink implements UnpackSink {
         this.image = { size: image.size, digest: image.digest };
       } else {
         const { size } = this.#ext4!.finish();
+        const { fileDigest } = await import("./_file_digest.ts"); // node:crypto: only now
         this.image = this.#sized
           ? { size }
           : { size, digest: await fileDigest(this.temp, this.#signal) };
@@ -225,21 +226,6 @@ export class DiskImageSink implements UnpackSink {
     }
     await Deno.remove(this.temp).catch(() => {});
   }
-}
-
-/** The `sha256:` digest of a file, read in 1 MiB chunks. */
-async function fileDigest(path: string, signal: AbortSignal | undefined): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  const hash = createHash("sha256");
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(1024 * 1024);
-  for (;;) {
-    signal?.throwIfAborted();
-    const n = await file.read(buffer);
-    if (n === null) break;
-    hash.update(buffer.subarray(0, n));
-  }
-  return `sha256:${hash.digest("hex")}`;
 }
 
 /** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type ErofsData, ErofsDataStore } from "./_erofs_data.ts";
 import {
   BLOCK,
@@ -31,6 +30,7 @@ import {
   type XattrEntry,
 } from "./_erofs_format.ts";
 import { compareNames } from "./_compare_names.ts";
+import { fileDigest } from "./_file_digest.ts";
 import { ImageFile } from "./_image_file.ts";
 import { type FsNode, FsTree } from "./fs_tree.ts";
 
@@ -224,7 +224,7 @@ export class ErofsWriter {
       const made = await this.#writeMetadata();
       this.#file.close();
       this.#file = undefined;
-      this.image = { ...made, digest: await sha256File(this.path) };
+      this.image = { ...made, digest: await fileDigest(this.path) };
     } finally {
       this.close();
     }
@@ -588,16 +588,4 @@ function directoryBlock(
     nameoff += dir.names[i]!.length;
   }
   return out;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  using file = await Deno.open(path);
-  const buf = new Uint8Array(1024 * 1024);
-  for (;;) {
-    const n = await file.read(buf);
-    if (n === null) break;
-    hash.update(buf.subarray(0, n));
-  }
-  return `sha256:${hash.digest("hex")}`;
 }
