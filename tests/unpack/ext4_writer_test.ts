@@ -3,7 +3,7 @@
 // tree is compared with umoci's unpack (as root) of the same store.
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { debugfs, describeTree, e2fsck, withMount } from "../_ext4.ts";
+import { debugfs, describeTree, e2fsck, withMount, xattrsUnder } from "../_ext4.ts";
 import { gzip, mustRun, run, sha256 } from "../_images.ts";
 import { pushImage } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
@@ -515,21 +515,6 @@ Deno.test({
   },
 });
 
-/** `getfattr -d -m - -e hex` of each path: name to hex value (0x...). */
-async function xattrsOf(paths: string[]): Promise<Record<string, Record<string, string>>> {
-  const out: Record<string, Record<string, string>> = {};
-  const r = await mustRun("getfattr", ["-d", "-m", "-", "-e", "hex", ...paths]);
-  let current = "";
-  for (const line of new TextDecoder().decode(r).split("\n")) {
-    if (line.startsWith("# file: ")) current = `/${line.slice(8)}`;
-    const eq = line.indexOf("=");
-    if (current && eq > 0 && !line.startsWith("#")) {
-      (out[current] ??= {})[line.slice(0, eq)] = line.slice(eq + 1);
-    }
-  }
-  return out;
-}
-
 const hex = (s: string | Uint8Array) =>
   "0x" + [...(typeof s === "string" ? new TextEncoder().encode(s) : s)]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -578,8 +563,8 @@ Deno.test({
       assertEquals(await blockOf("/same2"), sharedBlock);
       assertEquals(await blockOf("/dir"), sharedBlock);
       await withMount(image, async (mnt) => {
-        const got = await xattrsOf([`${mnt}/split`, `${mnt}/same2`, `${mnt}/dir`, `${mnt}/acl`]);
-        const at = (p: string) => got[`${mnt}/${p}`];
+        const got = await xattrsUnder(mnt);
+        const at = (p: string) => got[p];
         assertEquals(at("split"), {
           "security.capability": hex(CAP),
           "user.big": hex(big),
