@@ -828,48 +828,46 @@ async function diskImages(ref: string, sized = false) {
       mkfs64G: [],
     };
     let size = 0;
+    const skiff = (file: string, args: string[] = []) =>
+      measure([
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--quiet",
+        CLI,
+        "unpack",
+        "-q",
+        "--format",
+        "ext4",
+        ...args,
+        "--store",
+        store,
+        ref,
+        file,
+      ]);
+    // no journal, as skiff's default
+    const mkfs = (file: string, blocks: string) =>
+      measure([
+        "mkfs.ext4",
+        "-q",
+        "-F",
+        "-b",
+        "4096",
+        "-O",
+        "^has_journal",
+        "-d",
+        `${work}/bundle/rootfs`,
+        file,
+        blocks,
+      ]);
     for (let round = 0; round < ROUNDS; round++) {
       const order = sized ? ["skiff", "pair", "sized"] : ["skiff", "pair"];
       for (const who of round % 2 === 0 ? order : order.reverse()) {
         if (who === "sized") {
-          samples.skiff64G!.push(
-            await measure([
-              Deno.execPath(),
-              "run",
-              "-A",
-              "--quiet",
-              CLI,
-              "unpack",
-              "-q",
-              "--format",
-              "ext4",
-              "--size",
-              "64G",
-              "--store",
-              store,
-              ref,
-              `${work}/sized.ext4`,
-            ]),
-          );
+          samples.skiff64G!.push(await skiff(`${work}/sized.ext4`, ["--size", "64G"]));
           await Deno.remove(`${work}/sized.ext4`);
         } else if (who === "skiff") {
-          samples.skiff!.push(
-            await measure([
-              Deno.execPath(),
-              "run",
-              "-A",
-              "--quiet",
-              CLI,
-              "unpack",
-              "-q",
-              "--format",
-              "ext4",
-              "--store",
-              store,
-              ref,
-              `${work}/skiff.ext4`,
-            ]),
-          );
+          samples.skiff!.push(await skiff(`${work}/skiff.ext4`));
           size = (await Deno.stat(`${work}/skiff.ext4`)).size;
           await Deno.remove(`${work}/skiff.ext4`);
         } else {
@@ -878,39 +876,11 @@ async function diskImages(ref: string, sized = false) {
           );
           // mkfs needs a size: skiff's image's, with a quarter more room for mkfs's own overhead
           const blocks = Math.ceil((size || 1024 ** 3) * 1.25 / 4096);
-          samples.mkfs!.push(
-            await measure([
-              "mkfs.ext4",
-              "-q",
-              "-F",
-              "-b",
-              "4096",
-              "-O",
-              "^has_journal",
-              "-d",
-              `${work}/bundle/rootfs`,
-              `${work}/mkfs.ext4`,
-              String(blocks),
-            ]),
-          );
+          samples.mkfs!.push(await mkfs(`${work}/mkfs.ext4`, String(blocks)));
           await Deno.remove(`${work}/mkfs.ext4`);
           if (sized) {
             // the same tree into a 64 GiB file, as mkfs makes a file system of that size
-            samples.mkfs64G!.push(
-              await measure([
-                "mkfs.ext4",
-                "-q",
-                "-F",
-                "-b",
-                "4096",
-                "-O",
-                "^has_journal",
-                "-d",
-                `${work}/bundle/rootfs`,
-                `${work}/mkfs64G.ext4`,
-                "64G",
-              ]),
-            );
+            samples.mkfs64G!.push(await mkfs(`${work}/mkfs64G.ext4`, "64G"));
             await Deno.remove(`${work}/mkfs64G.ext4`);
           }
           await Deno.remove(`${work}/bundle`, { recursive: true });
