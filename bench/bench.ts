@@ -21,7 +21,9 @@
 // Disk images (the erofs rows): skiff unpack --format erofs against umoci unpack (as root when
 // the bench runs as root, else --rootless) followed by mkfs.erofs, on bench/debian and bench/multi.
 // The ext4 rows (as root only): skiff unpack --format ext4 against `umoci unpack` as root (owners
-// and devices kept) followed by `mkfs.ext4 -d` of its tree, on the same two images.
+// and devices kept) followed by `mkfs.ext4 -d` of its tree, on the same two images; and, for the
+// Debian image, `--size 64G` against the same pair with `mkfs.ext4 -d` into 64 GiB (and the
+// plain image: the empty space must cost nothing).
 
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -741,7 +743,7 @@ async function main() {
       })).ok;
       if (!present) await pushDebianImage(host, "bench/debian:1");
       for (const [key, ref] of [["debian", debian], ["small", `${host}/${images.small!.repo}:1`]]) {
-        const summary = await diskImages(ref!);
+        const summary = await diskImages(ref!, key === "debian");
         results[`${key} ext4`] = summary;
         const f = (x: number) => x.toFixed(2);
         rows.push([
@@ -753,6 +755,18 @@ async function main() {
           "",
           `${summary.peakRssMiB.skiff.toFixed(0)} / ${summary.peakRssMiB.pair.toFixed(0)} (pair)`,
         ]);
+        if (summary.sized) {
+          const z = summary.sized;
+          rows.push([
+            `${key} ext4 --size 64G (vs umoci + mkfs.ext4 -d 64G)`,
+            `${f(z.skiff)} s (${f(z.ratioPlain)}x plain)`,
+            `umoci ${f(summary.umoci)} s + mkfs ${f(z.mkfs)} s`,
+            "",
+            `${f(z.ratio)} (pair)`,
+            "",
+            "",
+          ]);
+        }
       }
     }
     const header = [
@@ -797,35 +811,63 @@ async function main() {
 /**
  * skiff unpack --format ext4 REF FILE against the pair it replaces: umoci unpack (as root) and
  * mkfs.ext4 -d of that tree into a file of the same size (no journal, as skiff's default), both
- * from a store skiff pulled first (not timed). Rounds alternate who goes first.
+ * from a store skiff pulled first (not timed). Rounds alternate who goes first. With `sized`,
+ * also `--size 64G` against umoci + mkfs.ext4 -d of the tree into 64 GiB, and against the plain
+ * image: the empty space must cost about nothing, not a second a GiB.
  */
-async function diskImages(ref: string) {
+async function diskImages(ref: string, sized = false) {
   const work = await Deno.makeTempDir({ dir: CACHE, prefix: "images-" });
   try {
     const store = `${work}/store`;
     await sh(`${Deno.execPath()} run -A --quiet ${CLI} pull -q --store ${store} ${ref}`);
-    const samples: Record<string, Sample[]> = { skiff: [], umoci: [], mkfs: [] };
+    const samples: Record<string, Sample[]> = {
+      skiff: [],
+      umoci: [],
+      mkfs: [],
+      skiff64G: [],
+      mkfs64G: [],
+    };
     let size = 0;
+    const skiff = (file: string, args: string[] = []) =>
+      measure([
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--quiet",
+        CLI,
+        "unpack",
+        "-q",
+        "--format",
+        "ext4",
+        ...args,
+        "--store",
+        store,
+        ref,
+        file,
+      ]);
+    // no journal, as skiff's default
+    const mkfs = (file: string, blocks: string) =>
+      measure([
+        "mkfs.ext4",
+        "-q",
+        "-F",
+        "-b",
+        "4096",
+        "-O",
+        "^has_journal",
+        "-d",
+        `${work}/bundle/rootfs`,
+        file,
+        blocks,
+      ]);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const who of round % 2 === 0 ? ["skiff", "pair"] : ["pair", "skiff"]) {
-        if (who === "skiff") {
-          samples.skiff!.push(
-            await measure([
-              Deno.execPath(),
-              "run",
-              "-A",
-              "--quiet",
-              CLI,
-              "unpack",
-              "-q",
-              "--format",
-              "ext4",
-              "--store",
-              store,
-              ref,
-              `${work}/skiff.ext4`,
-            ]),
-          );
+      const order = sized ? ["skiff", "pair", "sized"] : ["skiff", "pair"];
+      for (const who of round % 2 === 0 ? order : order.reverse()) {
+        if (who === "sized") {
+          samples.skiff64G!.push(await skiff(`${work}/sized.ext4`, ["--size", "64G"]));
+          await Deno.remove(`${work}/sized.ext4`);
+        } else if (who === "skiff") {
+          samples.skiff!.push(await skiff(`${work}/skiff.ext4`));
           size = (await Deno.stat(`${work}/skiff.ext4`)).size;
           await Deno.remove(`${work}/skiff.ext4`);
         } else {
@@ -834,23 +876,14 @@ async function diskImages(ref: string) {
           );
           // mkfs needs a size: skiff's image's, with a quarter more room for mkfs's own overhead
           const blocks = Math.ceil((size || 1024 ** 3) * 1.25 / 4096);
-          samples.mkfs!.push(
-            await measure([
-              "mkfs.ext4",
-              "-q",
-              "-F",
-              "-b",
-              "4096",
-              "-O",
-              "^has_journal",
-              "-d",
-              `${work}/bundle/rootfs`,
-              `${work}/mkfs.ext4`,
-              String(blocks),
-            ]),
-          );
-          await Deno.remove(`${work}/bundle`, { recursive: true });
+          samples.mkfs!.push(await mkfs(`${work}/mkfs.ext4`, String(blocks)));
           await Deno.remove(`${work}/mkfs.ext4`);
+          if (sized) {
+            // the same tree into a 64 GiB file, as mkfs makes a file system of that size
+            samples.mkfs64G!.push(await mkfs(`${work}/mkfs64G.ext4`, "64G"));
+            await Deno.remove(`${work}/mkfs64G.ext4`);
+          }
+          await Deno.remove(`${work}/bundle`, { recursive: true });
         }
       }
     }
@@ -862,6 +895,13 @@ async function diskImages(ref: string) {
         med("umoci").toFixed(2)
       } s + mkfs.ext4 ${med("mkfs").toFixed(2)} s; image ${(size / MiB).toFixed(0)} MiB`,
     );
+    if (sized) {
+      console.error(
+        `bench: ${ref} ext4 --size 64G: skiff ${med("skiff64G").toFixed(2)} s (the plain image ${
+          med("skiff").toFixed(2)
+        } s), umoci + mkfs.ext4 -d 64G ${(med("umoci") + med("mkfs64G")).toFixed(2)} s`,
+      );
+    }
     return {
       imageBytes: size,
       skiff: med("skiff"),
@@ -869,6 +909,16 @@ async function diskImages(ref: string) {
       mkfs: med("mkfs"),
       ratio: med("skiff") / pair,
       peakRssMiB: { skiff: peak("skiff"), pair: Math.max(peak("umoci"), peak("mkfs")) },
+      ...(sized
+        ? {
+          sized: {
+            skiff: med("skiff64G"),
+            mkfs: med("mkfs64G"),
+            ratio: med("skiff64G") / (med("umoci") + med("mkfs64G")),
+            ratioPlain: med("skiff64G") / med("skiff"),
+          },
+        }
+        : {}),
       samples,
     };
   } finally {

@@ -100,9 +100,27 @@ export async function describeTree(root: string, skip: string[] = []): Promise<T
     }
   };
   await walk("");
-  // every xattr of the tree in one getfattr run
-  const r = await run("getfattr", ["-R", "-P", "-d", "-m", "-", "-e", "hex", "."], { cwd: root });
+  for (const [path, xattrs] of Object.entries(await xattrsUnder(root))) {
+    if (nodes[path]) nodes[path]!.xattrs = xattrs;
+  }
+  const hardlinks = [...inodes.values()].map((g) => g.sort()).sort((a, b) =>
+    a[0]!.localeCompare(b[0]!)
+  );
+  return { nodes, hardlinks };
+}
+
+/**
+ * Every xattr under `root` (itself included, as "."), in one `getfattr -R` run: relative path to
+ * name to hex value (`0x...`). `ownOfSymlinks` reads a symlink's own xattrs (`-h`).
+ */
+export async function xattrsUnder(
+  root: string,
+  ownOfSymlinks = false,
+): Promise<Record<string, Record<string, string>>> {
+  const args = ["-R", "-P", ...(ownOfSymlinks ? ["-h"] : []), "-d", "-m", "-", "-e", "hex", "."];
+  const r = await run("getfattr", args, { cwd: root });
   if (r.code !== 0 && r.code !== 1) throw new Error(`getfattr failed: ${r.stderr}`);
+  const out: Record<string, Record<string, string>> = {};
   let current: string | undefined;
   for (const line of new TextDecoder().decode(r.stdout).split("\n")) {
     if (line.startsWith("# file: ")) {
@@ -110,11 +128,7 @@ export async function describeTree(root: string, skip: string[] = []): Promise<T
       continue;
     }
     const eq = line.indexOf("=");
-    if (!current || eq < 0 || !nodes[current]) continue;
-    (nodes[current]!.xattrs ??= {})[line.slice(0, eq)] = line.slice(eq + 1);
+    if (current && eq > 0) (out[current] ??= {})[line.slice(0, eq)] = line.slice(eq + 1);
   }
-  const hardlinks = [...inodes.values()].map((g) => g.sort()).sort((a, b) =>
-    a[0]!.localeCompare(b[0]!)
-  );
-  return { nodes, hardlinks };
+  return out;
 }

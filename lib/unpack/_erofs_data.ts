@@ -7,7 +7,7 @@
 // such a run of dead blocks is written there (the lowest that fits), else appended. A layer that
 // replaces a 128 MiB file leaves no 128 MiB of dead space, and the page cache absorbs the rewrite.
 
-import { BLOCK, encodeXattrs, EXTENDED_SIZE } from "./_erofs_format.ts";
+import { BLOCK, EXTENDED_SIZE, xattrArea, xattrEntries } from "./_erofs_format.ts";
 import type { ImageFile } from "./_image_file.ts";
 import type { FsDataStore, FsNode } from "./fs_tree.ts";
 
@@ -54,7 +54,8 @@ export class ErofsDataStore implements FsDataStore<ErofsData> {
 
   begin(size: number, node: FsNode<ErofsData>): void {
     const tail = size % BLOCK;
-    const xattrs = encodeXattrs(node.xattrs, { count: 0 })?.length ?? 0;
+    // all inline: the most they can take (sharing some at the end only makes the area smaller)
+    const xattrs = xattrArea([], xattrEntries(node.xattrs, { count: 0 }))?.length ?? 0;
     const inline = tail > 0 && EXTENDED_SIZE + xattrs + tail <= BLOCK && tail <= this.#budget;
     const blocks = inline ? Math.floor(size / BLOCK) : Math.ceil(size / BLOCK);
     const data: ErofsData = { blkaddr: 0, blocks };

@@ -1,7 +1,8 @@
 // The EROFS on-disk structures skiff writes (uncompressed images, 4 KiB blocks), encoded from the
 // format as Linux documents it (Documentation/filesystems/erofs.rst, fs/erofs/erofs_fs.h). All
 // little-endian. Only what an uncompressed image needs: the superblock, compact (32-byte) and
-// extended (64-byte) inodes with FLAT_PLAIN or FLAT_INLINE data, inline xattrs, directory blocks.
+// extended (64-byte) inodes with FLAT_PLAIN or FLAT_INLINE data, inline and shared xattrs,
+// directory blocks.
 
 import type { FsNode, FsNodeType } from "./fs_tree.ts";
 
@@ -51,6 +52,8 @@ export interface SuperBlock {
   epochNsec: number;
   blocks: number;
   metaBlkaddr: number;
+  /** The first block of the shared xattrs (0: none). */
+  xattrBlkaddr: number;
   uuid: Uint8Array;
   volumeName: Uint8Array;
 }
@@ -69,7 +72,7 @@ export function encodeSuperBlock(sb: SuperBlock): Uint8Array {
   v.setUint32(32, sb.epochNsec, true);
   v.setUint32(36, sb.blocks, true);
   v.setUint32(40, sb.metaBlkaddr, true);
-  // 44: xattr_blkaddr 0 (no shared xattrs)
+  v.setUint32(44, sb.xattrBlkaddr, true);
   out.set(sb.uuid.subarray(0, 16), 48);
   out.set(sb.volumeName.subarray(0, 16), 64);
   // 80: feature_incompat 0: nothing a reader must understand beyond the base format
@@ -169,18 +172,34 @@ function xattrName(name: string): [number, string] | undefined {
 }
 
 const enc = new TextEncoder();
+const latin1 = new TextDecoder("latin1"); // one character a byte: a map key for bytes
+
+/** One xattr as EROFS stores it: a name index, the rest of the name, the value. */
+export interface XattrEntry {
+  index: number;
+  suffix: Uint8Array;
+  value: Uint8Array;
+  /** Its encoding (entry header, name, value, padded to 4 bytes). */
+  bytes: Uint8Array;
+  /** The same name and value give the same key (for sharing). */
+  key: string;
+}
+
+/** The most bytes of xattrs an inode can hold (`i_xattr_icount` is 16 bits of 4-byte slots). */
+export const MAX_XATTR_AREA = 12 + (0xffff - 1) * 4;
+/** The most shared xattrs an inode can name (`h_shared_count` is 8 bits). */
+export const MAX_SHARED_XATTRS = 255;
 
 /**
- * A node's inline xattr area (header and entries), or undefined when it has none EROFS can
- * hold; names without one of EROFS's prefixes (user., trusted., security., the two POSIX ACLs)
- * are counted in `skipped`.
+ * A node's xattrs as EROFS entries, sorted; names without one of EROFS's prefixes (user.,
+ * trusted., security., the two POSIX ACLs) are left out and counted in `skipped`.
  */
-export function encodeXattrs(
+export function xattrEntries(
   xattrs: Map<string, Uint8Array> | undefined,
   skipped: { count: number },
-): Uint8Array | undefined {
-  if (!xattrs || xattrs.size === 0) return undefined;
-  const entries: [number, Uint8Array, Uint8Array][] = [];
+): XattrEntry[] {
+  if (!xattrs || xattrs.size === 0) return [];
+  const entries: XattrEntry[] = [];
   for (const [name, value] of xattrs) {
     const known = xattrName(name);
     if (!known) {
@@ -190,23 +209,40 @@ export function encodeXattrs(
     const suffix = enc.encode(known[1]);
     if (suffix.length > NAME_MAX) throw new Error(`the xattr name "${name}" is too long`);
     if (value.length > 0xffff) throw new Error(`the xattr "${name}" is larger than 64 KiB`);
-    entries.push([known[0], suffix, value]);
+    const bytes = new Uint8Array(align4(4 + suffix.length + value.length));
+    bytes[0] = suffix.length;
+    bytes[1] = known[0];
+    new DataView(bytes.buffer).setUint16(2, value.length, true);
+    bytes.set(suffix, 4);
+    bytes.set(value, 4 + suffix.length);
+    entries.push({ index: known[0], suffix, value, bytes, key: latin1.decode(bytes) });
   }
-  if (entries.length === 0) return undefined;
-  entries.sort((a, b) => a[0] - b[0] || compareBytes(a[1], b[1]));
-  let size = 12;
-  for (const [, n, val] of entries) size += align4(4 + n.length + val.length);
+  entries.sort((a, b) => a.index - b.index || compareBytes(a.suffix, b.suffix));
+  return entries;
+}
+
+/**
+ * An inode's xattr area: the 12-byte header with the ids of its shared xattrs (their offsets in
+ * the shared area / 4), then its own entries; undefined when it has neither. It may be larger
+ * than a block: the kernel reads entries across block boundaries.
+ */
+export function xattrArea(shared: number[], inline: XattrEntry[]): Uint8Array | undefined {
+  if (shared.length === 0 && inline.length === 0) return undefined;
+  if (shared.length > MAX_SHARED_XATTRS) throw new Error("more than 255 shared xattrs");
+  let size = 12 + 4 * shared.length;
+  for (const e of inline) size += e.bytes.length;
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
-  // 0: h_name_filter (ignored without the XATTR_FILTER feature), 4: no shared xattrs
+  // 0: h_name_filter (ignored without the XATTR_FILTER feature), 4: h_shared_count
+  out[4] = shared.length;
   let at = 12;
-  for (const [index, n, val] of entries) {
-    out[at] = n.length;
-    out[at + 1] = index;
-    v.setUint16(at + 2, val.length, true);
-    out.set(n, at + 4);
-    out.set(val, at + 4 + n.length);
-    at += align4(4 + n.length + val.length);
+  for (const id of shared) {
+    v.setUint32(at, id, true);
+    at += 4;
+  }
+  for (const e of inline) {
+    out.set(e.bytes, at);
+    at += e.bytes.length;
   }
   return out;
 }

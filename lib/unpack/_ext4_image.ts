@@ -29,7 +29,7 @@ export interface Ext4ImageOptions {
   dataEnd: number;
   /** 32 bytes: the UUID (16) and the directory hash seed (16). */
   seed: Uint8Array;
-  /** The exact image size in bytes (rounded down to blocks). */
+  /** The exact image size in bytes (whole blocks: {@linkcode Ext4Writer} checks). */
   size?: number;
   /** Bytes of free space to add beyond what the tree needs. */
   free?: number;
@@ -63,7 +63,16 @@ const EXTENTS_FL = 0x80000;
 const EXTENT_MAGIC = 0xf30a;
 const XATTR_MAGIC = 0xea020000;
 const INLINE_XATTR_START = 0x80 + EXTRA_ISIZE; // 0xa0
+/** Bytes of entries and values the inode holds: its area less the magic and the end marker. */
+const INLINE_XATTR_ROOM = INODE_SIZE - INLINE_XATTR_START - 4 - 4;
+/** The same for an xattr block: less its 32-byte header and the end marker. */
+const XATTR_BLOCK_ROOM = BLOCK_SIZE - 32 - 4;
+/** The most inodes the kernel lets share one xattr block. */
+const XATTR_REFCOUNT_MAX = 1024;
 const MAX_LINKS = 65000;
+const BG_INODE_UNINIT = 0x1;
+const BG_BLOCK_UNINIT = 0x2;
+const BG_INODE_ZEROED = 0x4;
 
 const S_IF: Record<FsNodeType, number> = {
   file: 0x8000,
@@ -83,6 +92,7 @@ const FILE_TYPE: Record<FsNodeType, number> = {
 };
 
 const utf8 = new TextEncoder();
+const latin1 = new TextDecoder("latin1"); // one character a byte: a map key for a block's bytes
 const NO_IBLOCK = new Uint8Array(0);
 
 /** The largest image the group descriptors reserved at the start can describe, in bytes. */
@@ -225,6 +235,18 @@ export function writeExt4Image(
   };
   let usedDirs = new Uint32Array(0);
   const dirInos: number[] = [];
+  const xattrBlocks = new Map<string, SharedXattrBlock>();
+  const sharedBlocks: SharedXattrBlock[] = [];
+  /** A node's path, for messages (the first name of a hardlinked one). */
+  const pathOf = (rec: Rec): string => {
+    const parts: string[] = [];
+    for (let r = rec; r.ino !== ROOT_INO && recs[r.parent];) {
+      const parent = recs[r.parent]!;
+      parts.unshift(childrenOf.get(parent.node)?.find(([, n]) => n === r.node)?.[0] ?? "?");
+      r = parent;
+    }
+    return parts.length > 0 ? parts.join("/") : "/";
+  };
   for (const rec of recs) {
     if (!rec) continue;
     const node = rec.node;
@@ -278,16 +300,32 @@ export function writeExt4Image(
       else dv.setUint32(4, ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0, true);
     }
     if (node.xattrs && node.xattrs.size > 0) {
-      const entries = xattrEntries(node.xattrs);
-      const inline = inlineXattrs(entries);
-      if (inline) rec.inline = inline;
-      else {
-        const block = alloc(1);
-        pieces.push({ block, bytes: xattrBlock(entries, block, fsSeed) });
-        rec.xattrBlock = block;
+      let split: [XattrEntry[], XattrEntry[]];
+      try {
+        split = splitXattrs(xattrEntries(node.xattrs));
+      } catch (e) {
+        throw new Error(`"${pathOf(rec)}": ${(e as Error).message}`, { cause: e });
+      }
+      const [inInode, inBlock] = split;
+      if (inInode.length > 0) rec.inline = inlineXattrs(inInode);
+      if (inBlock.length > 0) {
+        // inodes with the same block content share one block (its refcount), as the kernel does
+        const body = xattrBlockBody(inBlock);
+        const key = latin1.decode(body);
+        let shared = xattrBlocks.get(key);
+        if (!shared || shared.refs === XATTR_REFCOUNT_MAX) {
+          shared = { block: alloc(1), body, refs: 0 };
+          xattrBlocks.set(key, shared);
+          sharedBlocks.push(shared);
+        }
+        shared.refs++;
+        rec.xattrBlock = shared.block;
         rec.blocks++;
       }
     }
+  }
+  for (const shared of sharedBlocks) {
+    pieces.push({ block: shared.block, bytes: sealXattrBlock(shared, fsSeed) });
   }
   const tailEnd = next;
 
@@ -365,8 +403,12 @@ export function writeExt4Image(
 
   // 6. bitmaps and group descriptors
   // in use: the superblock and descriptors, the content of files still in the tree (a file a
-  // later layer deleted or replaced was written already: its blocks are free space), the tail
-  const inUseMap = new Uint8Array(Math.ceil(total / BLOCKS_PER_GROUP) * (BLOCKS_PER_GROUP / 8));
+  // later layer deleted or replaced was written already: its blocks are free space), the tail.
+  // All of it lies before metaEnd: the groups past it are empty space, BLOCK_UNINIT (the kernel
+  // makes their bitmap when it first allocates there) with no bitmap written, as mke2fs does,
+  // so that the time and the bytes written grow with the content, not with --size or --free.
+  const usedGroups = Math.ceil(metaEnd / BLOCKS_PER_GROUP);
+  const inUseMap = new Uint8Array(usedGroups * (BLOCKS_PER_GROUP / 8));
   setBits(inUseMap, 0, 1 + gdtBlocks);
   for (const rec of recs) {
     const data = rec?.node.type === "file" ? rec.node.data : undefined;
@@ -374,6 +416,9 @@ export function writeExt4Image(
     for (const e of data.extents) setBits(inUseMap, e.physical, e.physical + e.length);
   }
   setBits(inUseMap, options.dataEnd, metaEnd);
+  // the checksums of the bitmaps the kernel makes for an uninitialised group: all free
+  const emptyBlockBitmapCsum = crc32c(fsSeed, new Uint8Array(BLOCK_SIZE)) & 0xffff;
+  const emptyInodeBitmapCsum = crc32c(fsSeed, new Uint8Array(ipg / 8)) & 0xffff;
   const gdt = new Uint8Array(gdtBlocks * BLOCK_SIZE);
   const gdv = new DataView(gdt.buffer);
   let freeBlocks = 0;
@@ -381,15 +426,28 @@ export function writeExt4Image(
   for (let g = 0; g < groups; g++) {
     const first = g * BLOCKS_PER_GROUP;
     const count = Math.min(BLOCKS_PER_GROUP, total - first);
-    const bb = inUseMap.slice(first / 8, first / 8 + BLOCK_SIZE);
-    setBits(bb, count, BLOCKS_PER_GROUP);
-    const groupFree = count - countBits(bb, count);
-    const ib = new Uint8Array(BLOCK_SIZE);
+    let flags = BG_INODE_ZEROED; // the inode tables are holes: zeros
+    let groupFree = count;
+    let blockCsum = emptyBlockBitmapCsum;
+    // the last group's bitmap is always written (e2fsck wants it initialised)
+    if (g < usedGroups || g === groups - 1) {
+      const bb = g < usedGroups
+        ? inUseMap.slice(first / 8, first / 8 + BLOCK_SIZE)
+        : new Uint8Array(BLOCK_SIZE);
+      setBits(bb, count, BLOCKS_PER_GROUP);
+      groupFree = count - countBits(bb, count);
+      blockCsum = crc32c(fsSeed, bb) & 0xffff;
+      pieces.push({ block: blockBitmaps + g, bytes: bb });
+    } else flags |= BG_BLOCK_UNINIT;
     const inUse = Math.max(0, Math.min(lastUsed - g * ipg, ipg));
-    setBits(ib, 0, inUse);
-    setBits(ib, ipg, BLOCK_SIZE * 8);
-    pieces.push({ block: blockBitmaps + g, bytes: bb });
-    pieces.push({ block: inodeBitmaps + g, bytes: ib });
+    let inodeCsum = emptyInodeBitmapCsum;
+    if (inUse > 0) {
+      const ib = new Uint8Array(BLOCK_SIZE);
+      setBits(ib, 0, inUse);
+      setBits(ib, ipg, BLOCK_SIZE * 8);
+      inodeCsum = crc32c(fsSeed, ib.subarray(0, ipg / 8)) & 0xffff;
+      pieces.push({ block: inodeBitmaps + g, bytes: ib });
+    } else flags |= BG_INODE_UNINIT;
     freeBlocks += groupFree;
     freeInodes += ipg - inUse;
     const o = g * DESC_SIZE;
@@ -399,10 +457,10 @@ export function writeExt4Image(
     gdv.setUint16(o + 0xc, groupFree, true);
     gdv.setUint16(o + 0xe, ipg - inUse, true);
     gdv.setUint16(o + 0x10, usedDirs[g]!, true);
-    gdv.setUint16(o + 0x12, 0x4, true); // EXT4_BG_INODE_ZEROED
-    gdv.setUint16(o + 0x18, crc32c(fsSeed, bb) & 0xffff, true);
-    gdv.setUint16(o + 0x1a, crc32c(fsSeed, ib.subarray(0, ipg / 8)) & 0xffff, true);
-    gdv.setUint16(o + 0x1c, ipg - inUse, true);
+    gdv.setUint16(o + 0x12, flags, true);
+    gdv.setUint16(o + 0x18, blockCsum, true);
+    gdv.setUint16(o + 0x1a, inodeCsum, true);
+    gdv.setUint16(o + 0x1c, ipg - inUse, true); // itable_unused: never read past the used ones
     const c = crc32c(crc32cU32(fsSeed, g), gdt.subarray(o, o + DESC_SIZE)); // checksum field 0
     gdv.setUint16(o + 0x1e, c & 0xffff, true);
   }
@@ -682,27 +740,80 @@ function xattrHash(name: Uint8Array, value: Uint8Array): number {
   return hash;
 }
 
-/** The in-inode area (0xa0 to the inode's end), or undefined when the entries do not fit. */
-function inlineXattrs(entries: XattrEntry[]): Uint8Array | undefined {
+/** The bytes an entry and its value take: header, name and value, each padded to 4. */
+function xattrSize(e: XattrEntry): number {
+  return 16 + Math.ceil(e.name.byteLength / 4) * 4 + Math.ceil(e.value.byteLength / 4) * 4;
+}
+
+/**
+ * Which entries go into the inode and which into the xattr block, as the kernel would place them
+ * one by one: the inode holds as many bytes of them as fit (an exact fit over at most 22 slots of
+ * 4 bytes, so the block gets the least), the block the rest.
+ *
+ * @throws {Error} When the rest does not fit one block either.
+ */
+function splitXattrs(entries: XattrEntry[]): [XattrEntry[], XattrEntry[]] {
+  const slots = INLINE_XATTR_ROOM / 4;
+  // best[c]: the first subset found whose entries take exactly c slots
+  const best: (number[] | undefined)[] = [[]];
+  entries.forEach((e, i) => {
+    const w = xattrSize(e) / 4;
+    for (let c = slots; c >= w; c--) {
+      if (!best[c] && best[c - w]) best[c] = [...best[c - w]!, i];
+    }
+  });
+  let c = slots;
+  while (!best[c]) c--;
+  const inInode = new Set(best[c]);
+  const inBlock = entries.filter((_, i) => !inInode.has(i));
+  const rest = inBlock.reduce((n, e) => n + xattrSize(e), 0);
+  if (rest > XATTR_BLOCK_ROOM) {
+    const all = entries.reduce((n, e) => n + xattrSize(e), 0);
+    throw new Error(
+      `its xattrs take ${all} bytes (entries and values), more than ext4 holds in the inode ` +
+        `(${INLINE_XATTR_ROOM}) and one xattr block (${XATTR_BLOCK_ROOM})`,
+    );
+  }
+  return [entries.filter((_, i) => inInode.has(i)), inBlock];
+}
+
+/** The in-inode area (0xa0 to the inode's end) of entries that fit it. */
+function inlineXattrs(entries: XattrEntry[]): Uint8Array {
   const area = new Uint8Array(INODE_SIZE - INLINE_XATTR_START);
   const body = area.subarray(4); // offsets count from the first entry
-  if (!placeXattrs(body, entries, 0)) return undefined;
+  if (!placeXattrs(body, entries, 0)) throw new Error("the xattrs do not fit the inode");
   new DataView(area.buffer).setUint32(0, XATTR_MAGIC, true);
   return area;
 }
 
-function xattrBlock(entries: XattrEntry[], block: number, fsSeed: number): Uint8Array {
+/** An xattr block that one or more inodes share. */
+interface SharedXattrBlock {
+  block: number;
+  /** Its bytes without refcount and checksum. */
+  body: Uint8Array;
+  refs: number;
+}
+
+/** An xattr block's entries, values and hash: everything but its refcount and checksum. */
+function xattrBlockBody(entries: XattrEntry[]): Uint8Array {
   const bytes = new Uint8Array(BLOCK_SIZE);
   if (!placeXattrs(bytes, entries, 32)) throw new Error("the xattrs do not fit in one block");
   const v = new DataView(bytes.buffer);
   v.setUint32(0, XATTR_MAGIC, true);
-  v.setUint32(4, 1, true); // refcount
   v.setUint32(8, 1, true); // blocks
   let hash = 0;
   for (const e of entries) hash = ((hash << 16) ^ (hash >>> 16) ^ e.hash) >>> 0;
   v.setUint32(12, hash, true);
+  return bytes;
+}
+
+/** The block as written: its refcount, then the checksum (seeded with its block number). */
+function sealXattrBlock(shared: SharedXattrBlock, fsSeed: number): Uint8Array {
+  const bytes = shared.body;
+  const v = new DataView(bytes.buffer);
+  v.setUint32(4, shared.refs, true);
   const nr = new Uint8Array(8);
-  new DataView(nr.buffer).setBigUint64(0, BigInt(block), true);
+  new DataView(nr.buffer).setBigUint64(0, BigInt(shared.block), true);
   v.setUint32(16, crc32c(crc32c(fsSeed, nr), bytes), true);
   return bytes;
 }

@@ -6,6 +6,7 @@ import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mism
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 import { ErofsWriter } from "./erofs_writer.ts";
+import { fileDigest } from "./_file_digest.ts";
 import { readLayer } from "./read_layer.ts";
 
 /** One layer's image. */
@@ -53,12 +54,23 @@ export async function writeLayerImages(
       if (e instanceof Deno.errors.NotFound) return undefined;
       throw e;
     });
-    if (have?.isFile) {
+    if (have?.isFile && await intact(path, signal)) {
       images.push({ diffId, path, size: have.size, reused: true });
       options.onLayer?.(i, 0, 0);
       continue;
     }
-    if (have) throw new Error(`Cannot unpack into ${path}: it is not a file`);
+    if (have && !have.isFile) throw new Error(`Cannot unpack into ${path}: it is not a file`);
+    if (have) {
+      // truncated, altered, or with no record of what it was: written again
+      await Deno.remove(path).catch((e) => {
+        if (e instanceof Deno.errors.NotFound) return;
+        throw new Error(
+          `Cannot unpack into ${path}: it differs from what was written, and cannot be ` +
+            `replaced: ${(e as Error).message}`,
+          { cause: e },
+        );
+      });
+    }
     const temp = `${dir}/.${diffId.replace(":", "-")}.skiff-unpack-${crypto.randomUUID()}`;
     const writer = new ErofsWriter(temp, {
       maxEntries: options.maxEntries - total.entries,
@@ -86,6 +98,7 @@ export async function writeLayerImages(
         // another unpack wrote the same layer meanwhile: the same diff_id, the same bytes
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
       }
+      await Deno.writeTextFile(digestFile(path), digestLine(path, writer.image!.digest));
     } finally {
       writer.close();
       await Deno.remove(temp).catch(() => {});
@@ -97,6 +110,39 @@ export async function writeLayerImages(
     options.onLayer?.(i, writer.entries, writer.bytes);
   }
   return { images, entries: total.entries, whiteouts: total.whiteouts, bytes: total.bytes };
+}
+
+/**
+ * Beside each layer image, its SHA-256 as `sha256sum` writes it (`sha256sum -c` checks it):
+ * `DIR/sha256-<hex>.erofs.sha256`.
+ */
+function digestFile(path: string): string {
+  return `${path}.sha256`;
+}
+
+function digestLine(path: string, digest: string): string {
+  return `${digest.slice("sha256:".length)}  ${path.slice(path.lastIndexOf("/") + 1)}\n`;
+}
+
+/**
+ * Whether a layer image is what was written: its digest file is there and names its bytes (one
+ * read of the image). A truncated or altered image, or one without a readable record, is written
+ * again rather than stacked.
+ */
+async function intact(path: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const record = new Uint8Array(512); // a line is 64 + 2 + the name (80) + 1 bytes
+  let n: number | null;
+  try {
+    using file = await Deno.open(digestFile(path));
+    n = await file.read(record);
+  } catch {
+    return false; // none, or not a file: writing the image again will say what is wrong
+  }
+  const line = new TextDecoder().decode(record.subarray(0, n ?? 0));
+  const hex = /^([0-9a-f]{64}) {2}/.exec(line)?.[1];
+  if (!hex) return false;
+  return line === digestLine(path, `sha256:${hex}`) &&
+    await fileDigest(path, signal) === `sha256:${hex}`;
 }
 
 async function* counted(

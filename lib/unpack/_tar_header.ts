@@ -27,6 +27,8 @@ export interface OutHeader {
   uid: number;
   gid: number;
   mtime: number;
+  /** The exact time in nanoseconds, when the input said it (pax): `mtime` is a double. */
+  mtimeNs?: bigint | undefined;
   linkname: string;
   devmajor: number;
   devminor: number;
@@ -44,10 +46,8 @@ export function encodeHeader(h: OutHeader): Uint8Array {
   if (h.uid > MAX_ID) records.push(["uid", encoder.encode(String(h.uid))]);
   if (h.gid > MAX_ID) records.push(["gid", encoder.encode(String(h.gid))]);
   if (h.size > MAX_NUMBER) records.push(["size", encoder.encode(String(h.size))]);
-  const whole = Math.floor(h.mtime);
-  if (whole !== h.mtime || h.mtime < 0 || h.mtime > MAX_NUMBER) {
-    records.push(["mtime", encoder.encode(formatTime(h.mtime))]);
-  }
+  const [whole, paxTime] = timeFields(h);
+  if (paxTime !== undefined) records.push(["mtime", encoder.encode(paxTime)]);
   for (const name of [...(h.xattrs?.keys() ?? [])].sort()) {
     records.push([`SCHILY.xattr.${name}`, h.xattrs!.get(name)!]);
   }
@@ -96,9 +96,29 @@ function asciiPrefix(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(out);
 }
 
-function formatTime(t: number): string {
-  const s = t.toFixed(9).replace(/\.?0+$/, "");
-  return s === "-0" ? "0" : s;
+/**
+ * The seconds for ustar's field (floored) and the time as pax writes it: the decimal number, its
+ * fraction without trailing zeros (`-1.5`, `1700000000.123456789`), or undefined when ustar can
+ * say it. From the exact nanoseconds when the input had them: a double holds only about 0.2
+ * microseconds of a time near 2023, so `1700000000.123456789` would come out as `.123456717`.
+ */
+function timeFields(h: OutHeader): [number, string | undefined] {
+  let whole: number;
+  let text: string;
+  if (h.mtimeNs === undefined) {
+    whole = Math.floor(h.mtime);
+    text = h.mtime.toFixed(9);
+  } else {
+    const ns = h.mtimeNs;
+    const abs = ns < 0n ? -ns : ns;
+    const sec = abs / 1_000_000_000n;
+    whole = Number(ns < 0n && abs % 1_000_000_000n !== 0n ? -sec - 1n : ns < 0n ? -sec : sec);
+    text = `${ns < 0n ? "-" : ""}${sec}.${String(abs % 1_000_000_000n).padStart(9, "0")}`;
+  }
+  text = text.replace(/\.?0+$/, "");
+  if (text === "-0") text = "0";
+  const ustar = text === String(whole) && whole >= 0 && whole <= MAX_NUMBER;
+  return [whole, ustar ? undefined : text];
 }
 
 /** `"%d %s=%s\n"`, the length counting the whole record, itself included. */

@@ -66,12 +66,17 @@ export class DiskImageSink implements UnpackSink {
   readonly target: string;
   /** Where it is written until then. */
   readonly temp: string;
-  /** The finished image: its size and SHA-256 (`sha256:<hex>`). */
-  image: { size: number; digest: string } | undefined;
+  /**
+   * The finished image: its size and SHA-256 (`sha256:<hex>`); an ext4 image with `size` or
+   * `free` has no digest (its empty space would cost a second a GiB to hash).
+   */
+  image: { size: number; digest?: string } | undefined;
   #erofs: ErofsWriter | undefined;
   #ext4: Ext4Writer | undefined;
   #signal: AbortSignal | undefined;
   #what = "";
+  /** An ext4 image with `size` or `free`: mostly empty space, not hashed. */
+  #sized = false;
 
   private constructor(
     format: "erofs" | "ext4",
@@ -140,6 +145,7 @@ export class DiskImageSink implements UnpackSink {
     });
     const sink = new DiskImageSink(format, target, temp, { ext4 }, options.signal);
     sink.#what = options.reference ?? target;
+    sink.#sized = options.size !== undefined || options.free !== undefined;
     return sink;
   }
 
@@ -186,7 +192,10 @@ export class DiskImageSink implements UnpackSink {
         this.image = { size: image.size, digest: image.digest };
       } else {
         const { size } = this.#ext4!.finish();
-        this.image = { size, digest: await fileDigest(this.temp, this.#signal) };
+        const { fileDigest } = await import("./_file_digest.ts"); // node:crypto: only now
+        this.image = this.#sized
+          ? { size }
+          : { size, digest: await fileDigest(this.temp, this.#signal) };
       }
     } catch (e) {
       if (this.#signal?.aborted) throw this.#signal.reason;
@@ -217,21 +226,6 @@ export class DiskImageSink implements UnpackSink {
     }
     await Deno.remove(this.temp).catch(() => {});
   }
-}
-
-/** The `sha256:` digest of a file, read in 1 MiB chunks. */
-async function fileDigest(path: string, signal: AbortSignal | undefined): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  const hash = createHash("sha256");
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(1024 * 1024);
-  for (;;) {
-    signal?.throwIfAborted();
-    const n = await file.read(buffer);
-    if (n === null) break;
-    hash.update(buffer.subarray(0, n));
-  }
-  return `sha256:${hash.digest("hex")}`;
 }
 
 /** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { type ErofsData, ErofsDataStore } from "./_erofs_data.ts";
 import {
   BLOCK,
@@ -14,19 +13,24 @@ import {
   encodeDev,
   encodeInode,
   encodeSuperBlock,
-  encodeXattrs,
   EXTENDED_SIZE,
   fileType,
   fitsCompact,
   LAYOUT_FLAT_INLINE,
   LAYOUT_FLAT_PLAIN,
+  MAX_SHARED_XATTRS,
+  MAX_XATTR_AREA,
   NAME_MAX,
   SLOT,
   splitTime,
   SUPER_OFFSET,
+  xattrArea,
   xattrCount,
+  xattrEntries,
+  type XattrEntry,
 } from "./_erofs_format.ts";
 import { compareNames } from "./_compare_names.ts";
+import { fileDigest } from "./_file_digest.ts";
 import { ImageFile } from "./_image_file.ts";
 import { type FsNode, FsTree } from "./fs_tree.ts";
 
@@ -220,7 +224,7 @@ export class ErofsWriter {
       const made = await this.#writeMetadata();
       this.#file.close();
       this.#file = undefined;
-      this.image = { ...made, digest: await sha256File(this.path) };
+      this.image = { ...made, digest: await fileDigest(this.path) };
     } finally {
       this.close();
     }
@@ -242,13 +246,32 @@ export class ErofsWriter {
     tree.finish();
     const skipped = { count: 0 };
 
-    // the epoch (the time of every compact inode): the most common mtime, the earliest on ties
+    // the epoch (the time of every compact inode): the most common mtime, the earliest on ties;
+    // and each node's xattrs, with how many nodes have each (name, value)
     const times = new Map<string, number>();
-    for (const [, node] of tree.walk()) {
+    const xattrsOf = new Map<FsNode<ErofsData>, XattrEntry[]>();
+    const uses = new Map<string, number>();
+    for (const [path, node] of tree.walk()) {
       const [sec, nsec] = splitTime(node);
-      if (sec < 0) continue;
-      const key = `${sec}.${String(nsec).padStart(9, "0")}`;
-      times.set(key, (times.get(key) ?? 0) + 1);
+      if (sec >= 0) {
+        const key = `${sec}.${String(nsec).padStart(9, "0")}`;
+        times.set(key, (times.get(key) ?? 0) + 1);
+      }
+      if (!node.xattrs?.size && !node.opaque) continue;
+      let entries: XattrEntry[];
+      try {
+        entries = xattrEntries(
+          node.opaque
+            ? new Map([...node.xattrs ?? [], ["trusted.overlay.opaque", OPAQUE_YES]])
+            : node.xattrs,
+          skipped,
+        );
+      } catch (e) {
+        throw new Error(`"${path || "/"}": ${(e as Error).message}`, { cause: e });
+      }
+      if (entries.length === 0) continue;
+      xattrsOf.set(node, entries);
+      for (const e of entries) uses.set(e.key, (uses.get(e.key) ?? 0) + 1);
     }
     let best = "0.000000000";
     let bestCount = 0;
@@ -260,20 +283,40 @@ export class ErofsWriter {
     const epoch = Number(best.split(".")[0]);
     const epochNsec = Number(best.split(".")[1]);
 
+    // the shared xattrs: each (name, value) that two or more nodes have is written once; and a
+    // node whose xattrs exceed what it can hold inline shares its largest ones until they fit
+    // (the root's must fit block 0 beside it: its nid is 16 bits, it cannot move)
+    const shared = new SharedXattrs();
+    for (const [key, n] of uses) if (n > 1) shared.add(key);
+    const rootRoom = BLOCK - ROOT_OFFSET - EXTENDED_SIZE;
+    for (const [node, entries] of xattrsOf) {
+      const limit = node === tree.root ? rootRoom : MAX_XATTR_AREA;
+      const largest = [...entries].sort((a, b) => b.bytes.length - a.bytes.length);
+      for (const e of largest) {
+        if ((shared.area(entries)?.length ?? 0) <= limit) break;
+        shared.add(e.key);
+      }
+    }
+    for (const entries of xattrsOf.values()) {
+      for (const e of entries) shared.place(e);
+    }
+
     // pass 1: each inode's size, layout and what it inlines
     const inodes: Inode[] = [];
     const byNode = new Map<FsNode<ErofsData>, Inode>();
     for (const [path, node, parent] of tree.walk()) {
       const isRoot = node === tree.root;
-      const xattrs = encodeXattrs(
-        node.opaque
-          ? new Map([...node.xattrs ?? [], ["trusted.overlay.opaque", OPAQUE_YES]])
-          : node.xattrs,
-        skipped,
-      );
+      const xattrs = shared.area(xattrsOf.get(node) ?? []);
       const xsize = xattrs?.length ?? 0;
+      if (isRoot ? xsize > rootRoom : xsize > MAX_XATTR_AREA) {
+        throw new Error(
+          `the xattrs of "${path || "/"}" take ${xsize} bytes, more than EROFS holds ` +
+            `(${isRoot ? rootRoom : MAX_XATTR_AREA} for ${isRoot ? "the root" : "an inode"}, ` +
+            `with up to ${MAX_SHARED_XATTRS} shared)`,
+        );
+      }
+      // inline data must not cross a block boundary: none when the inode and xattrs fill it
       const room = (isRoot ? BLOCK - ROOT_OFFSET : BLOCK) - EXTENDED_SIZE - xsize;
-      if (room < 0) throw new Error(`the xattrs of "${path}" take ${xsize} bytes, too many`);
       const inode: Inode = {
         node,
         parent,
@@ -292,6 +335,10 @@ export class ErofsWriter {
           const data = node.data!;
           inode.size = node.size;
           inode.iu = data.blkaddr;
+          if (data.tail && data.tail.length > room) {
+            // the data store inlined it counting every xattr inline: sharing only makes room
+            throw new Error(`the tail of "${path}" no longer fits beside its inode`);
+          }
           if (data.tail) {
             inode.layout = LAYOUT_FLAT_INLINE;
             inode.inline = data.tail;
@@ -335,9 +382,12 @@ export class ErofsWriter {
     }
     this.skippedXattrs = skipped.count;
 
-    // pass 2: blocks after the file data for directories and long symlinks, then the inodes
+    // pass 2: after the file data, the shared xattrs, blocks for directories and long symlinks,
+    // then the inodes
     out.pad();
     let block = out.pos / BLOCK;
+    const xattrBlkaddr = shared.size > 0 ? block : 0;
+    block += Math.ceil(shared.size / BLOCK);
     for (const inode of inodes) {
       if (inode.blocks === 0) continue;
       inode.iu = block;
@@ -350,7 +400,10 @@ export class ErofsWriter {
         inode.nid = ROOT_OFFSET / SLOT;
         continue;
       }
-      if ((pos % BLOCK) + total > BLOCK) pos += -pos & (BLOCK - 1);
+      // in one block; an inode whose xattrs take more (it has no inline data) starts where its
+      // own 32 or 64 bytes fit, and its xattrs run on into the next blocks
+      const whole = total > BLOCK ? (inode.compact ? COMPACT_SIZE : EXTENDED_SIZE) : total;
+      if ((pos % BLOCK) + whole > BLOCK) pos += -pos & (BLOCK - 1);
       inode.nid = pos / SLOT;
       pos += total + (-total & (SLOT - 1));
     }
@@ -358,6 +411,10 @@ export class ErofsWriter {
     if (end / BLOCK > 0xffffffff) throw new Error("the image would pass 16 TiB");
 
     // pass 3: write them, in that order
+    if (shared.size > 0) {
+      for (const part of shared.parts) await out.put(part);
+      out.pad();
+    }
     for (const inode of inodes) {
       if (inode.blocks === 0) continue;
       if (inode.symlink) {
@@ -400,6 +457,7 @@ export class ErofsWriter {
         epochNsec,
         blocks: end / BLOCK,
         metaBlkaddr: 0,
+        xattrBlkaddr,
         uuid: this.#uuid,
         volumeName: new Uint8Array(16),
       }),
@@ -408,6 +466,44 @@ export class ErofsWriter {
     head.set(root!, ROOT_OFFSET);
     await out.writeAt(0, head);
     return { size: end, inodes: inodes.length, extendedInodes: extended };
+  }
+}
+
+/**
+ * The shared xattr area: each entry written once, named in an inode by its offset / 4. An inode
+ * names at most 255; the rest of its entries stay inline.
+ */
+class SharedXattrs {
+  /** Bytes of the area so far. */
+  size = 0;
+  /** Its entries, in order. */
+  readonly parts: Uint8Array[] = [];
+  /** Each shared entry's id, -1 until placed. */
+  #ids = new Map<string, number>();
+
+  /** Shares the entry with this key. */
+  add(key: string): void {
+    if (!this.#ids.has(key)) this.#ids.set(key, -1);
+  }
+
+  /** Gives a shared entry its place (the first time it is seen). */
+  place(e: XattrEntry): void {
+    if (this.#ids.get(e.key) !== -1) return;
+    this.#ids.set(e.key, this.size / 4);
+    this.parts.push(e.bytes);
+    this.size += e.bytes.length;
+  }
+
+  /** An inode's xattr area with these entries: the shared ones by id, the others inline. */
+  area(entries: XattrEntry[]): Uint8Array | undefined {
+    const ids: number[] = [];
+    const inline: XattrEntry[] = [];
+    for (const e of entries) {
+      const id = this.#ids.get(e.key);
+      if (id !== undefined && ids.length < MAX_SHARED_XATTRS) ids.push(id);
+      else inline.push(e);
+    }
+    return xattrArea(ids, inline);
   }
 }
 
@@ -492,16 +588,4 @@ function directoryBlock(
     nameoff += dir.names[i]!.length;
   }
   return out;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  using file = await Deno.open(path);
-  const buf = new Uint8Array(1024 * 1024);
-  for (;;) {
-    const n = await file.read(buf);
-    if (n === null) break;
-    hash.update(buf.subarray(0, n));
-  }
-  return `sha256:${hash.digest("hex")}`;
 }

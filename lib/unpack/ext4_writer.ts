@@ -25,13 +25,15 @@ export interface Ext4WriterOptions {
    */
   seed?: string;
   /**
-   * The image size in bytes (rounded down to 4 KiB); too small for the tree is an error.
+   * The image size in bytes, a whole number of 4 KiB blocks (never rounded); too small for the
+   * tree is an error. Its empty space costs neither time nor disk: block groups with nothing in
+   * them are left uninitialised (as mke2fs does) and unwritten (holes).
    * @default {what the tree needs, plus `free`}
    */
   size?: number;
   /**
-   * Bytes of free space beyond what the tree needs (with one inode for every 16 KiB of it).
-   * Ignored when `size` is given.
+   * Bytes of free space beyond what the tree needs (with one inode for every 16 KiB of it), a
+   * whole number of 4 KiB blocks. Ignored when `size` is given.
    * @default {0}
    */
   free?: number;
@@ -117,14 +119,13 @@ export class Ext4Writer {
    *
    * @param path The image file.
    * @param options Limits, size and the seed.
-   * @throws {RangeError} When `size` or `free` is not a whole number of bytes.
+   * @throws {RangeError} When `size` or `free` is not a whole number of 4 KiB blocks.
    * @throws {Error} When the file exists or cannot be created.
    */
   constructor(path: string, options: Ext4WriterOptions = {}) {
     for (const [what, n] of [["size", options.size], ["free", options.free]] as const) {
-      if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) {
-        throw new RangeError(`Cannot write an ext4 image with ${what} ${n}: expected bytes`);
-      }
+      const problem = n === undefined ? undefined : Ext4Writer.sizeProblem(n);
+      if (problem) throw new RangeError(`Cannot write an ext4 image: ${what} ${problem}`);
     }
     this.path = path;
     this.#options = options;
@@ -141,6 +142,34 @@ export class Ext4Writer {
     this.#tree = new FsTree(this.#store, {
       ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
     });
+  }
+
+  /**
+   * Why a number of bytes cannot be an image's `size` or `free`, or undefined when it can: it
+   * must be a whole number of 4 KiB blocks, so that the image is exactly the size asked for.
+   *
+   * @param bytes The size or free space asked for.
+   * @returns The problem, as words to follow the number (`10000 is not ...`), or undefined.
+   *
+   * @example A size that is not whole blocks
+   * ```ts
+   * import { Ext4Writer } from "./ext4_writer.ts";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(Ext4Writer.sizeProblem(2 * 1024 ** 3), undefined);
+   * assert.equal(
+   *   Ext4Writer.sizeProblem(10000),
+   *   "10000 is not a whole number of 4 KiB blocks (8192 or 12288 would be)",
+   * );
+   * ```
+   */
+  static sizeProblem(bytes: number): string | undefined {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) return `${bytes} is not a number of bytes`;
+    if (bytes % BLOCK_SIZE === 0) return undefined;
+    const below = bytes - (bytes % BLOCK_SIZE);
+    return `${bytes} is not a whole number of 4 KiB blocks (${below > 0 ? `${below} or ` : ""}${
+      below + BLOCK_SIZE
+    } would be)`;
   }
 
   /** Entries read so far (whiteouts included). */

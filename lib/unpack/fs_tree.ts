@@ -518,6 +518,13 @@ export class FsTree<L = unknown> {
     if (parts.length === 0) throw new Error("a hardlink cannot point at the root");
     const parent = this.#resolveDir(parts.slice(0, -1), false);
     const node = parent?.children?.get(parts[parts.length - 1]!);
+    if (!node && this.#overlay) {
+      // one layer's tree: a target in a lower layer is out of reach, not absent
+      throw new Error(
+        `the hardlink target "${linkname}" is not in this layer: ` +
+          "hardlinks across layers cannot be expressed in one layer's image",
+      );
+    }
     if (!node) throw new Error(`the hardlink target "${linkname}" is not in the root`);
     if (node.type === "directory") {
       throw new Error(`the hardlink target "${linkname}" is a directory`);

@@ -402,6 +402,7 @@ function outHeader(emit: Emit): OutHeader {
     uid: h.uid,
     gid: h.gid,
     mtime: h.mtime,
+    mtimeNs: h.mtimeNs,
     devmajor: h.devmajor,
     devminor: h.devminor,
     xattrs: h.xattrs,

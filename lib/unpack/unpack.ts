@@ -29,12 +29,14 @@ export interface UnpackOptions extends UnpackImageOptions {
    */
   format?: "directory" | "erofs" | "ext4";
   /**
-   * An ext4 image's size in bytes (it fails when the tree does not fit).
+   * An ext4 image's size in bytes, a whole number of 4 KiB blocks (it fails when the tree does
+   * not fit). Its empty space costs no time; the image's digest is then not computed.
    * @default {what the tree needs, plus `free`}
    */
   size?: number;
   /**
-   * Bytes of free space an ext4 image gets beyond what the tree needs.
+   * Bytes of free space an ext4 image gets beyond what the tree needs, a whole number of 4 KiB
+   * blocks; the image's digest is then not computed.
    * @default {0}
    */
   free?: number;
@@ -65,8 +67,11 @@ export interface UnpackResult {
   dir: string;
   /** What was written. */
   format: "directory" | "erofs" | "ext4";
-  /** For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`). */
-  image?: { size: number; digest: string };
+  /**
+   * For a disk image: its size in bytes and its SHA-256 (`sha256:<hex>`); no digest for an ext4
+   * image with `size` or `free` (hashing its empty space would cost a second a GiB).
+   */
+  image?: { size: number; digest?: string };
   /**
    * With `layers`: the layers' images, base first (overlayfs's `lowerdir` lists their mounts in
    * the reverse order, top first).
@@ -138,6 +143,13 @@ export async function unpack(
       throw new RangeError(`Cannot unpack as "${format}" with layers: only erofs has them`);
     }
     return await unpackLayerImages(reference, target, options);
+  }
+  if (format === "ext4") {
+    const { Ext4Writer } = await import("./ext4_writer.ts");
+    for (const [what, n] of [["size", options.size], ["free", options.free]] as const) {
+      const problem = n === undefined ? undefined : Ext4Writer.sizeProblem(n);
+      if (problem) throw new RangeError(`Cannot unpack as ext4: ${what} ${problem}`);
+    }
   }
   if (format === "directory") await DirectorySink.checkTarget(target);
   else await DiskImageSink.checkTarget(target);

@@ -11,7 +11,8 @@ import {
   treeSnapshot,
   withErofsMount,
 } from "../_erofs.ts";
-import { noise } from "../_images.ts";
+import { xattrsUnder } from "../_ext4.ts";
+import { mustRun, noise, sha256 } from "../_images.ts";
 import { makeTar, type TarSpec } from "../_tar.ts";
 import { ErofsWriter, type ErofsWriterOptions } from "../../lib/unpack/erofs_writer.ts";
 import { RootfsWriter } from "../../lib/unpack/rootfs_writer.ts";
@@ -267,8 +268,8 @@ Deno.test("ErofsWriter: what EROFS cannot hold is refused with its reason", asyn
         "longer than 255",
       ],
       [
-        [{ path: "big-xattr", content: "x", pax: { "SCHILY.xattr.user.big": "v".repeat(5000) } }],
-        "too many",
+        [{ path: "big-xattr", content: "x", pax: { "SCHILY.xattr.user.big": "v".repeat(70000) } }],
+        `"big-xattr": the xattr "user.big" is larger than 64 KiB`,
       ],
       [[{ path: "dev/odd", type: "char", devmajor: 4096, devminor: 0 }], "does not fit 12:20 bits"],
       [[{ path: "../escape", content: "x" }], "climbs out of the root"],
@@ -294,3 +295,79 @@ Deno.test("ErofsWriter: what EROFS cannot hold is refused with its reason", asyn
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test(
+  `ErofsWriter: xattrs beyond a block: inline across blocks, shared when repeated or too many ${
+    isRoot ? "(the kernel reads them all)" : "(no kernel mount: not root)"
+  }`,
+  async () => {
+    const work = await tempDir({ prefix: "skiff-erofs-" });
+    try {
+      const te = new TextEncoder();
+      // user.* cannot be on a symlink (Linux refuses it): trusted.* there
+      const set = (tag: string, n: number, size: number, ns = "user") =>
+        Object.fromEntries(
+          Array.from(
+            { length: n },
+            (_, i) => [`SCHILY.xattr.${ns}.${tag}${i}`, `${tag}${i}`.padEnd(size, tag)],
+          ),
+        );
+      const repeated = { "SCHILY.xattr.user.same": "s".repeat(1000) };
+      const specs: TarSpec[] = [
+        // the root's must fit block 0 beside it: shared
+        { path: "./", type: "directory", pax: set("r", 1, 3000) },
+        // about 4 KiB of its own: inline, running into the next block
+        { path: "four", content: "its tail\n", pax: set("f", 5, 1000) },
+        { path: "dir/", type: "directory", pax: set("d", 4, 1000) },
+        { path: "dir/inside", content: "x\n" },
+        { path: "link", type: "symlink", linkname: "four", pax: set("l", 4, 1000, "trusted") },
+        // the same value on three files: written once
+        { path: "same1", content: "1\n", pax: repeated },
+        { path: "same2", content: "2\n", pax: repeated },
+        { path: "same3", content: "3\n", pax: { ...repeated, ...set("o", 1, 10) } },
+        // more than an inode's 256 KiB: its largest are shared until the rest fits
+        { path: "huge", content: "h\n", pax: set("h", 8, 60000) },
+      ];
+      const image = `${work}/x.erofs`;
+      const writer = new ErofsWriter(image);
+      await writer.applyLayer(chunks(makeTar(specs)));
+      await writer.finish();
+      assertEquals(await fsckErofs(image), "");
+      const dump = async (args: string[]) =>
+        new TextDecoder().decode(await mustRun("dump.erofs", [...args, image]));
+      assert(!/shared xattr metadata start block:\s+0$/m.test(await dump(["-s"])));
+      const xattrSize = async (path: string) =>
+        Number(/Xattr size: (\d+)/.exec(await dump([`--path=${path}`]))?.[1]);
+      assert(await xattrSize("/four") > 4096, "inline, across a block boundary");
+      assertEquals(await xattrSize("/same1"), 16); // the header and one shared id
+      assertEquals(await xattrSize("/same3"), 12 + 4 + 4 + 12); // and one of its own
+      assertEquals(await xattrSize("/"), 16);
+      if (!isRoot) return;
+      await withErofsMount(image, async (mnt) => {
+        // name -> a digest of the value (a failure then prints something readable)
+        const digest = (hexValue: string) => sha256(te.encode(hexValue));
+        const got = Object.fromEntries(
+          Object.entries(await xattrsUnder(mnt, true)).map(([file, xattrs]) => [
+            file,
+            Object.fromEntries(Object.entries(xattrs).map(([k, v]) => [k, digest(v)])),
+          ]),
+        );
+        const want: Record<string, Record<string, string>> = {};
+        for (const spec of specs) {
+          const file = spec.path === "./" ? "." : spec.path.replace(/\/$/, "");
+          for (const [k, v] of Object.entries(spec.pax ?? {})) {
+            (want[file] ??= {})[k.slice("SCHILY.xattr.".length)] = digest(
+              `0x${hex(te.encode(v as string))}`,
+            );
+          }
+        }
+        assertEquals(got, want);
+        assertEquals(await Deno.readTextFile(`${mnt}/four`), "its tail\n");
+        assertEquals(await Deno.readTextFile(`${mnt}/dir/inside`), "x\n");
+        assertEquals(await Deno.readLink(`${mnt}/link`), "four");
+      });
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);

@@ -3,7 +3,7 @@
 // tree is compared with umoci's unpack (as root) of the same store.
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { debugfs, describeTree, e2fsck, withMount } from "../_ext4.ts";
+import { debugfs, describeTree, e2fsck, withMount, xattrsUnder } from "../_ext4.ts";
 import { gzip, mustRun, run, sha256 } from "../_images.ts";
 import { pushImage } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
@@ -357,8 +357,35 @@ Deno.test("ext4: hostile layers, limits and a size too small fail with no file l
       format: "ext4",
       size: 64 * 1024 ** 2,
     });
-    assertEquals(sized.image?.size, 64 * 1024 ** 2);
+    assertEquals(sized.image, { size: 64 * 1024 ** 2 }); // no digest: mostly empty space
     await e2fsck(`${work}/sized.ext4`);
+    // 64 GiB: the empty space is neither written nor initialised (BLOCK_UNINIT groups, holes),
+    // so what the file takes on disk is the content and its metadata, not 64 GiB of zeros
+    const huge = await unpack(many, `${work}/huge.ext4`, {
+      store,
+      format: "ext4",
+      size: 64 * 1024 ** 3,
+    });
+    assertEquals(huge.image, { size: 64 * 1024 ** 3 });
+    const info = await Deno.stat(`${work}/huge.ext4`);
+    assertEquals(info.size, 64 * 1024 ** 3);
+    assert(info.blocks! * 512 < 1024 ** 2, `${info.blocks! * 512} bytes allocated`);
+    const groups = new TextDecoder().decode(await mustRun("dumpe2fs", [`${work}/huge.ext4`]));
+    // 512 groups: the 1 GiB of inode tables (one inode per 16 KiB) fill 8, the last is whole
+    const uninit = (groups.match(/^Group \d+: .*BLOCK_UNINIT/gm) ?? []).length;
+    assert(uninit > 500, `${uninit} groups uninitialised`);
+    await e2fsck(`${work}/huge.ext4`);
+    await Deno.remove(`${work}/huge.ext4`);
+    // never rounded: a size that is not whole blocks is refused before anything is written
+    const odd = await assertRejects(
+      () => unpack(many, `${work}/odd.ext4`, { store, format: "ext4", size: 64 * 1024 ** 2 + 1 }),
+      RangeError,
+    );
+    assertEquals(
+      odd.message,
+      "Cannot unpack as ext4: size 67108865 is not a whole number of 4 KiB blocks " +
+        "(67108864 or 67112960 would be)",
+    );
     const roomy = await unpack(many, `${work}/roomy.ext4`, {
       store,
       format: "ext4",
@@ -399,7 +426,7 @@ Deno.test("Ext4Writer: an xattr outside ext4's namespaces, a name over 255 bytes
     await assertRejects(
       () => Promise.resolve().then(() => odd.finish()),
       Error,
-      `Cannot write the ext4 image: the xattr "odd.name" is not in a namespace ext4 stores`,
+      `Cannot write the ext4 image: "f": the xattr "odd.name" is not in a namespace ext4 stores`,
     );
     // the long name: refused by the tree as the layer is read
     const long = new Ext4Writer(`${work}/long.ext4`);
@@ -416,8 +443,8 @@ Deno.test("Ext4Writer: an xattr outside ext4's namespaces, a name over 255 bytes
 
 Deno.test({
   name:
-    "ext4: an image with --free mounts read-write, and what the kernel writes keeps it clean; " +
-    "a full disk ends in one error and no file",
+    "ext4: an image with --free or --size mounts read-write, and what the kernel writes keeps " +
+    "it clean; a full disk ends in one error and no file",
   ignore: !isRoot,
   async fn() {
     const registry = await startRegistry();
@@ -429,10 +456,16 @@ Deno.test({
       for (let i = 0; i < 100; i++) files.push({ path: `etc/f${i}`, content: "x".repeat(i * 100) });
       await pushImage(registry.url, "test/rw", "1", [await layerOf(files)]);
       const ref = `${registry.host}/test/rw:1`;
-      for (const journal of [false, true]) {
-        const image = `${work}/rw-${journal}.ext4`;
-        // 300 MiB free: three block groups, so the kernel allocates across groups
-        await unpack(ref, image, { store, format: "ext4", free: 300 * 1024 ** 2, journal });
+      // 300 MiB free: three block groups, so the kernel allocates across groups; 16 GiB: 512
+      // groups, nearly all left uninitialised for the kernel to set up when it writes there
+      const runs: [string, boolean, { free: number } | { size: number }][] = [
+        ["free", false, { free: 300 * 1024 ** 2 }],
+        ["journal", true, { free: 300 * 1024 ** 2 }],
+        ["size", false, { size: 16 * 1024 ** 3 }],
+      ];
+      for (const [what, journal, space] of runs) {
+        const image = `${work}/rw-${what}.ext4`;
+        await unpack(ref, image, { store, format: "ext4", ...space, journal });
         const dir = await tempDir({ prefix: "skiff-mnt-" });
         try {
           await mustRun("mount", ["-o", "loop", "-t", "ext4", image, dir]);
@@ -443,6 +476,11 @@ Deno.test({
             }
             for (let i = 10; i < 20; i++) await Deno.remove(`${dir}/etc/f${i}`);
             await Deno.writeFile(`${dir}/big`, new Uint8Array(200 * 1024 ** 2).fill(7));
+            // new top-level directories: the kernel spreads them over the groups (Orlov)
+            for (let i = 0; i < 8; i++) {
+              await Deno.mkdir(`${dir}/top${i}`);
+              await Deno.writeFile(`${dir}/top${i}/data`, new Uint8Array(1024 ** 2).fill(i + 1));
+            }
           } finally {
             await mustRun("umount", [dir]);
           }
@@ -451,6 +489,7 @@ Deno.test({
         }
         await e2fsck(image);
         assertEquals((await debugfs(image, "ls /etc/new")).includes("2999"), true);
+        assertEquals((await debugfs(image, "cat /top7/data")).length, 1024 ** 2);
       }
 
       // a file system with too little room for the image: one error, nothing left on it
@@ -469,6 +508,95 @@ Deno.test({
       } finally {
         await mustRun("umount", [small]);
       }
+    } finally {
+      await registry.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
+
+const hex = (s: string | Uint8Array) =>
+  "0x" + [...(typeof s === "string" ? new TextEncoder().encode(s) : s)]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+
+Deno.test({
+  name: "ext4: about 4 KiB of xattrs go into the inode and one xattr block (shared by the " +
+    "inodes that have the same), the kernel reads them all; more is refused naming the file",
+  ignore: !isRoot,
+  async fn() {
+    const registry = await startRegistry();
+    const work = await tempDir({ prefix: "skiff-ext4-" });
+    try {
+      const store = `${work}/store`;
+      const big = "b".repeat(3990); // with the others, more than one xattr block holds
+      const split = {
+        "SCHILY.xattr.user.big": big,
+        "SCHILY.xattr.user.small": "s".repeat(40),
+        "SCHILY.xattr.security.capability": CAP,
+      };
+      const shared = { "SCHILY.xattr.user.big": big };
+      await pushImage(registry.url, "test/xattrs", "1", [
+        await layerOf([
+          { path: "split", content: "three xattrs\n", pax: split },
+          { path: "same1", content: "1\n", pax: shared },
+          { path: "same2", content: "2\n", pax: shared },
+          { path: "dir/", type: "directory", pax: shared },
+          {
+            path: "acl",
+            content: "an ACL and a big one\n",
+            pax: {
+              "SCHILY.xattr.system.posix_acl_access": ACL,
+              "SCHILY.xattr.user.big": "a".repeat(4000),
+            },
+          },
+        ]),
+      ]);
+      const ref = `${registry.host}/test/xattrs:1`;
+      const image = `${work}/x.ext4`;
+      await unpack(ref, image, { store, format: "ext4" });
+      await e2fsck(image);
+      // the three with the same block content share one block, counted in each inode
+      const blockOf = async (path: string) =>
+        Number(/File ACL: (\d+)/.exec(await debugfs(image, `stat ${path}`))?.[1]);
+      const sharedBlock = await blockOf("/same1");
+      assert(sharedBlock > 0);
+      assertEquals(await blockOf("/same2"), sharedBlock);
+      assertEquals(await blockOf("/dir"), sharedBlock);
+      await withMount(image, async (mnt) => {
+        const got = await xattrsUnder(mnt);
+        const at = (p: string) => got[p];
+        assertEquals(at("split"), {
+          "security.capability": hex(CAP),
+          "user.big": hex(big),
+          "user.small": hex("s".repeat(40)),
+        });
+        assertEquals(at("same2"), { "user.big": hex(big) });
+        assertEquals(at("dir"), { "user.big": hex(big) });
+        assertEquals(at("acl")?.["user.big"], hex("a".repeat(4000)));
+        const acl = await mustRun("getfacl", ["-c", "-n", `${mnt}/acl`]);
+        assert(new TextDecoder().decode(acl).includes("user:1000:r--"));
+      });
+
+      // four values of 1000 bytes: more than the inode and one block hold, with the file named
+      await pushImage(registry.url, "test/xattrs", "2", [
+        await layerOf([{ path: "etc/", type: "directory" }, {
+          path: "etc/too-many",
+          content: "x",
+          pax: Object.fromEntries(
+            [0, 1, 2, 3].map((i) => [`SCHILY.xattr.user.k${i}`, "v".repeat(1000)]),
+          ),
+        }]),
+      ]);
+      const e = await assertRejects(() =>
+        unpack(`${registry.host}/test/xattrs:2`, `${work}/y.ext4`, { store, format: "ext4" })
+      );
+      assertEquals(
+        e.message,
+        `Cannot unpack ${registry.host}/test/xattrs:2: cannot write the ext4 image: ` +
+          `"etc/too-many": its xattrs take 4080 bytes (entries and values), more than ext4 holds ` +
+          "in the inode (88) and one xattr block (4060)",
+      );
+      assertEquals(await names(work), ["store", "x.ext4"]);
     } finally {
       await registry.stop();
       await Deno.remove(work, { recursive: true });

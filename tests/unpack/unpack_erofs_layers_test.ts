@@ -71,10 +71,17 @@ Deno.test(
       assertEquals(images.length, 3);
       assertEquals(images.map((l) => l.reused), [false, false, false]);
       assertEquals(r.whiteouts, 4);
+      // each image, and beside it its SHA-256 as sha256sum writes it
       assertEquals(
         await names(dir),
-        images.map((l) => `${l.diffId.replace(":", "-")}.erofs`).sort(),
+        images.flatMap((l) =>
+          [".erofs", ".erofs.sha256"].map((x) => l.diffId.replace(":", "-") + x)
+        )
+          .sort(),
       );
+      await mustRun("sha256sum", ["--strict", "-c", ...images.map((l) => `${l.path}.sha256`)], {
+        cwd: dir,
+      });
       for (const l of images) {
         assertEquals((await Deno.stat(l.path)).size, l.size);
         assertEquals(await fsckErofs(l.path), "");
@@ -95,11 +102,26 @@ Deno.test(
         assertEquals(again.layerImages!.map((l) => l.path), images.map((l) => l.path));
         assertEquals(await Promise.all(images.map((l) => Deno.readFile(l.path))), before);
         // and a deleted one is written again, the same bytes
+        const listing = await names(dir);
         await Deno.remove(images[1]!.path);
         const third = await unpack(name, dir, { store, format: "erofs", layers: true });
         assertEquals(third.layerImages!.map((l) => l.reused), [true, false, true]);
         assertEquals(await Deno.readFile(images[1]!.path), before[1]);
-        assertEquals(await names(dir), images.map((l) => l.path.split("/").pop()!).sort());
+        assertEquals(await names(dir), listing);
+        // as is one truncated, one altered in place (the same size), one without its record
+        await Deno.truncate(images[0]!.path, 0);
+        const altered = await Deno.open(images[2]!.path, { write: true });
+        await altered.seek(images[2]!.size - 1, Deno.SeekMode.Start);
+        await altered.write(new Uint8Array([1]));
+        altered.close();
+        const fourth = await unpack(name, dir, { store, format: "erofs", layers: true });
+        assertEquals(fourth.layerImages!.map((l) => l.reused), [false, true, false]);
+        assertEquals(await Promise.all(images.map((l) => Deno.readFile(l.path))), before);
+        await Deno.remove(`${images[1]!.path}.sha256`);
+        const fifth = await unpack(name, dir, { store, format: "erofs", layers: true });
+        assertEquals(fifth.layerImages!.map((l) => l.reused), [true, false, true]);
+        assertEquals(await Promise.all(images.map((l) => Deno.readFile(l.path))), before);
+        assertEquals(await names(dir), listing);
       });
 
       await t.step({

@@ -40,9 +40,10 @@ Prints one line to stdout: the canonical name and the digest of the manifest.
 
 Options:
   --format F         directory (default), erofs or ext4
-  --size N           ext4: the image's size in bytes, K/M/G/T suffixes (default:
-                     what the tree needs)
-  --free N           ext4: free space to add to the image (default: none)
+  --size N           ext4: the image's size in bytes, K/M/G/T suffixes, whole 4 KiB
+                     blocks (default: what the tree needs)
+  --free N           ext4: free space to add to the image, whole 4 KiB blocks
+                     (default: none)
   --journal          ext4: give the image an (empty) journal (default: none)
   --layers DIR       erofs: one image per layer in DIR, for overlayfs
   --store DIR        the OCI image layout to read (and pull into)
@@ -59,7 +60,8 @@ ${TIMEOUT_USAGE}
                      T suffixes are powers of 1024 (default: 64G)
   -q, --quiet        print only the result line
   --json             print the result as a JSON object instead of the line (with
-                     the image file's size and digest for erofs and ext4)
+                     the image file's size and digest for erofs and ext4; no digest
+                     with --size or --free)
   --debug            show stack traces and transport details
 
 Not running as root, a directory's files belong to you and device nodes are
@@ -124,6 +126,11 @@ export const unpackCommand: Command = {
     }
     const size = sizeFlag(flags, "size", true);
     const free = sizeFlag(flags, "free", true);
+    if (size !== undefined || free !== undefined) {
+      const { Ext4Writer } = await import("../../unpack/ext4_writer.ts");
+      const problem = Ext4Writer.sizeProblem(size ?? free!);
+      if (problem) throw new UsageError(`--${size !== undefined ? "size" : "free"} ${problem}`);
+    }
     const platform = platformFlag(ctx);
     const maxEntries = sizeFlag(flags, "max-entries", false);
     const maxBytes = sizeFlag(flags, "max-bytes", true);

@@ -234,6 +234,14 @@ Deno.test("cli unpack --format erofs --layers DIR: one image per layer, the lowe
     assertEquals(json.layerImages.map((l: { reused: boolean }) => l.reused), [true, true]);
     assertEquals(json.image, null);
     for (const path of [base, top]) assertEquals(await fsckErofs(path), "");
+    // an image truncated since it was written is not stacked: it is written again
+    const size = (await Deno.stat(base)).size;
+    await Deno.truncate(base, 0);
+    const repaired = await skiff([...args, ref]);
+    assertEquals(repaired.code, 0, repaired.stderr);
+    assertMatch(repaired.stderr, /1 layer image\(s\) written, 1 reused/);
+    assertEquals((await Deno.stat(base)).size, size);
+    assertEquals(await fsckErofs(base), "");
 
     const usage = await skiff(["unpack", "--layers", dir, ref]);
     assertEquals(usage.code, 2);
@@ -241,6 +249,31 @@ Deno.test("cli unpack --format erofs --layers DIR: one image per layer, the lowe
     const extra = await skiff([...args, ref, `${work}/x`]);
     assertEquals(extra.code, 2);
     assertMatch(extra.stderr, /with --layers, unpack takes only a reference/);
+
+    // a hardlink to a lower layer's file: one line with the README's reason, nothing written
+    const t3 = makeTar([{ path: "etc/c", type: "link", linkname: "etc/a" }]);
+    const pushed = await pushImage(registry.url, "test/linked", "1", [
+      await layer(t1),
+      await layer(t3),
+    ]);
+    const other = `${work}/other`;
+    const linked = await skiff([
+      ...args.slice(0, 4),
+      other,
+      ...args.slice(5),
+      "-q",
+      `${registry.host}/test/linked:1`,
+    ]);
+    assertEquals(linked.code, 1);
+    assertEquals(
+      linked.stderr,
+      `skiff: Cannot unpack ${registry.host}/test/linked:1: layer 2 of 2 (${
+        pushed.layers[1]!.digest
+      }): entry "etc/c": the hardlink target "etc/a" is not in this layer: hardlinks across layers cannot be ` +
+        "expressed in one layer's image\n",
+    );
+    const baseName = `${sha256(t1).replace(":", "-")}.erofs`;
+    assertEquals(await ls(other), [baseName, `${baseName}.sha256`]);
   } finally {
     await registry.stop();
     await Deno.remove(work, { recursive: true });

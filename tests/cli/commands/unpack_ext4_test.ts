@@ -28,6 +28,15 @@ Deno.test("cli unpack --format ext4: usage errors", async () => {
       [["--journal", "alpine", "d"], /--journal needs --format ext4/],
       [["--format", "ext4", "--size", "1G", "--free", "1M", "alpine", "f"], /cannot be used/],
       [["--format", "ext4", "--free", "lots", "alpine", "f"], /--free must be a positive/],
+      // never rounded: whole 4 KiB blocks or a usage error, before anything is read
+      [
+        ["--format", "ext4", "--size", "10000", "alpine", "f"],
+        /^skiff: --size 10000 is not a whole number of 4 KiB blocks \(8192 or 12288 would be\)\n$/,
+      ],
+      [
+        ["--format", "ext4", "--free", "1K", "alpine", "f"],
+        /^skiff: --free 1024 is not a whole number of 4 KiB blocks \(4096 would be\)\n$/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await skiff(["unpack", "--store", work, ...args]);
@@ -66,7 +75,7 @@ Deno.test("cli unpack --format ext4: an image, its --json, and failures", async 
     const bytes = await Deno.readFile(`${work}/a.ext4`);
     assertEquals(json.format, "ext4");
     assertEquals(json.path, `${work}/a.ext4`);
-    assertEquals(json.image, { size: bytes.byteLength, digest: sha256(bytes) });
+    assertEquals(json.image, { size: bytes.byteLength }); // free space: not hashed
     assertEquals(json.layers, 2);
     assertMatch(json.digest, /^sha256:[0-9a-f]{64}$/);
     await e2fsck(`${work}/a.ext4`);
@@ -81,6 +90,12 @@ Deno.test("cli unpack --format ext4: an image, its --json, and failures", async 
     assertMatch(j.stderr, /b\.ext4: \d+ entries from 2 layers, .*; an ext4 image of /);
     assert((await debugfs(`${work}/b.ext4`, "stats")).includes("has_journal"));
     await e2fsck(`${work}/b.ext4`);
+    // just big enough: the digest of the file
+    const plain = await skiff([...ext4, "--json", ref, `${work}/p.ext4`]);
+    assertEquals(plain.code, 0, plain.stderr);
+    const p = await Deno.readFile(`${work}/p.ext4`);
+    assertEquals(JSON.parse(plain.stdout).image, { size: p.byteLength, digest: sha256(p) });
+    await Deno.remove(`${work}/p.ext4`);
 
     // too small: one line, exit 1, nothing left
     const small = await skiff([...ext4, "-q", "--size", "8K", ref, `${work}/c.ext4`]);
