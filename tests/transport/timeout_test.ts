@@ -198,8 +198,20 @@ Deno.test("timeout: a stalled body's read ends at the deadline every time, not o
     })
   );
   const fetcher = withDeadline((r) => fetch(r), 30);
+  // what is counted is a body read after the headers came in time; on a loaded machine the
+  // headers themselves can miss the 30 ms (that is the other deadline, tested above): such a
+  // request is asked again, not counted
+  let missed = 0;
   for (let i = 0; i < 100; i++) {
-    const res = await fetcher(new Request(`http://${server.host}/token`));
+    let res: Response;
+    try {
+      res = await fetcher(new Request(`http://${server.host}/token`));
+    } catch (e) {
+      if (!(e instanceof ResponseTimeoutError) || !/no response within/.test(e.message)) throw e;
+      if (++missed > 1000) throw e;
+      i--;
+      continue;
+    }
     const e = await assertRejects(
       () => readCapped(res, 1024, "token response"),
       ResponseTimeoutError,
