@@ -27,7 +27,9 @@ export type Fault =
   /** Append these bytes to the body. */
   | { kind: "append"; bytes: Uint8Array }
   /** Send the first `after` body bytes, then nothing until `until` resolves, then the rest. */
-  | { kind: "hold"; after: number; until: Promise<void>; reached?: () => void };
+  | { kind: "hold"; after: number; until: Promise<void>; reached?: () => void }
+  /** Handle the request (its other faults, or forward it) only once `until` resolves. */
+  | { kind: "wait"; until: Promise<void> };
 
 export interface SeenRequest {
   method: string;
@@ -105,6 +107,8 @@ export class FaultProxy {
       const f = r(req, url);
       return f === undefined ? [] : Array.isArray(f) ? f : [f];
     });
+    const wait = faults.find((f) => f.kind === "wait");
+    if (wait?.kind === "wait") await wait.until;
     const status = faults.find((f) => f.kind === "status");
     if (status?.kind === "status") {
       record.status = status.status;

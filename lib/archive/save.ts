@@ -14,6 +14,7 @@ import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { writeAll } from "../store/_fs.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { LayoutImageSource } from "../store/layout_image_source.ts";
+import { planStoredPlatforms, type StoredPlatformsPlan } from "../store/plan_stored_platforms.ts";
 import { Store } from "../store/store.ts";
 import { isComplete } from "./_stored_image.ts";
 import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
@@ -66,6 +67,16 @@ export interface SavedImage {
   mediaType: string;
   /** Whether it was pulled first. */
   pulled: boolean;
+  /**
+   * `"same"`: the stored root as it is; `"platform"`: one platform's manifest of a stored index
+   * (the docker format); `"rewritten"`: an index listing the platforms the store holds, when it
+   * holds only some of what the stored index lists (the oci format; a new digest).
+   */
+  root: "same" | "platform" | "rewritten";
+  /** The platforms written, `os/arch[/variant]`. */
+  platforms: string[];
+  /** The digest the store names it by (the stored index, when it was rewritten). */
+  storedDigest: string;
 }
 
 /** What {@linkcode save} returns. */
@@ -86,6 +97,11 @@ export interface SaveResult {
  * Saves images from the store into a tar archive, streamed: each blob is read from the store,
  * checked against its digest on the way, and written as a tar entry, so no blob is held in memory
  * and no temporary tree is made. Images missing from the store (or incomplete) are pulled first.
+ *
+ * With the oci format, a stored index is written as it is when the store holds everything it
+ * lists; after `pull --platform a,b` (the index kept whole, two platforms stored) it is written
+ * rewritten to list the stored platforms (and their stored attestations), as `push` does:
+ * `root: "rewritten"`, a new digest. What is not stored is never fetched for it.
  *
  * A file output is written beside its target as a hidden temporary file and renamed into place
  * only when the archive is complete; on any failure it is removed and the target is untouched.
@@ -139,16 +155,26 @@ export async function save(
   const label = typeof output === "string" ? output : "-";
 
   // 1. Every image complete in the store (pulled when missing) before a byte is written.
-  const images: { ref: Reference; entry: Descriptor; pulled: boolean }[] = [];
+  const source = new LayoutImageSource(store);
+  const images: {
+    ref: Reference;
+    entry: Descriptor;
+    pulled: boolean;
+    plan?: StoredPlatformsPlan;
+  }[] = [];
   for (const ref of refs) {
     signal?.throwIfAborted();
     const name = ref.toString();
     const known = await store.findImage(name);
-    // docker: one platform of an index; oci: all of it (a manifest must match an explicit one)
-    const need = known && format === "oci" && INDEX_MEDIA_TYPES.has(known.mediaType)
-      ? undefined
-      : want;
-    if (known && await isComplete(store, known, need, explicit)) {
+    if (known && format === "oci" && INDEX_MEDIA_TYPES.has(known.mediaType)) {
+      // what is stored of it: every platform whose manifest, config and layers are there
+      const plan = await planOci(store, source, known, name).catch(() => undefined);
+      if (plan) {
+        images.push({ ref, entry: known, pulled: false, plan });
+        continue;
+      }
+    } else if (known && await isComplete(store, known, want, explicit)) {
+      // docker: one platform of an index; a manifest must match an explicit platform
       images.push({ ref, entry: known, pulled: false });
       continue;
     }
@@ -171,7 +197,10 @@ export async function save(
     });
     const entry = await store.findImage(name);
     if (!entry) throw new ImageNotFoundError("save", name, store.path);
-    images.push({ ref, entry, pulled: true });
+    const plan = format === "oci" && INDEX_MEDIA_TYPES.has(entry.mediaType)
+      ? await planOci(store, source, entry, name)
+      : undefined;
+    images.push({ ref, entry, pulled: true, ...(plan ? { plan } : {}) });
   }
 
   // 2. The archive, blob by blob.
@@ -180,13 +209,13 @@ export async function save(
     const tar = new TarWriter(out.sink);
     const dest = new ArchiveImageDestination(tar, format, label);
     await dest.begin();
-    const source = new LayoutImageSource(store);
     const saved: SavedImage[] = [];
-    for (const { ref, entry, pulled } of images) {
+    for (const { ref, entry, pulled, plan } of images) {
       const name = ref.toString();
       const isIndex = INDEX_MEDIA_TYPES.has(entry.mediaType);
       const result = await copyImage(source, entry.digest, dest, {
-        platforms: format === "docker" && isIndex ? [want] : "all",
+        platforms: plan?.platforms ?? (format === "docker" && isIndex ? [want] : "all"),
+        ...(plan ? { absent: plan.absent } : {}),
         jobs: 1,
         ...(signal ? { signal } : {}),
       });
@@ -194,7 +223,15 @@ export async function save(
       const platform = root.digest === entry.digest ? entry.platform : root.platform;
       const tagged = ref.tag !== undefined ? [`${ref.name}:${ref.tag}`] : [];
       await dest.addImage({ ...root, ...(platform ? { platform } : {}) }, tagged);
-      saved.push({ name, digest: result.digest, mediaType: result.mediaType, pulled });
+      saved.push({
+        name,
+        digest: result.digest,
+        mediaType: result.mediaType,
+        pulled,
+        root: result.root,
+        platforms: result.platforms,
+        storedDigest: entry.digest,
+      });
     }
     await dest.finish();
     await out.commit();
@@ -203,6 +240,26 @@ export async function save(
     await out.abort(e);
     throw e;
   }
+}
+
+/**
+ * What the oci format writes of a stored index: all of it when the store holds everything it
+ * lists, else the stored platforms (the index rewritten); `ImageNotFoundError` when no platform
+ * of it is stored.
+ */
+async function planOci(
+  store: Store,
+  source: LayoutImageSource,
+  entry: Descriptor,
+  name: string,
+): Promise<StoredPlatformsPlan> {
+  return await planStoredPlatforms(
+    store,
+    await source.resolve(entry.digest),
+    undefined,
+    name,
+    "save",
+  );
 }
 
 interface Output {

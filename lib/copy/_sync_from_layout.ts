@@ -122,5 +122,6 @@ export async function syncFromLayout(
     copied: count("copied", "would-copy"),
     upToDate: count("up-to-date"),
     failed: count("failed"),
+    referrersFailed: 0, // no referrers are looked up from a layout
   };
 }

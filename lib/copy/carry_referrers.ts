@@ -12,7 +12,7 @@ import type { ImageSource } from "../image/image_source.ts";
 import { computeDigest } from "../reference/compute_digest.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import type { Reference } from "../reference/parse_reference.ts";
-import { listReferrers, type Referrer } from "../registry/list_referrers.ts";
+import { listReferrers, type Referrer, type ReferrersResult } from "../registry/list_referrers.ts";
 import { MediaType } from "../oci/media_types.ts";
 import type { RegistrySource } from "../registry/mirrored_registry.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
@@ -77,6 +77,12 @@ export interface CarriedReferrers {
   present: number;
   /** Fallback indexes written (tag `sha256-<hex>`), for a destination without the API. */
   fallbackIndexes: number;
+  /**
+   * What could not be carried, one message per subject whose referrers failed (a malformed
+   * answer, a cap reached, a referrer the destination refused); empty when all were carried.
+   * The others were carried all the same.
+   */
+  problems: string[];
 }
 
 /** The default depth of referrers of referrers followed. */
@@ -96,14 +102,18 @@ const MAX_SUBJECTS = 1000;
  * and the destination's lists nothing else, else the destination's merged with what it lacks. A
  * run over an unchanged source writes nothing. Then the referrers become subjects in turn (present ones too: a new
  * signature on an SBOM copied earlier travels on the next run), breadth first, each digest
- * looked up once: a referrer graph with loops (a registry can list anything) ends. More than
- * 1000 subjects in one call is an error.
+ * looked up once: a referrer graph with loops (a registry can list anything) ends.
+ *
+ * Referrers are secondary to the images they refer to: a subject whose referrers cannot be
+ * listed or copied (an invalid descriptor, a `Link` loop, more than a cap, a refusal) is a
+ * problem reported in `problems`, and the other subjects go on; more than 1000 subjects in one
+ * call ends the walk there, as a problem. Only an abort throws.
  *
  * @param ctx Source, destination and their clients, the depth.
  * @param subjects The digests whose referrers travel (an image's root and its manifests).
- * @returns How many were copied, present, and how many fallback indexes were written.
- * @throws {RangeError} When more than 1000 subjects are reached.
- * @throws {RegistryError} When a registry refuses.
+ * @returns How many were copied, present, how many fallback indexes were written, and what
+ *   could not be carried.
+ * @throws {DOMException} When `signal` aborts (its reason).
  *
  * @example Carry the referrers of a copied image
  * ```ts ignore
@@ -131,7 +141,7 @@ export async function carryReferrers(
   ctx: CarryReferrersContext,
   subjects: readonly string[],
 ): Promise<CarriedReferrers> {
-  const out: CarriedReferrers = { copied: 0, present: 0, fallbackIndexes: 0 };
+  const out: CarriedReferrers = { copied: 0, present: 0, fallbackIndexes: 0, problems: [] };
   const signal = ctx.signal;
   const request = signal ? { signal } : {};
   const target = ctx.target ?? targetOf(ctx);
@@ -139,57 +149,93 @@ export async function carryReferrers(
   const depth = ctx.depth ?? REFERRER_DEPTH;
   const seen = new Set(subjects);
   let level = [...seen];
-  for (let d = 1; d <= depth && level.length > 0; d++) {
+  walk: for (let d = 1; d <= depth && level.length > 0; d++) {
     const next: string[] = [];
     for (const subject of level) {
-      const found = await listReferrers(ctx.sourceRef.with({ tag: undefined, digest: subject }), {
-        client: ctx.sourceClient,
-        ...(hints.tags ? { knownTags: hints.tags } : {}),
-        ...(hints.api !== undefined ? { referrersApi: hints.api } : {}),
-        ...request,
-      });
-      hints.api = found.api;
-      // the bound before any work: a hostile registry's endless graph costs no request more
-      const fresh = new Set(found.referrers.map((r) => r.digest).filter((x) => !seen.has(x)));
-      if (seen.size + fresh.size > MAX_SUBJECTS) {
-        throw new RangeError(
-          `Cannot carry the referrers of ${subject}: more than ${MAX_SUBJECTS} referrers ` +
-            `reached (depth ${d})`,
-        );
-      }
-      for (const x of fresh) {
-        seen.add(x);
-        next.push(x);
-      }
-      const indexed: Referrer[] = [];
-      for (const r of found.referrers) {
-        if (r.source !== "cosign-tag") indexed.push(r);
-        const at = r.source === "cosign-tag" ? r.tag! : r.digest;
-        if (await target.head(at, signal) === r.digest) {
-          out.present++;
-          continue;
-        }
-        out.copied++;
-        if (ctx.dryRun) continue;
-        ctx.onDebug?.(`referrer ${r.digest} of ${subject} (${r.source}, depth ${d}): copying`);
-        // loaded only when a referrer is to be copied (a sync that finds everything in place
-        // never loads the engine)
-        const { copyImage } = await import("../image/copy_image.ts");
-        await copyImage(ctx.source, at, ctx.destination, {
-          platforms: "all",
-          ...(r.source === "cosign-tag" ? { tag: r.tag! } : {}),
+      try {
+        const found = await listReferrers(ctx.sourceRef.with({ tag: undefined, digest: subject }), {
+          client: ctx.sourceClient,
+          ...(hints.tags ? { knownTags: hints.tags } : {}),
+          ...(hints.api !== undefined ? { referrersApi: hints.api } : {}),
           ...request,
         });
-      }
-      if (indexed.length > 0 && !ctx.dryRun) {
-        if (await writeFallback(ctx, target, subject, indexed, found.fallbackIndex)) {
-          out.fallbackIndexes++;
+        hints.api = found.api;
+        // the bound before any work: a hostile registry's endless graph costs no request more
+        const fresh = new Set(found.referrers.map((r) => r.digest).filter((x) => !seen.has(x)));
+        if (seen.size + fresh.size > MAX_SUBJECTS) {
+          out.problems.push(
+            `Cannot carry the referrers of ${subject}: more than ${MAX_SUBJECTS} referrers ` +
+              `reached (depth ${d})`,
+          );
+          break walk;
         }
+        for (const x of fresh) {
+          seen.add(x);
+          next.push(x);
+        }
+        await copyReferrers(ctx, target, subject, d, found, out);
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        out.problems.push((e as Error).message);
       }
     }
     level = next;
   }
   return out;
+}
+
+/** One subject's referrers: each the destination lacks copied, then its fallback index. */
+async function copyReferrers(
+  ctx: CarryReferrersContext,
+  target: ReferrerTarget,
+  subject: string,
+  d: number,
+  found: ReferrersResult,
+  out: CarriedReferrers,
+): Promise<void> {
+  const signal = ctx.signal;
+  const indexed: Referrer[] = [];
+  for (const r of found.referrers) {
+    if (r.source !== "cosign-tag") indexed.push(r);
+    const at = r.source === "cosign-tag" ? r.tag! : r.digest;
+    if (await target.head(at, signal) === r.digest) {
+      out.present++;
+      continue;
+    }
+    if (ctx.dryRun) {
+      out.copied++;
+      continue;
+    }
+    ctx.onDebug?.(`referrer ${r.digest} of ${subject} (${r.source}, depth ${d}): copying`);
+    // loaded only when a referrer is to be copied (a sync that finds everything in place
+    // never loads the engine)
+    const { copyImage } = await import("../image/copy_image.ts");
+    await copyImage(ctx.source, at, ctx.destination, {
+      platforms: "all",
+      ...(r.source === "cosign-tag" ? { tag: r.tag! } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    out.copied++;
+  }
+  if (indexed.length > 0 && !ctx.dryRun) {
+    if (await writeFallback(ctx, target, subject, indexed, found.fallbackIndex)) {
+      out.fallbackIndexes++;
+    }
+  }
+}
+
+/**
+ * What `carryReferrers` could not do, as one message (the first problem, and how many more), or
+ * `undefined` when it did it all.
+ *
+ * @param problems `CarriedReferrers.problems`.
+ * @returns The message.
+ */
+export function referrerProblem(problems: readonly string[]): string | undefined {
+  if (problems.length === 0) return undefined;
+  return problems.length === 1
+    ? problems[0]
+    : `${problems[0]} (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})`;
 }
 
 /** The target `destinationClient` and `destinationRepository` make. */

@@ -12,7 +12,7 @@ import type { Platform } from "../oci/parse_manifest.ts";
 import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
 import { clientFor, type RemoteOptions } from "../registry/remote_options.ts";
-import { carryReferrers } from "./carry_referrers.ts";
+import { carryReferrers, referrerProblem } from "./carry_referrers.ts";
 import { parsePlatforms } from "./parse_platforms.ts";
 
 export { parsePlatforms };
@@ -60,6 +60,12 @@ export interface CopyResult extends CopyImageResult {
   destination: string;
   /** Referrers copied with it (those the destination had already are not counted). */
   referrers: number;
+  /**
+   * Set when some referrers could not be carried (a malformed answer, a cap, a refusal): what
+   * went wrong. The image itself was copied and tagged all the same; the referrers that could be
+   * carried were.
+   */
+  referrersError?: string;
 }
 
 /**
@@ -71,6 +77,10 @@ export interface CopyResult extends CopyImageResult {
  * @param destination Where to, `[registry/]repository[:tag]` (the source's tag when none is given;
  *   `@digest` to write no tag, which must then be the digest copied).
  * @param options Platforms, jobs, credentials, progress, abort signal.
+ * Referrers are secondary: when some cannot be carried (a malformed referrer at the source, a
+ * cap, a destination refusing one), the image's copy stands, and the result says what went wrong
+ * in `referrersError`.
+ *
  * @returns The destination's digest and what was done.
  * @throws {PlatformNotFoundError} When a wanted platform is not in the index.
  * @throws {DigestMismatchError} When the source serves bytes that do not match their digest.
@@ -127,6 +137,7 @@ export async function copy(
     );
   }
   let referrers = 0;
+  let referrersError: string | undefined;
   if (carry ?? true) {
     const carried = await carryReferrers({
       sourceRef: from,
@@ -141,10 +152,12 @@ export async function copy(
       ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     }, [result.digest, ...result.manifests.map((m) => m.digest)]);
     referrers = carried.copied;
+    referrersError = referrerProblem(carried.problems);
   }
   return {
     ...result,
     referrers,
+    ...(referrersError !== undefined ? { referrersError } : {}),
     source: from.toString(),
     destination: tag !== undefined ? `${to.name}:${tag}` : `${to.name}@${result.digest}`,
   };

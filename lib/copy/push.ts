@@ -13,7 +13,7 @@ import { LayoutImageSource } from "../store/layout_image_source.ts";
 import { Store } from "../store/store.ts";
 import { type CopyResult, parsePlatforms } from "./copy.ts";
 import type { Platform } from "../oci/parse_manifest.ts";
-import { planPush } from "./_push_platforms.ts";
+import { planStoredPlatforms } from "../store/plan_stored_platforms.ts";
 
 /** Options for {@linkcode push}. */
 export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
@@ -87,7 +87,13 @@ export async function push(
   const store = await Store.open(path ?? Store.defaultPath(), { create: false });
   const source = new LayoutImageSource(store);
   const ref = from.digest ?? from.toString();
-  const plan = await planPush(store, await source.resolve(ref), wanted, from.toString());
+  const plan = await planStoredPlatforms(
+    store,
+    await source.resolve(ref),
+    wanted,
+    from.toString(),
+    "push",
+  );
   const dst = new RegistryImageDestination(to, {
     ...remote,
     ...(chunkSize !== undefined ? { chunkSize } : {}),

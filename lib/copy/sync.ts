@@ -19,6 +19,7 @@ import { LayoutImageDestination } from "../store/layout_image_destination.ts";
 import { Store } from "../store/store.ts";
 import {
   carryReferrers,
+  referrerProblem,
   type ReferrerTarget,
   type SourceReferrerHints,
 } from "./carry_referrers.ts";
@@ -86,7 +87,9 @@ export interface SyncOptions extends Omit<RemoteOptions, "client"> {
  * digest equals the source's is left alone: no blob upload, no manifest `PUT`, nothing written.
  * Any other is copied with the copy engine (every byte verified, digests kept for
  * `platforms: "all"`), `images` at once, with its referrers and theirs. A tag that fails is
- * reported and the others go on.
+ * reported and the others go on. Referrers that cannot be carried (a malformed referrer, a cap,
+ * a refusal) do not fail their tag: its status is the image's, and `referrersError` says what
+ * went wrong (counted in `referrersFailed`).
  *
  * In a layout, the source's tag `T` is named `REPO:T` (`org.opencontainers.image.ref.name`, the
  * canonical source repository, as skiff's store names pulls: `skopeo ... oci:DIR:REPO:T` and
@@ -268,6 +271,8 @@ export async function sync(
             ...(options.onDebug ? { onDebug: options.onDebug } : {}),
           }, subjects);
           result.referrers = carried.copied;
+          const problem = referrerProblem(carried.problems);
+          if (problem !== undefined) result.referrersError = problem;
         }
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
@@ -291,6 +296,7 @@ export async function sync(
       copied: count("copied", "would-copy"),
       upToDate: count("up-to-date"),
       failed: count("failed"),
+      referrersFailed: results.filter((r) => r.referrersError !== undefined).length,
     };
   } finally {
     release?.[Symbol.dispose]();

@@ -18,6 +18,11 @@ export interface SyncedTag {
   digest?: string;
   /** Referrers copied for it (or that would be). */
   referrers?: number;
+  /**
+   * Set when some of its referrers could not be carried (a malformed referrer, a cap, a
+   * refusal): what went wrong. `status` is the image's own, which stands.
+   */
+  referrersError?: string;
   /** Why it failed. */
   error?: string;
 }
@@ -36,4 +41,6 @@ export interface SyncReport {
   upToDate: number;
   /** Tags that failed. */
   failed: number;
+  /** Tags copied or up to date whose referrers could not all be carried (`referrersError`). */
+  referrersFailed: number;
 }

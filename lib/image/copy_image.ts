@@ -328,7 +328,16 @@ export async function copyImage(
         });
       } catch (error) {
         // the destination lost what it had: the blob starts over, from a new source stream
-        if (!(error instanceof WriteLostError) || restarts >= WRITE_RESTARTS) throw error;
+        if (!(error instanceof WriteLostError)) throw error;
+        if (restarts >= WRITE_RESTARTS) {
+          throw new WriteLostError(
+            error.action,
+            `it was lost ${restarts + 1} times, and written again from the blob's start after ` +
+              `each; the last time ${error.reason}`,
+            error.sent,
+            { cause: error },
+          );
+        }
         options.onDebug?.(`${error.message}; writing ${d.digest} again from its start`);
         bytesSent += error.sent;
         bytesResent += error.sent;

@@ -22,6 +22,10 @@
 export class WriteLostError extends Error {
   /** How many bytes had been sent when it was lost. */
   readonly sent: number;
+  /** What was being done, e.g. `upload blob sha256:... to host/repo`. */
+  readonly action: string;
+  /** Why it cannot be resumed, in words a user reads. */
+  readonly reason: string;
 
   /**
    * Makes the error.
@@ -35,5 +39,7 @@ export class WriteLostError extends Error {
     super(`Cannot ${action}: ${reason}`, options);
     this.name = "WriteLostError";
     this.sent = sent;
+    this.action = action;
+    this.reason = reason;
   }
 }

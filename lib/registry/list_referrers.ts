@@ -226,8 +226,15 @@ async function referrersApi(
     : `?artifactType=${encodeURIComponent(artifactType)}`;
   let path: string | undefined = `/v2/${ref.repository}/referrers/${subject}${query}`;
   const what = `list referrers of ${ref}`;
+  const read = new Set<string>();
   for (let page = 0; path !== undefined; page++) {
     if (page >= MAX_PAGES) throw new Error(`Cannot ${what}: more than ${MAX_PAGES} pages`);
+    if (read.has(path)) {
+      throw new Error(
+        `Cannot ${what}: the registry's Link header leads back to a page already read`,
+      );
+    }
+    read.add(path);
     const res: Response = await client.request(
       "GET",
       path,
@@ -256,7 +263,16 @@ async function referrersApi(
       if (out.length >= MAX_REFERRERS) {
         throw new Error(`Cannot ${what}: the registry lists more than ${MAX_REFERRERS}`);
       }
-      out.push(parseDescriptor(m, `referrers manifests[${i}]`));
+      try {
+        out.push(parseDescriptor(m, `referrers manifests[${i}]`));
+      } catch (e) {
+        if (!(e instanceof ManifestError)) throw e;
+        // say whose referrers: the descriptor's own message names only its position
+        throw new ManifestError(
+          `Cannot ${what}: ${e.message.replace(/^Cannot parse manifest: /, "")}`,
+          { cause: e },
+        );
+      }
     }
     path = nextPage(res.headers.get("link"), res.url);
   }

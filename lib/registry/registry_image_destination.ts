@@ -23,6 +23,7 @@ import { RegistryError } from "../transport/registry_error.ts";
 import { isNetworkError, sleep } from "../transport/retry_fetch.ts";
 import { storedCredentials } from "../transport/stored_credentials.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
+import { formatBytes } from "../progress/format.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { RegistryClient } from "./registry_client.ts";
 import type { RemoteOptions } from "./remote_options.ts";
@@ -231,14 +232,18 @@ export class RegistryImageDestination implements ImageDestination {
         const bytes = await feed.readAll(size);
         await this.#putWhole(session, descriptor, bytes, stats, what, options);
       } else {
-        while (session.offset < size) {
-          const end = Math.min(size, session.offset + this.#chunkSize);
-          await this.#patch(session, feed, end, stats, what, options);
-          options.onProgress?.(session.offset);
+        for (;;) {
+          while (session.offset < size) {
+            const end = Math.min(size, session.offset + this.#chunkSize);
+            await this.#patch(session, feed, end, stats, what, options);
+            options.onProgress?.(session.offset);
+          }
+          // the end of the stream is where the digest is compared: only then the commit
+          await feed.finish();
+          if (await this.#commit(session, feed, descriptor, stats, what, options)) break;
+          // the registry refused the commit (416) and its session is behind the end: the bytes
+          // it lacks go again, from the resend buffer (further back: a WriteLostError above)
         }
-        // the end of the stream is where the digest is compared: only then the commit
-        await feed.finish();
-        await this.#commit(session, descriptor, stats, what, options);
       }
       committed = true;
       return { sent: stats.sent, resent: stats.resent };
@@ -375,12 +380,14 @@ export class RegistryImageDestination implements ImageDestination {
         continue;
       }
       if (res.status === 401 || res.status === 416 || res.status >= 500) {
-        // a 401 leaves a fresh token cached: the bytes go again, from where the registry is
-        const reason = `status ${res.status}`;
+        // a 401 leaves a fresh token cached: the bytes go again, from where the registry is; a
+        // 416 says the session is at another offset than this PATCH began at: the GET tells it
+        const reason = res.status === 416 ? "416 range not satisfiable" : `status ${res.status}`;
         await discard(res);
         await this.#resume(session, feed, stats, what, reason, options);
         continue;
       }
+      if (res.status === 404) throw await this.#sessionLost(res, "PATCH", what, stats);
       if (res.status !== 202) throw await this.#error(res, "PATCH", what);
       await discard(res);
       const have = rangeEnd(res.headers.get("range"));
@@ -395,7 +402,9 @@ export class RegistryImageDestination implements ImageDestination {
 
   /**
    * After a broken send: asks the registry where the session is (`GET`, its `Range`), and sets
-   * the offset to it when the bytes from there are still in the resend buffer.
+   * the offset to it when the bytes from there are still in the resend buffer. Further back (or
+   * a session gone, or an offset past what was sent) is a {@linkcode WriteLostError}: the engine
+   * starts the blob over in a new session, reading it again from its start.
    */
   async #resume(
     session: Session,
@@ -405,10 +414,14 @@ export class RegistryImageDestination implements ImageDestination {
     cause: unknown,
     options: DestinationRequestOptions,
   ): Promise<void> {
-    if (stats.resumes-- <= 0) {
-      throw new Error(`Cannot ${what}: the upload broke ${this.#resumes + 1} times`, { cause });
-    }
+    feed.invalidate(); // the body of the send that broke reads no more
     const reason = cause instanceof Error ? cause.message : String(cause);
+    if (stats.resumes-- <= 0) {
+      throw new Error(
+        `Cannot ${what}: the upload broke ${this.#resumes + 1} times (the last: ${reason})`,
+        { cause },
+      );
+    }
     const res = await this.#transport.fetch(
       new Request(session.location, options.signal ? { signal: options.signal } : {}),
     );
@@ -424,10 +437,21 @@ export class RegistryImageDestination implements ImageDestination {
     if (res.status !== 204 && res.status !== 200) throw await this.#error(res, "GET", what);
     await discard(res);
     const have = rangeEnd(res.headers.get("range")) ?? 0;
-    if (have > feed.delivered || have < feed.replayableFrom) {
+    if (have > feed.delivered) {
       throw new WriteLostError(
         what,
-        `the registry has ${have} bytes; the bytes from there are no longer held (${feed.replayableFrom}-${feed.delivered})`,
+        `the registry says its upload session holds ${formatBytes(have)}, more than the ` +
+          `${formatBytes(feed.delivered)} sent (after: ${reason})`,
+        stats.sent,
+        { cause },
+      );
+    }
+    if (have < feed.replayableFrom) {
+      throw new WriteLostError(
+        what,
+        `the registry kept only ${formatBytes(have)} of the ${formatBytes(feed.delivered)} ` +
+          `sent (after: ${reason}), further back than the last ` +
+          `${formatBytes(feed.delivered - feed.replayableFrom)} skiff keeps to send again`,
         stats.sent,
         { cause },
       );
@@ -440,14 +464,42 @@ export class RegistryImageDestination implements ImageDestination {
     session.offset = have;
   }
 
-  /** Commits a session whose bytes are all sent: `PUT ?digest=`; checks the digest answered. */
+  /**
+   * A 404 to a request of an upload session (`BLOB_UPLOAD_UNKNOWN`: it expired or was dropped;
+   * `BLOB_UPLOAD_INVALID`: it refuses the bytes at that offset): the upload starts over in a new
+   * session, from the blob's start.
+   */
+  async #sessionLost(
+    res: Response,
+    method: string,
+    what: string,
+    stats: Stats,
+  ): Promise<WriteLostError> {
+    const error = await this.#error(res, method, what);
+    const said = error.message.startsWith(`Cannot ${what}: `)
+      ? error.message.slice(`Cannot ${what}: `.length)
+      : error.message;
+    return new WriteLostError(
+      what,
+      `the registry no longer takes the upload session (${said})`,
+      stats.sent,
+      { cause: error },
+    );
+  }
+
+  /**
+   * Commits a session whose bytes are all sent: `PUT ?digest=`; checks the digest answered.
+   * Returns `false` when the registry refused it with 416 (its session is not at the end): the
+   * session's offset is then where the registry is, and what it lacks is to be sent again.
+   */
   async #commit(
     session: Session,
+    feed: Feed,
     descriptor: Descriptor,
     stats: Stats,
     what: string,
     options: DestinationRequestOptions,
-  ): Promise<void> {
+  ): Promise<boolean> {
     for (let attempt = 1;; attempt++) {
       let res: Response;
       try {
@@ -459,23 +511,31 @@ export class RegistryImageDestination implements ImageDestination {
           throw error;
         }
         // the commit may have happened before the connection broke
-        if (await this.hasBlob(descriptor, options)) return;
+        if (await this.hasBlob(descriptor, options)) return true;
         continue;
       }
       if (
         (res.status === 401 && attempt === 1) || (res.status >= 500 && attempt <= stats.resumes)
       ) {
         await discard(res);
-        if (res.status !== 401 && await this.hasBlob(descriptor, options)) return;
+        if (res.status !== 401 && await this.hasBlob(descriptor, options)) return true;
         continue;
       }
-      return await this.#committed(res, descriptor, what);
+      if (res.status === 416) {
+        await discard(res);
+        await this.#resume(session, feed, stats, what, "416 range not satisfiable", options);
+        return false;
+      }
+      if (res.status === 404) throw await this.#sessionLost(res, "PUT", what, stats);
+      await this.#committed(res, descriptor, what);
+      return true;
     }
   }
 
   /**
    * A small blob in one `PUT ?digest=` with its bytes. A broken request is sent again; when the
-   * registry dropped the session meanwhile, in a new one (the bytes are all here).
+   * registry dropped the session meanwhile, in a new one (the bytes are all here). A 416 (the
+   * session is not at 0) is a {@linkcode WriteLostError}: the blob starts over in a new session.
    */
   async #putWhole(
     session: Session,
@@ -510,6 +570,15 @@ export class RegistryImageDestination implements ImageDestination {
         if (await this.hasBlob(descriptor, options)) return;
         Object.assign(session, await this.#start(what, options));
         continue;
+      }
+      if (res.status === 416) {
+        await discard(res);
+        throw new WriteLostError(
+          what,
+          `the registry refused the blob's ${formatBytes(bytes.byteLength)} in its upload ` +
+            `session (416 range not satisfiable: the session is not at its start)`,
+          stats.sent,
+        );
       }
       await this.#committed(res, descriptor, what);
       session.offset = bytes.byteLength;
@@ -638,6 +707,8 @@ class Feed {
   delivered = 0;
   /** Set when reading the stream failed (a digest mismatch, a source that broke for good). */
   failure: { error: unknown } | undefined;
+  /** Bumped by every new body and by `invalidate()`: an older body reads nothing more. */
+  #generation = 0;
 
   #keep: number;
 
@@ -675,8 +746,15 @@ class Feed {
    */
   body(from: number, to: number, onSent: (n: number) => void): ReadableStream<Uint8Array> {
     let at = from;
+    const generation = ++this.#generation;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        if (generation !== this.#generation) {
+          // a send that was answered (or broke) before its body was read whole: the fetch may
+          // still pull it, but the ring must not move ahead of the body that replaces it
+          controller.error(new Error("Cannot send: the request was answered already"));
+          return;
+        }
         if (at >= to) {
           controller.close();
           return;
@@ -716,6 +794,11 @@ class Feed {
         controller.enqueue(piece);
       },
     }, { highWaterMark: 0 });
+  }
+
+  /** Makes every body handed out so far read no more (a new one is made for a resend). */
+  invalidate(): void {
+    this.#generation++;
   }
 
   /** Reads the end of the stream: it must end here (this is where it is verified). */

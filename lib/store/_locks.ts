@@ -5,7 +5,7 @@
 //               a blob a running pull has committed but not yet named in index.json
 // Lock order, to never deadlock: gc.lock, then index.lock.
 
-import { sleep } from "../transport/retry_fetch.ts";
+import { lockFile } from "../transport/lock_file.ts";
 import { isReadOnlyError } from "./_fs.ts";
 
 /** File name of the index lock in `ingest/`. */
@@ -17,9 +17,6 @@ export const GC_LOCK = "gc.lock";
 export interface LockedStore {
   readonly path: string;
 }
-
-/** How often a busy lock is tried again. */
-const POLL_MS = 50;
 
 /** Options for {@linkcode acquireLock}. */
 export interface AcquireLockOptions {
@@ -36,8 +33,8 @@ export interface AcquireLockOptions {
 }
 
 /**
- * Opens `ingest/<name>` and locks it, shared or exclusive. A busy lock is polled (without
- * blocking a thread), so the wait can be aborted. Close the file to release it.
+ * Opens `ingest/<name>` and locks it, shared or exclusive (`lockFile`: polled, so the wait can be
+ * aborted). Close the file to release it.
  */
 export async function acquireLock(
   store: LockedStore,
@@ -45,30 +42,12 @@ export async function acquireLock(
   exclusive: boolean,
   options: AcquireLockOptions = {},
 ): Promise<Deno.FsFile> {
-  let file: Deno.FsFile;
   try {
-    file = await Deno.open(
-      `${store.path}/ingest/${name}`,
-      options.readOnly ? { read: true } : { read: true, write: true, create: true, mode: 0o644 },
-    );
+    return await lockFile(`${store.path}/ingest/${name}`, { ...options, shared: !exclusive });
   } catch (e) {
-    if (options.readOnly) throw e;
+    if (options.readOnly || options.signal?.aborted) throw e;
     // a read-only or full store: say which store
     throw new Error(`Cannot write to store ${store.path}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    let waited = false;
-    while (!(await file.tryLock(exclusive))) {
-      if (!waited) {
-        waited = true;
-        options.onWait?.();
-      }
-      await sleep(POLL_MS, options.signal);
-    }
-    return file;
-  } catch (e) {
-    file.close();
-    throw e;
   }
 }
 

@@ -12,6 +12,7 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { fileSize, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
+import { updateSharedFile } from "../transport/update_shared_file.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 import { type IndexEntry, readEntries } from "./_index_entry.ts";
@@ -138,7 +139,7 @@ export class Store {
       await store.#ensureDirs();
       return store;
     }
-    if (entries !== undefined && entries.length > 0) {
+    if (entries !== undefined && entries.length > 0 && !(await beingCreated(dir, entries))) {
       throw new Error(
         `Cannot open store ${dir}: the directory is not empty and is not an OCI image layout`,
       );
@@ -159,9 +160,15 @@ export class Store {
           if ((await fileSize(`${dir}/oci-layout`)) === undefined) throw e;
         }
       } else {
+        // an empty directory (a mount point, `.`): the two files are written under the index
+        // lock, and only by the first to take it, so a second opener cannot put an empty
+        // index.json over the entries a first one's pull wrote meanwhile
         await Deno.mkdir(`${dir}/ingest`, { recursive: true });
-        await writeFileAtomic(`${dir}/index.json`, EMPTY_INDEX, `${dir}/ingest`);
-        await writeFileAtomic(`${dir}/oci-layout`, OCI_LAYOUT, `${dir}/ingest`);
+        using _lock = await acquireLock(store, INDEX_LOCK, true);
+        if ((await fileSize(`${dir}/oci-layout`)) === undefined) {
+          await writeFileAtomic(`${dir}/index.json`, EMPTY_INDEX, `${dir}/ingest`);
+          await writeFileAtomic(`${dir}/oci-layout`, OCI_LAYOUT, `${dir}/ingest`);
+        }
       }
       await store.#ensureDirs();
     } catch (e) {
@@ -337,6 +344,11 @@ export class Store {
     } catch (e) {
       throw storeError(this.path, "read", e);
     }
+    return this.#parseIndex(text);
+  }
+
+  /** `index.json`'s text as an index. */
+  #parseIndex(text: string): LayoutIndex {
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -353,26 +365,27 @@ export class Store {
   }
 
   /**
-   * Changes the list of images in `index.json` under an exclusive lock, and replaces the file
-   * atomically, so concurrent pulls never lose each other's entries.
+   * Changes the list of images in `index.json` as every shared file is changed
+   * (`updateSharedFile`): under the store's index lock (`ingest/index.lock`, which gc takes too),
+   * re-read inside it, written to `ingest/`, synced and renamed over, so concurrent pulls never
+   * lose each other's entries.
    *
    * @param update Gets the current entries, returns the new ones.
    */
   async updateIndex(update: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
-    const lock = await acquireLock(this, INDEX_LOCK, true);
+    const path = `${this.path}/index.json`;
     try {
-      const index = await this.readIndex();
-      const next: LayoutIndex = { ...index, manifests: update([...index.manifests]) };
-      if (next.mediaType === undefined) next.mediaType = MediaType.OciIndex;
-      await writeFileAtomic(
-        `${this.path}/index.json`,
-        JSON.stringify(next, null, 2) + "\n",
-        `${this.path}/ingest`,
-      );
+      await updateSharedFile(path, (text) => {
+        if (text === undefined) {
+          throw storeError(this.path, "read", new Deno.errors.NotFound(`no ${path}`));
+        }
+        const index = this.#parseIndex(text);
+        const next: LayoutIndex = { ...index, manifests: update([...index.manifests]) };
+        if (next.mediaType === undefined) next.mediaType = MediaType.OciIndex;
+        return JSON.stringify(next, null, 2) + "\n";
+      }, { lockFile: `${this.path}/ingest/${INDEX_LOCK}`, tempDir: `${this.path}/ingest` });
     } catch (e) {
       throw storeError(this.path, "write to", e);
-    } finally {
-      lock.close();
     }
   }
 
@@ -398,6 +411,16 @@ export class Store {
   async readEntries(): Promise<IndexEntry[]> {
     return readEntries((await this.readIndex()).manifests);
   }
+}
+
+/**
+ * Whether a directory holds only what a `Store.open` making a layout in it writes before
+ * `oci-layout` (its `ingest/` with the index lock, `index.json`): another opener is creating it
+ * (or was killed doing so), and the index lock tells which.
+ */
+async function beingCreated(dir: string, entries: string[]): Promise<boolean> {
+  if (!entries.every((e) => e === "ingest" || e === "index.json")) return false;
+  return (await fileSize(`${dir}/ingest/${INDEX_LOCK}`)) !== undefined;
 }
 
 /** Wraps an operating-system error (full disk, read-only, permissions) with the store's path. */

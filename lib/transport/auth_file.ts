@@ -8,6 +8,7 @@
 
 import { parseReference } from "../reference/parse_reference.ts";
 import type { Credentials } from "./auth_fetch.ts";
+import { updateSharedFile } from "./update_shared_file.ts";
 
 /** One `auths` entry. */
 export interface AuthEntry {
@@ -129,6 +130,7 @@ export function authKeyFor(registry: string): string {
  * @param path The file.
  * @returns Its content, or `undefined` when the file does not exist.
  * @throws {SyntaxError} When it is not a JSON object.
+ * @throws {Error} When it cannot be read (permissions, a loop of symlinks), naming it.
  */
 export async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   let text: string;
@@ -138,8 +140,13 @@ export async function readAuthFile(path: string): Promise<AuthFile | undefined> 
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
       return undefined;
     }
-    throw e;
+    throw new Error(`Cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
+  return parseAuthFile(path, text);
+}
+
+/** An auth file's text as a document (empty text: an empty one). */
+function parseAuthFile(path: string, text: string): AuthFile {
   if (text.trim() === "") return {};
   let doc: unknown;
   try {
@@ -218,27 +225,27 @@ export function entryCredentials(entry: AuthEntry): Credentials | undefined {
 }
 
 /**
- * Changes an auth file atomically (temporary file + rename), creating it and its directory when
+ * Changes an auth file the way every shared file is changed ({@linkcode updateSharedFile}):
+ * under an exclusive lock (`<file>.lock` beside it), re-read inside it, written beside and renamed
+ * over, through a symlink to the file it names (as docker writes `config.json`). Concurrent
+ * `skiff login`s never lose each other's entries. It is created (and its directory) when
  * missing, with mode 0600 (it holds secrets). Fields skiff does not know are kept.
  *
  * @param path The file.
- * @param change Gets the current content, changes it in place.
+ * @param change Gets the current content, changes it in place; returns `false` when it changed
+ *   nothing (the file is then not written).
+ * @param signal Stops waiting for another writer.
  */
 export async function updateAuthFile(
   path: string,
-  change: (file: AuthFile) => void,
+  change: (file: AuthFile) => boolean | void,
+  signal?: AbortSignal,
 ): Promise<void> {
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = (await readAuthFile(path)) ?? {};
-  change(file);
-  const temp = `${path}.tmp-${crypto.randomUUID()}`;
-  try {
-    await Deno.writeTextFile(temp, JSON.stringify(file, null, "\t") + "\n", { mode: 0o600 });
-    await Deno.chmod(temp, 0o600);
-    await Deno.rename(temp, path);
-  } catch (e) {
-    await Deno.remove(temp).catch(() => {});
-    throw e;
-  }
+  await updateSharedFile(path, (text) => {
+    const file = text === undefined ? {} : parseAuthFile(path, text);
+    if (change(file) === false) return undefined;
+    return JSON.stringify(file, null, "\t") + "\n";
+  }, { mode: 0o600, ...(signal ? { signal } : {}) });
 }

@@ -41,7 +41,8 @@ export interface LogoutResult {
 /**
  * Removes a registry's stored credentials: from the credential helper the docker config names
  * for it (`credHelpers`, else `credsStore`), and every `auths` entry spelling that registry (the
- * file rewritten atomically, mode 0600). Sends nothing to the registry.
+ * file changed under its lock and re-read inside it, rewritten atomically with mode 0600, through
+ * a symlink to the file it names). Sends nothing to the registry.
  *
  * @param registry The registry host.
  * @param options The docker config file, abort signal.
@@ -78,12 +79,18 @@ export async function logout(
   }
   options.signal?.throwIfAborted();
   if (matchAuthKey(file.auths, host) !== undefined) {
+    // read again under the file's lock: another process may have changed it meanwhile
     await updateAuthFile(path, (f) => {
+      let changed = false;
       for (const k of Object.keys(f.auths ?? {})) {
-        if (normalizeAuthKey(k) === normalizeAuthKey(host)) delete f.auths![k];
+        if (normalizeAuthKey(k) === normalizeAuthKey(host)) {
+          delete f.auths![k];
+          changed = true;
+        }
       }
-    });
-    removed = true;
+      removed ||= changed;
+      return changed;
+    }, options.signal);
   }
   return { registry: host, removed, helper, file: path };
 }

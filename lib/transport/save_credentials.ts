@@ -42,8 +42,10 @@ export interface SavedCredentials {
 /**
  * Stores a registry's credentials where docker does: with the credential helper the docker
  * config names for that registry (`credHelpers`, else `credsStore`), else in its `auths` (one
- * entry per registry, other spellings of the same key dropped), the file written atomically with
- * mode 0600. Nothing is checked against the registry: {@linkcode login} does that first.
+ * entry per registry, other spellings of the same key dropped), the file changed under a lock
+ * and re-read inside it (concurrent logins keep each other's entries), written atomically with
+ * mode 0600, through a symlink to the file it names (as docker does). Nothing is checked against
+ * the registry: {@linkcode login} does that first.
  *
  * @param registry The registry host (`ghcr.io`, `127.0.0.1:5000`, `docker.io`).
  * @param credentials The user name and password (or token).
@@ -97,6 +99,6 @@ export async function saveCredentials(
       if (normalizeAuthKey(k) === normalizeAuthKey(key)) delete f.auths[k];
     }
     f.auths[key] = { auth };
-  });
+  }, options.signal);
   return { registry: host, key, helper: undefined, file: path };
 }

@@ -5,6 +5,7 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { PASSWORD, startAuthFixture, USER } from "../_auth_fixture.ts";
 import { skiff } from "../_cli.ts";
 import { installHelper } from "../_credential_helper.ts";
+import { FaultProxy } from "../_proxy.ts";
 
 Deno.test("login and logout", async (t) => {
   const fx = await startAuthFixture();
@@ -191,6 +192,63 @@ Deno.test("login on a terminal: asks for the user name, and the password without
     const config = JSON.parse(await Deno.readTextFile(`${dir}/.docker/config.json`));
     assertEquals(config.auths[fx.token.host], { auth: btoa(`${USER}:${PASSWORD}`) });
   } finally {
+    await fx.stop();
+  }
+});
+
+Deno.test("logins and logouts at once into one config.json: none lost; a symlinked config stays a link", async (t) => {
+  const fx = await startAuthFixture();
+  // seven registry hosts (seven keys in auths): the Basic registry behind seven proxies
+  const proxies = Array.from({ length: 7 }, () => FaultProxy.start(fx.basic.url));
+  const hosts = proxies.map((p) => p.host);
+  const login = (host: string, env: Record<string, string>) =>
+    skiff(["login", host, "-u", USER, "--password-stdin"], { env, stdin: PASSWORD });
+  try {
+    await t.step("seven logins at once, then seven logouts at once, three rounds", async () => {
+      const { dir, env } = await fx.home();
+      const path = `${dir}/.docker/config.json`;
+      for (let round = 1; round <= 3; round++) {
+        const ins = await Promise.all(hosts.map((h) => login(h, env)));
+        for (const r of ins) {
+          assertEquals([r.code, r.stderr.startsWith("Logged in to ")], [0, true], r.stderr);
+        }
+        const config = JSON.parse(await Deno.readTextFile(path));
+        assertEquals(Object.keys(config.auths).sort(), [...hosts].sort(), `round ${round}`);
+        const outs = await Promise.all(hosts.map((h) => skiff(["logout", h], { env })));
+        for (const [i, r] of outs.entries()) {
+          assertEquals([r.code, r.stderr], [0, `Logged out of ${hosts[i]}\n`]);
+        }
+        assertEquals(JSON.parse(await Deno.readTextFile(path)).auths, {}, `round ${round}`);
+      }
+      assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
+    });
+
+    await t.step(
+      "config.json a symlink: it stays one, the file it names gets every entry",
+      async () => {
+        const { dir, env } = await fx.home();
+        await Deno.mkdir(`${dir}/dotfiles`);
+        await Deno.mkdir(`${dir}/.docker`);
+        const target = `${dir}/dotfiles/docker-config.json`;
+        await Deno.writeTextFile(target, JSON.stringify({ psFormat: "table {{.ID}}" }));
+        await Deno.symlink("../dotfiles/docker-config.json", `${dir}/.docker/config.json`);
+        const ins = await Promise.all(hosts.map((h) => login(h, env)));
+        for (const r of ins) assertEquals(r.code, 0, r.stderr);
+        assert((await Deno.lstat(`${dir}/.docker/config.json`)).isSymlink, "still a symlink");
+        const config = JSON.parse(await Deno.readTextFile(target));
+        assertEquals(Object.keys(config.auths).sort(), [...hosts].sort());
+        assertEquals(config.psFormat, "table {{.ID}}");
+        // the credentials are read back through the link: a pull with them works
+        const pull = await skiff(["pull", "-q", `${hosts[0]}/private/app:1`], { env });
+        assertEquals(pull.code, 0, pull.stderr);
+        const out = await skiff(["logout", hosts[0]!], { env });
+        assertEquals(out.code, 0, out.stderr);
+        assert((await Deno.lstat(`${dir}/.docker/config.json`)).isSymlink, "still a symlink");
+        assertEquals(Object.keys(JSON.parse(await Deno.readTextFile(target)).auths).length, 6);
+      },
+    );
+  } finally {
+    for (const p of proxies) await p.stop();
     await fx.stop();
   }
 });

@@ -174,7 +174,7 @@ function entry(n: number, artifactType: string) {
 
 Deno.test("referrers: the OCI 1.1 API, with pages, filters and lies", async (t) => {
   const asked: string[] = [];
-  let script: "pages" | "unfiltered" | "hostile" | "endless" = "pages";
+  let script: "pages" | "unfiltered" | "hostile" | "endless" | "loop" = "pages";
   const server = referrersServer((_req, url) => {
     if (!url.pathname.startsWith("/v2/app/referrers/")) return undefined;
     asked.push(url.pathname + url.search);
@@ -199,6 +199,13 @@ Deno.test("referrers: the OCI 1.1 API, with pages, filters and lies", async (t) 
         index([{ mediaType: OCI_MANIFEST, digest: "sha256:../../etc", size: 1 }]),
         { headers },
       );
+    }
+    if (script === "loop") {
+      // page 2 links back to page 1
+      headers.link = url.search === ""
+        ? `</v2/app/referrers/${SUBJECT}?page=2>; rel="next"`
+        : `<http://${url.host}/v2/app/referrers/${SUBJECT}>; rel="next"`;
+      return new Response(index([entry(asked.length, SPDX)]), { headers });
     }
     headers.link = `</v2/app/referrers/${SUBJECT}?page=${asked.length}>; rel="next"`;
     return new Response(index([entry(asked.length % 10, SPDX)]), { headers });
@@ -248,6 +255,17 @@ Deno.test("referrers: the OCI 1.1 API, with pages, filters and lies", async (t) 
       );
       assert(!e.message.includes("\n"));
       assertEquals(asked.length, 100);
+    });
+
+    await t.step("a Link back to a page already read ends there, with one line", async () => {
+      script = "loop";
+      asked.length = 0;
+      await assertRejects(
+        () => listReferrers(`${server.host}/app@${SUBJECT}`, options),
+        Error,
+        "the registry's Link header leads back to a page already read",
+      );
+      assertEquals(asked, [`/v2/app/referrers/${SUBJECT}`, `/v2/app/referrers/${SUBJECT}?page=2`]);
     });
   } finally {
     await server.shutdown();

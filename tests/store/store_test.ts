@@ -58,7 +58,8 @@ Deno.test("store: putBlob verifies and writes atomically; readBlob detects damag
   assertEquals(await store.readBlob(digest), bytes);
   assertEquals(await store.hasBlob(digest, bytes.byteLength), true);
   assertEquals(await store.hasBlob(digest, bytes.byteLength + 1), false);
-  assertEquals(await entries(`${store.path}/ingest`), []); // no temporary files left
+  // no temporary files left (only the index lock the layout was made under)
+  assertEquals(await entries(`${store.path}/ingest`), ["index.lock"]);
   await Deno.writeTextFile(store.blobPath(digest), "tampered!!");
   await assertRejects(() => store.readBlob(digest), DigestMismatchError);
   // digests are validated before they become paths
@@ -143,7 +144,7 @@ Deno.test("store: one ingest per blob at a time; a waiter sees the committed blo
   assertEquals(waiter.complete, true);
   waiter.close();
   assertEquals(await store.readBlob(digest), bytes);
-  assertEquals(await entries(`${store.path}/ingest`), []);
+  assertEquals(await entries(`${store.path}/ingest`), ["index.lock"]);
 });
 
 Deno.test("store: an ingest closed early keeps the bytes it received for a resume", async () => {
@@ -194,4 +195,43 @@ Deno.test("store: a large ingest is written out to disk behind its writes, and l
   assertEquals(stored[stored.byteLength - 1], pieces - 1);
   const after = (await openPaths()).filter((p) => p.includes(hex));
   assertEquals(after, [], "no descriptor of the blob stays open");
+});
+
+Deno.test("store: an empty directory another opener is making a layout in: its index.json is kept", async () => {
+  // the first opener holds the index lock while it writes index.json and oci-layout into the
+  // empty directory (a mount point); a second opener waits for it, then uses what it made,
+  // and never writes an empty index.json over the entries a pull named meanwhile
+  const dir = await tempDir();
+  await Deno.mkdir(`${dir}/ingest`);
+  const first = await Deno.open(`${dir}/ingest/index.lock`, { create: true, write: true });
+  await first.lock(true);
+  let opened = false;
+  const second = Store.open(dir).then((s) => {
+    opened = true;
+    return s;
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(opened, false, "the second opener must wait for the first");
+  const named = {
+    schemaVersion: 2,
+    manifests: [{
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: "sha256:" + "2".repeat(64),
+      size: 1,
+      annotations: { [REF_NAME_ANNOTATION]: "named-by-the-first" },
+    }],
+  };
+  await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(named));
+  await Deno.writeTextFile(`${dir}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
+  first.close();
+  const store = await second;
+  assertEquals((await store.findImage("named-by-the-first"))?.digest, "sha256:" + "2".repeat(64));
+});
+
+Deno.test("store: an index.json update leaves no temporary file, and removes a killed one's", async () => {
+  const store = await Store.open(await tempDir());
+  await Deno.writeTextFile(`${store.path}/ingest/.index.json.tmp-killed`, "half an index");
+  await store.updateIndex((m) => m);
+  assertEquals(await entries(`${store.path}/ingest`), ["index.lock"]);
+  assertEquals((await Deno.stat(`${store.path}/index.json`)).mode! & 0o777, 0o644);
 });

@@ -37,7 +37,9 @@ Options:
                                         (a new digest, said on stderr)
   --jobs N           blobs to copy at once (default: 4)
   --no-referrers     do not carry referrers (signatures, SBOMs, attestations and
-                     cosign-style tags); they are carried by default
+                     cosign-style tags); they are carried by default, and one
+                     that cannot be (malformed at SRC, a cap) is a warning, not
+                     a failure: the image is copied all the same
   --plain-http       speak plain HTTP to both registries
   -u, --username U   log in as U to both registries (default: the stored
                      credentials, see skiff login)
@@ -115,6 +117,13 @@ export const copyCommand: Command = {
           `its manifest ${result.digest}, not the source's index ${result.sourceDigest}\n`,
       );
     }
+    if (result.referrersError !== undefined) {
+      // secondary: the image was copied and tagged, exit 0
+      io.err(
+        safe`skiff: warning: ${result.destination} was copied, but not all its referrers: ` +
+          safe`${result.referrersError} (--no-referrers copies without them)\n`,
+      );
+    }
     if (jsonFlag(ctx)) {
       printJson(ctx, {
         source: result.source,
@@ -129,6 +138,7 @@ export const copyCommand: Command = {
         bytesSent: result.bytesSent,
         bytesResent: result.bytesResent,
         referrers: result.referrers,
+        ...(result.referrersError !== undefined ? { referrersError: result.referrersError } : {}),
       });
     } else {
       io.out(safe`${result.destination} ${result.digest}\n`);

@@ -12,6 +12,7 @@ import {
   warningLog,
 } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
+import { safe } from "../../progress/escape_text.ts";
 
 const USAGE = `Usage: skiff save REF... -o FILE [options]
 
@@ -28,7 +29,10 @@ Formats:
                      one platform per image: a stored index gives the platform's
                      manifest (--platform, default this machine's)
   oci                an oci-archive (an OCI layout in a tar), what skopeo
-                     oci-archive: reads; digests kept, an index stays an index
+                     oci-archive: reads; digests kept, an index stays an index;
+                     of an index the store holds only some platforms of (pull
+                     --platform a,b), an index rewritten to list those (a new
+                     digest, said on stderr); nothing missing is fetched
 
 Options:
   -o, --output FILE  the archive to write, or - for stdout (required)
@@ -109,7 +113,16 @@ export const saveCommand: Command = {
     if (jsonFlag(ctx)) {
       io.err(JSON.stringify(result, null, 2) + "\n");
     } else if (!flags.quiet) {
-      for (const image of result.images) io.err(`saved ${image.name} ${image.digest}\n`);
+      for (const image of result.images) {
+        if (image.root === "rewritten") {
+          io.err(
+            safe`skiff: note: the index of ${image.name} was rewritten to list what the store ` +
+              safe`holds, ${image.platforms.join(", ")}: its digest is ${image.digest}, not the ` +
+              safe`stored index's ${image.storedDigest}\n`,
+          );
+        }
+        io.err(safe`saved ${image.name} ${image.digest}\n`);
+      }
     }
     return 0;
   },

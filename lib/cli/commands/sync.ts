@@ -29,7 +29,9 @@ referrers and cosign-style signature, attestation and SBOM tags, digests kept.
 Incremental: a tag whose digest at DEST already equals SRC's (one HEAD each,
 which Docker Hub does not count against its rate limit) is left alone, with
 nothing uploaded and no manifest written. A tag that fails does not stop the
-others. Prints one line per tag to stdout, a summary to stderr; exit 1 when any
+others. Referrers that cannot be carried (a malformed referrer at SRC, a cap)
+do not fail their tag: a warning names it, the summary counts it apart.
+Prints one line per tag to stdout, a summary to stderr; exit 1 when any
 tag failed.
 
 Options:
@@ -109,7 +111,10 @@ export const syncCommand: Command = {
         ...(credentials ? { credentials } : {}),
         ...warningLog(ctx),
         ...debugLog(ctx),
-        ...(json ? {} : { onTag: (t: SyncedTag) => io.out(tagLine(t)) }),
+        onTag: (t: SyncedTag) => {
+          if (!json) io.out(tagLine(t));
+          if (t.referrersError !== undefined) io.err(referrersWarning(job.source, t));
+        },
       };
       try {
         reports.push(await sync(job.source, job.destination, options));
@@ -127,19 +132,25 @@ export const syncCommand: Command = {
             copied: 0,
             upToDate: 0,
             failed: 1,
+            referrersFailed: 0,
             error,
           } as SyncReport & { error: string },
         );
       }
     }
-    const total = (k: "copied" | "upToDate" | "failed") => reports.reduce((n, r) => n + r[k], 0);
+    const total = (k: "copied" | "upToDate" | "failed" | "referrersFailed") =>
+      reports.reduce((n, r) => n + r[k], 0);
     if (json) {
       printJson(ctx, jobs.length === 1 && !flags.config ? reports[0] : { reports });
     }
     const verb = flags["dry-run"] ? "would copy" : "copied";
+    // referrers that could not be carried do not fail their image: said apart, exit 0
+    const withoutReferrers = total("referrersFailed");
     io.err(
       `skiff: sync: ${total("copied")} ${verb}, ${total("upToDate")} up to date, ` +
-        `${total("failed")} failed\n`,
+        `${total("failed")} failed` +
+        (withoutReferrers > 0 ? ` (${withoutReferrers} without all their referrers)` : "") +
+        "\n",
     );
     return total("failed") > 0 ? 1 : 0;
   },
@@ -148,11 +159,18 @@ export const syncCommand: Command = {
 /** One tag's line; tags, digests and errors come from the registries, so they are escaped. */
 function tagLine(t: SyncedTag): string {
   const status = t.status.padEnd(10);
-  const referrers = t.referrers ? ` (+${t.referrers} referrers)` : "";
+  const referrers = (t.referrers ? ` (+${t.referrers} referrers)` : "") +
+    (t.referrersError !== undefined ? " (referrers not all carried)" : "");
   if (t.status === "failed") {
     return `${status} ${escapeText(t.tag)}: ${escapeText(t.error ?? "failed")}\n`;
   }
   return `${status} ${escapeText(t.tag)} ${escapeText(t.digest ?? "")}${referrers}\n`;
+}
+
+/** The warning for a tag whose image was synced but whose referrers were not all carried. */
+function referrersWarning(source: string, t: SyncedTag): string {
+  return `skiff: warning: ${escapeText(`${source}:${t.tag}`)} was synced, but not all its ` +
+    `referrers: ${escapeText(t.referrersError ?? "")} (--no-referrers syncs without them)\n`;
 }
 
 function count(value: unknown, flag: string, fallback: number, max: number): number {
