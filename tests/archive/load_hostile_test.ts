@@ -564,6 +564,16 @@ Deno.test("load: a path given twice with other bytes is refused; the same bytes 
       ]),
       /it has two entries "abc123\/layer\.tar" that differ/,
     );
+    await expectRefused(
+      dir,
+      "two-links",
+      makeTar([
+        { path: "l", type: "symlink", linkname: "abc123/layer.tar" },
+        { path: "l", type: "symlink", linkname: "manifest.json" },
+        ...classic,
+      ]),
+      /it has two entries "l" that differ/,
+    );
     // an archive appended to itself (tar -r of the same files): the same bytes, loaded
     await Deno.writeFile(`${dir}/twice.tar`, makeTar([...classic, ...classic]));
     const r = await skiff(["load", "--store", `${dir}/ok`, `${dir}/twice.tar`]);
