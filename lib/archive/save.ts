@@ -7,13 +7,14 @@
 import { copyImage } from "../image/copy_image.ts";
 import type { ProgressListener } from "../progress/progress_event.ts";
 import { pull, type PullOptions } from "../pull/pull.ts";
-import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import type { Reference } from "../reference/parse_reference.ts";
 import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { writeAll } from "../store/_fs.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { LayoutImageSource } from "../store/layout_image_source.ts";
+import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
 import { isComplete } from "./_stored_image.ts";
 import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
@@ -92,7 +93,8 @@ export interface SaveResult {
  * A stream output gets the archive as it is written (an error aborts the stream).
  *
  * @param references The images, as pulled: `alpine:3.20`, `127.0.0.1:5000/team/app:1`,
- * `repo@sha256:...`.
+ * `repo@sha256:...`; or a stored image's ID (`sha256:<hex>`, a unique prefix of its digest: from
+ * the store only, saved without a name).
  * @param output A file path, or a stream (e.g. stdout's).
  * @param options Store, format, platform, pull, signal, progress.
  * @returns What was written.
@@ -115,13 +117,15 @@ export interface SaveResult {
  * ```
  */
 export async function save(
-  references: string | Reference | readonly (string | Reference)[],
+  references: string | Reference | ImageId | readonly (string | Reference | ImageId)[],
   output: string | WritableStream<Uint8Array>,
   options: SaveOptions = {},
 ): Promise<SaveResult> {
-  const list = Array.isArray(references) ? references : [references as string | Reference];
+  const list = Array.isArray(references)
+    ? references
+    : [references as string | Reference | ImageId];
   if (list.length === 0) throw new TypeError("Cannot save: no image given");
-  const refs = list.map((r) => typeof r === "string" ? parseReference(r) : r);
+  const refs = list.map((r) => storedImageRef(r));
   const format = options.format ?? "docker";
   if (format !== "docker" && format !== "oci") {
     throw new TypeError(`Cannot save with format "${format}": expected docker or oci`);
@@ -139,17 +143,38 @@ export async function save(
   const label = typeof output === "string" ? output : "-";
 
   // 1. Every image complete in the store (pulled when missing) before a byte is written.
-  const images: { ref: Reference; entry: Descriptor; pulled: boolean }[] = [];
+  const images: { ref: Reference | ImageId; entry: Descriptor; pulled: boolean; want: Platform }[] =
+    [];
   for (const ref of refs) {
     signal?.throwIfAborted();
     const name = ref.toString();
+    if (ref instanceof ImageId) {
+      // the store's image, whatever the policy: no registry has an ID
+      const found = await resolveImageId(
+        store,
+        ref,
+        explicit ? { platform: want } : { defaultPlatform: want },
+      );
+      const whole = format === "oci" && INDEX_MEDIA_TYPES.has(found.entry.mediaType);
+      if (whole && !(await isComplete(store, found.entry, undefined, false))) {
+        throw new ImageNotFoundError(
+          "save",
+          name,
+          store.path,
+          "it is in the store but not every platform of its index is (an image ID names what " +
+            "the store holds: pull the image by its name)",
+        );
+      }
+      images.push({ ref, entry: found.entry, pulled: false, want: found.platform ?? want });
+      continue;
+    }
     const known = await store.findImage(name);
     // docker: one platform of an index; oci: all of it (a manifest must match an explicit one)
     const need = known && format === "oci" && INDEX_MEDIA_TYPES.has(known.mediaType)
       ? undefined
       : want;
     if (known && await isComplete(store, known, need, explicit)) {
-      images.push({ ref, entry: known, pulled: false });
+      images.push({ ref, entry: known, pulled: false, want });
       continue;
     }
     if (options.pull === "never") {
@@ -171,7 +196,7 @@ export async function save(
     });
     const entry = await store.findImage(name);
     if (!entry) throw new ImageNotFoundError("save", name, store.path);
-    images.push({ ref, entry, pulled: true });
+    images.push({ ref, entry, pulled: true, want });
   }
 
   // 2. The archive, blob by blob.
@@ -182,7 +207,7 @@ export async function save(
     await dest.begin();
     const source = new LayoutImageSource(store);
     const saved: SavedImage[] = [];
-    for (const { ref, entry, pulled } of images) {
+    for (const { ref, entry, pulled, want } of images) {
       const name = ref.toString();
       const isIndex = INDEX_MEDIA_TYPES.has(entry.mediaType);
       const result = await copyImage(source, entry.digest, dest, {
@@ -192,7 +217,10 @@ export async function save(
       });
       const root = result.manifests[result.manifests.length - 1]!;
       const platform = root.digest === entry.digest ? entry.platform : root.platform;
-      const tagged = ref.tag !== undefined ? [`${ref.name}:${ref.tag}`] : [];
+      // an image saved by its ID carries no name, as docker save of an image ID
+      const tagged = !(ref instanceof ImageId) && ref.tag !== undefined
+        ? [`${ref.name}:${ref.tag}`]
+        : [];
       await dest.addImage({ ...root, ...(platform ? { platform } : {}) }, tagged);
       saved.push({ name, digest: result.digest, mediaType: result.mediaType, pulled });
     }

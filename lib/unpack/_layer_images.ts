@@ -6,7 +6,7 @@ import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mism
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 import { ErofsWriter } from "./erofs_writer.ts";
-import { readLayer } from "./read_layer.ts";
+import { checkStoredLayer, readLayer } from "./read_layer.ts";
 
 /** One layer's image. */
 export interface LayerImage {
@@ -72,6 +72,7 @@ export async function writeLayerImages(
         await writer.finish();
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
+        await checkStoredLayer(store, layer.digest, signal); // a damaged blob is the cause
         if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) throw e;
         const message = (e as Error).message.replace(/^Cannot /, "cannot ");
         throw new Error(

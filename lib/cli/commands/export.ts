@@ -6,10 +6,10 @@ import {
   CREDENTIAL_OPTIONS,
   jobsFlag,
   jsonFlag,
-  oneReference,
   platformFlag,
   printJson,
   remoteOptions,
+  storedImageArg,
   storePath,
 } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -60,7 +60,10 @@ export const exportCommand: Command = {
   },
   async run(ctx) {
     const { flags, io } = ctx;
-    const ref = oneReference(ctx, "export", USAGE);
+    if (ctx.positionals.length > 1) {
+      throw new UsageError(`export takes one reference, got ${ctx.positionals.length}`);
+    }
+    const ref = storedImageArg(ctx.positionals[0], USAGE);
     const platform = platformFlag(ctx);
     const output = typeof flags.output === "string" ? flags.output : "-";
     if (output === "") throw new UsageError("-o needs a file name (or - for stdout)");
@@ -126,10 +129,31 @@ async function writeBeside(path: string, readable: ReadableStream<Uint8Array>): 
     throw new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
   try {
+    // what the file system refuses (a full disk) is said as a failure to write PATH; the
+    // export's own errors come through as they are
+    const cannot = (e: unknown) =>
+      new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
     const file = await Deno.open(temp, { write: true, truncate: true });
-    await readable.pipeTo(file.writable); // closes the file, also on error
-    await Deno.chmod(temp, 0o644);
-    await Deno.rename(temp, path);
+    const writer = file.writable.getWriter(); // closes the file when closed or aborted
+    try {
+      for await (const chunk of readable) {
+        await writer.write(chunk).catch((e) => {
+          throw cannot(e);
+        });
+      }
+      await writer.close().catch((e) => {
+        throw cannot(e);
+      });
+    } catch (e) {
+      await writer.abort(e).catch(() => {});
+      throw e;
+    }
+    await Deno.chmod(temp, 0o644).catch((e) => {
+      throw cannot(e);
+    });
+    await Deno.rename(temp, path).catch((e) => {
+      throw cannot(e);
+    });
   } catch (e) {
     await Deno.remove(temp).catch(() => {});
     throw e;

@@ -7,7 +7,7 @@ import {
   debugLog,
   jsonFlag,
   platformFlag,
-  referenceArg,
+  storedImageArg,
   storePath,
   warningLog,
 } from "../_shared.ts";
@@ -65,7 +65,7 @@ export const saveCommand: Command = {
   async run(ctx) {
     const { flags, io } = ctx;
     if (ctx.positionals.length === 0) throw new UsageError(`missing image reference\n\n${USAGE}`);
-    const refs = ctx.positionals.map((p) => referenceArg(p, USAGE));
+    const refs = ctx.positionals.map((p) => storedImageArg(p, USAGE));
     const output = flags.output;
     if (typeof output !== "string" || output === "") {
       throw new UsageError("missing -o FILE (or -o - for stdout)");

@@ -30,7 +30,8 @@ Incremental: a tag whose digest at DEST already equals SRC's (one HEAD each,
 which Docker Hub does not count against its rate limit) is left alone, with
 nothing uploaded and no manifest written. A tag that fails does not stop the
 others. Prints one line per tag to stdout, a summary to stderr; exit 1 when any
-tag failed.
+tag failed. Each line shows the digest DEST's tag names (with --platform P,
+that platform's manifest, not SRC's index).
 
 Options:
   --tags REGEX       only the tags REGEX finds (a search: use ^...$ for whole tags)
@@ -48,6 +49,7 @@ Options:
   -u, --username U   log in as U to both registries (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
 ${TIMEOUT_USAGE}
+  -q, --quiet        print only the tags that failed, and no summary
   --json             print the report(s) as JSON instead of the lines
   --debug            show stack traces and transport details
 
@@ -79,11 +81,13 @@ export const syncCommand: Command = {
     "dry-run": { type: "boolean" },
     config: { type: "string" },
     "plain-http": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
     ...CREDENTIAL_OPTIONS,
     json: { type: "boolean" },
   },
   async run(ctx) {
     const { flags, io } = ctx;
+    const quiet = flags.quiet === true;
     const jobs = await jobsOf(ctx);
     const images = count(flags.images, "--images", 2, 16);
     const blobs = jobsFlag(ctx) ?? 4;
@@ -109,7 +113,11 @@ export const syncCommand: Command = {
         ...(credentials ? { credentials } : {}),
         ...warningLog(ctx),
         ...debugLog(ctx),
-        ...(json ? {} : { onTag: (t: SyncedTag) => io.out(tagLine(t)) }),
+        ...(json ? {} : {
+          onTag: (t: SyncedTag) => {
+            if (!quiet || t.status === "failed") io.out(tagLine(t));
+          },
+        }),
       };
       try {
         reports.push(await sync(job.source, job.destination, options));
@@ -118,7 +126,7 @@ export const syncCommand: Command = {
         if (ctx.signal.aborted || typeof flags.config !== "string") throw e;
         // the source could not be listed: that job fails, the others go on
         const error = (e as Error).message;
-        if (!json) io.err(`skiff: ${escapeText(error)}\n`);
+        if (!json) io.err(`skiff: ${escapeText(error, { clip: true })}\n`);
         reports.push(
           {
             source: job.source,
@@ -137,22 +145,26 @@ export const syncCommand: Command = {
       printJson(ctx, jobs.length === 1 && !flags.config ? reports[0] : { reports });
     }
     const verb = flags["dry-run"] ? "would copy" : "copied";
-    io.err(
-      `skiff: sync: ${total("copied")} ${verb}, ${total("upToDate")} up to date, ` +
-        `${total("failed")} failed\n`,
-    );
+    if (!quiet) {
+      io.err(
+        `skiff: sync: ${total("copied")} ${verb}, ${total("upToDate")} up to date, ` +
+          `${total("failed")} failed\n`,
+      );
+    }
     return total("failed") > 0 ? 1 : 0;
   },
 };
 
-/** One tag's line; tags, digests and errors come from the registries, so they are escaped. */
+/** One tag's line, with what the destination's tag names; tags, digests and errors come from
+ * the registries, so they are escaped. */
 function tagLine(t: SyncedTag): string {
   const status = t.status.padEnd(10);
   const referrers = t.referrers ? ` (+${t.referrers} referrers)` : "";
   if (t.status === "failed") {
-    return `${status} ${escapeText(t.tag)}: ${escapeText(t.error ?? "failed")}\n`;
+    return `${status} ${escapeText(t.tag)}: ${escapeText(t.error ?? "failed", { clip: true })}\n`;
   }
-  return `${status} ${escapeText(t.tag)} ${escapeText(t.digest ?? "")}${referrers}\n`;
+  const digest = t.destinationDigest ?? t.digest ?? "";
+  return `${status} ${escapeText(t.tag)} ${escapeText(digest)}${referrers}\n`;
 }
 
 function count(value: unknown, flag: string, fallback: number, max: number): number {

@@ -10,8 +10,8 @@ import {
   jsonFlag,
   platformFlag,
   printJson,
-  referenceArg,
   remoteOptions,
+  storedImageArg,
   storePath,
   TIMEOUT_USAGE,
 } from "../_shared.ts";
@@ -98,7 +98,7 @@ export const unpackCommand: Command = {
     if (positionals.length > 2) {
       throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
-    const ref = referenceArg(positionals[0], USAGE);
+    const ref = storedImageArg(positionals[0], USAGE);
     const format = flags.format ?? "directory";
     if (format !== "directory" && format !== "erofs" && format !== "ext4") {
       throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
