@@ -200,7 +200,7 @@ Deno.test("messages: sync's lines say what the destination has; -q; skiff help",
       const all = await skiff(["help"]);
       assertEquals(all.code, 0, all.stderr);
       assertEquals(all.stdout, (await skiff(["--help"])).stdout);
-      assertMatch(all.stdout, /\n  help \[COMMAND\] /);
+      assertMatch(all.stdout, /\n {2}help \[COMMAND\] /);
       const one = await skiff(["help", "sync"]);
       assertEquals(one.code, 0, one.stderr);
       assertEquals(one.stdout, (await skiff(["sync", "--help"])).stdout);
