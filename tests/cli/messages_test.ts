@@ -259,16 +259,14 @@ Deno.test("messages: a deep path from an image, a damaged layer, a full disk: on
       bytes[600] = bytes[600]! ^ 0xff; // the second header: the tar breaks before the digest ends
       await Deno.chmod(path, 0o644);
       await Deno.writeFile(path, bytes);
+      const q = ["-q", "--store", store];
       for (
-        const args of [["unpack", "-q", "--store", store, name, `${dir}/damaged`], [
-          "export",
-          "-q",
-          "--store",
-          store,
-          name,
-          "-o",
-          `${dir}/damaged.tar`,
-        ]]
+        const args of [
+          ["unpack", ...q, name, `${dir}/damaged`],
+          ["export", ...q, name, "-o", `${dir}/damaged.tar`],
+          ["unpack", ...q, "--format", "ext4", name, `${dir}/damaged.ext4`],
+          ["unpack", ...q, "--format", "erofs", "--layers", `${dir}/layers`, name],
+        ]
       ) {
         const r = await skiff(args);
         assertEquals(r.code, 1, r.stderr);
@@ -281,7 +279,7 @@ Deno.test("messages: a deep path from an image, a damaged layer, a full disk: on
               `expected ${digest}, got sha256:[0-9a-f]{64} \\(the store is damaged: ` +
               `'skiff fsck --repair' deletes the blob, and the next pull fetches it again\\)$`,
           ),
-          args[0],
+          args.join(" "),
         );
       }
       // as it says: fsck --repair, then the pull fetches it again, and the unpack works
