@@ -20,8 +20,9 @@ const USAGE = `Usage: skiff export REF [-o FILE] [options]
 Writes REF's root filesystem as one tar, flattened the way a container runtime
 builds it (whiteouts applied, as docker export and crane export do), with the
 image's owners, modes, times, links, device nodes and xattrs (pax), whoever runs
-it. Pulls REF while it is read when the store does not have it. The same image
-gives the same bytes.
+it. Pulls REF while it is read when the store does not have it (REF may also be
+a stored image's ID, sha256:<hex>: from the store only). The same image gives
+the same bytes.
 
 Options:
   -o, --output FILE  write the tar to FILE (written beside it and renamed once

@@ -24,7 +24,8 @@ import { type Command, UsageError } from "../command.ts";
 const USAGE = `Usage: skiff push NAME [DEST] [options]
 
 Pushes the stored image NAME (as pulled: [registry/]repository[:tag], or
-repository@digest) to DEST ([registry/]repository[:tag]; default: NAME itself).
+repository@digest, or its ID: sha256:<hex>, as skiff images shows it) to DEST
+([registry/]repository[:tag]; default: NAME itself, which an ID has not).
 Blobs the registry has are skipped; the others are uploaded, checked against
 their digests as they are read from the store; the manifest goes last, then the tag.
 Prints one line to stdout: the destination and the digest it has.

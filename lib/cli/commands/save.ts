@@ -21,6 +21,8 @@ With -o -, the archive goes to stdout (not to a terminal).
 Each blob is read from the store, checked against its digest, and streamed into
 the archive; nothing is held whole in memory, no temporary tree is made.
 Prints one line per image to stderr: the name and the digest saved.
+A REF may be a stored image's ID (sha256:<hex>, as skiff images shows it, or
+all 64 digits): taken from the store, saved without a name.
 
 Formats:
   docker (default)   a docker-archive (manifest.json: Config, RepoTags, Layers),
