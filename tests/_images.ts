@@ -286,3 +286,18 @@ export async function push(
     `docker://${destination}`,
   ]);
 }
+
+/** `skopeo copy --all --preserve-digests` between two registries (plain HTTP): `to` then names
+ * what `from` names, byte for byte. */
+export async function copyBetween(from: string, to: string): Promise<void> {
+  await mustRun("skopeo", [
+    "copy",
+    "--quiet",
+    "--all",
+    "--preserve-digests",
+    "--src-tls-verify=false",
+    "--dest-tls-verify=false",
+    `docker://${from}`,
+    `docker://${to}`,
+  ]);
+}

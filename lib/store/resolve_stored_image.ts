@@ -2,8 +2,8 @@
  * The store's one resolver: a reference (a name as stored, or `REPO@DIGEST` with the registry's
  * digest) or an image ID (`sha256:<hex>`: a stored image's digest, or a unique prefix of it, as
  * `docker run` takes one) and an optional platform -> the stored image, its manifest and config,
- * when it is there complete. Pull (policies `missing` and `never`), unpack, export, save, push
- * and rm all answer "which stored image is this" through it.
+ * when it is there complete. Pull (policies `missing` and `never`), unpack, export, push and rm
+ * answer "which stored image is this" through it, and save and push find an image by its ID here.
  *
  * @module
  */
@@ -46,11 +46,6 @@ export class ImageId {
     this.digest = digest;
   }
 
-  /** Whether all 64 digits were given. */
-  get full(): boolean {
-    return this.digest.length === "sha256:".length + 64;
-  }
-
   /**
    * The ID as given, normalized: `sha256:<hex>`.
    *
@@ -79,7 +74,7 @@ export class ImageId {
  * assert.equal(parseImageId(`sha256:${hex}`)?.digest, `sha256:${hex}`);
  * assert.equal(parseImageId(`@sha256:${hex}`)?.digest, `sha256:${hex}`);
  * assert.equal(parseImageId(hex)?.digest, `sha256:${hex}`);
- * assert.equal(parseImageId("sha256:0123456789ab")?.full, false);
+ * assert.equal(parseImageId("sha256:0123456789ab")?.digest, "sha256:0123456789ab");
  * assert.equal(parseImageId("alpine:3.20"), undefined);
  * assert.equal(parseImageId("sha256:latest"), undefined);
  * ```

@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { HOST_ARCH, startFixture } from "../_fixture.ts";
-import { mustRun, run } from "../_images.ts";
+import { copyBetween, mustRun, run } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { pushImage } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
@@ -134,19 +134,8 @@ Deno.test("messages: sync's lines say what the destination has; -q; skiff help",
   const fx = await startFixture();
   await using dest = await startRegistry();
   try {
-    const skopeo = (from: string, to: string) =>
-      mustRun("skopeo", [
-        "copy",
-        "--quiet",
-        "--all",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        `docker://${from}`,
-        `docker://${to}`,
-      ]);
-    await skopeo(`${fx.host}/test/multi:1`, `${fx.host}/syncsrc/multi:v1`);
-    await skopeo(`${fx.host}/test/single:1`, `${fx.host}/syncsrc/multi:v2`);
+    await copyBetween(`${fx.host}/test/multi:1`, `${fx.host}/syncsrc/multi:v1`);
+    await copyBetween(`${fx.host}/test/single:1`, `${fx.host}/syncsrc/multi:v2`);
 
     await t.step("--platform P: the platform's manifest, copied and then up to date", async () => {
       const args = [

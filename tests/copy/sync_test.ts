@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
-import { mustRun, sha256 } from "../_images.ts";
+import { copyBetween, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { putBlob, putManifest } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
@@ -305,28 +305,18 @@ Deno.test("sync: a tag moved at the source between runs is copied again", async 
   const fx = await startFixture();
   await using dest = await startRegistry();
   try {
-    const skopeo = (from: string, to: string) =>
-      mustRun("skopeo", [
-        "copy",
-        "--quiet",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        `docker://${from}`,
-        `docker://${to}`,
-      ]);
     const source = `${fx.host}/moving/src`;
     const destination = `${dest.host}/moving/dst`;
     const options = { credentials: anonymous, retry: FAST_RETRY, config: { registries: {} } };
-    await skopeo(`${fx.host}/test/single:1`, `${source}:v`);
-    await skopeo(`${fx.host}/test/single:1`, `${source}:fixed`);
+    await copyBetween(`${fx.host}/test/single:1`, `${source}:v`);
+    await copyBetween(`${fx.host}/test/single:1`, `${source}:fixed`);
 
     const first = await skiff(["sync", "--no-referrers", source, destination]);
     assertEquals(first.code, 0, first.stderr);
     assertEquals(await head(dest.url, "moving/dst", "v"), fx.single.digest);
 
     // the tag moves to another image
-    await skopeo(`${fx.host}/test/multi@${fx.arm64.digest}`, `${source}:v`);
+    await copyBetween(`${fx.host}/test/multi@${fx.arm64.digest}`, `${source}:v`);
     assertEquals(await head(fx.registry.url, "moving/src", "v"), fx.arm64.digest);
     const second = await skiff(["sync", "--no-referrers", source, destination]);
     assertEquals(second.code, 0, second.stderr);
@@ -338,7 +328,7 @@ Deno.test("sync: a tag moved at the source between runs is copied again", async 
     assertEquals(await head(dest.url, "moving/dst", "fixed"), fx.single.digest);
 
     // and back, through the module: copied again, then up to date
-    await skopeo(`${fx.host}/test/single:1`, `${source}:v`);
+    await copyBetween(`${fx.host}/test/single:1`, `${source}:v`);
     const back = await sync(source, destination, { ...options, referrers: false });
     assertEquals(back.tags.map((r) => [r.tag, r.status]).sort(), [
       ["fixed", "up-to-date"],
