@@ -301,3 +301,17 @@ export async function copyBetween(from: string, to: string): Promise<void> {
     `docker://${to}`,
   ]);
 }
+
+/** sha256 of the manifest skopeo reads at `ref` (what any client of the registry sees), with
+ * `user:password` when the registry needs them. */
+export async function skopeoDigest(ref: string, creds?: string): Promise<string> {
+  return sha256(
+    await mustRun("skopeo", [
+      "inspect",
+      "--raw",
+      "--tls-verify=false",
+      ...(creds !== undefined ? ["--creds", creds] : []),
+      `docker://${ref}`,
+    ]),
+  );
+}

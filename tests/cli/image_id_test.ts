@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { HOST_ARCH, startFixture } from "../_fixture.ts";
-import { mustRun, sha256 } from "../_images.ts";
+import { mustRun, sha256, skopeoDigest } from "../_images.ts";
 import { makeTar } from "../_tar.ts";
 import { tempDir } from "../_temp.ts";
 import { load } from "../../lib/archive/load.ts";
@@ -123,13 +123,7 @@ Deno.test("image IDs: an unnamed image is unpacked, exported, saved and pushed b
       const r = await skiff(["push", "-q", "--store", store, short, `${fx.host}/byid/single:1`]);
       assertEquals(r.code, 0, r.stderr);
       assertEquals(r.stdout, `${fx.host}/byid/single:1 ${single}\n`);
-      const raw = await mustRun("skopeo", [
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        `docker://${fx.host}/byid/single:1`,
-      ]);
-      assertEquals(sha256(raw), single);
+      assertEquals(await skopeoDigest(`${fx.host}/byid/single:1`), single);
       const m = await push(short, `${fx.host}/byid/module:1`, {
         store,
         credentials: () => undefined,

@@ -8,7 +8,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts"
 import { PASSWORD, startAuthFixture, USER } from "../_auth_fixture.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
-import { mustRun, sha256 } from "../_images.ts";
+import { skopeoDigest } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { tempDir } from "../_temp.ts";
 import { copy } from "../../lib/copy/copy.ts";
@@ -204,17 +204,7 @@ Deno.test("uploads and blobs on another host get no Authorization (push, copy)",
   const fx = await startAuthFixture();
   const basic = `Basic ${btoa(`${USER}:${PASSWORD}`)}`;
   const login = ["-u", USER, "--password-stdin"];
-  const readBack = async (ref: string) =>
-    sha256(
-      await mustRun("skopeo", [
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        "--creds",
-        `${USER}:${PASSWORD}`,
-        `docker://${ref}`,
-      ]),
-    );
+  const readBack = (ref: string) => skopeoDigest(ref, `${USER}:${PASSWORD}`);
   try {
     await t.step("push: the upload session's Location is on another host", async () => {
       const { dir, env } = await fx.home();
