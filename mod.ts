@@ -273,10 +273,15 @@ export {
 export { Ingest } from "./lib/store/ingest.ts";
 export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
 export {
+  findImageId,
+  ImageId,
+  parseImageId,
   registryDigestOf,
   type ResolvedStoredImage,
+  resolveImageId,
   resolveStoredImage,
   type ResolveStoredImageOptions,
+  storedImageRef,
 } from "./lib/store/resolve_stored_image.ts";
 export {
   readStoredManifest,

@@ -286,3 +286,32 @@ export async function push(
     `docker://${destination}`,
   ]);
 }
+
+/** `skopeo copy --all --preserve-digests` between two registries (plain HTTP): `to` then names
+ * what `from` names, byte for byte. */
+export async function copyBetween(from: string, to: string): Promise<void> {
+  await mustRun("skopeo", [
+    "copy",
+    "--quiet",
+    "--all",
+    "--preserve-digests",
+    "--src-tls-verify=false",
+    "--dest-tls-verify=false",
+    `docker://${from}`,
+    `docker://${to}`,
+  ]);
+}
+
+/** sha256 of the manifest skopeo reads at `ref` (what any client of the registry sees), with
+ * `user:password` when the registry needs them. */
+export async function skopeoDigest(ref: string, creds?: string): Promise<string> {
+  return sha256(
+    await mustRun("skopeo", [
+      "inspect",
+      "--raw",
+      "--tls-verify=false",
+      ...(creds !== undefined ? ["--creds", creds] : []),
+      `docker://${ref}`,
+    ]),
+  );
+}

@@ -54,6 +54,18 @@ export interface LoadOptions {
    * @default {4194304}
    */
   maxMetadataSize?: number;
+  /**
+   * The most names the archive may give its images (`RepoTags`, name annotations): each is an
+   * `index.json` entry of the store.
+   * @default {1000}
+   */
+  maxNames?: number;
+  /**
+   * The most entries the archive may hold (files, directories, links), each remembered until
+   * the end.
+   * @default {1000000}
+   */
+  maxEntries?: number;
   /** Aborts the load; nothing is named, partial data is removed. */
   signal?: AbortSignal;
 }
@@ -89,8 +101,10 @@ interface FileRecord {
   size: number;
   /** The first bytes (compression magic). */
   head: Uint8Array;
-  /** Where the bytes are now: an ingest temporary (not yet named) or the store's blob. */
+  /** Where the bytes are now, when not yet in the store: a file of their own in ingest... */
   temp: string | undefined;
+  /** ... or at this offset of the spool (a small entry); both undefined: the store's blob. */
+  spool: number | undefined;
 }
 
 interface DockerItem {
@@ -103,6 +117,9 @@ const KNOWN_METADATA = new Set(["manifest.json", "index.json", "oci-layout", "re
 const READ_SIZE = 1024 * 1024;
 const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
 const MAX_IMAGES = 10_000;
+/** Entries smaller than this are appended to one spool file in ingest, not given a file each:
+ * an archive of 100,000 small entries costs 100,000 appends, not 100,000 files and syncs. */
+const SPOOL_ENTRY_MAX = 1024 * 1024;
 
 /** A problem with the archive: becomes `Cannot load <label>: <message>`. */
 class ArchiveProblem extends Error {}
@@ -152,7 +169,13 @@ export async function load(
   const label = options.label ?? (typeof input === "string" ? input : "-");
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxMeta = options.maxMetadataSize ?? 4 * 1024 * 1024;
-  for (const [what, n] of [["maxBytes", maxBytes], ["maxMetadataSize", maxMeta]] as const) {
+  const limits = {
+    maxBytes,
+    maxMetadataSize: maxMeta,
+    maxNames: options.maxNames ?? 1000,
+    maxEntries: options.maxEntries ?? 1_000_000,
+  };
+  for (const [what, n] of Object.entries(limits)) {
     if (!Number.isSafeInteger(n) || n < 1) {
       throw new RangeError(`Cannot load with ${what} ${n}: expected a positive integer`);
     }
@@ -167,7 +190,7 @@ export async function load(
     : await Store.open(options.store ?? Store.defaultPath());
   const signal = options.signal;
   using _loading = await holdPullLock(store, signal);
-  const loader = new Loader(store, maxBytes, maxMeta, signal);
+  const loader = new Loader(store, limits, signal);
   try {
     await loader.read(input);
     return await loader.finish(override);
@@ -182,26 +205,39 @@ export async function load(
   }
 }
 
+interface Limits {
+  maxBytes: number;
+  maxMetadataSize: number;
+  maxNames: number;
+  maxEntries: number;
+}
+
 class Loader {
   #store: Store;
   #maxBytes: number;
   #maxMeta: number;
+  #limits: Limits;
   #signal: AbortSignal | undefined;
   #files = new Map<string, FileRecord>();
+  /** Entries not yet in the store, by the digest of their bytes. */
+  #held = new Map<string, FileRecord[]>();
   #links = new Map<string, string>();
   #metadata = new Map<string, Uint8Array>();
   #temps = new Set<string>();
+  #spool: Spool | undefined;
   #bytes = 0;
+  #entries = 0;
   #current: EntrySink | undefined;
 
-  constructor(store: Store, maxBytes: number, maxMeta: number, signal: AbortSignal | undefined) {
+  constructor(store: Store, limits: Limits, signal: AbortSignal | undefined) {
     this.#store = store;
-    this.#maxBytes = maxBytes;
-    this.#maxMeta = maxMeta;
+    this.#maxBytes = limits.maxBytes;
+    this.#maxMeta = limits.maxMetadataSize;
+    this.#limits = limits;
     this.#signal = signal;
   }
 
-  /** Reads the whole tar once. */
+  /** Reads the tar once, to its end-of-archive blocks (what follows them is not read). */
   async read(input: string | ReadableStream<Uint8Array>): Promise<void> {
     const reader = new TarReader();
     for await (const chunk of archiveBytes(input, this.#signal)) {
@@ -219,6 +255,9 @@ class Loader {
           this.#current = undefined;
         }
       }
+      // the two zero blocks end the archive, as GNU tar reads it: a stream that goes on (zeros
+      // forever, say) is cancelled here, not read to its end or to the size limit
+      if (reader.done) break;
     }
     reader.end();
     if (this.#current) throw new ArchiveProblem("the archive ends inside an entry");
@@ -226,6 +265,9 @@ class Loader {
 
   async #begin(header: TarHeader): Promise<EntrySink> {
     this.#signal?.throwIfAborted();
+    if (++this.#entries > this.#limits.maxEntries) {
+      throw new ArchiveProblem(`it has more than ${this.#limits.maxEntries} entries`);
+    }
     const path = archivePath(header.path);
     switch (header.type) {
       case "directory":
@@ -241,6 +283,8 @@ class Loader {
         const target = archivePath(base === "" ? header.linkname : `${base}/${header.linkname}`, {
           link: header.path,
         });
+        const known = this.#links.get(path);
+        if (this.#files.has(path) || (known !== undefined && known !== target)) this.#twice(path);
         this.#links.set(path, target);
         return IGNORE;
       }
@@ -265,19 +309,48 @@ class Loader {
           `${path} is ${header.size} bytes, larger than the limit of ${this.#maxMeta}`,
         );
       }
-      return new MemorySink(header.size, (bytes) => void this.#metadata.set(path, bytes));
+      return new MemorySink(header.size, (bytes) => {
+        const known = this.#metadata.get(path);
+        if (known !== undefined && !equalBytes(known, bytes)) this.#twice(path);
+        this.#metadata.set(path, bytes);
+      });
     }
     const named = blobDigest(path);
+    const done = (record: FileRecord) => this.#record(record);
+    if (header.size < SPOOL_ENTRY_MAX) {
+      this.#spool ??= await Spool.open(
+        `${this.#store.path}/ingest/tmp-load-${crypto.randomUUID()}`,
+      );
+      return new SpoolSink(this.#spool, header.size, path, named, done);
+    }
     if (named !== undefined) {
       const ingest = await this.#store.openIngest(named, header.size);
-      return new BlobSink(ingest, header.size, path, (record) => this.#files.set(path, record));
+      return new BlobSink(ingest, header.size, path, done);
     }
     const temp = `${this.#store.path}/ingest/tmp-load-${crypto.randomUUID()}`;
     this.#temps.add(temp);
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
-    return new TempSink(file, temp, header.size, path, (record) => {
-      this.#files.set(path, record);
-    });
+    return new TempSink(file, temp, header.size, path, done);
+  }
+
+  /** Keeps a file entry's record: a path given twice must have the same bytes both times. */
+  #record(record: FileRecord): void {
+    const known = this.#files.get(record.path);
+    if (this.#links.has(record.path) || (known !== undefined && known.digest !== record.digest)) {
+      this.#twice(record.path);
+    }
+    this.#files.set(record.path, record);
+    if (record.temp !== undefined || record.spool !== undefined) {
+      const held = this.#held.get(record.digest);
+      if (held) held.push(record);
+      else this.#held.set(record.digest, [record]);
+    }
+  }
+
+  #twice(path: string): never {
+    throw new ArchiveProblem(
+      `it has two entries ${show(path)} that differ (which one counts is not clear)`,
+    );
   }
 
   /** Checks what the archive holds, stores the manifests, and names the images. */
@@ -332,6 +405,11 @@ class Loader {
       })),
       ...unnamed,
     ];
+    if (byName.size > this.#limits.maxNames) {
+      throw new ArchiveProblem(
+        `it names ${byName.size} images, more than the limit of ${this.#limits.maxNames}`,
+      );
+    }
     this.#signal?.throwIfAborted();
     await this.#store.updateIndex((current) => [
       ...current.filter((e) => {
@@ -349,7 +427,9 @@ class Loader {
         mediaType: e.mediaType,
         platform: e.platform,
       })),
-      blobs: new Set([...this.#files.values()].filter((f) => !f.temp).map((f) => f.digest)).size,
+      blobs: new Set(
+        [...this.#files.values()].filter((f) => !this.#held.has(f.digest)).map((f) => f.digest),
+      ).size,
       bytes: this.#bytes,
     };
   }
@@ -401,7 +481,7 @@ class Loader {
         return undefined;
       }
       for (const blob of [parsed.manifest.config, ...parsed.manifest.layers]) {
-        if (await this.#store.hasBlob(blob.digest, blob.size)) continue;
+        if (await this.#provide(blob.digest, blob.size)) continue;
         if (blob.urls?.length) continue; // a foreign layer: fetched from its URLs, never archived
         throw new ArchiveProblem(
           `the manifest ${desc.digest} names the blob ${blob.digest} (${blob.size} bytes), ` +
@@ -447,7 +527,7 @@ class Loader {
     if (d.size > this.#maxMeta) {
       throw new ArchiveProblem(`the manifest ${d.digest} is larger than ${this.#maxMeta} bytes`);
     }
-    if (!(await this.#store.hasBlob(d.digest, d.size))) {
+    if (!(await this.#provide(d.digest, d.size))) {
       throw new ArchiveProblem(
         `the manifest ${d.digest} (${d.size} bytes) is not in the archive`,
       );
@@ -602,18 +682,33 @@ class Loader {
     if (f.size > this.#maxMeta) {
       throw new ArchiveProblem(`${show(f.path)} is larger than ${this.#maxMeta} bytes`);
     }
-    return f.temp
+    return f.spool !== undefined
+      ? await this.#spool!.read(f.spool, f.size)
+      : f.temp
       ? await Deno.readFile(f.temp)
       : await this.#store.readBlob(f.digest, this.#maxMeta);
+  }
+
+  /** Whether the store has the blob, once the archive's entry of those bytes is committed. */
+  async #provide(digest: string, size: number): Promise<boolean> {
+    const held = this.#held.get(digest)?.find((f) => f.size === size);
+    if (held) await this.#commit(held);
+    return await this.#store.hasBlob(digest, size);
   }
 
   /** The sha256 of a compressed layer's tar, read back from ingest or the store. */
   async #diffIdOf(f: FileRecord, compression: "gzip" | "zstd"): Promise<string> {
     const { decompress } = await import("../stream/decompress.ts");
-    using file = await Deno.open(f.temp ?? this.#store.blobPath(f.digest), { read: true });
+    using file = f.spool !== undefined
+      ? undefined
+      : await Deno.open(f.temp ?? this.#store.blobPath(f.digest), { read: true });
+    const spooled = file ? undefined : await this.#spool!.read(f.spool!, f.size);
+    const source = file ? file.readable : (async function* () {
+      yield spooled!;
+    })();
     const hash = createHash("sha256");
     try {
-      for await (const chunk of decompress(file.readable, compression)) {
+      for await (const chunk of decompress(source, compression)) {
         this.#signal?.throwIfAborted();
         hash.update(chunk);
       }
@@ -625,26 +720,110 @@ class Loader {
     return `sha256:${hash.digest("hex")}`;
   }
 
-  /** Names a verified temporary file in blobs/ (it hashed to `digest`). */
+  /** Names verified bytes in blobs/ (they hashed to `digest`): a temporary file is synced and
+   * renamed there, a spooled entry written there. */
   async #commit(f: FileRecord): Promise<void> {
-    if (!f.temp) return;
-    const temp = f.temp;
+    const held = this.#held.get(f.digest);
+    if (!held) return; // in the store already
     if (!(await this.#store.hasBlob(f.digest, f.size))) {
-      const target = this.#store.blobPath(f.digest);
-      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-      await Deno.rename(temp, target);
+      if (f.spool !== undefined) {
+        await this.#store.putBlob(f.digest, await this.#spool!.read(f.spool, f.size));
+      } else {
+        const temp = f.temp!;
+        using file = await Deno.open(temp, { read: true, write: true });
+        await file.syncData(); // as an ingest commit does: durable before it has a name
+        const target = this.#store.blobPath(f.digest);
+        await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+        await Deno.rename(temp, target);
+      }
     }
-    this.#temps.delete(temp);
-    await Deno.remove(temp).catch(() => {});
     // every record of the same bytes is in the store now
-    for (const other of this.#files.values()) if (other.temp === temp) other.temp = undefined;
+    for (const other of held) {
+      if (other.temp !== undefined) {
+        this.#temps.delete(other.temp);
+        await Deno.remove(other.temp).catch(() => {});
+      }
+      other.temp = undefined;
+      other.spool = undefined;
+    }
+    this.#held.delete(f.digest);
   }
 
-  /** Removes what was not committed (temporary files, a partial blob). */
+  /** Removes what was not committed (temporary files, the spool, a partial blob). */
   async cleanup(): Promise<void> {
     if (this.#current) await this.#current.abort().catch(() => {});
     for (const temp of this.#temps) await Deno.remove(temp).catch(() => {});
     this.#temps.clear();
+    await this.#spool?.remove();
+  }
+}
+
+/** One file in ingest that small entries are appended to, through a 1 MiB buffer (no sync:
+ * what is used is written to blobs/ by `putBlob`, which syncs). */
+class Spool {
+  #path: string;
+  #file: Deno.FsFile;
+  #buffer = new Uint8Array(SPOOL_ENTRY_MAX);
+  #buffered = 0;
+  #written = 0;
+
+  private constructor(path: string, file: Deno.FsFile) {
+    this.#path = path;
+    this.#file = file;
+  }
+
+  static async open(path: string): Promise<Spool> {
+    const file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o600 });
+    return new Spool(path, file);
+  }
+
+  /** The bytes appended so far: where the next append begins. */
+  get size(): number {
+    return this.#written + this.#buffered;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    if (this.#buffered + bytes.byteLength > this.#buffer.byteLength) await this.#flush();
+    if (bytes.byteLength > this.#buffer.byteLength) {
+      await this.#write(bytes);
+      return;
+    }
+    this.#buffer.set(bytes, this.#buffered);
+    this.#buffered += bytes.byteLength;
+  }
+
+  async read(offset: number, size: number): Promise<Uint8Array> {
+    await this.#flush();
+    const bytes = new Uint8Array(size);
+    await this.#file.seek(offset, Deno.SeekMode.Start);
+    for (let at = 0; at < size;) {
+      const n = await this.#file.read(bytes.subarray(at));
+      if (n === null) throw new Error(`Cannot read ${this.#path}: it ends at ${offset + at}`);
+      at += n;
+    }
+    return bytes;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#buffered === 0) return;
+    const bytes = this.#buffer.subarray(0, this.#buffered);
+    this.#buffered = 0;
+    await this.#write(bytes);
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    await this.#file.seek(this.#written, Deno.SeekMode.Start);
+    await writeAll(this.#file, bytes);
+    this.#written += bytes.byteLength;
+  }
+
+  async remove(): Promise<void> {
+    try {
+      this.#file.close();
+    } catch {
+      // closed
+    }
+    await Deno.remove(this.#path).catch(() => {});
   }
 }
 
@@ -741,6 +920,7 @@ class BlobSink implements EntrySink {
       size: this.#ingest.size,
       head: this.#head.value,
       temp: undefined,
+      spool: undefined,
     });
   }
   async abort(): Promise<void> {
@@ -776,8 +956,8 @@ class TempSink implements EntrySink {
     this.#hash.update(bytes);
     await writeAll(this.#file, bytes);
   }
-  async end(): Promise<void> {
-    await this.#file.syncData();
+  end(): Promise<void> {
+    // not synced here: most such files are never used (synced when committed)
     this.#file.close();
     this.#done({
       path: this.#path,
@@ -785,7 +965,9 @@ class TempSink implements EntrySink {
       size: this.#size,
       head: this.#head.value,
       temp: this.#temp,
+      spool: undefined,
     });
+    return Promise.resolve();
   }
   abort(): Promise<void> {
     try {
@@ -797,14 +979,72 @@ class TempSink implements EntrySink {
   }
 }
 
+/** A small entry: appended to the spool while it is hashed (and checked against its name when it
+ * has one: `blobs/<alg>/<hex>`). */
+class SpoolSink implements EntrySink {
+  #spool: Spool;
+  #offset: number;
+  #size: number;
+  #path: string;
+  #named: string | undefined;
+  #hash;
+  #algorithm: string;
+  #head = new Head();
+  #done: (record: FileRecord) => void;
+  constructor(
+    spool: Spool,
+    size: number,
+    path: string,
+    named: string | undefined,
+    done: (record: FileRecord) => void,
+  ) {
+    this.#spool = spool;
+    this.#offset = spool.size;
+    this.#size = size;
+    this.#path = path;
+    this.#named = named;
+    this.#algorithm = named === undefined ? "sha256" : parseDigest(named).algorithm;
+    this.#hash = createHash(this.#algorithm);
+    this.#done = done;
+  }
+  async data(bytes: Uint8Array): Promise<void> {
+    this.#head.take(bytes);
+    this.#hash.update(bytes);
+    await this.#spool.append(bytes);
+  }
+  end(): Promise<void> {
+    const digest = `${this.#algorithm}:${this.#hash.digest("hex")}`;
+    if (this.#named !== undefined && digest !== this.#named) {
+      throw new ArchiveProblem(
+        `entry ${show(this.#path)} does not match its name: its bytes hash to ${digest}`,
+      );
+    }
+    this.#done({
+      path: this.#path,
+      digest,
+      size: this.#size,
+      head: this.#head.value,
+      temp: undefined,
+      spool: this.#offset,
+    });
+    return Promise.resolve();
+  }
+  abort(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 /** The archive's bytes in chunks: a file read 1 MiB at a time, or a stream; gzip or zstd
- * compression of the whole archive is undone. */
+ * compression of the whole archive is undone. When the consumer stops early (the archive's end
+ * blocks came, or it failed), a stream is cancelled, before the decompressor is stopped (which
+ * waits for its input): so a stream that stalls after the end holds nothing up. */
 async function* archiveBytes(
   input: string | ReadableStream<Uint8Array>,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Uint8Array> {
   let file: Deno.FsFile | undefined;
-  let raw: AsyncIterable<Uint8Array>;
+  let stream: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let next: () => Promise<Uint8Array | undefined>;
   if (typeof input === "string") {
     try {
       file = await Deno.open(input, { read: true });
@@ -812,33 +1052,30 @@ async function* archiveBytes(
       throw new ArchiveProblem((e as Error).message);
     }
     const f = file;
-    raw = (async function* () {
-      const buffer = new Uint8Array(READ_SIZE);
-      for (;;) {
-        const n = await f.read(buffer);
-        if (n === null) return;
-        yield buffer.subarray(0, n);
-      }
-    })();
+    const buffer = new Uint8Array(READ_SIZE);
+    next = async () => {
+      const n = await f.read(buffer);
+      return n === null ? undefined : buffer.subarray(0, n);
+    };
   } else {
-    raw = input;
+    const reader = input.getReader();
+    stream = reader;
+    next = async () => {
+      const r = await reader.read();
+      return r.done ? undefined : r.value;
+    };
   }
+  let decompressed: AsyncIterator<Uint8Array> | undefined;
   try {
-    const iterator = raw[Symbol.asyncIterator]();
-    const first = await iterator.next();
-    if (first.done) return;
-    const head = first.value;
+    const head = await next();
+    if (head === undefined) return;
     const compression = compressionOf(head);
-    const rest = (async function* () {
+    const rest = async function* () {
       yield head;
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        yield next.value;
-      }
-    })();
+      for (let chunk = await next(); chunk !== undefined; chunk = await next()) yield chunk;
+    };
     if (compression === "none") {
-      for await (const chunk of rest) {
+      for await (const chunk of rest()) {
         signal?.throwIfAborted();
         yield chunk;
       }
@@ -846,14 +1083,18 @@ async function* archiveBytes(
     }
     const { decompress } = await import("../stream/decompress.ts");
     // a file buffer is reused: the decompressor gets copies
-    const copied = (async function* () {
-      for await (const chunk of rest) yield file ? chunk.slice() : chunk;
-    })();
-    for await (const chunk of decompress(copied, compression)) {
+    const copied = async function* () {
+      for await (const chunk of rest()) yield file ? chunk.slice() : chunk;
+    };
+    decompressed = decompress(copied(), compression)[Symbol.asyncIterator]();
+    for (let r = await decompressed.next(); !r.done; r = await decompressed.next()) {
       signal?.throwIfAborted();
-      yield chunk;
+      yield r.value;
     }
   } finally {
+    // what follows is not read: the stream's producer sees it closed
+    await stream?.cancel().catch(() => {});
+    await decompressed?.return?.();
     file?.close();
   }
 }
@@ -867,15 +1108,16 @@ function compressionOf(head: Uint8Array): "none" | "gzip" | "zstd" {
 
 /** A tar path made relative and normalized; one that is absolute or climbs out is refused. */
 function archivePath(raw: string, context: { link?: string } = {}): string {
-  const what = context.link !== undefined
-    ? `entry ${show(context.link)} links to ${show(raw)}, which`
-    : `entry ${show(raw)}`;
-  if (raw.startsWith("/")) throw new ArchiveProblem(`${what} has an absolute path`);
+  const what = () =>
+    context.link !== undefined
+      ? `entry ${show(context.link)} links to ${show(raw)}, which`
+      : `entry ${show(raw)}`;
+  if (raw.startsWith("/")) throw new ArchiveProblem(`${what()} has an absolute path`);
   const parts: string[] = [];
   for (const part of raw.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") {
-      if (parts.length === 0) throw new ArchiveProblem(`${what} escapes the archive`);
+      if (parts.length === 0) throw new ArchiveProblem(`${what()} escapes the archive`);
       parts.pop();
     } else {
       parts.push(part);
@@ -910,6 +1152,12 @@ function canonical(name: string): string {
   } catch {
     throw new ArchiveProblem(`the archive names an image ${show(name)}, not a valid reference`);
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function isManifestType(mediaType: string): boolean {

@@ -7,7 +7,7 @@
 import { copyImage } from "../image/copy_image.ts";
 import type { ProgressListener } from "../progress/progress_event.ts";
 import { pull, type PullOptions } from "../pull/pull.ts";
-import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import type { Reference } from "../reference/parse_reference.ts";
 import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
@@ -15,6 +15,7 @@ import { writeAll } from "../store/_fs.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { LayoutImageSource } from "../store/layout_image_source.ts";
 import { planStoredPlatforms, type StoredPlatformsPlan } from "../store/plan_stored_platforms.ts";
+import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
 import { isComplete } from "./_stored_image.ts";
 import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
@@ -108,7 +109,8 @@ export interface SaveResult {
  * A stream output gets the archive as it is written (an error aborts the stream).
  *
  * @param references The images, as pulled: `alpine:3.20`, `127.0.0.1:5000/team/app:1`,
- * `repo@sha256:...`.
+ * `repo@sha256:...`; or a stored image's ID (`sha256:<hex>`, a unique prefix of its digest: from
+ * the store only, saved without a name).
  * @param output A file path, or a stream (e.g. stdout's).
  * @param options Store, format, platform, pull, signal, progress.
  * @returns What was written.
@@ -131,13 +133,15 @@ export interface SaveResult {
  * ```
  */
 export async function save(
-  references: string | Reference | readonly (string | Reference)[],
+  references: string | Reference | ImageId | readonly (string | Reference | ImageId)[],
   output: string | WritableStream<Uint8Array>,
   options: SaveOptions = {},
 ): Promise<SaveResult> {
-  const list = Array.isArray(references) ? references : [references as string | Reference];
+  const list = Array.isArray(references)
+    ? references
+    : [references as string | Reference | ImageId];
   if (list.length === 0) throw new TypeError("Cannot save: no image given");
-  const refs = list.map((r) => typeof r === "string" ? parseReference(r) : r);
+  const refs = list.map((r) => storedImageRef(r));
   const format = options.format ?? "docker";
   if (format !== "docker" && format !== "oci") {
     throw new TypeError(`Cannot save with format "${format}": expected docker or oci`);
@@ -157,25 +161,46 @@ export async function save(
   // 1. Every image complete in the store (pulled when missing) before a byte is written.
   const source = new LayoutImageSource(store);
   const images: {
-    ref: Reference;
+    ref: Reference | ImageId;
     entry: Descriptor;
     pulled: boolean;
+    want: Platform;
     plan?: StoredPlatformsPlan;
   }[] = [];
   for (const ref of refs) {
     signal?.throwIfAborted();
     const name = ref.toString();
+    if (ref instanceof ImageId) {
+      // the store's image, whatever the policy: no registry has an ID
+      const found = await resolveImageId(
+        store,
+        ref,
+        explicit ? { platform: want } : { defaultPlatform: want },
+      );
+      // oci: what is stored of an index (the index rewritten when not all of it is)
+      const plan = format === "oci" && INDEX_MEDIA_TYPES.has(found.entry.mediaType)
+        ? await planOci(store, source, found.entry, name)
+        : undefined;
+      images.push({
+        ref,
+        entry: found.entry,
+        pulled: false,
+        want: found.platform ?? want,
+        ...(plan ? { plan } : {}),
+      });
+      continue;
+    }
     const known = await store.findImage(name);
     if (known && format === "oci" && INDEX_MEDIA_TYPES.has(known.mediaType)) {
       // what is stored of it: every platform whose manifest, config and layers are there
       const plan = await planOci(store, source, known, name).catch(() => undefined);
       if (plan) {
-        images.push({ ref, entry: known, pulled: false, plan });
+        images.push({ ref, entry: known, pulled: false, want, plan });
         continue;
       }
     } else if (known && await isComplete(store, known, want, explicit)) {
       // docker: one platform of an index; a manifest must match an explicit platform
-      images.push({ ref, entry: known, pulled: false });
+      images.push({ ref, entry: known, pulled: false, want });
       continue;
     }
     if (options.pull === "never") {
@@ -200,7 +225,7 @@ export async function save(
     const plan = format === "oci" && INDEX_MEDIA_TYPES.has(entry.mediaType)
       ? await planOci(store, source, entry, name)
       : undefined;
-    images.push({ ref, entry, pulled: true, ...(plan ? { plan } : {}) });
+    images.push({ ref, entry, pulled: true, want, ...(plan ? { plan } : {}) });
   }
 
   // 2. The archive, blob by blob.
@@ -210,7 +235,7 @@ export async function save(
     const dest = new ArchiveImageDestination(tar, format, label);
     await dest.begin();
     const saved: SavedImage[] = [];
-    for (const { ref, entry, pulled, plan } of images) {
+    for (const { ref, entry, pulled, want, plan } of images) {
       const name = ref.toString();
       const isIndex = INDEX_MEDIA_TYPES.has(entry.mediaType);
       const result = await copyImage(source, entry.digest, dest, {
@@ -221,7 +246,10 @@ export async function save(
       });
       const root = result.manifests[result.manifests.length - 1]!;
       const platform = root.digest === entry.digest ? entry.platform : root.platform;
-      const tagged = ref.tag !== undefined ? [`${ref.name}:${ref.tag}`] : [];
+      // an image saved by its ID carries no name, as docker save of an image ID
+      const tagged = !(ref instanceof ImageId) && ref.tag !== undefined
+        ? [`${ref.name}:${ref.tag}`]
+        : [];
       await dest.addImage({ ...root, ...(platform ? { platform } : {}) }, tagged);
       saved.push({
         name,

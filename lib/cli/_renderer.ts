@@ -11,8 +11,12 @@ export interface ProgressRenderer {
   finish?(outcome: "done" | "failed" | "interrupted"): void;
 }
 
-/** The renderer for this terminal (or pipe, or log). */
-export async function progressRenderer(ctx: CommandContext): Promise<ProgressRenderer> {
+/** The renderer for this terminal (or pipe, or log); `moved` is the word for a blob moved
+ * (`pulled`, `copied`) in the one-line-per-blob form. */
+export async function progressRenderer(
+  ctx: CommandContext,
+  moved = "pulled",
+): Promise<ProgressRenderer> {
   const { io } = ctx;
   if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
     const { TtyRenderer } = await import("../progress/tty_renderer.ts");
@@ -23,5 +27,5 @@ export async function progressRenderer(ctx: CommandContext): Promise<ProgressRen
     return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
   }
   const { LineRenderer } = await import("../progress/line_renderer.ts");
-  return new LineRenderer(io.err);
+  return new LineRenderer(io.err, { moved });
 }

@@ -4,6 +4,7 @@ import { parseReference, type Reference } from "../reference/parse_reference.ts"
 import { parsePlatform } from "../oci/choose_platform.ts";
 import type { Platform } from "../oci/parse_manifest.ts";
 import { escapeText, jsonText } from "../progress/escape_text.ts";
+import { type ImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
 import type { Credentials } from "../transport/auth_fetch.ts";
 import { type CommandContext, UsageError } from "./command.ts";
@@ -24,6 +25,17 @@ export function oneReference(ctx: CommandContext, command: string, usage: string
     throw new UsageError(`${command} takes one reference, got ${ctx.positionals.length}`);
   }
   return referenceArg(ctx.positionals[0], usage);
+}
+
+/** A stored image's argument: a reference, or an image ID (`sha256:<hex>`, what `skiff images`
+ * shows for an image without a name); else a usage error. */
+export function storedImageArg(input: string | undefined, usage: string): Reference | ImageId {
+  if (input === undefined) throw new UsageError(`missing image reference\n\n${usage}`);
+  try {
+    return storedImageRef(input);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** `--platform`, parsed, or `undefined` when absent. */
@@ -116,7 +128,10 @@ export async function readPassword(ctx: CommandContext, fromStdin: boolean): Pro
 
 /** Warnings go to stderr as `skiff: warning: ...`. */
 export function warningLog(ctx: CommandContext): { onWarning: (message: string) => void } {
-  return { onWarning: (message: string) => ctx.io.err(`skiff: warning: ${escapeText(message)}\n`) };
+  return {
+    onWarning: (message: string) =>
+      ctx.io.err(`skiff: warning: ${escapeText(message, { clip: true })}\n`),
+  };
 }
 
 /** `--json` was given. */

@@ -67,6 +67,7 @@ Usage: skiff <command> [options]
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.summary}`).join("\n")}
+  help [COMMAND]  show this help, or a command's (the same as skiff COMMAND --help)
 
 Global options:
   --store DIR     the OCI image layout to use (default: $SKIFF_STORE, else
@@ -125,6 +126,7 @@ export async function main(args: string[], io: CliIo, signal: AbortSignal): Prom
       return 2;
     }
     const name = args[first]!;
+    if (name === "help") return help(args.slice(first + 1).filter((a) => !a.startsWith("-")), io);
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command "${name}" (see skiff --help)`);
     let parsed;
@@ -169,13 +171,27 @@ export async function main(args: string[], io: CliIo, signal: AbortSignal): Prom
   }
 }
 
+/** `skiff help [COMMAND]`: the usage on stdout, exit 0; an unknown command is a usage error. */
+function help(topics: string[], io: CliIo): number {
+  if (topics.length === 0) {
+    io.out(usage());
+    return 0;
+  }
+  if (topics.length > 1) throw new UsageError(`help takes one command, got ${topics.length}`);
+  const command = COMMANDS.find((c) => c.name === topics[0]);
+  if (!command) throw new UsageError(`unknown command "${topics[0]}" (see skiff help)`);
+  io.out(command.usage);
+  return 0;
+}
+
 /**
  * The error as one line: its message (our text with the server's or the image's strings in it)
- * with every control character, newlines included, shown as a visible escape.
+ * with every control character, newlines included, shown as a visible escape, and long strings
+ * (a deep path from an image) shortened.
  */
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return escapeText(message.trim()) || "unknown error";
+  return escapeText(message.trim(), { clip: true }) || "unknown error";
 }
 
 function describe(error: Error): string {

@@ -87,7 +87,9 @@ export async function syncFromLayout(
         }
       }
       const there = await client.headManifest(to.repository, tag, request);
-      if (platforms !== "all" && platforms.length > 1) {
+      const list = platforms !== "all" && platforms.length > 1;
+      if (!list) result.destinationDigest = expected;
+      if (list) {
         result.status = dryRun ? "would-copy" : "copied"; // a rewritten index: always copied
       } else if (there?.digest === expected) {
         result.status = "up-to-date";
@@ -98,13 +100,14 @@ export async function syncFromLayout(
       }
       if (!dryRun) {
         const { copyImage } = await import("../image/copy_image.ts");
-        await copyImage(src, name, dst, {
+        const copied = await copyImage(src, name, dst, {
           platforms,
           tag,
           ...(jobs !== undefined ? { jobs } : {}),
           ...request,
           ...(remote.onDebug ? { onDebug: remote.onDebug } : {}),
         });
+        result.destinationDigest = copied.digest;
       }
     } catch (e) {
       if (signal?.aborted) throw signal.reason;

@@ -10,6 +10,7 @@ import { parseReference, type Reference } from "../reference/parse_reference.ts"
 import { RegistryImageDestination } from "../registry/registry_image_destination.ts";
 import type { RemoteOptions } from "../registry/remote_options.ts";
 import { LayoutImageSource } from "../store/layout_image_source.ts";
+import { findImageId, ImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
 import { type CopyResult, parsePlatforms } from "./copy.ts";
 import type { Platform } from "../oci/parse_manifest.ts";
@@ -49,7 +50,8 @@ export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
  * Pushes a stored image to a registry: blobs the registry lacks are uploaded (verified as they
  * are read from the store, so a damaged store pushes nothing), then the manifest, then the tag.
  *
- * @param name The image as stored (`docker.io/library/alpine:3.20`, or `REPO@DIGEST`).
+ * @param name The image as stored (`docker.io/library/alpine:3.20`, or `REPO@DIGEST`), or its ID
+ *   (`sha256:<hex>`, a unique prefix of its digest: an image loaded without a name).
  * @param destination Where to, `[registry/]repository[:tag]`.
  * @param options The store, jobs, credentials, progress, abort signal.
  * @returns The destination's digest and what was done.
@@ -76,17 +78,20 @@ export interface PushOptions extends Omit<RemoteOptions, "client" | "config"> {
  * ```
  */
 export async function push(
-  name: string | Reference,
+  name: string | Reference | ImageId,
   destination: string | Reference,
   options: PushOptions = {},
 ): Promise<CopyResult> {
-  const from = typeof name === "string" ? parseReference(name) : name;
+  const from = storedImageRef(name);
   const to = typeof destination === "string" ? parseReference(destination) : destination;
   const { store: path, jobs, chunkSize, onProgress, platforms, ...remote } = options;
   const wanted = platforms === undefined ? undefined : parsePlatforms(platforms);
   const store = await Store.open(path ?? Store.defaultPath(), { create: false });
   const source = new LayoutImageSource(store);
-  const ref = from.digest ?? from.toString();
+  // an ID is the stored image's digest (the one image it begins): the source resolves digests
+  const ref = from instanceof ImageId
+    ? (await findImageId(store, from, "push")).digest
+    : from.digest ?? from.toString();
   const plan = await planStoredPlatforms(
     store,
     await source.resolve(ref),

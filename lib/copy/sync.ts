@@ -238,6 +238,7 @@ export async function sync(
         result.digest = digest;
         const upToDate = expected !== undefined && there === expected;
         let subjects = [expected ?? digest];
+        if (expected !== undefined) result.destinationDigest = expected;
         if (upToDate) {
           result.status = "up-to-date";
         } else if (options.dryRun) {
@@ -255,6 +256,7 @@ export async function sync(
             })
           );
           subjects = [copied.digest, ...copied.manifests.map((m) => m.digest)];
+          result.destinationDigest = copied.digest;
           result.status = "copied";
         }
         if (options.referrers ?? true) {

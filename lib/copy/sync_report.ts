@@ -16,6 +16,12 @@ export interface SyncedTag {
   status: "copied" | "up-to-date" | "would-copy" | "failed";
   /** The digest the source's tag names, when it was found. */
   digest?: string;
+  /**
+   * What the destination's tag names after the run (would name, for a dry run): with one
+   * platform, that platform's manifest; with a list, the rewritten index (not known before it is
+   * written); else the same as `digest`.
+   */
+  destinationDigest?: string;
   /** Referrers copied for it (or that would be). */
   referrers?: number;
   /**

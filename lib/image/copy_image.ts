@@ -273,7 +273,7 @@ export async function copyImage(
     if (mountable && await destination.mountBlob!(d, from!, opts)) {
       counts.mounted++;
       options.onDebug?.(`mounted ${d.digest} from ${from!.repository}`);
-      emit(done(blob, 0, true));
+      emit({ ...done(blob, 0, true), mounted: true });
       return;
     }
     if (destination.openIngest) {

@@ -17,7 +17,21 @@ export interface EscapeTextOptions {
    * @default {false}
    */
   keepNewlines?: boolean;
+  /**
+   * Shorten long untrusted strings, for an error or warning line: a run of more than 200
+   * characters without a space (a deep path, a name, a digest list) keeps its first and last 90,
+   * and the whole text its first and last 1,000, with how much was left out said in between
+   * (`...[8572 characters]...`). Counted after escaping, so the line's length is bounded whatever
+   * it held.
+   * @default {false}
+   */
+  clip?: boolean;
 }
+
+/** The longest run without a space that {@linkcode escapeText} with `clip` shows whole. */
+export const CLIP_WORD = 200;
+/** The longest text that {@linkcode escapeText} with `clip` shows whole. */
+export const CLIP_TEXT = 2000;
 
 // C0 controls (NUL..US), DEL, C1 controls (U+0080..U+009F: 8-bit CSI, OSC, ... on some
 // terminals), the Unicode line and paragraph separators, and the bidirectional overrides and
@@ -63,9 +77,35 @@ function unicodeEscape(ch: string): string {
  * assert.equal(escapeText("two\nlines"), "two\\nlines");
  * assert.equal(escapeText("two\nlines", { keepNewlines: true }), "two\nlines");
  * ```
+ *
+ * @example An error line with a deep path from an image
+ * ```ts
+ * import { escapeText } from "./escape_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const line = escapeText(`Cannot create ${"a/".repeat(3000)}f: name too long`, { clip: true });
+ * assert.match(line, /^Cannot create a\/a\/.*a\/\.\.\.\[5822 characters\]\.\.\.a\/a\/.*f: name too long$/);
+ * assert.equal(line.length, 231);
+ * ```
  */
 export function escapeText(text: string, options: EscapeTextOptions = {}): string {
-  return text.replace(options.keepNewlines ? UNSAFE_KEEP_NEWLINES : UNSAFE, visible);
+  const escaped = text.replace(options.keepNewlines ? UNSAFE_KEEP_NEWLINES : UNSAFE, visible);
+  if (!options.clip) return escaped;
+  const words = escaped.replace(
+    new RegExp(`\\S{${CLIP_WORD + 1},}`, "g"),
+    (word) => cut(word, (CLIP_WORD - 20) / 2),
+  );
+  return words.length > CLIP_TEXT ? cut(words, (CLIP_TEXT - 40) / 2) : words;
+}
+
+/** The text's first and last `keep` characters, with the number left out between them (never
+ * splitting a surrogate pair). */
+function cut(text: string, keep: number): string {
+  let head = keep;
+  let tail = text.length - keep;
+  if (/[\ud800-\udbff]/.test(text[head - 1] ?? "")) head--;
+  if (/[\udc00-\udfff]/.test(text[tail] ?? "")) tail++;
+  return `${text.slice(0, head)}...[${tail - head} characters]...${text.slice(tail)}`;
 }
 
 /**

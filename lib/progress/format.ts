@@ -17,6 +17,7 @@
  *
  * assert.deepEqual(formatBytes(1536), "1.5 KiB");
  * assert.deepEqual(formatBytes(5 * 1024 * 1024), "5.0 MiB");
+ * assert.deepEqual(formatBytes(298.9240410949068), "299 B");
  * ```
  */
 export function formatBytes(bytes: number): string {
@@ -27,7 +28,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  if (unit === 0) return `${value} B`;
+  if (unit === 0) return `${Math.round(value)} B`; // a rate is a fraction: bytes are whole
   return `${
     value >= 100
       ? value.toFixed(0)

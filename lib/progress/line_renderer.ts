@@ -8,6 +8,16 @@ import { escapeText } from "./escape_text.ts";
 import { formatBytes, formatDuration, shortDigest } from "./format.ts";
 import type { ProgressEvent } from "./progress_event.ts";
 
+/** Options for {@linkcode LineRenderer}. */
+export interface LineRendererOptions {
+  /**
+   * What a blob that was moved is said to be: `pulled` into the store, `pushed` or `copied` to
+   * a registry.
+   * @default {"pulled"}
+   */
+  moved?: string;
+}
+
 /**
  * Turns progress events into one line per finished blob and a summary line, written through
  * `write` (the CLI passes stderr). What the events carry from the registry (references, platform
@@ -27,6 +37,7 @@ import type { ProgressEvent } from "./progress_event.ts";
  */
 export class LineRenderer {
   #write: (text: string) => void;
+  #moved: string;
   #start = performance.now();
   #fetched = 0;
 
@@ -34,9 +45,11 @@ export class LineRenderer {
    * Makes a renderer.
    *
    * @param write Receives each line, with its newline.
+   * @param options The word for a blob moved.
    */
-  constructor(write: (text: string) => void) {
+  constructor(write: (text: string) => void, options: LineRendererOptions = {}) {
     this.#write = write;
+    this.#moved = options.moved ?? "pulled";
   }
 
   #line(text: string): void {
@@ -62,7 +75,9 @@ export class LineRenderer {
       case "blob-done":
         this.#fetched += event.fetched;
         this.#line(
-          `${shortDigest(event.digest)}: ${event.cached ? "already present" : "pulled"} ` +
+          `${shortDigest(event.digest)}: ${
+            event.mounted ? "mounted" : event.cached ? "already present" : this.#moved
+          } ` +
             `(${event.kind}, ${formatBytes(event.size)})\n`,
         );
         break;

@@ -15,7 +15,8 @@ export type BlobKind = "config" | "layer";
  * - `manifest`: the platform's image manifest was chosen.
  * - `blob-start`: a blob download begins (`offset` > 0 when resuming partial data).
  * - `blob-progress`: more bytes of a blob were written (`bytes` counts from the blob's start).
- * - `blob-done`: a blob is verified and in the store (`cached` when it was there already).
+ * - `blob-done`: a blob is verified and in the store, or at a copy's destination (`cached` when it
+ *   was there already, `mounted` when the registry mounted it from the source's repository).
  * - `done`: the image is complete and named in `index.json`.
  * - `layer-unpacked`: `unpack()` applied a layer, verified, to the root filesystem.
  */
@@ -72,8 +73,10 @@ export type ProgressEvent =
     size: number;
     /** Bytes transferred for it in this pull (0 when cached). */
     fetched: number;
-    /** `true` when the blob was already in the store. */
+    /** `true` when the blob was already there (in the store; at the destination of a copy). */
     cached: boolean;
+    /** `true` when a copy's destination mounted it from the source's repository (no upload). */
+    mounted?: boolean;
   }
   | {
     type: "done";
@@ -92,7 +95,8 @@ export type ProgressEvent =
     layers: number;
     /** Tar entries in the layer, whiteouts included. */
     entries: number;
-    /** Bytes of file content written for it. */
+    /** Bytes of file content written for it (for a tar export, which writes at the end: the
+     * file content the layer holds). */
     bytes: number;
   };
 

@@ -48,7 +48,7 @@ interface BlobLine {
   offset: number;
   start: number;
   end: number | undefined;
-  status: "active" | "done" | "cached";
+  status: "active" | "done" | "cached" | "mounted";
 }
 
 interface Segment {
@@ -169,7 +169,7 @@ export class TtyRenderer {
         if (line) {
           line.bytes = event.size;
           line.end = now;
-          line.status = event.cached ? "cached" : "done";
+          line.status = event.mounted ? "mounted" : event.cached ? "cached" : "done";
         } else {
           this.#blobs.set(event.digest, {
             digest: event.digest,
@@ -179,7 +179,7 @@ export class TtyRenderer {
             offset: event.cached ? event.size : 0,
             start: now,
             end: now,
-            status: event.cached ? "cached" : "done",
+            status: event.mounted ? "mounted" : event.cached ? "cached" : "done",
           });
         }
         break;
@@ -286,8 +286,11 @@ export class TtyRenderer {
     outcome: PullOutcome | undefined,
   ): Segment[] {
     const name: Segment = { text: shortDigest(b.digest).padEnd(19) };
-    if (b.status === "cached") {
-      return [name, { text: " already present", style: "dim" }, {
+    if (b.status === "cached" || b.status === "mounted") {
+      return [name, {
+        text: b.status === "mounted" ? " mounted" : " already present",
+        style: "dim",
+      }, {
         text: `  ${formatBytes(b.size)}`,
       }];
     }
@@ -313,7 +316,7 @@ export class TtyRenderer {
     const blobs = [...this.#blobs.values()];
     const present = blobs.reduce((n, b) => n + b.bytes, 0);
     const fetched = blobs.reduce(
-      (n, b) => n + (b.status === "cached" ? 0 : b.bytes - b.offset),
+      (n, b) => n + (b.status === "cached" || b.status === "mounted" ? 0 : b.bytes - b.offset),
       0,
     );
     const elapsed = now - this.#start;

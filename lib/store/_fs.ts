@@ -33,6 +33,35 @@ export async function fileSize(path: string): Promise<number | undefined> {
   }
 }
 
+/**
+ * Hashes a file as it is read, 1 MiB at a time (any size; `node:crypto` loaded on first use):
+ * its hex digest and size, or `undefined` when it does not exist.
+ */
+export async function hashFile(
+  path: string,
+  algorithm: string,
+  signal?: AbortSignal,
+): Promise<{ hex: string; size: number } | undefined> {
+  const { createHash } = await import("node:crypto");
+  const hash = createHash(algorithm);
+  const buffer = new Uint8Array(1024 * 1024);
+  let size = 0;
+  try {
+    using file = await Deno.open(path);
+    for (;;) {
+      signal?.throwIfAborted();
+      const n = await file.read(buffer);
+      if (n === null) break;
+      hash.update(buffer.subarray(0, n));
+      size += n;
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  return { hex: hash.digest("hex"), size };
+}
+
 /** Writes all of `bytes` to `file`, looping over short writes. */
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let at = 0;

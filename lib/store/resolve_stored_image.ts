@@ -1,16 +1,18 @@
 /**
  * The store's one resolver: a reference (a name as stored, or `REPO@DIGEST` with the registry's
- * digest) and an optional platform -> the stored image, its manifest and config, when it is
- * there complete. Pull (policies `missing` and `never`), unpack, push and rm all answer
- * "which stored image is this" through it.
+ * digest) or an image ID (`sha256:<hex>`: a stored image's digest, or a unique prefix of it, as
+ * `docker run` takes one) and an optional platform -> the stored image, its manifest and config,
+ * when it is there complete. Pull (policies `missing` and `never`), unpack, export, push and rm
+ * answer "which stored image is this" through it, and save and push find an image by its ID here.
  *
  * @module
  */
 
 import type { Reference } from "../reference/parse_reference.ts";
 import { parseReference } from "../reference/parse_reference.ts";
+import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { checkImagePlatform, configPlatform, platformMatches } from "../oci/_platform_check.ts";
-import { choosePlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
+import { choosePlatform, formatPlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
 import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import {
   type Descriptor,
@@ -23,11 +25,185 @@ import {
 import type { IndexEntry } from "./_index_entry.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
-/** The largest manifest or index read from the store. */
+/** The shortest prefix of a digest's hex digits that names an image by ID. */
+const ID_PREFIX_MIN = 4;
+
+/**
+ * A stored image named by its digest, as `docker run` takes an image ID: what `skiff load` and
+ * `skiff images` print for an image loaded without a name (`<none>`) reaches it this way. From
+ * {@linkcode parseImageId}.
+ */
+export class ImageId {
+  /** `sha256:` and the hex digits given: all 64, or a prefix of at least 4. */
+  readonly digest: string;
+
+  /**
+   * Makes an ID; use {@linkcode parseImageId} for input.
+   *
+   * @param digest `sha256:` and 4 to 64 lowercase hex digits.
+   */
+  constructor(digest: string) {
+    this.digest = digest;
+  }
+
+  /**
+   * The ID as given, normalized: `sha256:<hex>`.
+   *
+   * @returns The ID.
+   */
+  toString(): string {
+    return this.digest;
+  }
+}
+
+/**
+ * Reads an image ID: `sha256:<hex>` or `@sha256:<hex>` (4 to 64 hex digits: a unique prefix is
+ * enough, as `skiff images` prints 12), or 64 hex digits alone. Anything else is not one (a
+ * reference, for {@linkcode parseReference}): a short bare hex string stays a name, since
+ * `deadbeef` is also a repository on Docker Hub.
+ *
+ * @param input What the user gave.
+ * @returns The ID, or `undefined` when `input` is not an image ID.
+ *
+ * @example The forms an ID takes
+ * ```ts
+ * import { parseImageId } from "./resolve_stored_image.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const hex = "0123456789abcdef".repeat(4);
+ * assert.equal(parseImageId(`sha256:${hex}`)?.digest, `sha256:${hex}`);
+ * assert.equal(parseImageId(`@sha256:${hex}`)?.digest, `sha256:${hex}`);
+ * assert.equal(parseImageId(hex)?.digest, `sha256:${hex}`);
+ * assert.equal(parseImageId("sha256:0123456789ab")?.digest, "sha256:0123456789ab");
+ * assert.equal(parseImageId("alpine:3.20"), undefined);
+ * assert.equal(parseImageId("sha256:latest"), undefined);
+ * ```
+ */
+export function parseImageId(input: string): ImageId | undefined {
+  const m = new RegExp(`^(?:@?sha256:([0-9a-f]{${ID_PREFIX_MIN},64})|([0-9a-f]{64}))$`).exec(
+    input,
+  );
+  if (!m) return undefined;
+  return new ImageId(`sha256:${m[1] ?? m[2]}`);
+}
+
+/**
+ * What a command or a caller names a stored image with: an image ID when `input` is one (see
+ * {@linkcode parseImageId}), else a reference.
+ *
+ * @param input A string, or an already parsed reference or ID.
+ * @returns The reference or the ID.
+ * @throws {SyntaxError} When `input` is neither.
+ *
+ * @example A digest alone is an ID, a name a reference
+ * ```ts
+ * import { ImageId, storedImageRef } from "./resolve_stored_image.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(storedImageRef("sha256:0123456789ab") instanceof ImageId);
+ * assert.equal(storedImageRef("alpine").toString(), "docker.io/library/alpine:latest");
+ * ```
+ */
+export function storedImageRef(input: string | Reference | ImageId): Reference | ImageId {
+  if (typeof input !== "string") return input;
+  return parseImageId(input) ?? parseReference(input);
+}
+
+/**
+ * Finds the one stored image an ID names: the digests of every `index.json` entry (as stored,
+ * the registry's, the index it was chosen from, and a stored index's platforms) that begin with
+ * it must all be one digest.
+ *
+ * @param store The store.
+ * @param id The ID.
+ * @param action What the caller does, for the error (`unpack`, `push`, ...).
+ * @returns The full digest, and the entries that hold it (a named one first).
+ * @throws {ImageNotFoundError} When no entry has such a digest, or several digests begin so.
+ *
+ * @example Nothing in an empty store
+ * ```ts
+ * import { findImageId, parseImageId } from "./resolve_stored_image.ts";
+ * import { Store } from "./store.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await Store.open(dir);
+ * await assert.rejects(
+ *   () => findImageId(store, parseImageId("sha256:0123")!, "unpack"),
+ *   /^ImageNotFoundError: Cannot unpack sha256:0123: no image in the store .* has that ID$/,
+ * );
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function findImageId(
+  store: Store,
+  id: ImageId,
+  action: string,
+): Promise<{ digest: string; entries: IndexEntry[] }> {
+  const matched = new Map<string, IndexEntry[]>();
+  for (const entry of await store.readEntries()) {
+    if (entry.problems.length > 0 || entry.digest === undefined) continue;
+    for (const digest of await digestsOf(store, entry)) {
+      if (!digest.startsWith(id.digest)) continue;
+      const list = matched.get(digest) ?? [];
+      if (!list.includes(entry)) list.push(entry);
+      matched.set(digest, list);
+    }
+  }
+  if (matched.size === 0) {
+    throw new ImageNotFoundError(
+      action,
+      id.digest,
+      store.path,
+      `no image in the store ${store.path} has that ID`,
+    );
+  }
+  if (matched.size > 1) {
+    const all = [...matched.keys()].sort();
+    throw new ImageNotFoundError(
+      action,
+      id.digest,
+      store.path,
+      `the ID is ambiguous: ${all.length} digests in the store begin so (${
+        all.slice(0, 4).join(", ")
+      }${all.length > 4 ? ", ..." : ""}); give more of its digits`,
+    );
+  }
+  const [digest, entries] = [...matched][0]!;
+  // a name, when one of them has it, is what the image is reported as
+  return { digest, entries: entries.sort((a, b) => (a.name ? 0 : 1) - (b.name ? 0 : 1)) };
+}
+
+/** Every digest that names an entry's image: as stored, the registry's, the index it came from,
+ * and, for a stored index, its platforms' (as stored and the registry's). */
+async function digestsOf(store: Store, entry: IndexEntry): Promise<string[]> {
+  const d = entry.descriptor;
+  const own = [
+    d.digest,
+    d.annotations?.[SOURCE_DIGEST_ANNOTATION],
+    d.annotations?.[INDEX_DIGEST_ANNOTATION],
+  ];
+  if (entry.kind === "index") {
+    try {
+      const parsed = parseManifest(
+        await store.readBlob(d.digest, MANIFEST_SIZE_LIMIT),
+        d.mediaType,
+      );
+      if (parsed.kind === "index") {
+        for (const m of parsed.index.manifests) {
+          own.push(m.digest, m.annotations?.[SOURCE_DIGEST_ANNOTATION]);
+        }
+      }
+    } catch {
+      // missing or damaged: its own digests still name it
+    }
+  }
+  return [...new Set(own.filter((x): x is string => x !== undefined))];
+}
 
 /** A stored image, as {@linkcode resolveStoredImage} finds it. */
 export interface ResolvedStoredImage {
-  /** The `index.json` entry's name. */
+  /** The `index.json` entry's name; for an entry without one, found by its ID, the digest. */
   name: string;
   /** The `index.json` entry (an image manifest, or an index with several platforms). */
   entry: Descriptor;
@@ -144,16 +320,18 @@ export function matchEntry(entry: IndexEntry, ref: Reference): "exact" | "digest
  * the store. Reads only small blobs (manifests, the config); layers are checked for presence.
  *
  * A name matches exactly; a reference with a digest also finds an image of the same repository
- * pulled by tag (by the registry's digest of its manifest or index, or the stored digest). From an
- * entry that is an index (several platforms stored), the platform is chosen; a digest of one of
- * its platforms' manifests chooses that one.
+ * pulled by tag (by the registry's digest of its manifest or index, or the stored digest). An
+ * image ID finds the one image whose digest begins with it, named or not ({@linkcode findImageId}).
+ * From an entry that is an index (several platforms stored), the platform is chosen; a digest of
+ * one of its platforms' manifests chooses that one.
  *
  * @param store The store.
- * @param ref The reference.
+ * @param ref The reference, or an image ID.
  * @param options The platform wanted.
  * @returns The image, or `undefined` when the store does not have it complete (or it is damaged:
  *   a pull mends it), or has only other platforms of a stored index.
  * @throws {PlatformNotFoundError} When a single-platform image is stored for another platform.
+ * @throws {ImageNotFoundError} When an image ID names no stored image, or several.
  *
  * @example Nothing in an empty store
  * ```ts
@@ -170,18 +348,27 @@ export function matchEntry(entry: IndexEntry, ref: Reference): "exact" | "digest
  */
 export async function resolveStoredImage(
   store: Store,
-  ref: Reference,
+  ref: Reference | ImageId,
   options: ResolveStoredImageOptions = {},
 ): Promise<ResolvedStoredImage | undefined> {
-  const entries = await store.readEntries();
-  const candidates = [
-    ...entries.filter((e) => matchEntry(e, ref) === "exact"),
-    ...entries.filter((e) => matchEntry(e, ref) === "digest"),
-  ];
+  let candidates: IndexEntry[];
+  let digest: string | undefined;
+  if (ref instanceof ImageId) {
+    const found = await findImageId(store, ref, "find");
+    candidates = found.entries;
+    digest = found.digest;
+  } else {
+    const entries = await store.readEntries();
+    candidates = [
+      ...entries.filter((e) => matchEntry(e, ref) === "exact"),
+      ...entries.filter((e) => matchEntry(e, ref) === "digest"),
+    ];
+    digest = ref.digest;
+  }
   let mismatch: PlatformNotFoundError | undefined;
   for (const candidate of candidates) {
     try {
-      const found = await fromEntry(store, candidate, ref, options);
+      const found = await fromEntry(store, candidate, digest, options);
       if (found) return found;
     } catch (e) {
       if (!(e instanceof PlatformNotFoundError)) throw e;
@@ -192,14 +379,55 @@ export async function resolveStoredImage(
   return undefined;
 }
 
+/**
+ * The stored image an ID names, complete: {@linkcode resolveStoredImage} for an
+ * {@linkcode ImageId}, which has no registry to fall back on, so that "not complete" is an error
+ * too.
+ *
+ * @param store The store.
+ * @param id The ID.
+ * @param options The platform wanted (from a stored index; checked on a single-platform image).
+ * @returns The image.
+ * @throws {ImageNotFoundError} When the ID names no image, several, or one not complete.
+ * @throws {PlatformNotFoundError} When the image is stored for another platform than asked.
+ *
+ * @example Nothing in an empty store
+ * ```ts
+ * import { parseImageId, resolveImageId } from "./resolve_stored_image.ts";
+ * import { Store } from "./store.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await Store.open(dir);
+ * await assert.rejects(() => resolveImageId(store, parseImageId("sha256:abcd")!), /has that ID/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function resolveImageId(
+  store: Store,
+  id: ImageId,
+  options: ResolveStoredImageOptions = {},
+): Promise<ResolvedStoredImage> {
+  const found = await resolveStoredImage(store, id, options);
+  if (found) return found;
+  throw new ImageNotFoundError(
+    "find",
+    id.digest,
+    store.path,
+    `it is not complete in the store ${store.path}` +
+      (options.platform ? ` for ${formatPlatform(options.platform)}` : "") +
+      " (an image ID names what the store holds: pull the image by its name)",
+  );
+}
+
 async function fromEntry(
   store: Store,
   candidate: IndexEntry,
-  ref: Reference,
+  digest: string | undefined,
   options: ResolveStoredImageOptions,
 ): Promise<ResolvedStoredImage | undefined> {
   const entry = candidate.descriptor;
-  const name = candidate.name!;
+  const name = candidate.name ?? entry.digest;
   let parsed;
   try {
     parsed = parseManifest(
@@ -217,7 +445,7 @@ async function fromEntry(
       entry.annotations?.[INDEX_DIGEST_ANNOTATION],
     ]
       .filter((d): d is string => d !== undefined);
-    const child = chooseChild(parsed.index, ref, own, options);
+    const child = chooseChild(parsed.index, digest, own, options);
     if (!child) return undefined;
     let manifest;
     try {
@@ -272,19 +500,19 @@ async function fromEntry(
   };
 }
 
-/** The entry of a stored index the reference and platform ask for. */
+/** The entry of a stored index the reference's digest (if any) and platform ask for. */
 function chooseChild(
   index: ImageIndex,
-  ref: Reference,
+  digest: string | undefined,
   own: string[],
   options: ResolveStoredImageOptions,
 ): Descriptor | undefined {
-  if (ref.digest !== undefined) {
+  if (digest !== undefined) {
     const child = index.manifests.find((m) =>
-      m.digest === ref.digest || m.annotations?.[SOURCE_DIGEST_ANNOTATION] === ref.digest
+      m.digest === digest || m.annotations?.[SOURCE_DIGEST_ANNOTATION] === digest
     );
     // no child with that digest: it must be the index's own, and the platform chooses
-    if (!child && !own.includes(ref.digest)) return undefined;
+    if (!child && !own.includes(digest)) return undefined;
     if (child) {
       if (
         options.platform && child.platform && !platformMatches(child.platform, options.platform)

@@ -11,7 +11,7 @@ import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
-import { fileSize, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
+import { fileSize, hashFile, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
 import { updateSharedFile } from "../transport/update_shared_file.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
@@ -197,6 +197,34 @@ export class Store {
   blobPath(digest: string): string {
     const d = parseDigest(digest);
     return `${this.path}/blobs/${d.algorithm}/${d.hex}`;
+  }
+
+  /**
+   * Hashes a blob's file as it is read (any size): the digest its bytes really have, to tell an
+   * intact blob from a damaged one where reading it failed for another reason (a layer whose tar
+   * broke). Small blobs are verified on every read anyway ({@linkcode Store.readBlob}).
+   *
+   * @param digest The blob's name (its algorithm is the one used).
+   * @param signal Stops the reading.
+   * @returns The digest of the file's bytes, or `undefined` when the store does not have it.
+   *
+   * @example An intact blob hashes to its name
+   * ```ts
+   * import { Store } from "./store.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const store = await Store.open(dir);
+   * const digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+   * await store.putBlob(digest, new TextEncoder().encode("hello"));
+   * assert.equal(await store.hashBlob(digest), digest);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async hashBlob(digest: string, signal?: AbortSignal): Promise<string | undefined> {
+    const { algorithm } = parseDigest(digest);
+    const hashed = await hashFile(this.blobPath(digest), algorithm, signal);
+    return hashed && `${algorithm}:${hashed.hex}`;
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 
 import { isDigest, parseDigest } from "../reference/parse_digest.ts";
+import { hashFile } from "./_fs.ts";
 import { acquireLock, GC_LOCK } from "./_locks.ts";
 import { openExisting } from "./_open_existing.ts";
 import { removeIfThere, type StalePartial, sweepIngest } from "./_sweep_ingest.ts";
@@ -98,8 +99,6 @@ export interface StoreReport {
   ok: boolean;
 }
 
-const READ = 1024 * 1024;
-
 /**
  * Checks a store: every blob under `blobs/` is re-hashed; every name in `index.json` is followed
  * to its manifests (through an index, to the entries present), config and layers, each of which
@@ -177,9 +176,7 @@ async function hashBlobs(
   repair: boolean,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, number>> {
-  const { createHash } = await import("node:crypto");
   const intact = new Map<string, number>();
-  const buffer = new Uint8Array(READ);
   let algorithms: string[] = [];
   try {
     for await (const e of Deno.readDir(`${store.path}/blobs`)) {
@@ -201,23 +198,12 @@ async function hashBlobs(
         report.unknownFiles.push(`blobs/${algorithm}/${hex}`);
         continue;
       }
-      const hash = createHash(parseDigest(digest).algorithm);
-      let size = 0;
-      try {
-        using file = await Deno.open(path);
-        for (;;) {
-          const n = await file.read(buffer);
-          if (n === null) break;
-          hash.update(buffer.subarray(0, n));
-          size += n;
-        }
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) continue; // deleted meanwhile
-        throw e;
-      }
+      const hashed = await hashFile(path, parseDigest(digest).algorithm);
+      if (hashed === undefined) continue; // deleted meanwhile
+      const size = hashed.size;
       report.blobs++;
       report.bytes += size;
-      const actual = `${algorithm}:${hash.digest("hex")}`;
+      const actual = `${algorithm}:${hashed.hex}`;
       if (actual === digest) {
         intact.set(digest, size);
         continue;

@@ -7,7 +7,7 @@ import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 import { ErofsWriter } from "./erofs_writer.ts";
 import { fileDigest } from "./_file_digest.ts";
-import { readLayer } from "./read_layer.ts";
+import { checkStoredLayer, readLayer } from "./read_layer.ts";
 
 /** One layer's image. */
 export interface LayerImage {
@@ -84,6 +84,7 @@ export async function writeLayerImages(
         await writer.finish();
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
+        await checkStoredLayer(store, layer.digest, signal); // a damaged blob is the cause
         if (e instanceof DigestMismatchError || e instanceof SizeMismatchError) throw e;
         const message = (e as Error).message.replace(/^Cannot /, "cannot ");
         throw new Error(

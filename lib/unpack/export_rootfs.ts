@@ -6,6 +6,7 @@
  */
 
 import type { Reference } from "../reference/parse_reference.ts";
+import type { ImageId } from "../store/resolve_stored_image.ts";
 import { TarSink } from "./tar_sink.ts";
 import { unpackImage, type UnpackImageOptions, type UnpackImageResult } from "./unpack_image.ts";
 
@@ -47,7 +48,7 @@ export interface ExportedRootfs {
  * ```
  */
 export function exportRootfs(
-  reference: string | Reference,
+  reference: string | Reference | ImageId,
   options: ExportRootfsOptions = {},
 ): ExportedRootfs {
   const cancelled = new AbortController();

@@ -149,3 +149,43 @@ export async function* readLayer(
     throw new DigestMismatchError(`the tar of layer ${layer.digest} (diff_id)`, diffId, actual);
   }
 }
+
+/**
+ * After reading a layer from the store failed (its tar or its compression broke, or it did not
+ * match its digest): whether the store's copy is damaged. Hashes the blob's file whole (only on
+ * that failure); a damaged one is a {@linkcode DigestMismatchError} naming the blob and the way to
+ * mend the store, which is the cause to report rather than the tar's complaint.
+ *
+ * @param store The store the layer was read from.
+ * @param digest The layer's digest.
+ * @param signal Stops the hashing.
+ * @returns Resolves when the blob is intact (or absent): the failure was the layer's own.
+ * @throws {DigestMismatchError} When the blob in the store does not hash to its name.
+ *
+ * @example An intact layer passes
+ * ```ts
+ * import { checkStoredLayer } from "./read_layer.ts";
+ * import { Store } from "../store/store.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await Store.open(dir);
+ * const digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+ * await store.putBlob(digest, new TextEncoder().encode("hello"));
+ * await checkStoredLayer(store, digest);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function checkStoredLayer(
+  store: Store,
+  digest: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const actual = await store.hashBlob(digest, signal);
+  if (actual === undefined || actual === digest) return;
+  throw new DigestMismatchError(
+    `layer ${digest} in the store ${store.path}`,
+    digest,
+    actual,
+    "the store is damaged: 'skiff fsck --repair' deletes the blob, and the next pull fetches it again",
+  );
+}

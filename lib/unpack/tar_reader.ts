@@ -162,7 +162,12 @@ export class TarReader {
     this.#maxMeta = options.maxMetaSize ?? 1024 * 1024;
   }
 
-  /** Whether the end-of-archive blocks were read. */
+  /**
+   * Whether the end-of-archive blocks (two zero blocks) were read. What follows is not looked at:
+   * a reader of a stream stops there, as GNU tar does (`load` cancels the rest, so a stream that
+   * goes on sending cannot keep it reading); a layer's blob is still read to its end, for its
+   * digest.
+   */
   get done(): boolean {
     return this.#state === "done";
   }

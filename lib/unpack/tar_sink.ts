@@ -96,7 +96,11 @@ export class TarSink implements UnpackSink {
   entries = 0;
   /** Whiteouts applied. */
   whiteouts = 0;
-  /** Bytes of file content written to the output. */
+  /**
+   * Bytes of file content: while the layers are read (the first pass), what they hold, so that
+   * each layer's share can be told; from `finish()` on, what is written to the output (less,
+   * when later layers delete or replace files).
+   */
   bytes = 0;
   /** Always 0: a tar holds device nodes whoever makes it. */
   readonly skippedDevices = 0;
@@ -163,6 +167,7 @@ export class TarSink implements UnpackSink {
    */
   async finish(): Promise<void> {
     const { plan, dirs } = this.#plan();
+    this.bytes = 0; // from here on: what is written
     const out = new Output(this.#write);
     for (let layer = 0; layer <= this.#layer; layer++) {
       const at = plan.get(layer);
@@ -273,6 +278,7 @@ export class TarSink implements UnpackSink {
     if (++this.entries > this.#maxEntries) {
       throw new Error(`more than ${this.#maxEntries} entries (the maxEntries limit)`);
     }
+    if (h.type === "file") this.bytes += h.size;
     const parts = entryPath(h.path);
     if (parts.length === 0) {
       if (h.type !== "directory") throw new Error(`a ${h.type} cannot replace the root`);

@@ -7,7 +7,9 @@
  */
 
 import { pull } from "../pull/pull.ts";
-import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import type { Reference } from "../reference/parse_reference.ts";
+import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
+import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
 import { DirectorySink } from "./directory_sink.ts";
 import { DiskImageSink } from "./disk_image_sink.ts";
@@ -129,7 +131,7 @@ export interface UnpackResult {
  * ```
  */
 export async function unpack(
-  reference: string | Reference,
+  reference: string | Reference | ImageId,
   dir: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
@@ -189,9 +191,23 @@ export async function unpack(
   };
 }
 
+/** The image an ID names in the store: the platform asked for, else the host's from an index. */
+async function storedById(store: Store, id: ImageId, platform: UnpackOptions["platform"]) {
+  const want = platform === undefined
+    ? hostPlatform()
+    : typeof platform === "string"
+    ? parsePlatform(platform)
+    : normalizePlatform(platform);
+  return await resolveImageId(
+    store,
+    id,
+    platform === undefined ? { defaultPlatform: want } : { platform: want },
+  );
+}
+
 /** `layers: true`: one EROFS image per layer, from the store (pulled first when missing). */
 async function unpackLayerImages(
-  reference: string | Reference,
+  reference: string | Reference | ImageId,
   target: string,
   options: UnpackOptions,
 ): Promise<UnpackResult> {
@@ -205,21 +221,23 @@ async function unpackLayerImages(
       throw new Error(`Cannot unpack into ${target}: ${(e as Error).message}`, { cause: e });
     }
   }
-  const ref = typeof reference === "string" ? parseReference(reference) : reference;
+  const ref = storedImageRef(reference);
   const name = ref.toString();
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
   const signal = options.signal;
   const policy = options.pull ?? "missing";
-  const pulled = await pull(ref, {
-    ...options.pullOptions,
-    store,
-    policy: policy === "always" ? "always" : policy,
-    ...(options.platform !== undefined ? { platform: options.platform } : {}),
-    ...(signal ? { signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  const pulled = ref instanceof ImageId
+    ? { ...await storedById(store, ref, options.platform), bytesFetched: 0 }
+    : await pull(ref, {
+      ...options.pullOptions,
+      store,
+      policy: policy === "always" ? "always" : policy,
+      ...(options.platform !== undefined ? { platform: options.platform } : {}),
+      ...(signal ? { signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
   const layers = pulled.manifest.layers;
   const diffIds = pulled.config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) {

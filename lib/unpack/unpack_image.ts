@@ -9,7 +9,7 @@
 import type { ProgressEvent, ProgressListener } from "../progress/progress_event.ts";
 import { pull, type PullOptions } from "../pull/pull.ts";
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
-import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import type { Reference } from "../reference/parse_reference.ts";
 import {
   hostPlatform,
   normalizePlatform,
@@ -20,7 +20,12 @@ import { layerCompression } from "../oci/media_types.ts";
 import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import type { ImageManifest, Platform } from "../oci/parse_manifest.ts";
 import { Store } from "../store/store.ts";
-import { resolveStoredImage } from "../store/resolve_stored_image.ts";
+import {
+  ImageId,
+  resolveImageId,
+  resolveStoredImage,
+  storedImageRef,
+} from "../store/resolve_stored_image.ts";
 import { LayerChangedError } from "./layer_changed_error.ts";
 import type { BlobFeed, SinkFactory, UnpackSink } from "./sink.ts";
 
@@ -101,11 +106,14 @@ const READ_SIZE = 1024 * 1024;
  * transfers underneath). Any failure (a digest or diff_id mismatch, a hostile layer, the pull's
  * own) aborts the pull and the sink; the blobs that were verified stay in the store.
  *
- * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`.
+ * @param reference The image, e.g. `alpine:3.20` or `127.0.0.1:5000/team/app@sha256:...`, or a
+ *   stored image's ID (`sha256:<hex>`, a unique prefix of its digest: the store only, never
+ *   pulled).
  * @param makeSink Makes the sink once the image's manifest and config are known.
  * @param options Store, platform, pull policy and options, limits, progress and signal.
  * @returns What was unpacked.
  * @throws {SyntaxError} When the reference or platform is malformed.
+ * @throws {ImageNotFoundError} When an image ID names no complete image of the store.
  * @throws {DigestMismatchError} When a layer or its tar does not match its digest.
  * @throws {Error} When a layer is malformed or hostile, a limit is passed, or the sink fails.
  *
@@ -128,11 +136,11 @@ const READ_SIZE = 1024 * 1024;
  * ```
  */
 export async function unpackImage(
-  reference: string | Reference,
+  reference: string | Reference | ImageId,
   makeSink: SinkFactory,
   options: UnpackImageOptions = {},
 ): Promise<UnpackImageResult> {
-  const ref = typeof reference === "string" ? parseReference(reference) : reference;
+  const ref = storedImageRef(reference);
   const name = ref.toString();
   const maxEntries = options.maxEntries ?? 1_000_000;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -155,13 +163,17 @@ export async function unpackImage(
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
-  let image = policy === "always"
+  const explicit = options.platform !== undefined;
+  // an ID names the store's image, whatever the policy: no registry has it
+  let image = ref instanceof ImageId
+    ? await resolveImageId(store, ref, explicit ? { platform: want } : { defaultPlatform: want })
+    : policy === "always"
     ? undefined
-    : await findStored(store, ref, want, options.platform !== undefined);
+    : await findStored(store, ref, want, explicit);
   if (!image && policy === "never") {
     // the store alone answers, as `pull --pull never` does: not there, or stored for another
     // platform (a PlatformNotFoundError naming both)
-    const stored = await pull(ref, {
+    const stored = await pull(ref as Reference, {
       ...options.pullOptions,
       store,
       platform: want,
@@ -176,9 +188,9 @@ export async function unpackImage(
     };
   }
   // loaded only now: node:zlib and node:crypto cost start-up time to every other command
-  const { readLayer } = await import("./read_layer.ts");
-  const run = new Run(name, store, makeSink, readLayer, maxEntries, maxBytes, options);
-  return image ? await run.fromStore(image) : await run.streaming(ref, want);
+  const layers = await import("./read_layer.ts");
+  const run = new Run(name, store, makeSink, layers, maxEntries, maxBytes, options);
+  return image ? await run.fromStore(image) : await run.streaming(ref as Reference, want);
 }
 
 interface StoredImage {
@@ -190,7 +202,8 @@ interface StoredImage {
   config: ImageConfig;
 }
 
-type ReadLayer = typeof import("./read_layer.ts").readLayer;
+type LayerReading = typeof import("./read_layer.ts");
+type ReadLayer = LayerReading["readLayer"];
 
 /** One unpack: the image's layers into the sink, from the store or from a running pull. */
 class Run {
@@ -198,6 +211,7 @@ class Run {
   #store: Store;
   #makeSink: SinkFactory;
   #readLayer: ReadLayer;
+  #checkStoredLayer: LayerReading["checkStoredLayer"];
   #maxEntries: number;
   #budget: { bytes: number; max: number };
   #options: UnpackImageOptions;
@@ -207,7 +221,7 @@ class Run {
     name: string,
     store: Store,
     makeSink: SinkFactory,
-    readLayer: ReadLayer,
+    layers: LayerReading,
     maxEntries: number,
     maxBytes: number,
     options: UnpackImageOptions,
@@ -215,7 +229,8 @@ class Run {
     this.#name = name;
     this.#store = store;
     this.#makeSink = makeSink;
-    this.#readLayer = readLayer;
+    this.#readLayer = layers.readLayer;
+    this.#checkStoredLayer = layers.checkStoredLayer;
     this.#maxEntries = maxEntries;
     this.#budget = { bytes: 0, max: maxBytes };
     this.#options = options;
@@ -235,7 +250,14 @@ class Run {
     this.#check(image.manifest, image.config);
     const sink = await this.#sink(image);
     try {
-      await this.#applyAll(sink, image, () => undefined, async () => {}, undefined);
+      // a layer that broke: a damaged blob in the store is the cause to report, with its mend
+      await this.#applyAll(
+        sink,
+        image,
+        () => undefined,
+        (digest) => this.#checkStoredLayer(this.#store, digest, this.#signal),
+        undefined,
+      );
       await sink.finish();
       this.#signal?.throwIfAborted();
     } catch (e) {

@@ -1,7 +1,7 @@
 // `skiff load` of truncated and hostile archives: one line `skiff: Cannot load FILE: ...`, exit 1,
 // nothing named in the store, no partial data left in ingest/, every blob under blobs/ verified.
 
-import { assertEquals, assertMatch } from "../_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { sha256, tarOf } from "../_images.ts";
 import { checkStore } from "../_store_check.ts";
@@ -340,3 +340,255 @@ Deno.test("load(): the metadata cap applies to manifests and configs too, and an
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A stream of `head`, then zeros for as long as it is read; `cancelled` once it was cancelled. */
+function endlessZeros(head: Uint8Array) {
+  const state = { sent: 0, cancelled: false };
+  const zeros = new Uint8Array(1024 * 1024);
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = state.sent === 0 ? head : zeros;
+      state.sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, state };
+}
+
+Deno.test("load: a stream that goes on after the end-of-archive blocks is not read further", async (t) => {
+  const dir = await tempDir({ prefix: "skiff-load-endless-" });
+  try {
+    const oci = await ociEntries();
+    const archive = makeTar(oci.entries);
+    const limit = 256 * 1024 * 1024;
+
+    await t.step(
+      "skiff load -: zeros after the archive, the writer sees the pipe closed",
+      async () => {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            new URL("../../cli.ts", import.meta.url).pathname,
+            "load",
+            "--store",
+            `${dir}/cli`,
+            "-",
+          ],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          env: { NO_COLOR: "1" },
+        }).spawn();
+        const stdout = new Response(child.stdout).text();
+        const stderr = new Response(child.stderr).text();
+        const writer = child.stdin.getWriter();
+        let written = 0;
+        let refused = false;
+        try {
+          await writer.write(archive);
+          const zeros = new Uint8Array(1024 * 1024);
+          // up to 1 GiB of zeros: a skiff that reads on takes them all (and exits 0 as well)
+          while (written < 1024 * limit / 256) {
+            await writer.write(zeros);
+            written += zeros.byteLength;
+          }
+          await writer.close();
+        } catch {
+          refused = true; // the pipe is closed: skiff stopped reading
+        }
+        const status = await child.status;
+        assertEquals(status.code, 0, await stderr);
+        assertEquals(await stdout, `example.com/hostile/app:1 ${sha256(oci.manifest)}\n`);
+        assertEquals(refused, true, `all ${written} bytes of zeros were read`);
+      },
+    );
+
+    await t.step("load(stream): the stream is cancelled, plain and gzip", async () => {
+      const plain = endlessZeros(archive);
+      const r = await load(plain.stream, { store: `${dir}/module`, maxBytes: limit });
+      assertEquals(r.images.map((i) => i.name), ["example.com/hostile/app:1"]);
+      assertEquals(plain.state.cancelled, true);
+      assert(plain.state.sent < limit, `${plain.state.sent} bytes were read`);
+
+      const zipped = endlessZeros(archive);
+      const gz = await load(
+        zipped.stream.pipeThrough(
+          new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+        ),
+        {
+          store: `${dir}/module`,
+          maxBytes: limit,
+        },
+      );
+      assertEquals(gz.images.map((i) => i.name), ["example.com/hostile/app:1"]);
+      assertEquals(zipped.state.cancelled, true);
+      assert(zipped.state.sent < limit, `${zipped.state.sent} bytes were read`);
+      const report = await checkStore(`${dir}/module`);
+      assertEquals([report.corrupt, report.missing, report.ingest], [[], [], []]);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("load: entries no manifest names get no file each; names and entries are capped", async (t) => {
+  const dir = await tempDir({ prefix: "skiff-load-many-" });
+  try {
+    const classic = await classicEntries();
+    const manifestJson = classic.find((e) => e.path === "manifest.json")!;
+    const junk: TarSpec[] = [];
+    for (let i = 0; i < 10_000; i++) junk.push({ path: `junk/${i}`, content: `junk ${i}\n` });
+    for (let i = 0; i < 1000; i++) {
+      const bytes = enc.encode(`an unreferenced blob ${i}\n`);
+      junk.push({ path: `blobs/sha256/${sha256(bytes).slice(7)}`, content: bytes });
+    }
+
+    await t.step(
+      "11,000 entries before manifest.json: no file each, no blob committed",
+      async () => {
+        // the archive in three reads: the junk, then one small entry, then the rest; when the
+        // second is asked for, the junk has been taken in whole
+        const parts = [
+          makeTar([...classic.filter((e) => e !== manifestJson), ...junk], { end: false }),
+          makeTar([{ path: "marker", content: "m" }], { end: false }),
+          makeTar([manifestJson]),
+        ];
+        let files: string[] | undefined;
+        const store = `${dir}/junk`;
+        const stream = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (parts.length === 2) {
+              files = [];
+              for await (const e of Deno.readDir(`${store}/ingest`)) files.push(e.name);
+            }
+            const next = parts.shift();
+            if (next) controller.enqueue(next);
+            else controller.close();
+          },
+        }, { highWaterMark: 0 });
+        const r = await load(stream, { store });
+        assertEquals(r.images.map((i) => i.name), ["example.com/hostile/classic:1"]);
+        // the locks, and one spool for every small entry
+        const temporary = files!.filter((f) => f !== "gc.lock" && f !== "index.lock");
+        assertEquals(temporary.length, 1, `${temporary.length} files: ${temporary.slice(0, 3)}...`);
+        const report = await checkStore(store);
+        assertEquals([report.blobs, report.corrupt, report.missing, report.ingest], [
+          3,
+          [],
+          [],
+          [],
+        ]);
+      },
+    );
+
+    await t.step(
+      "names: over the limit refused in one line (CLI), the limit itself loads",
+      async () => {
+        const named = (n: number) =>
+          classic.map((e) =>
+            e === manifestJson
+              ? {
+                ...e,
+                content: JSON.stringify([{
+                  ...JSON.parse(e.content as string)[0],
+                  RepoTags: Array.from({ length: n }, (_, i) => `example.com/many/n${i}:1`),
+                }]),
+              }
+              : e
+          );
+        await expectRefused(
+          dir,
+          "names",
+          makeTar(named(1001)),
+          /it names 1001 images, more than the limit of 1000$/,
+        );
+        const r = await load(toStream(makeTar(named(3))), { store: `${dir}/three`, maxNames: 3 });
+        assertEquals(r.images.length, 3);
+        let error: Error | undefined;
+        await load(toStream(makeTar(named(4))), { store: `${dir}/four`, maxNames: 3 }).catch((e) =>
+          error = e
+        );
+        assertMatch(
+          error?.message ?? "",
+          /^Cannot load -: it names 4 images, more than the limit of 3$/,
+        );
+        assertEquals((await checkStore(`${dir}/four`)).names, []);
+        let entries: Error | undefined;
+        await load(toStream(makeTar(named(1))), { store: `${dir}/five`, maxEntries: 3 }).catch((
+          e,
+        ) => entries = e);
+        assertMatch(entries?.message ?? "", /^Cannot load -: it has more than 3 entries$/);
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("load: a path given twice with other bytes is refused; the same bytes twice load", async () => {
+  const dir = await tempDir({ prefix: "skiff-load-twice-" });
+  try {
+    const oci = await ociEntries();
+    const index = oci.entries.find((e) => e.path === "index.json")!;
+    const other = JSON.parse(new TextDecoder().decode(index.content as Uint8Array));
+    other.manifests[0].annotations["org.opencontainers.image.ref.name"] = "example.com/other/app:1";
+    await expectRefused(
+      dir,
+      "two-index-json",
+      makeTar([...oci.entries, { path: "./index.json", content: JSON.stringify(other) }]),
+      /it has two entries "index\.json" that differ \(which one counts is not clear\)$/,
+    );
+    const classic = await classicEntries();
+    const manifestJson = classic.find((e) => e.path === "manifest.json")!;
+    await expectRefused(
+      dir,
+      "two-manifest-json",
+      makeTar([
+        manifestJson,
+        ...classic.map((e) => e === manifestJson ? { ...e, content: "[]" } : e),
+      ]),
+      /it has two entries "manifest\.json" that differ \(which one counts is not clear\)$/,
+    );
+    await expectRefused(
+      dir,
+      "two-layers",
+      makeTar([
+        ...classic.slice(0, 2),
+        { path: "abc123/layer.tar", content: "other bytes" },
+        ...classic.slice(2),
+      ]),
+      /it has two entries "abc123\/layer\.tar" that differ/,
+    );
+    await expectRefused(
+      dir,
+      "two-links",
+      makeTar([
+        { path: "l", type: "symlink", linkname: "abc123/layer.tar" },
+        { path: "l", type: "symlink", linkname: "manifest.json" },
+        ...classic,
+      ]),
+      /it has two entries "l" that differ/,
+    );
+    // an archive appended to itself (tar -r of the same files): the same bytes, loaded
+    await Deno.writeFile(`${dir}/twice.tar`, makeTar([...classic, ...classic]));
+    const r = await skiff(["load", "--store", `${dir}/ok`, `${dir}/twice.tar`]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stdout, /^example\.com\/hostile\/classic:1 sha256:[0-9a-f]{64}\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function toStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}

@@ -3,21 +3,10 @@
 
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { PASSWORD, startAuthFixture, USER } from "../_auth_fixture.ts";
-import { skiff } from "../_cli.ts";
-import { mustRun, sha256 } from "../_images.ts";
 
-async function skopeoDigest(ref: string): Promise<string> {
-  return sha256(
-    await mustRun("skopeo", [
-      "inspect",
-      "--raw",
-      "--tls-verify=false",
-      "--creds",
-      `${USER}:${PASSWORD}`,
-      `docker://${ref}`,
-    ]),
-  );
-}
+const CREDS = `${USER}:${PASSWORD}`;
+import { skiff } from "../_cli.ts";
+import { mustRun, skopeoDigest } from "../_images.ts";
 
 Deno.test("skiff copy with credentials: token and Basic registries", async (t) => {
   const fx = await startAuthFixture();
@@ -43,7 +32,7 @@ Deno.test("skiff copy with credentials: token and Basic registries", async (t) =
         const scopes = fx.tokens.requests.slice(before).flatMap((q) => q.scopes);
         assert(scopes.includes("repository:mine/app:pull,push"), scopes.join(" "));
         assert(scopes.includes("repository:private/app:pull"), scopes.join(" "));
-        assertEquals(await skopeoDigest(`${T}/mine/app:1`), fx.image.digest);
+        assertEquals(await skopeoDigest(`${T}/mine/app:1`, CREDS), fx.image.digest);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
@@ -58,7 +47,7 @@ Deno.test("skiff copy with credentials: token and Basic registries", async (t) =
         });
         assertEquals(r.code, 0, r.stderr);
         assertEquals(r.stdout, `${B}/copied/app:1 ${fx.image.digest}\n`);
-        assertEquals(await skopeoDigest(`${B}/copied/app:1`), fx.image.digest);
+        assertEquals(await skopeoDigest(`${B}/copied/app:1`, CREDS), fx.image.digest);
       } finally {
         await Deno.remove(dir, { recursive: true });
       }

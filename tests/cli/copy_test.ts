@@ -3,15 +3,9 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff, spawnSkiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
-import { mustRun, sha256 } from "../_images.ts";
+import { skopeoDigest } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { startRegistry } from "../_registry.ts";
-
-async function skopeoDigest(ref: string): Promise<string> {
-  return sha256(
-    await mustRun("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref}`]),
-  );
-}
 
 Deno.test("skiff copy: all platforms, a subset said on stderr, --json, bad input", async (t) => {
   const fx = await startFixture();

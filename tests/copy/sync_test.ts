@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
-import { sha256 } from "../_images.ts";
+import { copyBetween, sha256 } from "../_images.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { putBlob, putManifest } from "../_push.ts";
 import { startRegistry } from "../_registry.ts";
@@ -296,6 +296,47 @@ Deno.test("sync: every tag and its referrers, incrementally, between two registr
       assertEquals(bad.code, 2);
       assertMatch(bad.stderr, /^skiff: Cannot read .*missing\.json/);
     });
+  } finally {
+    await fx.stop();
+  }
+});
+
+Deno.test("sync: a tag moved at the source between runs is copied again", async () => {
+  const fx = await startFixture();
+  await using dest = await startRegistry();
+  try {
+    const source = `${fx.host}/moving/src`;
+    const destination = `${dest.host}/moving/dst`;
+    const options = { credentials: anonymous, retry: FAST_RETRY, config: { registries: {} } };
+    await copyBetween(`${fx.host}/test/single:1`, `${source}:v`);
+    await copyBetween(`${fx.host}/test/single:1`, `${source}:fixed`);
+
+    const first = await skiff(["sync", "--no-referrers", source, destination]);
+    assertEquals(first.code, 0, first.stderr);
+    assertEquals(await head(dest.url, "moving/dst", "v"), fx.single.digest);
+
+    // the tag moves to another image
+    await copyBetween(`${fx.host}/test/multi@${fx.arm64.digest}`, `${source}:v`);
+    assertEquals(await head(fx.registry.url, "moving/src", "v"), fx.arm64.digest);
+    const second = await skiff(["sync", "--no-referrers", source, destination]);
+    assertEquals(second.code, 0, second.stderr);
+    assertEquals(
+      second.stdout.split("\n").filter(Boolean).sort(),
+      [`copied     v ${fx.arm64.digest}`, `up-to-date fixed ${fx.single.digest}`],
+    );
+    assertEquals(await head(dest.url, "moving/dst", "v"), fx.arm64.digest);
+    assertEquals(await head(dest.url, "moving/dst", "fixed"), fx.single.digest);
+
+    // and back, through the module: copied again, then up to date
+    await copyBetween(`${fx.host}/test/single:1`, `${source}:v`);
+    const back = await sync(source, destination, { ...options, referrers: false });
+    assertEquals(back.tags.map((r) => [r.tag, r.status]).sort(), [
+      ["fixed", "up-to-date"],
+      ["v", "copied"],
+    ]);
+    assertEquals(await head(dest.url, "moving/dst", "v"), fx.single.digest);
+    const again = await sync(source, destination, { ...options, referrers: false });
+    assertEquals([again.copied, again.upToDate], [0, 2]);
   } finally {
     await fx.stop();
   }

@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { type Fixture, startFixture } from "../_fixture.ts";
-import { layerOf, LayoutBuilder, mustRun, noise, push, sha256 } from "../_images.ts";
+import { layerOf, LayoutBuilder, mustRun, noise, push, sha256, skopeoDigest } from "../_images.ts";
 import { CutProxy } from "../_cut_proxy.ts";
 import { FaultProxy } from "../_proxy.ts";
 import { type RegistryServer, startRegistry } from "../_registry.ts";
@@ -17,17 +17,6 @@ import { RegistryImageSource } from "../../lib/registry/registry_image_source.ts
 
 const FAST_RETRY = { baseDelay: 10, maxDelay: 100 };
 const anonymous = () => undefined;
-
-/** sha256 of the manifest skopeo reads at `ref` (what any client of the registry sees). */
-async function skopeoDigest(ref: string): Promise<string> {
-  const raw = await mustRun("skopeo", [
-    "inspect",
-    "--raw",
-    "--tls-verify=false",
-    `docker://${ref}`,
-  ]);
-  return sha256(raw);
-}
 
 async function blobStatus(host: string, repository: string, digest: string): Promise<number> {
   const res = await fetch(`http://${host}/v2/${repository}/blobs/${digest}`, { method: "HEAD" });

@@ -57,6 +57,25 @@ Deno.test("TtyRenderer: one line per blob with bar, bytes and speed, and a total
   r.finish("done");
 });
 
+Deno.test("TtyRenderer: a blob a copy's registry mounted says so", () => {
+  const { r, clock, text } = rig();
+  r.handle({ type: "manifest", digest: A, platform: undefined, layers: 1, size: 100 });
+  r.handle({
+    type: "blob-done",
+    digest: B,
+    kind: "layer",
+    size: 100,
+    fetched: 0,
+    cached: true,
+    mounted: true,
+  });
+  clock.now = 1000;
+  r.finish("done");
+  const screen = play(text()).screen();
+  assertMatch(screen[1]!, /^sha256:bbbbbbbbbbbb +mounted +100 B$/);
+  assertMatch(screen[2]!, /^total +done in 1\.0 s, everything was present$/);
+});
+
 Deno.test("TtyRenderer: at most one frame per interval, whatever the event rate", async () => {
   // the renderer's clock is the test's: 2000 events over 1000 ms of it, 0.5 ms apart
   const { r, clock, writes } = rig();

@@ -400,3 +400,49 @@ Deno.test("stream: a layer the store has with the right size and wrong bytes is 
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test("stream: a layer the store lacks whose tar is not the config's diff_id: refused, no DIR", async () => {
+  const registry = await startRegistry();
+  const work = await tempDir({ prefix: "skiff-stream-" });
+  try {
+    // the blob is what its digest says; the config claims another tar for it
+    const tar = await tarOf({ "etc/": "", "etc/claimed": "not what the config says\n" });
+    const other = await tarOf({ "etc/": "", "etc/claimed": "what the config says\n" });
+    const layer = await gzip(tar);
+    const pushed = await pushImage(
+      registry.url,
+      "test/lying-diff",
+      "1",
+      [
+        { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", bytes: layer },
+      ].map((l) => ({ ...l, diffId: sha256(other) })),
+    );
+    const blob = pushed.layers[0]!.digest;
+    const name = `${registry.host}/test/lying-diff:1`;
+
+    // the module: the layer streams into DIR from its download (never in the store before)
+    const store = `${work}/store`;
+    const e = await assertRejects(
+      () => unpack(name, `${work}/rootfs`, { store }),
+      DigestMismatchError,
+    );
+    assert(e.message.includes("diff_id"), e.message);
+    assert(e.message.includes(blob), e.message);
+    assertEquals(await names(work), ["store"]);
+    // the blobs are what the registry has: the pull may have named them (a pull would), intact
+    const report = await checkStore(store);
+    assertEquals([report.corrupt, report.missing], [[], []]);
+
+    // the CLI, into a fresh store: one line, exit 1, nothing at DIR
+    const child = spawnSkiff(["unpack", "-q", "--store", `${work}/cli-store`, name, `${work}/cli`]);
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 1, stderr);
+    assertEquals(stderr.trim().split("\n").length, 1, stderr);
+    assert(/^skiff: .*diff_id/.test(stderr), stderr);
+    assertEquals(await names(work), ["cli-store", "store"]);
+  } finally {
+    await registry.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});

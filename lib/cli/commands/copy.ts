@@ -83,7 +83,7 @@ export const copyCommand: Command = {
     }
     const jobs = jobsFlag(ctx) ?? 4;
     const credentials = await credentialFlags(ctx);
-    const renderer = flags.quiet ? undefined : await progressRenderer(ctx);
+    const renderer = flags.quiet ? undefined : await progressRenderer(ctx, "copied");
     let result;
     try {
       const { copy } = await import("../../copy/copy.ts");

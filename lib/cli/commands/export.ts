@@ -6,10 +6,10 @@ import {
   CREDENTIAL_OPTIONS,
   jobsFlag,
   jsonFlag,
-  oneReference,
   platformFlag,
   printJson,
   remoteOptions,
+  storedImageArg,
   storePath,
 } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -20,8 +20,9 @@ const USAGE = `Usage: skiff export REF [-o FILE] [options]
 Writes REF's root filesystem as one tar, flattened the way a container runtime
 builds it (whiteouts applied, as docker export and crane export do), with the
 image's owners, modes, times, links, device nodes and xattrs (pax), whoever runs
-it. Pulls REF while it is read when the store does not have it. The same image
-gives the same bytes.
+it. Pulls REF while it is read when the store does not have it (REF may also be
+a stored image's ID, sha256:<hex>: from the store only). The same image gives
+the same bytes.
 
 Options:
   -o, --output FILE  write the tar to FILE (written beside it and renamed once
@@ -60,7 +61,10 @@ export const exportCommand: Command = {
   },
   async run(ctx) {
     const { flags, io } = ctx;
-    const ref = oneReference(ctx, "export", USAGE);
+    if (ctx.positionals.length > 1) {
+      throw new UsageError(`export takes one reference, got ${ctx.positionals.length}`);
+    }
+    const ref = storedImageArg(ctx.positionals[0], USAGE);
     const platform = platformFlag(ctx);
     const output = typeof flags.output === "string" ? flags.output : "-";
     if (output === "") throw new UsageError("-o needs a file name (or - for stdout)");
@@ -126,10 +130,31 @@ async function writeBeside(path: string, readable: ReadableStream<Uint8Array>): 
     throw new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
   try {
+    // what the file system refuses (a full disk) is said as a failure to write PATH; the
+    // export's own errors come through as they are
+    const cannot = (e: unknown) =>
+      new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
     const file = await Deno.open(temp, { write: true, truncate: true });
-    await readable.pipeTo(file.writable); // closes the file, also on error
-    await Deno.chmod(temp, 0o644);
-    await Deno.rename(temp, path);
+    const writer = file.writable.getWriter(); // closes the file when closed or aborted
+    try {
+      for await (const chunk of readable) {
+        await writer.write(chunk).catch((e) => {
+          throw cannot(e);
+        });
+      }
+      await writer.close().catch((e) => {
+        throw cannot(e);
+      });
+    } catch (e) {
+      await writer.abort(e).catch(() => {});
+      throw e;
+    }
+    await Deno.chmod(temp, 0o644).catch((e) => {
+      throw cannot(e);
+    });
+    await Deno.rename(temp, path).catch((e) => {
+      throw cannot(e);
+    });
   } catch (e) {
     await Deno.remove(temp).catch(() => {});
     throw e;

@@ -1,6 +1,7 @@
 // skiff push NAME [DEST]
 
 import { parsePlatforms } from "../../copy/parse_platforms.ts";
+import { Reference } from "../../reference/parse_reference.ts";
 import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { safe } from "../../progress/escape_text.ts";
 import {
@@ -12,6 +13,7 @@ import {
   jsonFlag,
   printJson,
   referenceArg,
+  storedImageArg,
   storePath,
   TIMEOUT_USAGE,
   timeoutOption,
@@ -22,7 +24,8 @@ import { type Command, UsageError } from "../command.ts";
 const USAGE = `Usage: skiff push NAME [DEST] [options]
 
 Pushes the stored image NAME (as pulled: [registry/]repository[:tag], or
-repository@digest) to DEST ([registry/]repository[:tag]; default: NAME itself).
+repository@digest, or its ID: sha256:<hex>, as skiff images shows it) to DEST
+([registry/]repository[:tag]; default: NAME itself, which an ID has not).
 Blobs the registry has are skipped; the others are uploaded, checked against
 their digests as they are read from the store; the manifest goes last, then the tag.
 Prints one line to stdout: the destination and the digest it has.
@@ -67,7 +70,10 @@ export const pushCommand: Command = {
   async run(ctx) {
     const { flags, io } = ctx;
     expectPositionals(ctx, 1, 2, "NAME [DEST]");
-    const name = referenceArg(ctx.positionals[0], USAGE);
+    const name = storedImageArg(ctx.positionals[0], USAGE);
+    if (ctx.positionals[1] === undefined && !(name instanceof Reference)) {
+      throw new UsageError(`an image ID has no name to push to: give DEST\n\n${USAGE}`);
+    }
     const dest = referenceArg(ctx.positionals[1] ?? ctx.positionals[0], USAGE);
     let platforms: ReturnType<typeof parsePlatforms> | undefined;
     if (typeof flags.platform === "string") {
@@ -82,7 +88,7 @@ export const pushCommand: Command = {
     let renderer: { handle(e: ProgressEvent): void } | undefined;
     if (!flags.quiet) {
       const { LineRenderer } = await import("../../progress/line_renderer.ts");
-      renderer = new LineRenderer(io.err);
+      renderer = new LineRenderer(io.err, { moved: "pushed" });
     }
     const { push } = await import("../../copy/push.ts");
     const result = await push(name, dest, {

@@ -7,7 +7,7 @@ import {
   debugLog,
   jsonFlag,
   platformFlag,
-  referenceArg,
+  storedImageArg,
   storePath,
   warningLog,
 } from "../_shared.ts";
@@ -22,6 +22,8 @@ With -o -, the archive goes to stdout (not to a terminal).
 Each blob is read from the store, checked against its digest, and streamed into
 the archive; nothing is held whole in memory, no temporary tree is made.
 Prints one line per image to stderr: the name and the digest saved.
+A REF may be a stored image's ID (sha256:<hex>, as skiff images shows it, or
+all 64 digits): taken from the store, saved without a name.
 
 Formats:
   docker (default)   a docker-archive (manifest.json: Config, RepoTags, Layers),
@@ -69,7 +71,7 @@ export const saveCommand: Command = {
   async run(ctx) {
     const { flags, io } = ctx;
     if (ctx.positionals.length === 0) throw new UsageError(`missing image reference\n\n${USAGE}`);
-    const refs = ctx.positionals.map((p) => referenceArg(p, USAGE));
+    const refs = ctx.positionals.map((p) => storedImageArg(p, USAGE));
     const output = flags.output;
     if (typeof output !== "string" || output === "") {
       throw new UsageError("missing -o FILE (or -o - for stdout)");

@@ -32,7 +32,8 @@ nothing uploaded and no manifest written. A tag that fails does not stop the
 others. Referrers that cannot be carried (a malformed referrer at SRC, a cap)
 do not fail their tag: a warning names it, the summary counts it apart.
 Prints one line per tag to stdout, a summary to stderr; exit 1 when any
-tag failed.
+tag failed. Each line shows the digest DEST's tag names (with --platform P,
+that platform's manifest, not SRC's index).
 
 Options:
   --tags REGEX       only the tags REGEX finds (a search: use ^...$ for whole tags)
@@ -50,6 +51,7 @@ Options:
   -u, --username U   log in as U to both registries (default: the stored ones)
   --password-stdin   read the password from stdin (with --username)
 ${TIMEOUT_USAGE}
+  -q, --quiet        print only the tags that failed, and no summary
   --json             print the report(s) as JSON instead of the lines
   --debug            show stack traces and transport details
 
@@ -81,11 +83,13 @@ export const syncCommand: Command = {
     "dry-run": { type: "boolean" },
     config: { type: "string" },
     "plain-http": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
     ...CREDENTIAL_OPTIONS,
     json: { type: "boolean" },
   },
   async run(ctx) {
     const { flags, io } = ctx;
+    const quiet = flags.quiet === true;
     const jobs = await jobsOf(ctx);
     const images = count(flags.images, "--images", 2, 16);
     const blobs = jobsFlag(ctx) ?? 4;
@@ -112,7 +116,7 @@ export const syncCommand: Command = {
         ...warningLog(ctx),
         ...debugLog(ctx),
         onTag: (t: SyncedTag) => {
-          if (!json) io.out(tagLine(t));
+          if (!json && (!quiet || t.status === "failed")) io.out(tagLine(t));
           if (t.referrersError !== undefined) io.err(referrersWarning(job.source, t));
         },
       };
@@ -123,7 +127,7 @@ export const syncCommand: Command = {
         if (ctx.signal.aborted || typeof flags.config !== "string") throw e;
         // the source could not be listed: that job fails, the others go on
         const error = (e as Error).message;
-        if (!json) io.err(`skiff: ${escapeText(error)}\n`);
+        if (!json) io.err(`skiff: ${escapeText(error, { clip: true })}\n`);
         reports.push(
           {
             source: job.source,
@@ -146,25 +150,29 @@ export const syncCommand: Command = {
     const verb = flags["dry-run"] ? "would copy" : "copied";
     // referrers that could not be carried do not fail their image: said apart, exit 0
     const withoutReferrers = total("referrersFailed");
-    io.err(
-      `skiff: sync: ${total("copied")} ${verb}, ${total("upToDate")} up to date, ` +
-        `${total("failed")} failed` +
-        (withoutReferrers > 0 ? ` (${withoutReferrers} without all their referrers)` : "") +
-        "\n",
-    );
+    if (!quiet) {
+      io.err(
+        `skiff: sync: ${total("copied")} ${verb}, ${total("upToDate")} up to date, ` +
+          `${total("failed")} failed` +
+          (withoutReferrers > 0 ? ` (${withoutReferrers} without all their referrers)` : "") +
+          "\n",
+      );
+    }
     return total("failed") > 0 ? 1 : 0;
   },
 };
 
-/** One tag's line; tags, digests and errors come from the registries, so they are escaped. */
+/** One tag's line, with what the destination's tag names; tags, digests and errors come from
+ * the registries, so they are escaped. */
 function tagLine(t: SyncedTag): string {
   const status = t.status.padEnd(10);
   const referrers = (t.referrers ? ` (+${t.referrers} referrers)` : "") +
     (t.referrersError !== undefined ? " (referrers not all carried)" : "");
   if (t.status === "failed") {
-    return `${status} ${escapeText(t.tag)}: ${escapeText(t.error ?? "failed")}\n`;
+    return `${status} ${escapeText(t.tag)}: ${escapeText(t.error ?? "failed", { clip: true })}\n`;
   }
-  return `${status} ${escapeText(t.tag)} ${escapeText(t.digest ?? "")}${referrers}\n`;
+  const digest = t.destinationDigest ?? t.digest ?? "";
+  return `${status} ${escapeText(t.tag)} ${escapeText(digest)}${referrers}\n`;
 }
 
 /** The warning for a tag whose image was synced but whose referrers were not all carried. */

@@ -10,8 +10,8 @@ import {
   jsonFlag,
   platformFlag,
   printJson,
-  referenceArg,
   remoteOptions,
+  storedImageArg,
   storePath,
   TIMEOUT_USAGE,
 } from "../_shared.ts";
@@ -26,7 +26,8 @@ Unpacks REF into DIR as a root filesystem, the way a container runtime builds
 it: layers in order, whiteouts applied, nothing written outside DIR. When the
 store does not have REF, it is pulled and unpacked at once: each layer is applied
 while it downloads (and ends verified in the store). DIR must be absent or empty;
-it appears only once every layer was applied and verified.
+it appears only once every layer was applied and verified. REF may be a stored
+image's ID (sha256:<hex>, as skiff images shows it): from the store only.
 With --format erofs, writes the same tree as an EROFS disk image FILE (it must
 be absent), for microVMs and the kernel's read-only mount: owners, devices and
 xattrs as the image says, whoever runs skiff; the same bytes on every run.
@@ -100,7 +101,7 @@ export const unpackCommand: Command = {
     if (positionals.length > 2) {
       throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
-    const ref = referenceArg(positionals[0], USAGE);
+    const ref = storedImageArg(positionals[0], USAGE);
     const format = flags.format ?? "directory";
     if (format !== "directory" && format !== "erofs" && format !== "ext4") {
       throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
