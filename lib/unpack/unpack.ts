@@ -8,6 +8,7 @@
 
 import { pull } from "../pull/pull.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import { resolveOutput } from "../store/output_file.ts";
 import { Store } from "../store/store.ts";
 import { DirectorySink } from "./directory_sink.ts";
 import { DiskImageSink } from "./disk_image_sink.ts";
@@ -176,6 +177,7 @@ export async function unpack(
         ...(free !== undefined ? { free } : {}),
         ...(journal ? { journal: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        store,
       });
       return disk;
     },
@@ -195,15 +197,15 @@ async function unpackLayerImages(
   target: string,
   options: UnpackOptions,
 ): Promise<UnpackResult> {
+  // a directory, or a symlink to one (or to where one is to be made): the images go where it points
+  let resolved;
   try {
-    if (!(await Deno.stat(target)).isDirectory) {
-      throw new Error(`Cannot unpack into ${target}: it is not a directory`);
-    }
+    resolved = await resolveOutput(target);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      if ((e as Error).message.startsWith("Cannot ")) throw e;
-      throw new Error(`Cannot unpack into ${target}: ${(e as Error).message}`, { cause: e });
-    }
+    throw new Error(`Cannot unpack into ${target}: ${(e as Error).message}`, { cause: e });
+  }
+  if (resolved.kind !== "directory" && resolved.kind !== "absent") {
+    throw new Error(`Cannot unpack into ${target}: it is not a directory`);
   }
   const ref = typeof reference === "string" ? parseReference(reference) : reference;
   const name = ref.toString();
@@ -228,6 +230,7 @@ async function unpackLayerImages(
     );
   }
   const { writeLayerImages } = await import("./_layer_images.ts");
+  if (resolved.kind === "absent") await Deno.mkdir(resolved.target, { recursive: true });
   const made = await writeLayerImages(store, layers, diffIds, target, {
     name,
     maxEntries: options.maxEntries ?? 1_000_000,

@@ -9,7 +9,7 @@ import { run } from "../_images.ts";
 import { tempDir } from "../_temp.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-const TARGET = new URL("../../lib/unpack/_target.ts", import.meta.url).href;
+const TARGET = new URL("../../lib/store/output_directory.ts", import.meta.url).href;
 const STORE = new URL("../../lib/store/store.ts", import.meta.url).href;
 
 function lines(text: string): string[] {
@@ -28,11 +28,12 @@ async function names(dir: string): Promise<string[]> {
  */
 async function leaveBuild(target: string, store: string, mode: "kill" | "hold") {
   const code = `
-    import { startBuild } from ${JSON.stringify(TARGET)};
+    import { OutputDirectory } from ${JSON.stringify(TARGET)};
     import { Store } from ${JSON.stringify(STORE)};
-    const build = await startBuild(${JSON.stringify(target)}, await Store.open(${
-    JSON.stringify(store)
-  }));
+    const build = await OutputDirectory.create(${JSON.stringify(target)}, {
+      kind: "unpack",
+      store: await Store.open(${JSON.stringify(store)}),
+    });
     await Deno.writeTextFile(build.dir + "/half-written", "x");
     console.log(build.dir);
     ${mode === "kill" ? 'Deno.kill(Deno.pid, "SIGKILL");' : "setInterval(() => {}, 60_000);"}
@@ -151,7 +152,7 @@ Deno.test("cli: unpack into . and an empty mount point; leftovers of a kill -9",
       try {
         const dry = await skiff(["gc", "--dry-run", "--store", store]);
         assertEquals(dry.code, 0, dry.stderr);
-        assertMatch(dry.stdout, new RegExp(`would delete unfinished unpack ${killed.dir}\\n`));
+        assertMatch(dry.stdout, new RegExp(`would delete unfinished output ${killed.dir}\\n`));
         await Deno.stat(killed.dir);
         const gc = await skiff(["gc", "--json", "--store", store]);
         assertEquals(gc.code, 0, gc.stderr);

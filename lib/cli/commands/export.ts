@@ -25,7 +25,8 @@ gives the same bytes.
 
 Options:
   -o, --output FILE  write the tar to FILE (written beside it and renamed once
-                     complete); "-" or no -o: stdout, which must not be a terminal
+                     complete; a device or a FIFO is written into); "-" or no -o:
+                     stdout, which must not be a terminal
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --pull POLICY      missing (default): pull only what the store lacks; never: use
@@ -73,6 +74,11 @@ export const exportCommand: Command = {
     const { signal, ...remote } = await remoteOptions(ctx);
     const renderer = flags.quiet || jsonFlag(ctx) ? undefined : new LineRenderer(io.err);
     const start = performance.now();
+    if (!toStdout) {
+      // a path that cannot take the tar is refused before anything is pulled
+      const { OutputFile } = await import("../../store/output_file.ts");
+      await OutputFile.check(output, FILE_OUTPUT);
+    }
     const { exportRootfs } = await import("../../unpack/export_rootfs.ts");
     const { readable, result } = exportRootfs(ref, {
       store: storePath(ctx),
@@ -85,7 +91,7 @@ export const exportCommand: Command = {
     if (toStdout) {
       for await (const chunk of readable) await io.outBytes(chunk);
     } else {
-      await writeBeside(output, readable);
+      await writeOutput(output, readable, storePath(ctx));
     }
     const r = await result;
     if (jsonFlag(ctx)) {
@@ -114,24 +120,28 @@ export const exportCommand: Command = {
   },
 };
 
-/** Writes the stream to `.NAME.skiff-export-XXXX` beside `path`, renamed once it is complete. */
-async function writeBeside(path: string, readable: ReadableStream<Uint8Array>): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  const base = path.slice(slash + 1);
-  let temp: string;
+/** How export's file output is named in messages and temporaries. */
+const FILE_OUTPUT = { action: "export to", kind: "export" } as const;
+
+/** Writes the stream to the output path ({@linkcode OutputFile}: beside a file, into a FIFO). */
+async function writeOutput(
+  path: string,
+  readable: ReadableStream<Uint8Array>,
+  store: string,
+): Promise<void> {
+  const { OutputFile } = await import("../../store/output_file.ts");
+  let out;
   try {
-    temp = await Deno.makeTempFile({ dir, prefix: `.${base}.skiff-export-` });
+    out = await OutputFile.open(path, { ...FILE_OUTPUT, store: { path: store } });
   } catch (e) {
-    throw new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    await readable.cancel().catch(() => {});
+    throw e;
   }
   try {
-    const file = await Deno.open(temp, { write: true, truncate: true });
-    await readable.pipeTo(file.writable); // closes the file, also on error
-    await Deno.chmod(temp, 0o644);
-    await Deno.rename(temp, path);
+    for await (const chunk of readable) await out.write(chunk);
+    await out.commit();
   } catch (e) {
-    await Deno.remove(temp).catch(() => {});
+    await out.abort();
     throw e;
   }
 }
