@@ -10,8 +10,9 @@
 //   the process dies, however it dies. A temporary whose lock can be taken is a dead writer's.
 // - The moment between creating a temporary and locking it is closed by the directory it is made
 //   in: a writer holds a shared `flock` on that directory while it creates and locks its
-//   temporary, a sweeper an exclusive one while it tries the temporaries' locks. So a sweeper never
-//   sees a temporary that exists but is not locked yet.
+//   temporary, a sweeper an exclusive one while it tries the temporaries' locks (or, when a writer
+//   holds it, judges nothing this time). So a sweeper never sees a temporary that exists but is
+//   not locked yet.
 // - A temporary outside the store is also noted in the store's ingest/ (`output-<uuid>`, holding
 //   its path; older versions wrote `unpack-<uuid>`), so that gc finds it; the next write into the
 //   same place finds it by its name.
@@ -55,11 +56,16 @@ export function isTempName(name: string, base?: string): boolean {
 }
 
 /**
- * Runs `fn` holding a `flock` on the directory `dir`: shared to create temporaries in it,
- * exclusive to judge them. A directory that cannot be opened for it (no read permission) is not
- * locked.
+ * Runs `fn` holding a `flock` on the directory `dir`: shared to create temporaries in it (waiting
+ * while a sweeper judges them: a few `open`s), exclusive to judge them (not waiting: while a
+ * writer is creating one, `busy` is returned and nothing is judged this time). A directory that
+ * cannot be opened for it (no read permission) is not locked.
  */
-async function withDirLock<T>(dir: string, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+async function withDirLock<T>(
+  dir: string,
+  exclusive: boolean,
+  fn: () => Promise<T>,
+): Promise<T | "busy"> {
   let handle: Deno.FsFile | undefined;
   try {
     handle = await Deno.open(dir, { read: true });
@@ -67,11 +73,21 @@ async function withDirLock<T>(dir: string, exclusive: boolean, fn: () => Promise
     if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
   }
   try {
-    if (handle) { while (!(await handle.tryLock(exclusive))) await sleep(POLL_MS); }
+    if (handle) {
+      while (!(await handle.tryLock(exclusive))) {
+        if (exclusive) return "busy";
+        await sleep(POLL_MS);
+      }
+    }
     return await fn();
   } finally {
     handle?.close();
   }
+}
+
+/** `withDirLock` for a writer, which always gets the lock. */
+async function creating<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  return (await withDirLock(dir, false, fn)) as T;
 }
 
 /**
@@ -80,7 +96,7 @@ async function withDirLock<T>(dir: string, exclusive: boolean, fn: () => Promise
  */
 export function createTempFile(dir: string, name: string, mode = 0o644): Promise<Deno.FsFile> {
   const path = `${dir}/${name}`;
-  return withDirLock(dir, false, async () => {
+  return creating(dir, async () => {
     const file = await Deno.open(path, { read: true, write: true, createNew: true, mode });
     try {
       if (!(await file.tryLock(true))) throw new Error(`Cannot lock ${path}: it is held`);
@@ -100,7 +116,7 @@ export function createTempFile(dir: string, name: string, mode = 0o644): Promise
  */
 export function createTempDir(dir: string, name: string, mode = 0o700): Promise<Deno.FsFile> {
   const path = `${dir}/${name}`;
-  return withDirLock(dir, false, async () => {
+  return creating(dir, async () => {
     await Deno.mkdir(path, { mode });
     try {
       const handle = await Deno.open(path, { read: true });
@@ -143,7 +159,7 @@ export async function sweepTemps(
   if (names.length === 0) return found;
   const held: { path: string; handle: Deno.FsFile }[] = [];
   try {
-    await withDirLock(dir, true, async () => {
+    const judged = await withDirLock(dir, true, async () => {
       for (const name of names.sort()) {
         const path = `${dir}/${name}`;
         let handle: Deno.FsFile;
@@ -163,6 +179,11 @@ export async function sweepTemps(
         }
       }
     });
+    if (judged === "busy") {
+      // a writer is creating a temporary here right now: none is judged (all left alone)
+      found.inUse.push(...names.map((name) => `${dir}/${name}`));
+      return found;
+    }
     for (const { path, handle } of held) {
       const [locked, now] = await Promise.all([handle.stat(), Deno.lstat(path).catch(() => null)]);
       if (!now || now.ino !== locked.ino || now.dev !== locked.dev) continue;

@@ -166,6 +166,7 @@ export class OutputDirectory {
   ): Promise<OutputDirectory> {
     const action = options.action ?? "write into";
     const kind = options.kind ?? "write";
+    let unrecord = async () => {};
     try {
       const resolved = await resolveOutput(path);
       const inside = resolved.kind === "directory";
@@ -174,11 +175,13 @@ export class OutputDirectory {
       if (!inside) await Deno.mkdir(parent, { recursive: true });
       const home = inside ? resolved.target : parent;
       const name = inside ? tempName(undefined, kind) : tempName(base, kind);
-      const lock = await createTempDir(home, name);
       const dir = `${home}/${name}`;
-      const unrecord = options.store ? await recordTemp(options.store, dir) : async () => {};
+      // noted before it exists: a kill right after its creation still leaves a note for gc
+      if (options.store) unrecord = await recordTemp(options.store, dir);
+      const lock = await createTempDir(home, name);
       return new OutputDirectory(resolved, dir, inside, lock, unrecord);
     } catch (e) {
+      await unrecord();
       throw new Error(`Cannot ${action} ${path}: ${(e as Error).message}`, { cause: e });
     }
   }

@@ -230,7 +230,8 @@ export class OutputFile {
   /**
    * Looks at an output path and refuses, before any work, what it cannot become: a directory, a
    * socket, an existing file with `existing: "refuse"`, a FIFO or a character device for an
-   * output that `seeks`.
+   * output that `seeks`. Temporaries that killed runs into the same place left (their lock free)
+   * are removed on the way.
    *
    * @param path The output path.
    * @param options The message's verb, what to do with an existing file, `seeks`.
@@ -257,18 +258,24 @@ export class OutputFile {
           `back: give a file or a block device`,
       );
     }
-    if (kind === "file" && options.existing === "refuse") refuse("it exists");
     if (kind === "absent" || kind === "file") {
-      const { base } = splitPath(resolved.target);
+      const { parent, base } = splitPath(resolved.target);
       if (base === "" || base === "." || base === "..") refuse("not a file name");
+      // what killed runs into the same place left (a running one's is left alone)
+      try {
+        await sweepTemps(parent, (name) => isTempName(name, base));
+      } catch (e) {
+        refuse((e as Error).message, e);
+      }
     }
+    if (kind === "file" && options.existing === "refuse") refuse("it exists");
     return resolved;
   }
 
   /**
-   * Opens an output path for writing: a temporary beside the file (or beside what a symlink
-   * points to), after removing those killed runs left there; or the device or FIFO itself (a
-   * FIFO waits here until a reader opens it).
+   * Opens an output path for writing (after {@linkcode OutputFile.check}): a temporary beside the
+   * file (or beside what a symlink points to); or the device or FIFO itself (a FIFO waits here
+   * until a reader opens it).
    *
    * @param path The output path.
    * @param options The message's verb, what to do with an existing file, `seeks`, parents, the
@@ -287,21 +294,16 @@ export class OutputFile {
     };
     if (resolved.kind === "absent" || resolved.kind === "file") {
       const { parent, base } = splitPath(resolved.target);
-      let file: Deno.FsFile | undefined;
-      let temp = "";
+      const name = tempName(base, options.kind ?? "write");
+      const temp = `${parent}/${name}`;
+      // noted before it exists: a kill right after its creation still leaves a note for gc
+      const unrecord = options.store ? await recordTemp(options.store, temp) : async () => {};
       try {
         if (options.parents) await Deno.mkdir(parent, { recursive: true });
-        await sweepTemps(parent, (name) => isTempName(name, base));
-        const name = tempName(base, options.kind ?? "write");
-        temp = `${parent}/${name}`;
-        file = await createTempFile(parent, name, options.mode ?? 0o644);
-        const unrecord = options.store ? await recordTemp(options.store, temp) : async () => {};
+        const file = await createTempFile(parent, name, options.mode ?? 0o644);
         return new OutputFile(resolved, file, temp, options, unrecord);
       } catch (e) {
-        if (file) {
-          file.close();
-          await Deno.remove(temp).catch(() => {});
-        }
+        await unrecord();
         return fail(e);
       }
     }
