@@ -57,8 +57,8 @@ Deno.test("OutputFile: refusals in one line, before anything is made", async () 
 Deno.test("OutputFile: concurrent writers of one file never take each other's temporary", async () => {
   const dir = await tempDir();
   // every open sweeps the target's dead temporaries while the others create theirs
-  for (let round = 0; round < 5; round++) {
-    const writers = Array.from({ length: 24 }, async (_, i) => {
+  for (let round = 0; round < 40; round++) {
+    const writers = Array.from({ length: 32 }, async (_, i) => {
       const out = await OutputFile.open(`${dir}/out.tar`, { kind: "save" });
       await out.write(enc.encode(`writer ${i}`));
       await out.commit();
