@@ -128,3 +128,27 @@ Deno.test("resolveOutput and OutputDirectory: symlinks to directories and to not
   );
   assertEquals(full.message, `Cannot unpack into ${dir}/one: the directory is not empty`);
 });
+
+Deno.test("sweepTemps: while a writer creates a temporary there, nothing is judged", async () => {
+  const dir = await tempDir();
+  await Deno.writeTextFile(`${dir}/.out.skiff-save-0123456789abcdef`, "dead");
+  // what a writer holds while it creates and locks its temporary
+  const creating = await Deno.open(dir, { read: true });
+  assert(await creating.tryLock(false));
+  // a sweeper that waited for the lock would judge (and remove) once it is let go
+  const letGo = setTimeout(() => creating.close(), 5000);
+  try {
+    const swept = await sweepTemps(dir, (n) => n.startsWith(".out.skiff-"));
+    assertEquals(swept, { stale: [], inUse: [`${dir}/.out.skiff-save-0123456789abcdef`] });
+  } finally {
+    clearTimeout(letGo);
+    try {
+      creating.close();
+    } catch {
+      // let go already
+    }
+  }
+  const later = await sweepTemps(dir, (n) => n.startsWith(".out.skiff-"));
+  assertEquals(later.stale.length, 1);
+  assertEquals(await names(dir), []);
+});
