@@ -12,7 +12,6 @@ import { sha256 } from "../_images.ts";
 import { makeTar } from "../_tar.ts";
 import { tempDir } from "../_temp.ts";
 
-const STORE = new URL("../../lib/store/store.ts", import.meta.url).href;
 const TEMPS = new URL("../../lib/store/_temp_files.ts", import.meta.url).href;
 const GIB = 1024 ** 3;
 
