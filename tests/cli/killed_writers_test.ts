@@ -10,16 +10,11 @@ import { skiff, spawnSkiff } from "../_cli.ts";
 import { HOST_ARCH, startFixture } from "../_fixture.ts";
 import { sha256 } from "../_images.ts";
 import { makeTar } from "../_tar.ts";
-import { tempDir } from "../_temp.ts";
+import { childWriter } from "../_child_writer.ts";
+import { names, tempDir } from "../_temp.ts";
 
 const TEMPS = new URL("../../lib/store/_temp_files.ts", import.meta.url).href;
 const GIB = 1024 ** 3;
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
-}
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
@@ -106,38 +101,18 @@ async function stopMidWrite(args: string[], dir: string, match: (name: string) =
   };
 }
 
-/** A child that leaves a temporary as a killed (`kill`) or running (`hold`) writer would. */
-async function leaveTempDir(parent: string, base: string, mode: "kill" | "hold") {
-  const code = `
+/** A temporary of a store's creation, left as a killed (`kill`) or running (`hold`) one would. */
+function leaveTempDir(parent: string, base: string, mode: "kill" | "hold") {
+  return childWriter(
+    `
     import { createTempDir, tempName } from ${JSON.stringify(TEMPS)};
     const name = tempName(${JSON.stringify(base)}, "new");
     await createTempDir(${JSON.stringify(parent)}, name);
     await Deno.writeTextFile(${JSON.stringify(parent)} + "/" + name + "/oci-layout", "{}");
     console.log(${JSON.stringify(parent)} + "/" + name);
-    ${mode === "kill" ? 'Deno.kill(Deno.pid, "SIGKILL");' : "setInterval(() => {}, 60_000);"}
-  `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  if (mode === "kill") await child.status;
-  return {
-    path: text.trim(),
-    async stop() {
-      if (mode === "hold") child.kill("SIGKILL");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
+  `,
+    mode,
+  );
 }
 
 Deno.test("cli: what killed writers leave is removed by the next run and by gc", async (t) => {

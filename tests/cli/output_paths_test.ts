@@ -11,7 +11,7 @@ import { startFixture } from "../_fixture.ts";
 import { e2fsck } from "../_ext4.ts";
 import { fsckErofs } from "../_erofs.ts";
 import { mustRun, run } from "../_images.ts";
-import { tempDir } from "../_temp.ts";
+import { names, tempDir } from "../_temp.ts";
 import { save } from "../../lib/archive/save.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
 
@@ -38,12 +38,6 @@ async function kind(path: string): Promise<string> {
   if (i.isCharDevice) return `char ${i.rdev}`;
   if (i.isBlockDevice) return "block";
   return "other";
-}
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
 }
 
 /**

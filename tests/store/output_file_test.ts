@@ -3,18 +3,12 @@
 // other (the directory's lock closes the moment between creating a temporary and locking it).
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { tempDir } from "../_temp.ts";
+import { names, tempDir } from "../_temp.ts";
 import { OutputDirectory } from "../../lib/store/output_directory.ts";
 import { OutputFile, resolveOutput } from "../../lib/store/output_file.ts";
 import { sweepTemps } from "../../lib/store/_temp_files.ts";
 
 const enc = new TextEncoder();
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
-}
 
 Deno.test("OutputFile: refusals in one line, before anything is made", async () => {
   const dir = await tempDir();
