@@ -181,7 +181,7 @@ export async function save(
   }
 
   // 2. The archive, blob by blob.
-  const out = await openOutput(output, store);
+  const out = await openOutput(output, store, signal);
   try {
     const tar = new TarWriter(out.sink);
     const dest = new ArchiveImageDestination(tar, format, label);
@@ -224,6 +224,7 @@ interface Output {
 async function openOutput(
   output: string | WritableStream<Uint8Array>,
   store: Store,
+  signal: AbortSignal | undefined,
 ): Promise<Output> {
   if (typeof output !== "string") {
     const writer = output.getWriter();
@@ -238,7 +239,11 @@ async function openOutput(
     };
   }
   if (output === "") throw new TypeError("Cannot save: the output path is empty");
-  const out = await OutputFile.open(output, { ...FILE_OUTPUT, store });
+  const out = await OutputFile.open(output, {
+    ...FILE_OUTPUT,
+    store,
+    ...(signal ? { signal } : {}),
+  });
   return {
     sink: { write: (chunk) => out.write(chunk) },
     commit: () => out.commit(),

@@ -122,6 +122,33 @@ export async function resolveOutput(path: string): Promise<ResolvedOutput> {
   throw new Error("Too many levels of symbolic links");
 }
 
+/**
+ * Opens a device or a FIFO for writing. A FIFO's open waits for a reader; an abort ends the wait
+ * by opening it for reading once (the two opens meet), so no open is left pending.
+ */
+async function openInto(path: string, read: boolean, signal?: AbortSignal): Promise<Deno.FsFile> {
+  signal?.throwIfAborted();
+  const opening = Deno.open(path, { write: true, read });
+  if (!signal) return await opening;
+  let meet: Promise<void> | undefined;
+  const onAbort = () => {
+    meet = Deno.open(path, { read: true }).then((f) => f.close(), () => {});
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  let file: Deno.FsFile;
+  try {
+    file = await opening;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await meet;
+  }
+  if (signal.aborted) {
+    file.close();
+    throw signal.reason;
+  }
+  return file;
+}
+
 /** Options for {@linkcode OutputFile.open} and {@linkcode OutputFile.check}. */
 export interface OutputFileOptions {
   /**
@@ -162,6 +189,8 @@ export interface OutputFileOptions {
    * @default {0o644}
    */
   mode?: number;
+  /** Stops waiting for a FIFO's reader (the open is then ended, and rejects with the reason). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -310,8 +339,9 @@ export class OutputFile {
     // a device or a FIFO: written into (following a symlink, /proc/self/fd/N too), as tar does
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { write: true, read: options.seeks !== undefined });
+      file = await openInto(path, options.seeks !== undefined, options.signal);
     } catch (e) {
+      if (options.signal?.aborted) throw options.signal.reason;
       return fail(e);
     }
     const now = await file.stat();

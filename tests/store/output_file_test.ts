@@ -146,3 +146,33 @@ Deno.test("sweepTemps: while a writer creates a temporary there, nothing is judg
   assertEquals(later.stale.length, 1);
   assertEquals(await names(dir), []);
 });
+
+Deno.test("OutputFile: an abort ends the wait for a FIFO's reader, nothing left pending", async () => {
+  const dir = await tempDir();
+  await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+  const controller = new AbortController();
+  const opening = OutputFile.open(`${dir}/fifo`, { signal: controller.signal });
+  opening.catch(() => {});
+  // wait until a thread of this process sleeps in the FIFO's open, waiting for a reader
+  const waiting = async () => {
+    for await (const task of Deno.readDir("/proc/self/task")) {
+      const wchan = await Deno.readTextFile(`/proc/self/task/${task.name}/wchan`).catch(() => "");
+      if (wchan === "wait_for_partner" || wchan === "fifo_open") return true;
+    }
+    return false;
+  };
+  while (!(await waiting())) await new Promise((r) => setTimeout(r, 5));
+  controller.abort(new Error("interrupted"));
+  // a bound against a hang, not a timing assertion: past it, a reader of our own ends the wait
+  let gaveUp = false;
+  const giveUp = setTimeout(() => {
+    gaveUp = true;
+    Deno.open(`${dir}/fifo`, { read: true }).then((f) => f.close(), () => {});
+  }, 30_000);
+  const e = await assertRejects(() => opening);
+  clearTimeout(giveUp);
+  assert(!gaveUp, "the abort did not end the wait for a reader");
+  assertEquals(e.message, "interrupted");
+  // the test's op sanitizer fails it when an open is left pending
+  assertEquals((await Deno.lstat(`${dir}/fifo`)).isFifo, true);
+});

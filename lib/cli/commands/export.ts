@@ -91,7 +91,7 @@ export const exportCommand: Command = {
     if (toStdout) {
       for await (const chunk of readable) await io.outBytes(chunk);
     } else {
-      await writeOutput(output, readable, storePath(ctx));
+      await writeOutput(output, readable, storePath(ctx), signal);
     }
     const r = await result;
     if (jsonFlag(ctx)) {
@@ -128,11 +128,12 @@ async function writeOutput(
   path: string,
   readable: ReadableStream<Uint8Array>,
   store: string,
+  signal: AbortSignal,
 ): Promise<void> {
   const { OutputFile } = await import("../../store/output_file.ts");
   let out;
   try {
-    out = await OutputFile.open(path, { ...FILE_OUTPUT, store: { path: store } });
+    out = await OutputFile.open(path, { ...FILE_OUTPUT, store: { path: store }, signal });
   } catch (e) {
     await readable.cancel().catch(() => {});
     throw e;
