@@ -9,7 +9,7 @@
  * - a block device, a character device, a FIFO: written into, never replaced (a FIFO waits for
  *   its reader); an output written out of order and read back (a disk image) goes only into a
  *   file or a block device;
- * - a directory or a socket: refused.
+ * - a directory, a socket or a terminal: refused.
  *
  * A temporary a killed run left (its lock free) is removed by the next run into the same place,
  * and, when noted in a store, by its garbage collection.
@@ -348,6 +348,12 @@ export class OutputFile {
     if (now.isFile || now.isDirectory) {
       file.close();
       return fail(new Error(`it changed while it was opened (now ${SHOWN_KIND[kindOf(now)]})`));
+    }
+    if (file.isTerminal()) {
+      // an archive or an image on a screen is garbage at best, escape sequences at worst (as
+      // `-o -` to a terminal is refused)
+      file.close();
+      return fail(new Error("it is a terminal"));
     }
     return new OutputFile(resolved, file, undefined, options, async () => {});
   }

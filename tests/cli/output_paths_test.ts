@@ -11,6 +11,7 @@ import { startFixture } from "../_fixture.ts";
 import { e2fsck } from "../_ext4.ts";
 import { fsckErofs } from "../_erofs.ts";
 import { mustRun, run } from "../_images.ts";
+import { skiffOnPty } from "../_pty.ts";
 import { names, tempDir } from "../_temp.ts";
 import { save } from "../../lib/archive/save.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
@@ -180,6 +181,15 @@ Deno.test("cli: output paths that are devices, FIFOs and symlinks", async (t) =>
         await Deno.writeFile(`${d}/got.tar`, r.out);
         await check(`${d}/got.tar`);
       });
+
+      await t.step(
+        `${command} -o /dev/stdout on a terminal: refused, nothing written`,
+        async () => {
+          const r = await skiffOnPty(args("/dev/stdout"));
+          assertEquals(r.code, 1, r.screen);
+          assertEquals(r.screen, `skiff: Cannot ${command} to /dev/stdout: it is a terminal\r\n`);
+        },
+      );
 
       await t.step(`${command} -o a directory: one line, before any work`, async () => {
         const d = await room();
