@@ -41,3 +41,10 @@ export function tempDirSync(options: Deno.MakeTempOptions = {}): string {
   }
   return path;
 }
+
+/** The names in a directory, sorted. */
+export async function names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) out.push(e.name);
+  return out.sort();
+}

@@ -11,9 +11,9 @@ import type { Reference } from "../reference/parse_reference.ts";
 import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
-import { writeAll } from "../store/_fs.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { LayoutImageSource } from "../store/layout_image_source.ts";
+import { OutputFile } from "../store/output_file.ts";
 import { planStoredPlatforms, type StoredPlatformsPlan } from "../store/plan_stored_platforms.ts";
 import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
@@ -104,9 +104,13 @@ export interface SaveResult {
  * rewritten to list the stored platforms (and their stored attestations), as `push` does:
  * `root: "rewritten"`, a new digest. What is not stored is never fetched for it.
  *
- * A file output is written beside its target as a hidden temporary file and renamed into place
- * only when the archive is complete; on any failure it is removed and the target is untouched.
- * A stream output gets the archive as it is written (an error aborts the stream).
+ * A file output is written beside its target as a hidden temporary file (beside the file a
+ * symlink points to, the link kept) and renamed into place only when the archive is complete; on
+ * any failure it is removed and the target is untouched; one a killed save left is removed by
+ * the next save to the same file, and by `collectGarbage`. A block or character device, or a
+ * FIFO (also through a symlink, such as `/proc/self/fd/1`), is written into, as `tar -cf` does;
+ * a directory or a socket is refused. A stream output gets the archive as it is written (an
+ * error aborts the stream).
  *
  * @param references The images, as pulled: `alpine:3.20`, `127.0.0.1:5000/team/app:1`,
  * `repo@sha256:...`; or a stored image's ID (`sha256:<hex>`, a unique prefix of its digest: from
@@ -157,6 +161,8 @@ export async function save(
     : await Store.open(options.store ?? Store.defaultPath());
   const signal = options.signal;
   const label = typeof output === "string" ? output : "-";
+  // a path that cannot take the archive is refused before anything is pulled
+  if (typeof output === "string" && output !== "") await OutputFile.check(output, FILE_OUTPUT);
 
   // 1. Every image complete in the store (pulled when missing) before a byte is written.
   const source = new LayoutImageSource(store);
@@ -229,7 +235,7 @@ export async function save(
   }
 
   // 2. The archive, blob by blob.
-  const out = await openOutput(output);
+  const out = await openOutput(output, store, signal);
   try {
     const tar = new TarWriter(out.sink);
     const dest = new ArchiveImageDestination(tar, format, label);
@@ -290,14 +296,21 @@ async function planOci(
   );
 }
 
+/** How a file output of save is named in messages and temporaries. */
+const FILE_OUTPUT = { action: "save to", kind: "save" } as const;
+
 interface Output {
   sink: TarSink;
   commit(): Promise<void>;
   abort(reason: unknown): Promise<void>;
 }
 
-/** A file written beside its target and renamed into place, or a stream. */
-async function openOutput(output: string | WritableStream<Uint8Array>): Promise<Output> {
+/** A file output (see {@linkcode OutputFile}), or a stream. */
+async function openOutput(
+  output: string | WritableStream<Uint8Array>,
+  store: Store,
+  signal: AbortSignal | undefined,
+): Promise<Output> {
   if (typeof output !== "string") {
     const writer = output.getWriter();
     return {
@@ -311,54 +324,14 @@ async function openOutput(output: string | WritableStream<Uint8Array>): Promise<
     };
   }
   if (output === "") throw new TypeError("Cannot save: the output path is empty");
-  const slash = output.lastIndexOf("/");
-  const dir = slash === -1 ? "." : output.slice(0, slash) || "/";
-  const base = output.slice(slash + 1);
-  if (base === "" || base === "." || base === "..") {
-    throw new TypeError(`Cannot save to ${output}: not a file name`);
-  }
-  const info = await Deno.stat(output).catch(() => undefined);
-  if (info?.isDirectory) throw new Error(`Cannot save to ${output}: it is a directory`);
-  const random = crypto.randomUUID().slice(0, 8);
-  const temp = `${dir}/.${base}.skiff-${random}`;
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
-  } catch (e) {
-    throw new Error(`Cannot save to ${output}: ${(e as Error).message}`, { cause: e });
-  }
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    try {
-      file.close();
-    } catch {
-      // closed already
-    }
-  };
+  const out = await OutputFile.open(output, {
+    ...FILE_OUTPUT,
+    store,
+    ...(signal ? { signal } : {}),
+  });
   return {
-    sink: {
-      async write(chunk) {
-        try {
-          await writeAll(file, chunk);
-        } catch (e) {
-          throw new Error(`Cannot save to ${output}: ${(e as Error).message}`, { cause: e });
-        }
-      },
-    },
-    async commit() {
-      try {
-        await file.syncData();
-        close();
-        await Deno.rename(temp, output);
-      } catch (e) {
-        throw new Error(`Cannot save to ${output}: ${(e as Error).message}`, { cause: e });
-      }
-    },
-    async abort() {
-      close();
-      await Deno.remove(temp).catch(() => {});
-    },
+    sink: { write: (chunk) => out.write(chunk) },
+    commit: () => out.commit(),
+    abort: () => out.abort(),
   };
 }

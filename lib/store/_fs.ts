@@ -1,8 +1,11 @@
 // Small file-system helpers shared by the store: atomic writes and "exists" checks.
 
+import { createTempFile } from "./_temp_files.ts";
+
 /**
- * Writes a file atomically: the bytes go to a temporary file in `tempDir` (same file system),
- * which is then renamed over `path`. Readers see the old file or the new one, never a mix.
+ * Writes a file atomically: the bytes go to a temporary file `tmp-<uuid>` in `tempDir` (same file
+ * system, locked while it is written, so that gc removes it only once its writer is dead), which
+ * is then renamed over `path`. Readers see the old file or the new one, never a mix.
  */
 export async function writeFileAtomic(
   path: string,
@@ -10,9 +13,10 @@ export async function writeFileAtomic(
   tempDir: string,
 ): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const temp = `${tempDir}/tmp-${crypto.randomUUID()}`;
+  const name = `tmp-${crypto.randomUUID()}`;
+  const temp = `${tempDir}/${name}`;
+  using file = await createTempFile(tempDir, name);
   try {
-    using file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
     await writeAll(file, bytes);
     await file.syncData();
     await Deno.rename(temp, path);

@@ -1,13 +1,13 @@
 // What is left in ingest/ that no running pull holds: partial downloads whose lock is free, and
-// temporary files of interrupted atomic writes. gc deletes them; fsck reports them (and deletes
-// them with --repair).
+// temporary files (`tmp-*`) of interrupted writes, whose lock is free too (an atomic write holds
+// it while it runs: lib/store/_temp_files.ts). `load`'s `tmp-load-*` files are not locked once
+// written, but a load holds the pull side of gc.lock, which gc and fsck --repair (the sweeps that
+// delete) take exclusively. gc deletes them; fsck reports them (and deletes them with --repair).
 
 import { isDigest } from "../reference/parse_digest.ts";
 import { GC_LOCK, INDEX_LOCK } from "./_locks.ts";
+import { sweepTemps } from "./_temp_files.ts";
 import type { Store } from "./store.ts";
-
-/** Temporary files (atomic writes) younger than this may still be in use. */
-const TEMP_GRACE_MS = 60_000;
 
 /** A partial download, by the digest of the blob it was becoming. */
 export interface StalePartial {
@@ -21,7 +21,7 @@ export interface StalePartial {
 export interface IngestSweep {
   /** Partial downloads no pull holds (deleted when `remove`). */
   partials: StalePartial[];
-  /** Sizes of stale temporary files (deleted when `remove`). */
+  /** Sizes of temporary files no running write holds (deleted when `remove`). */
   temporary: number[];
   /** Digests of partial downloads a running pull holds (never touched). */
   inUse: string[];
@@ -45,16 +45,11 @@ export async function sweepIngest(
     if (e instanceof Deno.errors.NotFound) return found;
     throw e;
   }
+  const temps = await sweepTemps(dir, (name) => name.startsWith("tmp-"), options);
+  found.temporary.push(...temps.stale.map((t) => t.size));
   for (const name of names.sort()) {
-    if (name === GC_LOCK || name === INDEX_LOCK) continue;
+    if (name === GC_LOCK || name === INDEX_LOCK || name.startsWith("tmp-")) continue;
     const path = `${dir}/${name}`;
-    if (name.startsWith("tmp-")) {
-      const info = await Deno.stat(path).catch(() => undefined);
-      if (!info || Date.now() - (info.mtime?.getTime() ?? 0) < TEMP_GRACE_MS) continue;
-      if (options.remove) await removeIfThere(path);
-      found.temporary.push(info.size);
-      continue;
-    }
     const dash = name.indexOf("-");
     const digest = `${name.slice(0, dash)}:${name.slice(dash + 1)}`;
     if (dash <= 0 || !isDigest(digest)) continue;

@@ -11,7 +11,7 @@ import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { entryLabel } from "./_index_entry.ts";
 import type { EntryProblem } from "./verify_store.ts";
-import { sweepUnpacks } from "./_unpack_records.ts";
+import { isTempName, splitPath, sweepRecords, sweepTemps } from "./_temp_files.ts";
 import { type Children, childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
@@ -51,8 +51,10 @@ export interface GarbageReport {
   /** Partial downloads kept because a pull holds them. */
   inUse: string[];
   /**
-   * Hidden directories that unpacks from this store left behind when they were killed (deleted),
-   * by path; those of unpacks still running are left alone.
+   * Hidden temporaries that writes from this store left outside it when they were killed
+   * (deleted), by path: the directories of unpacks, the files of disk images, layer images,
+   * `save` and `export` outputs, and a creation of this store. Those of writes still running
+   * are left alone.
    */
   unpacks: string[];
   /** Blobs kept (reached from `index.json`). */
@@ -76,8 +78,10 @@ export interface GarbageReport {
  * (index entries present in the store, configs, layers), and the blobs named by the entry's
  * `dev.skiff.index.digest` and `dev.skiff.source.digest` annotations. Deleted: every other blob
  * under `blobs/`, partial downloads in `ingest/` that no pull holds (tested with the same `flock`
- * a pull takes, without waiting), and temporary files older than a minute. Files under `blobs/`
- * whose names are not digests are left alone.
+ * a pull takes, without waiting), temporary files no running write holds (their lock), and the
+ * hidden temporaries that killed writes from this store left outside it (unpacks, disk and layer
+ * images, `save` and `export` outputs, noted in `ingest/`) whose writers are dead. Files under
+ * `blobs/` whose names are not digests are left alone.
  *
  * It runs under the store's locks: it first waits for running pulls to finish (and holds new
  * ones back while it runs), so a blob a pull has downloaded but not yet named is never deleted;
@@ -132,6 +136,7 @@ export async function collectGarbage(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onWait ? { onWait: options.onWait } : {}),
   };
+  let outsideBytes = 0; // the files among the temporaries outside the store
   const gcLock = await acquireLock(opened, GC_LOCK, true, wait);
   try {
     const indexLock = await acquireLock(opened, INDEX_LOCK, true, wait);
@@ -142,7 +147,16 @@ export async function collectGarbage(
       report.partials.push(...ingest.partials);
       report.temporary.push(...ingest.temporary);
       report.inUse.push(...ingest.inUse);
-      report.unpacks.push(...(await sweepUnpacks(opened, { remove: !dryRun })).stale);
+      const outside = await sweepRecords(opened, { remove: !dryRun });
+      // a creation of this store that was killed (a later one made it): beside it
+      const { parent, base } = splitPath(await Deno.realPath(opened.path));
+      const created = await sweepTemps(parent, (name) => isTempName(name, base), {
+        remove: !dryRun,
+      });
+      for (const t of [...outside.stale, ...created.stale]) {
+        report.unpacks.push(t.path);
+        outsideBytes += t.size;
+      }
     } finally {
       indexLock.close();
     }
@@ -150,7 +164,7 @@ export async function collectGarbage(
     gcLock.close();
   }
   report.bytes = [...report.blobs, ...report.partials].reduce((n, f) => n + f.size, 0) +
-    report.temporary.reduce((n, s) => n + s, 0);
+    report.temporary.reduce((n, s) => n + s, 0) + outsideBytes;
   return report;
 }
 

@@ -16,6 +16,8 @@ import { updateSharedFile } from "../transport/update_shared_file.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 import { type IndexEntry, readEntries } from "./_index_entry.ts";
+import { createTempDir, isTempName, splitPath, sweepTemps, tempName } from "./_temp_files.ts";
+import { resolveOutput } from "./output_file.ts";
 
 export { REF_NAME_ANNOTATION } from "../oci/annotations.ts";
 /** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
@@ -107,8 +109,10 @@ export class Store {
   /**
    * Opens a store, creating the layout when the directory is missing or empty.
    *
-   * A new store is built in a temporary sibling directory and renamed into place, so no one ever
-   * sees a directory without `oci-layout` and `index.json`.
+   * A new store is built in a temporary sibling directory (`.NAME.skiff-new-<id>`, locked while
+   * it is built; one a killed creation left is removed by the next) and renamed into place, so no
+   * one ever sees a directory without `oci-layout` and `index.json`. A symlink to a directory
+   * that does not exist yet gets the store where it points.
    *
    * @param path The layout directory.
    * @param options Whether to create it.
@@ -146,18 +150,26 @@ export class Store {
     }
     try {
       if (entries === undefined) {
-        const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
+        // built beside it (a symlink to nothing yet: beside where it points; the link stays), in
+        // a locked temporary that the next creation of the same store removes after a kill
+        const { target } = await resolveOutput(dir);
+        const { parent, base } = splitPath(target);
         await Deno.mkdir(parent, { recursive: true });
-        const temp = await Deno.makeTempDir({ dir: parent, prefix: ".skiff-new-" });
+        await sweepTemps(parent, (name) => isTempName(name, base));
+        const name = tempName(base, "new");
+        const temp = `${parent}/${name}`;
+        const lock = await createTempDir(parent, name, 0o755);
         try {
           await Deno.chmod(temp, 0o755);
           await Deno.writeTextFile(`${temp}/oci-layout`, OCI_LAYOUT);
           await Deno.writeTextFile(`${temp}/index.json`, EMPTY_INDEX);
-          await Deno.rename(temp, dir);
+          await Deno.rename(temp, target);
         } catch (e) {
           await Deno.remove(temp, { recursive: true }).catch(() => {});
           // another process created it first: use theirs
           if ((await fileSize(`${dir}/oci-layout`)) === undefined) throw e;
+        } finally {
+          lock.close();
         }
       } else {
         // an empty directory (a mount point, `.`): the two files are written under the index

@@ -35,6 +35,11 @@ export interface Ext4ImageOptions {
   free?: number;
   /** Add an (empty) jbd2 journal as inode 8. */
   journal?: boolean;
+  /**
+   * `false`: the file holds old bytes where nothing is written (a block device): the inode tables
+   * are not marked zeroed, the file is not truncated, and it must be large enough.
+   */
+  zeroed?: boolean;
 }
 
 /** What was written. */
@@ -426,7 +431,10 @@ export function writeExt4Image(
   for (let g = 0; g < groups; g++) {
     const first = g * BLOCKS_PER_GROUP;
     const count = Math.min(BLOCKS_PER_GROUP, total - first);
-    let flags = BG_INODE_ZEROED; // the inode tables are holes: zeros
+    // the inode tables are holes: zeros; on a device (old bytes), the kernel's to zero (lazy
+    // init, as mke2fs -E lazy_itable_init): itable_unused tells e2fsck and the kernel not to read
+    // the unused inodes meanwhile
+    let flags = options.zeroed === false ? 0 : BG_INODE_ZEROED;
     let groupFree = count;
     let blockCsum = emptyBlockBitmapCsum;
     // the last group's bitmap is always written (e2fsck wants it initialised)
@@ -513,9 +521,17 @@ export function writeExt4Image(
   pieces.push({ block: 0, bytes: sb });
 
   // 8. write everything, in block order; the rest of the image stays a hole (zeros)
+  if (options.zeroed === false) {
+    const room = file.seekSync(0, Deno.SeekMode.End);
+    if (room < total * BLOCK_SIZE) {
+      throw new Error(
+        `the image needs ${total * BLOCK_SIZE} bytes, more than the ${room} it is given`,
+      );
+    }
+  }
   pieces.sort((a, b) => a.block - b.block);
   for (const piece of pieces) writeAt(file, piece.block, piece.bytes);
-  file.truncateSync(total * BLOCK_SIZE);
+  if (options.zeroed !== false) file.truncateSync(total * BLOCK_SIZE);
   return { blocks: total, size: total * BLOCK_SIZE, inodes: lastUsed, freeBlocks };
 }
 

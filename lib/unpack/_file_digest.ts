@@ -11,14 +11,38 @@ import { createHash } from "node:crypto";
  * @returns `sha256:<hex>`.
  */
 export async function fileDigest(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash("sha256");
   using file = await Deno.open(path);
+  return await imageDigest(file, Infinity, signal);
+}
+
+/**
+ * Hashes the first `size` bytes of an open file, from its start: a disk image read back through
+ * the file it was written to (on a block device, what follows the image is not the image's).
+ *
+ * @param file The open file (readable).
+ * @param size The bytes to hash (`Infinity`: to the end).
+ * @param signal Stops between chunks.
+ * @returns `sha256:<hex>`.
+ * @throws {Error} When the file ends before `size` bytes.
+ */
+export async function imageDigest(
+  file: Deno.FsFile,
+  size: number,
+  signal?: AbortSignal,
+): Promise<string> {
+  const hash = createHash("sha256");
+  await file.seek(0, Deno.SeekMode.Start);
   const buffer = new Uint8Array(1024 * 1024);
-  for (;;) {
+  let left = size;
+  while (left > 0) {
     signal?.throwIfAborted();
-    const n = await file.read(buffer);
-    if (n === null) break;
+    const n = await file.read(left < buffer.length ? buffer.subarray(0, left) : buffer);
+    if (n === null) {
+      if (size === Infinity) break;
+      throw new Error(`Cannot read the image back: it ends ${left} bytes short`);
+    }
     hash.update(buffer.subarray(0, n));
+    left -= n;
   }
   return `sha256:${hash.digest("hex")}`;
 }

@@ -4,10 +4,20 @@
 
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
+import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
 import type { Store } from "../store/store.ts";
+import { isTempName, sweepTemps } from "../store/_temp_files.ts";
 import { ErofsWriter } from "./erofs_writer.ts";
 import { fileDigest } from "./_file_digest.ts";
 import { checkStoredLayer, readLayer } from "./read_layer.ts";
+
+/** A layer image's output: a new file, never over one. */
+const LAYER_OUTPUT: OutputFileOptions = {
+  action: "unpack into",
+  existing: "refuse",
+  seeks: "an EROFS image",
+  kind: "unpack",
+};
 
 /** One layer's image. */
 export interface LayerImage {
@@ -30,8 +40,9 @@ export interface LayerImagesOptions {
 }
 
 /**
- * Writes the layers that `dir` does not have yet, each into a hidden file beside its name, linked
- * into place once the layer was verified. Limits count over the layers written in this run.
+ * Writes the layers that `dir` does not have yet, each into a hidden, locked file beside its name
+ * ({@linkcode OutputFile}), linked into place once the layer was verified; what killed runs left
+ * in `dir` is removed first. Limits count over the layers written in this run.
  */
 export async function writeLayerImages(
   store: Store,
@@ -42,6 +53,8 @@ export async function writeLayerImages(
 ): Promise<{ images: LayerImage[]; entries: number; whiteouts: number; bytes: number }> {
   const { name, signal } = options;
   await Deno.mkdir(dir, { recursive: true });
+  // what killed runs into the same directory left, of any layer (a running one's is left alone)
+  await sweepTemps(dir, (entry) => isTempName(entry));
   const images: LayerImage[] = [];
   const total = { entries: 0, whiteouts: 0, bytes: 0, tar: 0 };
   for (const [i, layer] of layers.entries()) {
@@ -71,11 +84,13 @@ export async function writeLayerImages(
         );
       });
     }
-    const temp = `${dir}/.${diffId.replace(":", "-")}.skiff-unpack-${crypto.randomUUID()}`;
-    const writer = new ErofsWriter(temp, {
+    // a new file beside its name, linked into place (never over a file that appeared meanwhile)
+    const output = await OutputFile.open(path, { ...LAYER_OUTPUT, store });
+    const writer = new ErofsWriter(output.temp ?? path, {
       maxEntries: options.maxEntries - total.entries,
       uuid: await uuidOf(diffId),
       whiteouts: "overlay",
+      file: output.file,
     });
     try {
       try {
@@ -94,15 +109,15 @@ export async function writeLayerImages(
       }
       signal?.throwIfAborted();
       try {
-        await Deno.link(temp, path);
+        await output.commit();
       } catch (e) {
         // another unpack wrote the same layer meanwhile: the same diff_id, the same bytes
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        if (!((e as Error).cause instanceof Deno.errors.AlreadyExists)) throw e;
       }
       await Deno.writeTextFile(digestFile(path), digestLine(path, writer.image!.digest));
     } finally {
       writer.close();
-      await Deno.remove(temp).catch(() => {});
+      await output.abort();
     }
     total.entries += writer.entries;
     total.whiteouts += writer.whiteouts;

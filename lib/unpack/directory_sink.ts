@@ -5,11 +5,14 @@
  * @module
  */
 
+import { OutputDirectory, type OutputDirectoryOptions } from "../store/output_directory.ts";
 import type { Store } from "../store/store.ts";
 import type { RootfsWriter } from "./rootfs_writer.ts";
-import { checkTarget, startBuild, type TargetBuild } from "./_target.ts";
 import type { ApplyLayerOptions, LayerBlob, UnpackSink } from "./sink.ts";
 import type { WorkerWriter } from "./_worker_writer.ts";
+
+/** How an unpack's directory output is named in messages and temporaries. */
+const OUTPUT: OutputDirectoryOptions = { action: "unpack into", kind: "unpack" };
 
 /** Options for {@linkcode DirectorySink.create}. */
 export interface DirectorySinkOptions {
@@ -51,7 +54,7 @@ export class DirectorySink implements UnpackSink {
   readonly target: string;
   /** The temporary directory the layers are written into. */
   readonly temp: string;
-  #build: TargetBuild;
+  #build: OutputDirectory;
   #writer: RootfsWriter;
   #options: DirectorySinkOptions;
   /** The writer in a worker thread, once `applyBlob` started one (then every layer goes there). */
@@ -61,7 +64,7 @@ export class DirectorySink implements UnpackSink {
 
   private constructor(
     target: string,
-    build: TargetBuild,
+    build: OutputDirectory,
     writer: RootfsWriter,
     options: DirectorySinkOptions,
   ) {
@@ -77,22 +80,24 @@ export class DirectorySink implements UnpackSink {
   }
 
   /**
-   * Refuses a target that is not absent or an empty directory (or where another unpack is
-   * running; see `lib/unpack/_target.ts`).
+   * Refuses a target that is not absent or an empty directory, directly or through a symlink
+   * (or where another unpack is running; see `lib/store/output_directory.ts`). What a killed
+   * unpack into the same place left is removed first.
    * @param dir The target.
    * @returns The target without trailing slashes.
    * @throws {Error} When `dir` exists and is not an empty directory.
    */
   static async checkTarget(dir: string): Promise<string> {
     const path = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-    await checkTarget(path);
+    await OutputDirectory.check(path, OUTPUT);
     return path;
   }
 
   /**
    * Starts the build for `dir`: a locked hidden directory beside it (inside it when `dir` is an
-   * existing empty directory, such as `.` or a mount point), noted in the store so that one a
-   * killed unpack left is swept by the next unpack there and by gc.
+   * existing empty directory, such as `.` or a mount point; where it points when it is a
+   * symlink), noted in the store so that one a killed unpack left is swept by the next unpack
+   * there and by gc.
    * @param dir The target directory (absent or empty).
    * @param store The store the image comes from (where the build is noted).
    * @param options Limits and ownership.
@@ -106,7 +111,7 @@ export class DirectorySink implements UnpackSink {
     const target = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
     // loaded only now: node:fs costs start-up time to every command that does not unpack
     const { RootfsWriter } = await import("./rootfs_writer.ts");
-    const build = await startBuild(target, store);
+    const build = await OutputDirectory.create(target, { ...OUTPUT, store });
     try {
       return new DirectorySink(target, build, new RootfsWriter(build.dir, options), options);
     } catch (e) {

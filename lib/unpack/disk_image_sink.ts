@@ -1,14 +1,24 @@
 /**
  * The unpack's sink for disk images: the layers into an EROFS or ext4 image file written by skiff
  * itself ({@linkcode ErofsWriter}, {@linkcode Ext4Writer}), beside the target, linked into place
- * only when every layer was applied and verified.
+ * only when every layer was applied and verified; or into a block device.
  *
  * @module
  */
 
+import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
 import type { ErofsWriter } from "./erofs_writer.ts";
 import type { Ext4Writer } from "./ext4_writer.ts";
 import type { ApplyLayerOptions, UnpackSink } from "./sink.ts";
+
+/** A disk image's output: a new file (never over one), or a block device; it seeks. */
+const OUTPUT: OutputFileOptions = {
+  action: "unpack into",
+  existing: "refuse",
+  seeks: "a disk image",
+  parents: true,
+  kind: "unpack",
+};
 
 /** Options for {@linkcode DiskImageSink.create}. */
 export interface DiskImageSinkOptions {
@@ -38,15 +48,24 @@ export interface DiskImageSinkOptions {
   journal?: boolean;
   /** Aborts the read-back of the finished image (its digest). */
   signal?: AbortSignal;
+  /**
+   * The store the image comes from: the temporary file is noted there, so that its garbage
+   * collection removes one a killed unpack left.
+   * @default {undefined}
+   */
+  store?: { readonly path: string };
 }
 
 /**
  * Writes the layers into an EROFS or ext4 image file.
  *
- * The file is written as a hidden `.<name>.skiff-unpack-<uuid>` beside the target and, when
- * {@linkcode DiskImageSink.finish} has written the metadata, linked to the target (a link, unlike
- * a rename, never replaces a file that appeared there meanwhile) and its temporary name removed.
- * {@linkcode DiskImageSink.abort} removes it.
+ * The file is written as a hidden, locked `.<name>.skiff-unpack-<id>` beside the target (beside
+ * what a symlink points to) and, when {@linkcode DiskImageSink.finish} has written the metadata,
+ * linked to the target (a link, unlike a rename, never replaces a file that appeared there
+ * meanwhile) and its temporary name removed. {@linkcode DiskImageSink.abort} removes it; one a
+ * killed unpack left is removed by the next unpack into the same place. A block device is written
+ * into (the image at its start); a FIFO, a character device, a directory or an existing file is
+ * refused.
  *
  * @example Refuse a target that exists
  * ```ts
@@ -64,7 +83,7 @@ export class DiskImageSink implements UnpackSink {
   readonly format: "erofs" | "ext4";
   /** The image file's path once finished. */
   readonly target: string;
-  /** Where it is written until then. */
+  /** Where it is written until then (a block device: the device). */
   readonly temp: string;
   /**
    * The finished image: its size and SHA-256 (`sha256:<hex>`); an ext4 image with `size` or
@@ -73,6 +92,7 @@ export class DiskImageSink implements UnpackSink {
   image: { size: number; digest?: string } | undefined;
   #erofs: ErofsWriter | undefined;
   #ext4: Ext4Writer | undefined;
+  #output: OutputFile;
   #signal: AbortSignal | undefined;
   #what = "";
   /** An ext4 image with `size` or `free`: mostly empty space, not hashed. */
@@ -80,40 +100,37 @@ export class DiskImageSink implements UnpackSink {
 
   private constructor(
     format: "erofs" | "ext4",
-    target: string,
-    temp: string,
+    output: OutputFile,
     writer: { erofs?: ErofsWriter; ext4?: Ext4Writer },
     signal: AbortSignal | undefined,
   ) {
     this.format = format;
-    this.target = target;
-    this.temp = temp;
+    this.target = output.path;
+    this.temp = output.temp ?? output.path;
+    this.#output = output;
     this.#erofs = writer.erofs;
     this.#ext4 = writer.ext4;
     this.#signal = signal;
   }
 
   /**
-   * Refuses a target that exists: a disk image is written beside it and linked into place.
+   * Refuses a target that cannot take a disk image: an existing file (a disk image is written
+   * beside it and linked into place, never over a file), a directory, a FIFO, a character
+   * device or a socket. Absent (or a symlink to nothing yet) and a block device are fine.
    * @param path The image file's path.
-   * @returns Resolves when it is absent.
-   * @throws {Error} When something is there, or it cannot be looked at.
+   * @returns Resolves when it can take the image.
+   * @throws {Error} `Cannot unpack into <path>: ...`.
    */
   static async checkTarget(path: string): Promise<void> {
-    try {
-      await Deno.lstat(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return;
-      throw new Error(`Cannot unpack into ${path}: ${(e as Error).message}`, { cause: e });
-    }
-    throw new Error(`Cannot unpack into ${path}: it exists`);
+    await OutputFile.check(path, OUTPUT);
   }
 
   /**
-   * Opens the writer for `format` on a temporary file beside `target`.
+   * Opens the writer for `format` on a temporary file beside `target` (or on the block device it
+   * is).
    * @param format `erofs` or `ext4`.
-   * @param target The image file's path (absent).
-   * @param options Limits, the manifest digest, ext4's size, free space and journal.
+   * @param target The image file's path (absent, or a block device).
+   * @param options Limits, the manifest digest, ext4's size, free space and journal, the store.
    * @returns The sink.
    */
   static async create(
@@ -121,32 +138,42 @@ export class DiskImageSink implements UnpackSink {
     target: string,
     options: DiskImageSinkOptions,
   ): Promise<DiskImageSink> {
-    const slash = target.lastIndexOf("/");
-    const parent = slash === -1 ? "." : slash === 0 ? "/" : target.slice(0, slash);
-    const base = target.slice(slash + 1);
-    await Deno.mkdir(parent, { recursive: true });
-    const temp = `${parent}/.${base}.skiff-unpack-${crypto.randomUUID()}`;
     const maxEntries = options.maxEntries ?? 1_000_000;
-    if (format === "erofs") {
-      // loaded only now: node:fs and node:crypto cost start-up time to every other command
-      const { ErofsWriter } = await import("./erofs_writer.ts");
-      const erofs = new ErofsWriter(temp, { maxEntries, uuid: await imageUuid(options.digest) });
-      const sink = new DiskImageSink(format, target, temp, { erofs }, options.signal);
-      sink.#what = options.reference ?? target;
-      return sink;
-    }
-    const { Ext4Writer } = await import("./ext4_writer.ts");
-    const ext4 = new Ext4Writer(temp, {
-      maxEntries,
-      seed: options.digest,
-      ...(options.size !== undefined ? { size: options.size } : {}),
-      ...(options.free !== undefined ? { free: options.free } : {}),
-      ...(options.journal ? { journal: true } : {}),
+    // loaded only now: node:fs and node:crypto cost start-up time to every other command
+    const { ErofsWriter } = format === "erofs" ? await import("./erofs_writer.ts") : {};
+    const { Ext4Writer } = format === "ext4" ? await import("./ext4_writer.ts") : {};
+    const output = await OutputFile.open(target, {
+      ...OUTPUT,
+      ...(options.store ? { store: options.store } : {}),
     });
-    const sink = new DiskImageSink(format, target, temp, { ext4 }, options.signal);
-    sink.#what = options.reference ?? target;
-    sink.#sized = options.size !== undefined || options.free !== undefined;
-    return sink;
+    try {
+      const path = output.temp ?? target;
+      const { file } = output;
+      const writer = ErofsWriter
+        ? {
+          erofs: new ErofsWriter(path, { maxEntries, uuid: await imageUuid(options.digest), file }),
+        }
+        : {
+          ext4: new Ext4Writer!(path, {
+            maxEntries,
+            seed: options.digest,
+            file,
+            // a block device holds old bytes where nothing is written
+            ...(output.temp === undefined ? { zeroed: false } : {}),
+            ...(options.size !== undefined ? { size: options.size } : {}),
+            ...(options.free !== undefined ? { free: options.free } : {}),
+            ...(options.journal ? { journal: true } : {}),
+          }),
+        };
+      const sink = new DiskImageSink(format, output, writer, options.signal);
+      sink.#what = options.reference ?? target;
+      sink.#sized = format === "ext4" &&
+        (options.size !== undefined || options.free !== undefined);
+      return sink;
+    } catch (e) {
+      await output.abort();
+      throw e;
+    }
   }
 
   get #writer(): ErofsWriter | Ext4Writer {
@@ -180,9 +207,11 @@ export class DiskImageSink implements UnpackSink {
   }
 
   /**
-   * Writes the metadata, reads the image back for its digest, and links it into place.
+   * Writes the metadata, reads the image back for its digest, and links it into place (a block
+   * device: syncs it).
    * @returns Resolves once the image is at the target.
-   * @throws {Error} When the tree does not fit (`--size`), or a file appeared at the target.
+   * @throws {Error} When the tree does not fit (`--size`, a block device), or a file appeared at
+   * the target.
    */
   async finish(): Promise<void> {
     try {
@@ -192,10 +221,10 @@ export class DiskImageSink implements UnpackSink {
         this.image = { size: image.size, digest: image.digest };
       } else {
         const { size } = this.#ext4!.finish();
-        const { fileDigest } = await import("./_file_digest.ts"); // node:crypto: only now
+        const { imageDigest } = await import("./_file_digest.ts"); // node:crypto: only now
         this.image = this.#sized
           ? { size }
-          : { size, digest: await fileDigest(this.temp, this.#signal) };
+          : { size, digest: await imageDigest(this.#output.file, size, this.#signal) };
       }
     } catch (e) {
       if (this.#signal?.aborted) throw this.#signal.reason;
@@ -203,19 +232,11 @@ export class DiskImageSink implements UnpackSink {
       throw new Error(`Cannot unpack ${this.#what}: ${message}`, { cause: e });
     }
     this.#signal?.throwIfAborted();
-    try {
-      await Deno.link(this.temp, this.target);
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) {
-        throw new Error(`Cannot unpack into ${this.target}: it exists`, { cause: e });
-      }
-      throw e;
-    }
-    await Deno.remove(this.temp);
+    await this.#output.commit();
   }
 
   /**
-   * Closes the writer and removes the temporary file.
+   * Closes the writer and removes the temporary file (a block device keeps what was written).
    * @returns Resolves once removed.
    */
   async abort(): Promise<void> {
@@ -224,7 +245,7 @@ export class DiskImageSink implements UnpackSink {
     } catch {
       // already closed
     }
-    await Deno.remove(this.temp).catch(() => {});
+    await this.#output.abort();
   }
 }
 

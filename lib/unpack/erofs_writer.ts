@@ -30,7 +30,7 @@ import {
   type XattrEntry,
 } from "./_erofs_format.ts";
 import { compareNames } from "./_compare_names.ts";
-import { fileDigest } from "./_file_digest.ts";
+import { imageDigest } from "./_file_digest.ts";
 import { ImageFile } from "./_image_file.ts";
 import { type FsNode, FsTree } from "./fs_tree.ts";
 
@@ -59,6 +59,13 @@ export interface ErofsWriterOptions {
    * @default {"apply"}
    */
   whiteouts?: "apply" | "overlay";
+  /**
+   * An open file to write into (readable too, at its start) instead of creating `path`, e.g. an
+   * output's temporary or a block device (`OutputFile.file`). It is left open: its owner closes
+   * it.
+   * @default {`path`, created}
+   */
+  file?: Deno.FsFile;
 }
 
 /** Options for {@linkcode ErofsWriter.applyLayer}. */
@@ -160,22 +167,27 @@ export class ErofsWriter {
   image: ErofsImage | undefined;
 
   #file: Deno.FsFile | undefined;
+  /** Whether the writer created the file (and closes it). */
+  #owned: boolean;
   #out: ImageFile;
   #tree: FsTree<ErofsData>;
   #uuid: Uint8Array;
 
   /**
-   * Creates the image file (it must not exist) and reserves its first block.
+   * Creates the image file (it must not exist), or takes `options.file`, and reserves its first
+   * block.
    *
-   * @param path The file to create.
-   * @param options Limits, UUID, inline budget.
+   * @param path The file to create (with `options.file`: its name, for messages).
+   * @param options Limits, UUID, inline budget, an open file.
    * @throws {Deno.errors.AlreadyExists} When the file exists.
    */
   constructor(path: string, options: ErofsWriterOptions = {}) {
     this.path = path;
     this.#uuid = options.uuid ?? new Uint8Array(16);
     if (this.#uuid.length !== 16) throw new RangeError("Cannot use the uuid: expected 16 bytes");
-    this.#file = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
+    this.#owned = options.file === undefined;
+    this.#file = options.file ??
+      Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o644 });
     this.#out = new ImageFile(this.#file, BLOCK);
     void this.#out.put(new Uint8Array(BLOCK)); // block 0: superblock and root, written last
     const store = new ErofsDataStore(this.#out, options.inlineBudget ?? 32 * 1024 * 1024);
@@ -214,7 +226,8 @@ export class ErofsWriter {
   }
 
   /**
-   * Writes the metadata (directories, inodes, superblock), closes the file and hashes it.
+   * Writes the metadata (directories, inodes, superblock), hashes the image (read back: its
+   * first block is written last) and closes the file it created.
    *
    * @throws {Error} When a name or xattr does not fit EROFS, or the file cannot be written.
    */
@@ -222,18 +235,20 @@ export class ErofsWriter {
     if (!this.#file) throw new Error(`Cannot write ${this.path}: the writer is closed`);
     try {
       const made = await this.#writeMetadata();
-      this.#file.close();
-      this.#file = undefined;
-      this.image = { ...made, digest: await fileDigest(this.path) };
+      // only the image's bytes: a block device goes on after them
+      this.image = { ...made, digest: await imageDigest(this.#file, made.size) };
     } finally {
       this.close();
     }
   }
 
-  /** Closes the file (after a failure; the caller removes it). Safe to call twice. */
+  /**
+   * Closes the file it created (after a failure; the caller removes it); one it was given stays
+   * open. Safe to call twice.
+   */
   close(): void {
     try {
-      this.#file?.close();
+      if (this.#owned) this.#file?.close();
     } catch {
       // closed already
     }

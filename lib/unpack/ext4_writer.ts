@@ -42,6 +42,21 @@ export interface Ext4WriterOptions {
    * @default {false}
    */
   journal?: boolean;
+  /**
+   * An open file to write into (at its start) instead of creating `path`, e.g. an output's
+   * temporary or a block device (`OutputFile.file`). It is left open: its owner closes it.
+   * @default {`path`, created}
+   */
+  file?: Deno.FsFile;
+  /**
+   * Whether the file reads as zeros where nothing was written (a new file): the empty space is
+   * left as holes and the inode tables are marked zeroed. `false` for a block device, which holds
+   * old bytes: the unused part of each inode table is left for the kernel to zero (as
+   * `mke2fs -E lazy_itable_init` does), the file is not truncated, and an image larger than the
+   * device is an error.
+   * @default {true}
+   */
+  zeroed?: boolean;
 }
 
 /** What {@linkcode Ext4Writer.finish} returns. */
@@ -115,10 +130,10 @@ export class Ext4Writer {
   #closed = false;
 
   /**
-   * Creates the image file (it must not exist).
+   * Creates the image file (it must not exist), or takes `options.file`.
    *
-   * @param path The image file.
-   * @param options Limits, size and the seed.
+   * @param path The image file (with `options.file`: its name, for messages).
+   * @param options Limits, size, the seed, an open file.
    * @throws {RangeError} When `size` or `free` is not a whole number of 4 KiB blocks.
    * @throws {Error} When the file exists or cannot be created.
    */
@@ -131,7 +146,8 @@ export class Ext4Writer {
     this.#options = options;
     this.#dataStart = 1 + gdtBlocksFor(options.size ?? DEFAULT_MAX_SIZE + (options.free ?? 0));
     try {
-      this.#file = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
+      this.#file = options.file ??
+        Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
     } catch (e) {
       throw new Error(`Cannot create the ext4 image ${path}: ${(e as Error).message}`, {
         cause: e,
@@ -205,7 +221,7 @@ export class Ext4Writer {
 
   /**
    * Writes the metadata (directories, inode tables, bitmaps, group descriptors, superblock) and
-   * closes the file.
+   * closes the file it created.
    *
    * @returns The image's size and counts.
    * @throws {Error} When the tree does not fit the `size`, or cannot be an ext4 file system (a
@@ -227,6 +243,7 @@ export class Ext4Writer {
         ...(this.#options.size !== undefined ? { size: this.#options.size } : {}),
         ...(this.#options.free !== undefined ? { free: this.#options.free } : {}),
         ...(this.#options.journal ? { journal: true } : {}),
+        ...(this.#options.zeroed === false ? { zeroed: false } : {}),
       });
       return result;
     } catch (e) {
@@ -236,10 +253,10 @@ export class Ext4Writer {
     }
   }
 
-  /** Closes the file (after a failure; the caller removes it). */
+  /** Closes the file it created (after a failure; the caller removes it); one it was given stays open. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file.close();
+    if (this.#options.file === undefined) this.#file.close();
   }
 }

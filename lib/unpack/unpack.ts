@@ -10,6 +10,7 @@ import { pull } from "../pull/pull.ts";
 import type { Reference } from "../reference/parse_reference.ts";
 import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
 import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored_image.ts";
+import { resolveOutput } from "../store/output_file.ts";
 import { Store } from "../store/store.ts";
 import { DirectorySink } from "./directory_sink.ts";
 import { DiskImageSink } from "./disk_image_sink.ts";
@@ -178,6 +179,7 @@ export async function unpack(
         ...(free !== undefined ? { free } : {}),
         ...(journal ? { journal: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        store,
       });
       return disk;
     },
@@ -211,15 +213,15 @@ async function unpackLayerImages(
   target: string,
   options: UnpackOptions,
 ): Promise<UnpackResult> {
+  // a directory, or a symlink to one (or to where one is to be made): the images go where it points
+  let resolved;
   try {
-    if (!(await Deno.stat(target)).isDirectory) {
-      throw new Error(`Cannot unpack into ${target}: it is not a directory`);
-    }
+    resolved = await resolveOutput(target);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      if ((e as Error).message.startsWith("Cannot ")) throw e;
-      throw new Error(`Cannot unpack into ${target}: ${(e as Error).message}`, { cause: e });
-    }
+    throw new Error(`Cannot unpack into ${target}: ${(e as Error).message}`, { cause: e });
+  }
+  if (resolved.kind !== "directory" && resolved.kind !== "absent") {
+    throw new Error(`Cannot unpack into ${target}: it is not a directory`);
   }
   const ref = storedImageRef(reference);
   const name = ref.toString();
@@ -246,6 +248,7 @@ async function unpackLayerImages(
     );
   }
   const { writeLayerImages } = await import("./_layer_images.ts");
+  if (resolved.kind === "absent") await Deno.mkdir(resolved.target, { recursive: true });
   const made = await writeLayerImages(store, layers, diffIds, target, {
     name,
     maxEntries: options.maxEntries ?? 1_000_000,

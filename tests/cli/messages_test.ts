@@ -305,7 +305,7 @@ Deno.test("messages: a deep path from an image, a damaged layer, a full disk: on
           assertEquals(r.code, 1, r.stderr);
           assertMatch(
             r.stderr,
-            new RegExp(`^skiff: Cannot write ${mnt}/out\\.tar: No space left on device.*\\n$`),
+            new RegExp(`^skiff: Cannot export to ${mnt}/out\\.tar: No space left on device.*\\n$`),
           );
           assertEquals([...Deno.readDirSync(mnt)], []);
         } finally {

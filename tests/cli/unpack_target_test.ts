@@ -6,20 +6,15 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
 import { startFixture } from "../_fixture.ts";
 import { run } from "../_images.ts";
-import { tempDir } from "../_temp.ts";
+import { childWriter } from "../_child_writer.ts";
+import { names, tempDir } from "../_temp.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-const TARGET = new URL("../../lib/unpack/_target.ts", import.meta.url).href;
+const TARGET = new URL("../../lib/store/output_directory.ts", import.meta.url).href;
 const STORE = new URL("../../lib/store/store.ts", import.meta.url).href;
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
-}
-
-async function names(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) out.push(e.name);
-  return out.sort();
 }
 
 /**
@@ -28,38 +23,18 @@ async function names(dir: string): Promise<string[]> {
  */
 async function leaveBuild(target: string, store: string, mode: "kill" | "hold") {
   const code = `
-    import { startBuild } from ${JSON.stringify(TARGET)};
+    import { OutputDirectory } from ${JSON.stringify(TARGET)};
     import { Store } from ${JSON.stringify(STORE)};
-    const build = await startBuild(${JSON.stringify(target)}, await Store.open(${
-    JSON.stringify(store)
-  }));
+    const build = await OutputDirectory.create(${JSON.stringify(target)}, {
+      kind: "unpack",
+      store: await Store.open(${JSON.stringify(store)}),
+    });
     await Deno.writeTextFile(build.dir + "/half-written", "x");
     console.log(build.dir);
-    ${mode === "kill" ? 'Deno.kill(Deno.pid, "SIGKILL");' : "setInterval(() => {}, 60_000);"}
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  const dir = text.trim();
-  assert(dir.includes(".skiff-unpack-"), `no build dir: ${text}`);
-  return {
-    dir,
-    async stop() {
-      reader.releaseLock();
-      if (mode === "hold") child.kill("SIGKILL");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
+  const child = await childWriter(code, mode);
+  assert(child.path.includes(".skiff-unpack-"), `no build dir: ${child.path}`);
+  return { dir: child.path, stop: child.stop };
 }
 
 Deno.test("cli: unpack into . and an empty mount point; leftovers of a kill -9", async (t) => {
@@ -151,7 +126,7 @@ Deno.test("cli: unpack into . and an empty mount point; leftovers of a kill -9",
       try {
         const dry = await skiff(["gc", "--dry-run", "--store", store]);
         assertEquals(dry.code, 0, dry.stderr);
-        assertMatch(dry.stdout, new RegExp(`would delete unfinished unpack ${killed.dir}\\n`));
+        assertMatch(dry.stdout, new RegExp(`would delete unfinished output ${killed.dir}\\n`));
         await Deno.stat(killed.dir);
         const gc = await skiff(["gc", "--json", "--store", store]);
         assertEquals(gc.code, 0, gc.stderr);

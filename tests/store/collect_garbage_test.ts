@@ -10,6 +10,7 @@ import { pull } from "../../lib/pull/pull.ts";
 import { collectGarbage } from "../../lib/store/collect_garbage.ts";
 import { removeImages } from "../../lib/store/remove_images.ts";
 import { Store } from "../../lib/store/store.ts";
+import { createTempFile } from "../../lib/store/_temp_files.ts";
 import { tempDir } from "../_temp.ts";
 
 async function hasBlob(store: string, digest: string): Promise<boolean> {
@@ -95,7 +96,7 @@ Deno.test("collectGarbage: keeps what index.json reaches, deletes the rest", asy
     );
 
     await t.step(
-      "partial downloads: stale ones deleted, held ones kept; old temp files deleted",
+      "partial downloads and temp files: dead ones deleted (at any age), held ones kept",
       async () => {
         const store = await tempStore();
         const s = await Store.open(store);
@@ -106,9 +107,10 @@ Deno.test("collectGarbage: keeps what index.json reaches, deletes the rest", asy
         const held = await s.openIngest(heldDigest, 6000);
         await held.write(new Uint8Array(100));
         await held.flush();
-        await Deno.writeFile(`${store}/ingest/tmp-old`, new Uint8Array(10));
-        await Deno.utime(`${store}/ingest/tmp-old`, new Date(0), new Date(0));
-        await Deno.writeFile(`${store}/ingest/tmp-new`, new Uint8Array(10));
+        // a temporary file whose writer died a moment ago (its lock free), and one being written
+        await Deno.writeFile(`${store}/ingest/tmp-dead`, new Uint8Array(10));
+        const live = await createTempFile(`${store}/ingest`, "tmp-live");
+        await live.write(new Uint8Array(7));
         await Deno.writeFile(`${store}/ingest/notes.txt`, new Uint8Array(3)); // not ours: kept
         try {
           const report = await collectGarbage(store);
@@ -123,11 +125,14 @@ Deno.test("collectGarbage: keeps what index.json reaches, deletes the rest", asy
             "index.lock",
             "notes.txt",
             `sha256-${heldDigest.slice(7)}`,
-            "tmp-new",
+            "tmp-live",
           ]);
         } finally {
           held.close();
+          live.close();
         }
+        // once its writer lets go (dies), the temporary file goes too
+        assertEquals((await collectGarbage(store, { dryRun: true })).temporary, [7]);
         // once the pull lets go, it is stale too
         assertEquals((await collectGarbage(store)).partials, [{ digest: heldDigest, size: 100 }]);
       },

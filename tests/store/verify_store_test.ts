@@ -1,5 +1,5 @@
 // fsck against stores pulled from the real registry and then damaged on purpose: a flipped byte,
-// a deleted layer, a stale partial download, one a running pull holds, an old temporary file.
+// a deleted layer, a stale partial download, one a running pull holds, a dead temporary file.
 
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
@@ -8,6 +8,7 @@ import { checkStore } from "../_store_check.ts";
 import { pull } from "../../lib/pull/pull.ts";
 import { Store } from "../../lib/store/store.ts";
 import { verifyStore } from "../../lib/store/verify_store.ts";
+import { createTempFile } from "../../lib/store/_temp_files.ts";
 import { tempDir } from "../_temp.ts";
 
 Deno.test("fsck: finds damage, repairs it, and the next pull completes", async (t) => {
@@ -78,16 +79,15 @@ Deno.test("fsck: finds damage, repairs it, and the next pull completes", async (
     });
 
     await t.step(
-      "stale partials and old temporary files; a held partial is left alone",
+      "stale partials and dead temporary files; a held partial and a live temporary are left alone",
       async () => {
         const { dir } = await newStore();
         const stale = `sha256-${"a".repeat(64)}`;
         const held = `sha256-${"b".repeat(64)}`;
         await Deno.writeFile(`${dir}/ingest/${stale}`, new Uint8Array(1000));
-        await Deno.writeFile(`${dir}/ingest/tmp-old`, new Uint8Array(10));
-        await Deno.utime(`${dir}/ingest/tmp-old`, new Date(0), new Date(0));
-        await Deno.writeFile(`${dir}/ingest/tmp-fresh`, new Uint8Array(10));
+        await Deno.writeFile(`${dir}/ingest/tmp-dead`, new Uint8Array(10)); // its lock is free
         const store = await Store.open(dir);
+        const live = await createTempFile(`${dir}/ingest`, "tmp-live"); // a write running
         const ingest = await store.openIngest(`sha256:${"b".repeat(64)}`, 10); // what a pull holds
         try {
           const report = await verifyStore(dir);
@@ -100,10 +100,11 @@ Deno.test("fsck: finds damage, repairs it, and the next pull completes", async (
           const repaired = await verifyStore(dir, { repair: true });
           assertEquals(repaired.stalePartials.length, 1);
           const left = [...Deno.readDirSync(`${dir}/ingest`)].map((e) => e.name).sort();
-          assert(!left.includes(stale) && !left.includes("tmp-old"), left.join(" "));
-          assert(left.includes(held) && left.includes("tmp-fresh"), left.join(" "));
+          assert(!left.includes(stale) && !left.includes("tmp-dead"), left.join(" "));
+          assert(left.includes(held) && left.includes("tmp-live"), left.join(" "));
         } finally {
           ingest.close();
+          live.close();
         }
       },
     );

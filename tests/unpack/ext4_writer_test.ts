@@ -349,7 +349,7 @@ Deno.test("ext4: hostile layers, limits and a size too small fail with no file l
     // a directory at the target is refused before anything is written
     await Deno.mkdir(`${work}/dir`);
     const e4 = await assertRejects(() => unpack(many, `${work}/dir`, { store, format: "ext4" }));
-    assertEquals(e4.message, `Cannot unpack into ${work}/dir: it exists`);
+    assertEquals(e4.message, `Cannot unpack into ${work}/dir: it is a directory`);
 
     // --size and --free: the room asked for, clean
     const sized = await unpack(many, `${work}/sized.ext4`, {

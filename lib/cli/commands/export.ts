@@ -26,7 +26,8 @@ the same bytes.
 
 Options:
   -o, --output FILE  write the tar to FILE (written beside it and renamed once
-                     complete); "-" or no -o: stdout, which must not be a terminal
+                     complete; a device or a FIFO is written into); "-" or no -o:
+                     stdout, which must not be a terminal
   --store DIR        the OCI image layout to read (and pull into)
   --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
   --pull POLICY      missing (default): pull only what the store lacks; never: use
@@ -77,6 +78,11 @@ export const exportCommand: Command = {
     const { signal, ...remote } = await remoteOptions(ctx);
     const renderer = flags.quiet || jsonFlag(ctx) ? undefined : new LineRenderer(io.err);
     const start = performance.now();
+    if (!toStdout) {
+      // a path that cannot take the tar is refused before anything is pulled
+      const { OutputFile } = await import("../../store/output_file.ts");
+      await OutputFile.check(output, FILE_OUTPUT);
+    }
     const { exportRootfs } = await import("../../unpack/export_rootfs.ts");
     const { readable, result } = exportRootfs(ref, {
       store: storePath(ctx),
@@ -89,7 +95,7 @@ export const exportCommand: Command = {
     if (toStdout) {
       for await (const chunk of readable) await io.outBytes(chunk);
     } else {
-      await writeBeside(output, readable);
+      await writeOutput(output, readable, storePath(ctx), signal);
     }
     const r = await result;
     if (jsonFlag(ctx)) {
@@ -118,45 +124,29 @@ export const exportCommand: Command = {
   },
 };
 
-/** Writes the stream to `.NAME.skiff-export-XXXX` beside `path`, renamed once it is complete. */
-async function writeBeside(path: string, readable: ReadableStream<Uint8Array>): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  const base = path.slice(slash + 1);
-  let temp: string;
+/** How export's file output is named in messages and temporaries. */
+const FILE_OUTPUT = { action: "export to", kind: "export" } as const;
+
+/** Writes the stream to the output path ({@linkcode OutputFile}: beside a file, into a FIFO). */
+async function writeOutput(
+  path: string,
+  readable: ReadableStream<Uint8Array>,
+  store: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const { OutputFile } = await import("../../store/output_file.ts");
+  let out;
   try {
-    temp = await Deno.makeTempFile({ dir, prefix: `.${base}.skiff-export-` });
+    out = await OutputFile.open(path, { ...FILE_OUTPUT, store: { path: store }, signal });
   } catch (e) {
-    throw new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    await readable.cancel().catch(() => {});
+    throw e;
   }
   try {
-    // what the file system refuses (a full disk) is said as a failure to write PATH; the
-    // export's own errors come through as they are
-    const cannot = (e: unknown) =>
-      new Error(`Cannot write ${path}: ${(e as Error).message}`, { cause: e });
-    const file = await Deno.open(temp, { write: true, truncate: true });
-    const writer = file.writable.getWriter(); // closes the file when closed or aborted
-    try {
-      for await (const chunk of readable) {
-        await writer.write(chunk).catch((e) => {
-          throw cannot(e);
-        });
-      }
-      await writer.close().catch((e) => {
-        throw cannot(e);
-      });
-    } catch (e) {
-      await writer.abort(e).catch(() => {});
-      throw e;
-    }
-    await Deno.chmod(temp, 0o644).catch((e) => {
-      throw cannot(e);
-    });
-    await Deno.rename(temp, path).catch((e) => {
-      throw cannot(e);
-    });
+    for await (const chunk of readable) await out.write(chunk);
+    await out.commit();
   } catch (e) {
-    await Deno.remove(temp).catch(() => {});
+    await out.abort();
     throw e;
   }
 }

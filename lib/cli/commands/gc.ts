@@ -9,9 +9,11 @@ const USAGE = `Usage: skiff gc [options]
 
 Deletes from the store every blob no image reaches (through its index, manifest,
 config and layers, and the index and original manifest that pull keeps), and the
-partial downloads no running pull holds, and the hidden directories that killed
-unpacks from this store left behind. Prints what was freed. Waits for running
-pulls to finish first, so it never breaks one.
+partial downloads no running pull holds, and the hidden temporaries that killed
+commands from this store left behind (an unpack's directory, a disk or layer
+image, a save or export file: .NAME.skiff-*), never one a running command
+holds. Prints what was freed. Waits for running pulls to finish first, so it
+never breaks one.
 
 Options:
   --store DIR        the OCI image layout to clean
@@ -55,7 +57,7 @@ export const gcCommand: Command = {
     for (const p of report.partials) {
       out += `${verb} partial download of ${p.digest} (${formatBytes(p.size)})\n`;
     }
-    for (const u of report.unpacks) out += safe`${verb} unfinished unpack ${u}\n`;
+    for (const u of report.unpacks) out += safe`${verb} unfinished output ${u}\n`;
     if (report.temporary.length > 0) {
       out += `${verb} ${plural(report.temporary.length, "temporary file")}\n`;
     }

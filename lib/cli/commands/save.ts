@@ -17,7 +17,8 @@ import { safe } from "../../progress/escape_text.ts";
 const USAGE = `Usage: skiff save REF... -o FILE [options]
 
 Writes the stored images REF... (pulled first when the store does not have
-them) into one tar archive: FILE appears only once the archive is complete.
+them) into one tar archive: FILE appears only once the archive is complete (a
+symlink is followed; a device or a FIFO is written into, as tar -cf does).
 With -o -, the archive goes to stdout (not to a terminal).
 Each blob is read from the store, checked against its digest, and streamed into
 the archive; nothing is held whole in memory, no temporary tree is made.

@@ -28,12 +28,13 @@ store does not have REF, it is pulled and unpacked at once: each layer is applie
 while it downloads (and ends verified in the store). DIR must be absent or empty;
 it appears only once every layer was applied and verified. REF may be a stored
 image's ID (sha256:<hex>, as skiff images shows it): from the store only.
-With --format erofs, writes the same tree as an EROFS disk image FILE (it must
-be absent), for microVMs and the kernel's read-only mount: owners, devices and
-xattrs as the image says, whoever runs skiff; the same bytes on every run.
-With --format ext4, the same as an ext4 disk image FILE (it must be absent),
-just big enough unless --size or --free says otherwise, without a journal
-unless --journal.
+With --format erofs, writes the same tree as an EROFS disk image FILE (absent,
+or a block device to write it into), for microVMs and the kernel's read-only
+mount: owners, devices and xattrs as the image says, whoever runs skiff; the
+same bytes on every run.
+With --format ext4, the same as an ext4 disk image FILE (absent, or a block
+device), just big enough unless --size or --free says otherwise, without a
+journal unless --journal.
 With --format erofs --layers DIR, writes one EROFS image per layer into DIR,
 named by the layer's diff_id and reused when there, whiteouts kept as overlayfs
 reads them; a second stdout line lists them top first, in overlayfs lowerdir order.
