@@ -2,12 +2,7 @@
 // wanted platforms' manifests), configs and layers, all in blobs/. Read-only, no lock.
 
 import { choosePlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
-import {
-  type Descriptor,
-  MANIFEST_SIZE_LIMIT,
-  parseManifest,
-  type Platform,
-} from "../oci/parse_manifest.ts";
+import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 
 /**
@@ -25,7 +20,7 @@ export async function isComplete(
     if (depth > 8) return false;
     let parsed;
     try {
-      parsed = parseManifest(await store.readBlob(d.digest, MANIFEST_SIZE_LIMIT), d.mediaType);
+      parsed = (await store.readManifestOrIndex(d)).parsed;
     } catch {
       return false;
     }

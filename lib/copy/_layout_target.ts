@@ -27,8 +27,6 @@ import { registryDigestOf } from "../store/resolve_stored_image.ts";
 import { SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
 import type { ReferrerTarget } from "./referrer_target.ts";
 
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
-
 /** The layout a sync writes to, for the copy engine and for the referrers. */
 export class LayoutTarget implements ImageDestination, ReferrerTarget {
   readonly #inner: LayoutImageDestination | undefined;
@@ -102,10 +100,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
   async fallbackEntries(tag: string): Promise<Descriptor[]> {
     const entry = (await this.#entries()).get(this.nameOf(tag));
     if (!entry || entry.mediaType !== MediaType.OciIndex) return [];
-    const parsed = parseManifest(
-      await this.#store.readBlob(entry.digest, MANIFEST_LIMIT),
-      entry.mediaType,
-    );
+    const { parsed } = await this.#store.readManifestOrIndex(entry);
     return parsed.kind === "index" ? [...parsed.index.manifests] : [];
   }
 

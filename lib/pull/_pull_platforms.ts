@@ -10,12 +10,7 @@ import {
   parsePlatform,
   parsePlatformList,
 } from "../oci/choose_platform.ts";
-import {
-  type Descriptor,
-  type ImageIndex,
-  parseManifest,
-  type Platform,
-} from "../oci/parse_manifest.ts";
+import type { Descriptor, ImageIndex, Platform } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "../store/image_not_found_error.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
 import { pullFromStore } from "./_from_store.ts";
@@ -131,8 +126,7 @@ async function storedIndex(
   const entry = await store.findImage(name);
   if (!entry) return undefined;
   try {
-    const bytes = await store.readBlob(entry.digest, 4 * 1024 * 1024);
-    const parsed = parseManifest(bytes, entry.mediaType);
+    const { parsed, bytes } = await store.readManifestOrIndex(entry);
     if (parsed.kind === "index") {
       const from = entry.annotations?.[SOURCE_DIGEST_ANNOTATION];
       // a Docker list, named through its OCI conversion: the list itself is the index
@@ -159,11 +153,7 @@ async function indexBlob(
   digest: string,
 ): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
   if (!(await store.hasBlob(digest))) return undefined;
-  const bytes = await store.readBlob(digest, 4 * 1024 * 1024);
-  const parsed = parseManifest(bytes);
+  const { parsed, descriptor } = await store.readManifestOrIndex({ digest });
   if (parsed.kind !== "index") return undefined;
-  return {
-    index: parsed.index,
-    descriptor: { mediaType: parsed.mediaType, digest, size: bytes.byteLength },
-  };
+  return { index: parsed.index, descriptor };
 }

@@ -10,14 +10,10 @@ import type {
   SourceRequestOptions,
 } from "../image/image_source.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
-import { parseManifest } from "../oci/parse_manifest.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { RegistryImageSource } from "../registry/registry_image_source.ts";
 import type { Store } from "../store/store.ts";
 import { ResponseTimeoutError } from "../transport/with_deadline.ts";
-
-/** The largest manifest read from the store. */
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** A registry source in front of which the store answers for the manifests it has. */
 export class StoreCachedSource implements ImageSource {
@@ -74,13 +70,8 @@ export class StoreCachedSource implements ImageSource {
   async #local(digest: string): Promise<ResolvedRoot | undefined> {
     if (!(await this.#store.hasBlob(digest))) return undefined;
     try {
-      const bytes = await this.#store.readBlob(digest, MANIFEST_LIMIT);
-      const parsed = parseManifest(bytes);
-      return {
-        descriptor: { mediaType: parsed.mediaType, digest, size: bytes.byteLength },
-        bytes,
-        local: true,
-      };
+      const { descriptor, bytes } = await this.#store.readManifestOrIndex({ digest });
+      return { descriptor, bytes, local: true };
     } catch {
       return undefined;
     }
@@ -90,7 +81,7 @@ export class StoreCachedSource implements ImageSource {
     parseDigest(descriptor.digest);
     if (await this.#store.hasBlob(descriptor.digest, descriptor.size)) {
       try {
-        return await this.#store.readBlob(descriptor.digest, MANIFEST_LIMIT);
+        return (await this.#store.readManifestOrIndex(descriptor)).bytes;
       } catch {
         // damaged: the registry's copy replaces it
       }

@@ -17,7 +17,6 @@ import {
   normalizePlatform,
   PlatformNotFoundError,
 } from "../oci/choose_platform.ts";
-import { parseImageConfig } from "../oci/parse_image_config.ts";
 import {
   type Descriptor,
   type ImageIndex,
@@ -175,9 +174,7 @@ export async function pull(
   const beforeLayers = explicit && platforms !== "all"
     ? async () => {
       if (!plan || plan.relation !== "same" || images[0]?.fromIndex !== false) return;
-      const config = parseImageConfig(
-        await store.readBlob(images[0].stored.manifest.config.digest),
-      );
+      const config = await store.readConfig(images[0].stored.manifest.config);
       for (const p of platforms!) checkImagePlatform(configPlatform(config), p, name);
     }
     : undefined;
@@ -217,7 +214,7 @@ export async function pull(
   for (const image of images) {
     const { stored } = image;
     if (stored.digest !== image.descriptor.digest) await store.putBlob(stored.digest, stored.bytes);
-    const config = parseImageConfig(await store.readBlob(stored.manifest.config.digest));
+    const config = await store.readConfig(stored.manifest.config);
     let platform = image.descriptor.platform;
     if (!platform && config.os && config.architecture) {
       platform = { os: config.os, architecture: config.architecture };

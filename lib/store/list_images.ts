@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseImageConfig } from "../oci/parse_image_config.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
 import type { IndexEntry } from "./_index_entry.ts";
@@ -271,7 +270,7 @@ async function image(
     await count(children.config);
     if (readPlatform && await store.hasBlob(children.config.digest)) {
       try {
-        platform = configPlatform(parseImageConfig(await store.readBlob(children.config.digest)));
+        platform = configPlatform(await store.readConfig(children.config));
       } catch {
         // not an image config (an artifact): no platform
       }

@@ -10,7 +10,6 @@ import type { Descriptor } from "../oci/parse_manifest.ts";
 import { kindOf, nameOf } from "./_index_entry.ts";
 import { storedIndexEntry } from "./_stored_index.ts";
 import { registryFormOf, subsetIndex } from "./_subset_index.ts";
-import { parseManifest } from "../oci/parse_manifest.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";
 import {
   INDEX_DIGEST_ANNOTATION,
@@ -90,13 +89,12 @@ export async function nameImage(
     // the name holds a part of that index (cut by `rm --platform`): this platform is added to the
     // part, never the whole index (which would bring back what was removed)
     const part = await registryFormOf(store, known!);
-    const parsed = parseManifest(part.bytes, part.descriptor.mediaType);
     const listed = new Set(
-      parsed.kind === "index" ? parsed.index.manifests.map((m) => m.digest) : [],
+      part.parsed.kind === "index" ? part.parsed.index.manifests.map((m) => m.digest) : [],
     );
     const added = entry.annotations?.[SOURCE_DIGEST_ANNOTATION] ?? entry.digest;
     if (listed.has(added)) return known!; // the part lists it already
-    const full = { descriptor: index, bytes: await store.readBlob(index.digest, 4 * 1024 * 1024) };
+    const full = await store.readIndex(index);
     wanted = await subsetIndex(
       store,
       full,

@@ -108,7 +108,7 @@ Deno.test("store: index.json updates from many processes at once lose nothing", 
   const results = await Promise.all(procs);
   await Promise.all(local);
   assert(results.every((r) => r.success));
-  const final = await store.readIndex();
+  const final = await store.readLayoutIndex();
   assertEquals(final.manifests.length, 50);
   assertEquals(new Set(final.manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION])).size, 50);
   assertEquals(final.annotations, { keep: "me" });
