@@ -311,12 +311,12 @@ export {
   type EntryProblem,
   type MissingBlob,
   type SizeMismatch,
+  type StalePartial,
   type StoreReport,
   verifyStore,
   type VerifyStoreOptions,
 } from "./lib/store/verify_store.ts";
-export type { StalePartial } from "./lib/store/_sweep_ingest.ts";
-export type { IndexEntry } from "./lib/store/_index_entry.ts";
+export type { IndexEntry } from "./lib/store/index_entry.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

@@ -8,7 +8,7 @@
 import { copyImage, type CopyPlan } from "../image/copy_image.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import type { ProgressEvent } from "../progress/progress_event.ts";
-import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
+import { checkImagePlatform, configPlatform } from "../oci/check_image_platform.ts";
 import {
   choosePlatform,
   formatPlatform,

@@ -7,9 +7,9 @@
 
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
-import type { IndexEntry } from "./_index_entry.ts";
+import type { IndexEntry } from "./index_entry.ts";
 import { childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
-import { configPlatform } from "../oci/_platform_check.ts";
+import { configPlatform } from "../oci/check_image_platform.ts";
 import { isAttestation } from "../oci/choose_platform.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";
 import {

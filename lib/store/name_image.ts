@@ -7,7 +7,7 @@
  */
 
 import type { Descriptor } from "../oci/parse_manifest.ts";
-import { kindOf, nameOf } from "./_index_entry.ts";
+import { kindOf, nameOf } from "./index_entry.ts";
 import { storedIndexEntry } from "./_stored_index.ts";
 import { registryFormOf, subsetIndex } from "./_subset_index.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";

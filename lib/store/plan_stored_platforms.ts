@@ -9,7 +9,7 @@
  */
 
 import type { ResolvedRoot } from "../image/image_source.ts";
-import { configPlatform, platformMatches } from "../oci/_platform_check.ts";
+import { configPlatform, platformMatches } from "../oci/check_image_platform.ts";
 import { formatPlatform, isAttestation } from "../oci/choose_platform.ts";
 import { type Descriptor, parseManifest, type Platform } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";

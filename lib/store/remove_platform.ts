@@ -11,9 +11,9 @@ import {
   normalizePlatform,
   parsePlatform,
 } from "../oci/choose_platform.ts";
-import { configPlatform } from "../oci/_platform_check.ts";
+import { configPlatform } from "../oci/check_image_platform.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
-import { kindOf } from "./_index_entry.ts";
+import { kindOf } from "./index_entry.ts";
 import { holdPullLock } from "./_locks.ts";
 import { openExisting } from "./_open_existing.ts";
 import { registryFormOf, subsetIndex } from "./_subset_index.ts";

@@ -11,11 +11,15 @@
 import type { Reference } from "../reference/parse_reference.ts";
 import { parseReference } from "../reference/parse_reference.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
-import { checkImagePlatform, configPlatform, platformMatches } from "../oci/_platform_check.ts";
+import {
+  checkImagePlatform,
+  configPlatform,
+  platformMatches,
+} from "../oci/check_image_platform.ts";
 import { choosePlatform, formatPlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
 import type { ImageConfig } from "../oci/parse_image_config.ts";
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../oci/parse_manifest.ts";
-import type { IndexEntry } from "./_index_entry.ts";
+import type { IndexEntry } from "./index_entry.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /** The shortest prefix of a digest's hex digits that names an image by ID. */

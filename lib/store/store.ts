@@ -25,7 +25,7 @@ import { fileSize, hashFile, isReadOnlyError, refuseNonDirectory, writeFileAtomi
 import { updateSharedFile } from "../transport/update_shared_file.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
-import { type IndexEntry, readEntries } from "./_index_entry.ts";
+import { type IndexEntry, readEntries } from "./index_entry.ts";
 import { createTempDir, isTempName, splitPath, sweepTemps, tempName } from "./_temp_files.ts";
 import { resolveOutput } from "./output_file.ts";
 
