@@ -111,8 +111,12 @@ export {
   type ArchiveFormat,
   ArchiveImageDestination,
   CONTAINERD_NAME_ANNOTATION,
-  type DockerArchiveItem,
 } from "./lib/archive/archive_image_destination.ts";
+export {
+  DockerArchiveDestination,
+  type DockerArchiveItem,
+} from "./lib/archive/docker_archive_destination.ts";
+export { OciArchiveDestination } from "./lib/archive/oci_archive_destination.ts";
 export {
   type TarAddOptions,
   type TarSink as TarWriterSink,

@@ -22,11 +22,9 @@ import {
   type Platform,
 } from "../oci/parse_manifest.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
-import { MediaType } from "../oci/media_types.ts";
-import { toOciManifest } from "../oci/to_oci_manifest.ts";
-import { computeDigest } from "../reference/compute_digest.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, Store } from "../store/store.ts";
 import { LayoutImageDestination } from "../store/layout_image_destination.ts";
+import { type StoredForm, storedForm } from "../store/stored_form.ts";
 import { nameImage } from "../store/name_image.ts";
 import { type PullRequest, pullRequest } from "./_pull_request.ts";
 import { StoreCachedSource } from "./_store_cached_source.ts";
@@ -267,34 +265,4 @@ async function plannedImages(
     out.push({ descriptor: entry, stored: await storedForm(entry, m.bytes), fromIndex: true });
   }
   return out;
-}
-
-interface StoredForm {
-  digest: string;
-  bytes: Uint8Array;
-  mediaType: string;
-  manifest: ImageManifest;
-}
-
-/** The manifest as it goes into the layout: OCI as is, Docker schema 2 converted. */
-async function storedForm(descriptor: Descriptor, bytes: Uint8Array): Promise<StoredForm> {
-  const parsed = parseManifest(bytes, descriptor.mediaType);
-  if (parsed.kind !== "manifest") throw new ManifestError("Cannot use an index as an image");
-  const converted = toOciManifest(parsed.manifest, parsed.mediaType);
-  if (!converted) {
-    return {
-      digest: descriptor.digest,
-      bytes,
-      mediaType: parsed.mediaType,
-      manifest: parsed.manifest,
-    };
-  }
-  const oci = parseManifest(converted, MediaType.OciManifest);
-  if (oci.kind !== "manifest") throw new ManifestError("Cannot convert manifest to OCI");
-  return {
-    digest: await computeDigest(converted),
-    bytes: converted,
-    mediaType: MediaType.OciManifest,
-    manifest: oci.manifest,
-  };
 }

@@ -28,6 +28,7 @@ import { acquireLock, INDEX_LOCK } from "./_locks.ts";
 import { type IndexEntry, readEntries } from "./index_entry.ts";
 import { createTempDir, isTempName, splitPath, sweepTemps, tempName } from "./_temp_files.ts";
 import { resolveOutput } from "./output_file.ts";
+import { ScratchFile } from "./scratch_file.ts";
 
 export { REF_NAME_ANNOTATION } from "../oci/annotations.ts";
 /** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
@@ -548,6 +549,35 @@ export class Store {
         throw e;
       }
     }
+  }
+
+  /**
+   * Creates a {@linkcode ScratchFile} in `ingest/` (`tmp-<kind>-<uuid>`): for bytes whose digest
+   * is known only once they are written, named by `commit`. Hold the pull side of the gc lock
+   * (a `LayoutImageDestination`) while it exists: gc removes what it finds there otherwise.
+   *
+   * @param kind A word for its name (`load`).
+   * @returns The file, open for appending and reading.
+   *
+   * @example See {@linkcode ScratchFile}
+   * ```ts
+   * import { Store } from "./store.ts";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const scratch = await (await Store.open(dir)).createScratch("example");
+   * await scratch.remove();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async createScratch(kind: string): Promise<ScratchFile> {
+    const path = `${this.path}/ingest/tmp-${kind}-${crypto.randomUUID()}`;
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
+    } catch (e) {
+      throw storeError(this.path, "write to", e);
+    }
+    return new ScratchFile(path, file, (digest) => this.blobPath(digest));
   }
 
   /**
