@@ -266,14 +266,19 @@ export { CredentialHelperError } from "./lib/transport/credential_helper.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
 export {
+  type BlobRef,
   INDEX_DIGEST_ANNOTATION,
   type LayoutIndex,
   PULLED_ANNOTATION,
   REF_NAME_ANNOTATION,
   SOURCE_DIGEST_ANNOTATION,
   Store,
+  type StoredDocument,
+  type StoredImageManifest,
+  type StoredIndex,
   type StoreOpenOptions,
 } from "./lib/store/store.ts";
+export { ScratchFile } from "./lib/store/scratch_file.ts";
 export { Ingest } from "./lib/store/ingest.ts";
 export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
 export {

@@ -16,7 +16,6 @@ import { choosePlatform, formatPlatform, isAttestation } from "../oci/choose_pla
 import {
   type Descriptor,
   type ImageIndex,
-  type ImageManifest,
   ManifestError,
   parseManifest,
   type Platform,
