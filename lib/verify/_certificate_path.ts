@@ -45,7 +45,8 @@ export interface VerifiedPath {
 
 /**
  * Finds a path from `leaf` to one of `authorities` valid at every one of `times`, or throws an
- * Error saying why the last candidate failed.
+ * Error whose message is a predicate about the certificate ("was not valid at ..."), saying why
+ * the last candidate failed.
  *
  * @param leaf The untrusted leaf.
  * @param authorities The trusted authorities.
@@ -61,7 +62,7 @@ export async function verifyCertificatePath(
   purpose: LeafPurpose,
 ): Promise<VerifiedPath> {
   checkLeaf(leaf, purpose);
-  let why = "no certificate authority in the trusted root issued it";
+  let why = "is not issued by a certificate authority of the trusted root";
   for (const authority of authorities) {
     const chain = authority.chain;
     for (let k = 0; k < chain.length; k++) {
@@ -71,7 +72,7 @@ export async function verifyCertificatePath(
         continue;
       }
       if (!(await signedBy(leaf, issuer))) {
-        why = `its signature does not verify with the key of ${issuer.subjectText}`;
+        why = `does not verify with the key of ${issuer.subjectText}`;
         continue;
       }
       const path = [leaf, ...chain.slice(k)];
@@ -109,41 +110,41 @@ export async function verifyAuthorityChain(
 }
 
 function checkLeaf(leaf: X509Certificate, purpose: LeafPurpose): void {
-  if (leaf.precertificatePoison) throw new Error("it is a CT precertificate, not a certificate");
-  if (leaf.basicConstraints?.ca) throw new Error("the signing certificate is a CA");
+  if (leaf.precertificatePoison) throw new Error("is a CT precertificate, not a certificate");
+  if (leaf.basicConstraints?.ca) throw new Error("is a CA certificate");
   if (leaf.keyUsage && !leaf.keyUsage.digitalSignature) {
-    throw new Error("its key usage does not allow digital signatures");
+    throw new Error("has a key usage that does not allow digital signatures");
   }
   const eku = purpose === "codeSigning" ? Eku.CodeSigning : Eku.TimeStamping;
   if (!leaf.extKeyUsage?.includes(eku)) {
-    throw new Error(`it is not a ${purpose === "codeSigning" ? "code signing" : "timestamping"} certificate`);
+    throw new Error(`is not a ${purpose === "codeSigning" ? "code signing" : "timestamping"} certificate`);
   }
   if (leaf.unknownCritical.length > 0) {
-    throw new Error(`it has an unknown critical extension ${leaf.unknownCritical[0]}`);
+    throw new Error(`has an unknown critical extension ${leaf.unknownCritical[0]}`);
   }
 }
 
 async function checkPath(path: X509Certificate[]): Promise<string | undefined> {
   for (let i = 1; i < path.length; i++) {
     const cert = path[i]!;
-    if (!cert.basicConstraints?.ca) return `${cert.subjectText} in its chain is not a CA`;
+    if (!cert.basicConstraints?.ca) return `chains through ${cert.subjectText}, which is not a CA`;
     if (cert.keyUsage && !cert.keyUsage.keyCertSign) {
-      return `${cert.subjectText} in its chain may not sign certificates`;
+      return `chains through ${cert.subjectText}, which may not sign certificates`;
     }
     const below = i - 1; // intermediates between this CA and the leaf
     if (cert.basicConstraints.pathLength !== undefined && below > cert.basicConstraints.pathLength) {
-      return `the path length constraint of ${cert.subjectText} is exceeded`;
+      return `exceeds the path length constraint of ${cert.subjectText}`;
     }
     if (cert.unknownCritical.length > 0) {
-      return `${cert.subjectText} has an unknown critical extension ${cert.unknownCritical[0]}`;
+      return `chains through ${cert.subjectText}, which has an unknown critical extension ${cert.unknownCritical[0]}`;
     }
     if (i + 1 < path.length) {
       const up = path[i + 1]!;
       if (!bytesEqual(cert.issuer, up.subject) || !(await signedBy(cert, up))) {
-        return `the trusted chain is broken at ${cert.subjectText}`;
+        return `chains to a trusted chain that is broken at ${cert.subjectText}`;
       }
     } else if (cert.selfIssued && !(await signedBy(cert, cert))) {
-      return `the self-signature of ${cert.subjectText} does not verify`;
+      return `chains to ${cert.subjectText}, whose self-signature does not verify`;
     }
   }
   return undefined;
@@ -156,11 +157,14 @@ function timeProblem(
 ): string | undefined {
   for (const t of times) {
     if (!inWindow(authority.validFor, t)) {
-      return `the authority ${authority.uri || path[path.length - 1]!.subjectText} was not valid at ${t.toISOString()}`;
+      return `chains to the authority ${authority.uri || path[path.length - 1]!.subjectText}, which was not trusted at ${t.toISOString()}`;
     }
     for (const cert of path) {
       if (!cert.validAt(t)) {
-        return `${cert === path[0] ? "it" : cert.subjectText} was not valid at ${t.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()})`;
+        const span = `valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}`;
+        return cert === path[0]
+          ? `was not valid at ${t.toISOString()} (${span})`
+          : `chains through ${cert.subjectText}, which was not valid at ${t.toISOString()} (${span})`;
       }
     }
   }

@@ -61,3 +61,53 @@ export function parseStatement(payload: Uint8Array): InTotoStatement {
 export function statementCovers(statement: InTotoStatement, algorithm: string, hex: string): boolean {
   return statement.subjects.some((s) => s.digest[algorithm] === hex);
 }
+
+/** Why a DSSE envelope is not an attestation about a digest, as a failure kind and a reason. */
+export interface StatementProblem {
+  /** `unsupported`, `malformed`, `subject` or `predicate-type`. */
+  readonly failure: "unsupported" | "malformed" | "subject" | "predicate-type";
+  /** Why. */
+  readonly reason: string;
+}
+
+/**
+ * Binds a DSSE envelope to the digest being verified: an in-toto statement (v0.1 or v1) one of
+ * whose subjects has the digest, of one of the predicate types asked for (any when none).
+ *
+ * @returns The statement, or the problem.
+ */
+export function bindStatement(
+  payloadType: string,
+  payload: Uint8Array,
+  digest: string,
+  predicateTypes: readonly string[] | undefined,
+): InTotoStatement | StatementProblem {
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    return {
+      failure: "unsupported",
+      reason: `its DSSE payload type ${JSON.stringify(payloadType)} is not an in-toto statement`,
+    };
+  }
+  let s: InTotoStatement;
+  try {
+    s = parseStatement(payload);
+  } catch (e) {
+    return { failure: "malformed", reason: `its in-toto statement: ${(e as Error).message}` };
+  }
+  const colon = digest.indexOf(":");
+  if (!statementCovers(s, digest.slice(0, colon), digest.slice(colon + 1))) {
+    const first = s.subjects[0]?.digest ?? {};
+    const shown = Object.entries(first).map(([k, v]) => `${k}:${v}`)[0] ?? "no digest";
+    const more = s.subjects.length > 1 ? ` and ${s.subjects.length - 1} more` : "";
+    return { failure: "subject", reason: `its statement is about ${shown}${more}, not ${digest}` };
+  }
+  if (predicateTypes && !predicateTypes.includes(s.predicateType)) {
+    return {
+      failure: "predicate-type",
+      reason: `its predicate type ${JSON.stringify(s.predicateType)} is not ${
+        predicateTypes.map((t) => JSON.stringify(t)).join(" or ")
+      }`,
+    };
+  }
+  return s;
+}

@@ -211,54 +211,54 @@ export async function verifyTimestamp(
       : bytesEqual(c.issuer, token.sidIssuer!) && bytesEqual(c.serial, token.sidSerial!);
 
   // the signer: the first certificate of a trusted authority's chain, or a certificate in the
-  // token that chains to one
-  let signer: X509Certificate | undefined;
-  let authority: TrustedAuthority | undefined;
-  let why = "no timestamp authority in the trusted root signed it";
+  // token that chains to one. Names and serials can repeat (two authorities of one operator), so
+  // every candidate is tried to the end: chain, signing-certificate attribute, signature.
+  const signedAttrs = token.signedAttrs.der.slice();
+  signedAttrs[0] = 0x31; // [0] IMPLICIT becomes the SET OF it was signed as
+  const trySigner = async (signer: X509Certificate): Promise<string | undefined> => {
+    if (token.essCertHash) {
+      const h = new Uint8Array(
+        await crypto.subtle.digest(token.essCertHash.hash, signer.der as Uint8Array<ArrayBuffer>),
+      );
+      if (!bytesEqual(h, token.essCertHash.value)) return "its signing-certificate attribute names another certificate";
+    }
+    let key: PublicKey;
+    try {
+      key = await certificateKey(signer);
+    } catch (e) {
+      return `its signer's key is unusable: ${(e as Error).message}`;
+    }
+    if (!keyFits(key, token.signatureAlgorithm)) return "its signature algorithm does not fit the key";
+    if (!(await key.verify(signedAttrs, token.signature, token.signatureAlgorithm.options))) {
+      return "its signature does not verify";
+    }
+    return undefined;
+  };
+  let why = "no timestamp authority of the trusted root signed it";
   for (const a of authorities) {
     const leaf = a.chain[0]!;
     if (!matches(leaf)) continue;
     try {
       await verifyAuthorityChain(a, [time], "timeStamping");
-      signer = leaf;
-      authority = a;
-      break;
     } catch (e) {
-      why = `its authority's chain does not verify: ${(e as Error).message}`;
+      why = `its authority's signing certificate ${(e as Error).message}`;
+      continue;
     }
+    const problem = await trySigner(leaf);
+    if (problem === undefined) return { time, timeText: info.genTime.text, authority: a };
+    why = problem;
   }
-  if (!signer) {
-    for (const c of token.certificates.filter(matches)) {
-      try {
-        const v = await verifyCertificatePath(c, authorities, [time], "timeStamping");
-        signer = c;
-        authority = v.authority;
-        break;
-      } catch (e) {
-        why = `its signing certificate does not verify: ${(e as Error).message}`;
-      }
+  for (const c of token.certificates.filter(matches)) {
+    let authority: TrustedAuthority;
+    try {
+      authority = (await verifyCertificatePath(c, authorities, [time], "timeStamping")).authority;
+    } catch (e) {
+      why = `its signing certificate ${(e as Error).message}`;
+      continue;
     }
+    const problem = await trySigner(c);
+    if (problem === undefined) return { time, timeText: info.genTime.text, authority };
+    why = problem;
   }
-  if (!signer || !authority) throw new Error(why);
-  if (token.essCertHash) {
-    const h = new Uint8Array(
-      await crypto.subtle.digest(token.essCertHash.hash, signer.der as Uint8Array<ArrayBuffer>),
-    );
-    if (!bytesEqual(h, token.essCertHash.value)) {
-      throw new Error("its signing-certificate attribute names another certificate");
-    }
-  }
-  const signedAttrs = token.signedAttrs.der.slice();
-  signedAttrs[0] = 0x31; // [0] IMPLICIT becomes the SET OF it was signed as
-  let key: PublicKey;
-  try {
-    key = await certificateKey(signer);
-  } catch (e) {
-    throw new Error(`its signer's key is unusable: ${(e as Error).message}`);
-  }
-  if (!keyFits(key, token.signatureAlgorithm)) throw new Error("its signature algorithm does not fit the key");
-  if (!(await key.verify(signedAttrs, token.signature, token.signatureAlgorithm.options))) {
-    throw new Error("its signature does not verify");
-  }
-  return { time, timeText: info.genTime.text, authority };
+  throw new Error(why);
 }

@@ -8,7 +8,7 @@
  */
 
 import { bytesEqual, digest as hashBytes, fromHex, toHex } from "./_bytes.ts";
-import { IN_TOTO_PAYLOAD_TYPE, type InTotoStatement, parseStatement, preAuthEncoding, statementCovers } from "./_in_toto.ts";
+import { bindStatement, type InTotoStatement, preAuthEncoding } from "./_in_toto.ts";
 import { type SignedMaterial, type TrustOptions, verifySigned } from "./_verify_signed.ts";
 import { checkIdentity } from "./certificate_identity.ts";
 import type { SignatureHash } from "./public_key.ts";
@@ -122,24 +122,9 @@ export async function verifyBundle(
     };
   } else {
     const env = b.content.envelope;
-    if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-      fail("unsupported", `its DSSE payload type ${JSON.stringify(env.payloadType)} is not an in-toto statement`);
-    }
-    let statement: InTotoStatement;
-    try {
-      statement = parseStatement(env.payload);
-    } catch (e) {
-      fail("malformed", `its in-toto statement: ${(e as Error).message}`);
-    }
-    const s = statement!;
-    if (!statementCovers(s, algorithm, hex)) {
-      const first = s.subjects[0]?.digest;
-      const shown = first ? Object.entries(first).map(([k, v]) => `${k}:${v}`)[0] ?? "no digest" : "no digest";
-      fail("subject", `its statement is about ${shown}${s.subjects.length > 1 ? ` and ${s.subjects.length - 1} more` : ""}, not ${options.digest}`);
-    }
-    if (options.predicateTypes && !options.predicateTypes.includes(s.predicateType)) {
-      fail("predicate-type", `its predicate type ${JSON.stringify(s.predicateType)} is not ${options.predicateTypes.map((t) => JSON.stringify(t)).join(" or ")}`);
-    }
+    const bound = bindStatement(env.payloadType, env.payload, options.digest, options.predicateTypes);
+    if ("failure" in bound) fail(bound.failure, bound.reason);
+    const s = bound as InTotoStatement;
     kind = s.predicateType === COSIGN_SIGN_PREDICATE_TYPE ? "signature" : "attestation";
     predicateType = s.predicateType;
     payload = env.payload;
