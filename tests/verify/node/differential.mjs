@@ -57,6 +57,7 @@ function bind(c, bundle) {
     const p = JSON.parse(Buffer.from(c.artifact, "base64").toString("utf8"));
     if (p?.critical?.image?.["docker-manifest-digest"] !== c.digest) throw new Error("docker-manifest-digest is not the digest");
     if (p?.critical?.type !== "cosign container image signature") throw new Error("not a cosign signature payload");
+    if (c.predicateTypes) throw new Error("a signature, not an attestation");
     return;
   }
   const env = bundle.dsseEnvelope;
