@@ -132,7 +132,9 @@ const PEM = /-----BEGIN ([A-Z0-9 ]{1,64})-----([\s\S]*?)-----END \1-----/g;
 export function parsePem(text: string, what: string, maxBlocks = 16): PemBlock[] {
   const out: PemBlock[] = [];
   for (const m of text.matchAll(PEM)) {
-    if (out.length === maxBlocks) throw new SyntaxError(`${what} has more than ${maxBlocks} blocks`);
+    if (out.length === maxBlocks) {
+      throw new SyntaxError(`${what} has more than ${maxBlocks} blocks`);
+    }
     const body = m[2]!.replace(/[\r\n\t ]/g, "");
     out.push({ label: m[1]!, der: fromBase64(body, `${what} (${m[1]!})`) });
   }

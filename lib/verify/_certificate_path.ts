@@ -68,7 +68,10 @@ export async function verifyCertificatePath(
     for (let k = 0; k < chain.length; k++) {
       const issuer = chain[k]!;
       if (!bytesEqual(issuer.subject, leaf.issuer)) continue;
-      if (leaf.authorityKeyId && issuer.subjectKeyId && !bytesEqual(leaf.authorityKeyId, issuer.subjectKeyId)) {
+      if (
+        leaf.authorityKeyId && issuer.subjectKeyId &&
+        !bytesEqual(leaf.authorityKeyId, issuer.subjectKeyId)
+      ) {
         continue;
       }
       if (!(await signedBy(leaf, issuer))) {
@@ -117,7 +120,9 @@ function checkLeaf(leaf: X509Certificate, purpose: LeafPurpose): void {
   }
   const eku = purpose === "codeSigning" ? Eku.CodeSigning : Eku.TimeStamping;
   if (!leaf.extKeyUsage?.includes(eku)) {
-    throw new Error(`is not a ${purpose === "codeSigning" ? "code signing" : "timestamping"} certificate`);
+    throw new Error(
+      `is not a ${purpose === "codeSigning" ? "code signing" : "timestamping"} certificate`,
+    );
   }
   if (leaf.unknownCritical.length > 0) {
     throw new Error(`has an unknown critical extension ${leaf.unknownCritical[0]}`);
@@ -132,11 +137,15 @@ async function checkPath(path: X509Certificate[]): Promise<string | undefined> {
       return `chains through ${cert.subjectText}, which may not sign certificates`;
     }
     const below = i - 1; // intermediates between this CA and the leaf
-    if (cert.basicConstraints.pathLength !== undefined && below > cert.basicConstraints.pathLength) {
+    if (
+      cert.basicConstraints.pathLength !== undefined && below > cert.basicConstraints.pathLength
+    ) {
       return `exceeds the path length constraint of ${cert.subjectText}`;
     }
     if (cert.unknownCritical.length > 0) {
-      return `chains through ${cert.subjectText}, which has an unknown critical extension ${cert.unknownCritical[0]}`;
+      return `chains through ${cert.subjectText}, which has an unknown critical extension ${
+        cert.unknownCritical[0]
+      }`;
     }
     if (i + 1 < path.length) {
       const up = path[i + 1]!;
@@ -157,7 +166,9 @@ function timeProblem(
 ): string | undefined {
   for (const t of times) {
     if (!inWindow(authority.validFor, t)) {
-      return `chains to the authority ${authority.uri || path[path.length - 1]!.subjectText}, which was not trusted at ${t.toISOString()}`;
+      return `chains to the authority ${
+        authority.uri || path[path.length - 1]!.subjectText
+      }, which was not trusted at ${t.toISOString()}`;
     }
     for (const cert of path) {
       if (!cert.validAt(t)) {

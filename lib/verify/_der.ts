@@ -255,7 +255,9 @@ export function sequence(n: DerNode | undefined, what: string): DerNode[] {
 
 function describe(n: DerNode): string {
   const cls = ["universal", "application", "context", "private"][n.cls]!;
-  return n.cls === UNIVERSAL ? (UNIVERSAL_NAMES[n.tag] ?? `universal ${n.tag}`) : `${cls} [${n.tag}]`;
+  return n.cls === UNIVERSAL
+    ? (UNIVERSAL_NAMES[n.tag] ?? `universal ${n.tag}`)
+    : `${cls} [${n.tag}]`;
 }
 
 /** An OBJECT IDENTIFIER in dotted form (at most 64 arcs, each below 2^53, minimally encoded). */
@@ -513,5 +515,7 @@ export function encodeUnsigned(magnitude: Uint8Array): Uint8Array {
   let start = 0;
   while (start < magnitude.byteLength - 1 && magnitude[start] === 0) start++;
   const m = magnitude.subarray(start);
-  return (m[0]! & 0x80) !== 0 ? encode(Tag.Integer, new Uint8Array([0]), m) : encode(Tag.Integer, m);
+  return (m[0]! & 0x80) !== 0
+    ? encode(Tag.Integer, new Uint8Array([0]), m)
+    : encode(Tag.Integer, m);
 }

@@ -7,7 +7,10 @@ import { asObject, field, optArray, parseJsonObject, reqString } from "./_json.t
 /** The payload type of an in-toto statement in a DSSE envelope. */
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 
-const STATEMENT_TYPES = new Set(["https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1"]);
+const STATEMENT_TYPES = new Set([
+  "https://in-toto.io/Statement/v0.1",
+  "https://in-toto.io/Statement/v1",
+]);
 
 /** DSSE's pre-authentication encoding: what the signature covers. */
 export function preAuthEncoding(payloadType: string, payload: Uint8Array): Uint8Array {
@@ -22,7 +25,10 @@ export interface InTotoStatement {
   /** The predicate type. */
   readonly predicateType: string;
   /** Each subject's digests, algorithm to lowercase hex. */
-  readonly subjects: readonly { readonly name?: string; readonly digest: Readonly<Record<string, string>> }[];
+  readonly subjects: readonly {
+    readonly name?: string;
+    readonly digest: Readonly<Record<string, string>>;
+  }[];
 }
 
 /** The most subjects read from a statement. */
@@ -37,7 +43,9 @@ export function parseStatement(payload: Uint8Array): InTotoStatement {
   fromUtf8(payload, "the statement");
   const o = parseJsonObject(payload, "the statement");
   const type = reqString(o, "_type", "statement", 256);
-  if (!STATEMENT_TYPES.has(type)) throw new SyntaxError(`statement._type: unsupported ${JSON.stringify(type)}`);
+  if (!STATEMENT_TYPES.has(type)) {
+    throw new SyntaxError(`statement._type: unsupported ${JSON.stringify(type)}`);
+  }
   const predicateType = reqString(o, "predicateType", "statement", 1024);
   const list = optArray(o, "subject", "statement", MAX_SUBJECTS) ?? [];
   if (list.length === 0) throw new SyntaxError("statement.subject: empty");
@@ -47,7 +55,9 @@ export function parseStatement(payload: Uint8Array): InTotoStatement {
     const digest: Record<string, string> = {};
     if (d !== undefined) {
       for (const [k, v] of Object.entries(asObject(d, `statement.subject[${i}].digest`))) {
-        if (typeof v !== "string") throw new SyntaxError(`statement.subject[${i}].digest.${k}: expected a string`);
+        if (typeof v !== "string") {
+          throw new SyntaxError(`statement.subject[${i}].digest.${k}: expected a string`);
+        }
         digest[k] = v.toLowerCase();
       }
     }
@@ -58,7 +68,11 @@ export function parseStatement(payload: Uint8Array): InTotoStatement {
 }
 
 /** Whether one of the statement's subjects has the digest `algorithm:hex`. */
-export function statementCovers(statement: InTotoStatement, algorithm: string, hex: string): boolean {
+export function statementCovers(
+  statement: InTotoStatement,
+  algorithm: string,
+  hex: string,
+): boolean {
   return statement.subjects.some((s) => s.digest[algorithm] === hex);
 }
 

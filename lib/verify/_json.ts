@@ -62,7 +62,12 @@ export function reqObject(o: JsonObject, name: string, path: string): JsonObject
 }
 
 /** An optional string field of at most `max` characters. */
-export function optString(o: JsonObject, name: string, path: string, max = 4096): string | undefined {
+export function optString(
+  o: JsonObject,
+  name: string,
+  path: string,
+  max = 4096,
+): string | undefined {
   const v = field(o, name);
   if (v === undefined) return undefined;
   if (typeof v !== "string") throw new SyntaxError(`${path}.${name}: expected a string`);
@@ -78,7 +83,12 @@ export function reqString(o: JsonObject, name: string, path: string, max = 4096)
 }
 
 /** An optional array field of at most `max` elements. */
-export function optArray(o: JsonObject, name: string, path: string, max: number): unknown[] | undefined {
+export function optArray(
+  o: JsonObject,
+  name: string,
+  path: string,
+  max: number,
+): unknown[] | undefined {
   const v = field(o, name);
   if (v === undefined) return undefined;
   if (!Array.isArray(v)) throw new SyntaxError(`${path}.${name}: expected an array`);
@@ -141,7 +151,8 @@ export function optEnum(o: JsonObject, name: string, path: string): string | num
   throw new SyntaxError(`${path}.${name}: expected an enum name`);
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 /** An optional google.protobuf.Timestamp field (RFC 3339 text). */
 export function optTimestamp(o: JsonObject, name: string, path: string): Date | undefined {

@@ -18,8 +18,17 @@ import {
   sequence,
   Tag,
 } from "./_der.ts";
-import { certificateKey, verifyAuthorityChain, verifyCertificatePath } from "./_certificate_path.ts";
-import { hashOfOid, keyFits, readSignatureAlgorithm, type SignatureAlgorithm } from "./_signature_algorithm.ts";
+import {
+  certificateKey,
+  verifyAuthorityChain,
+  verifyCertificatePath,
+} from "./_certificate_path.ts";
+import {
+  hashOfOid,
+  keyFits,
+  readSignatureAlgorithm,
+  type SignatureAlgorithm,
+} from "./_signature_algorithm.ts";
 import type { PublicKey } from "./public_key.ts";
 import type { TrustedAuthority } from "./trusted_root.ts";
 import { X509Certificate } from "./x509_certificate.ts";
@@ -88,7 +97,9 @@ function parseToken(der: Uint8Array): ParsedToken {
   const certificates: X509Certificate[] = [];
   if (isContext(sd[i], 0)) {
     for (const c of children(sd[i]!, "certificates")) {
-      if (isUniversal(c, Tag.Sequence) && certificates.length < 8) certificates.push(X509Certificate.parse(c.der));
+      if (isUniversal(c, Tag.Sequence) && certificates.length < 8) {
+        certificates.push(X509Certificate.parse(c.der));
+      }
     }
     i++;
   }
@@ -116,9 +127,17 @@ function parseToken(der: Uint8Array): ParsedToken {
   const sigAlg = sequence(si[j], "signer signature algorithm");
   const sigOid = readOid(sigAlg[0], "signer signature algorithm");
   if (sigOid === OID_EC_PUBLIC_KEY) {
-    out.signatureAlgorithm = { oid: sigOid, key: "ecdsa", options: { hash: digestHash, ecdsaFormat: "der" } };
+    out.signatureAlgorithm = {
+      oid: sigOid,
+      key: "ecdsa",
+      options: { hash: digestHash, ecdsaFormat: "der" },
+    };
   } else if (sigOid === OID_RSA) {
-    out.signatureAlgorithm = { oid: sigOid, key: "rsa", options: { hash: digestHash, rsaPadding: "pkcs1" } };
+    out.signatureAlgorithm = {
+      oid: sigOid,
+      key: "rsa",
+      options: { hash: digestHash, rsaPadding: "pkcs1" },
+    };
   } else out.signatureAlgorithm = readSignatureAlgorithm(si[j], "signer signature algorithm");
   j++;
   out.signature = readOctets(si[j++], "signer signature");
@@ -132,8 +151,13 @@ function parseToken(der: Uint8Array): ParsedToken {
     const type = readOid(parts[0], "signed attribute type");
     if (seen.has(type)) throw new DerError(`timestamp: signed attribute ${type} appears twice`);
     seen.add(type);
-    const values = children(expect(parts[1], Tag.Set, "signed attribute values"), "signed attribute");
-    if (values.length !== 1) throw new DerError(`timestamp: signed attribute ${type} has ${values.length} values`);
+    const values = children(
+      expect(parts[1], Tag.Set, "signed attribute values"),
+      "signed attribute",
+    );
+    if (values.length !== 1) {
+      throw new DerError(`timestamp: signed attribute ${type} has ${values.length} values`);
+    }
     const v = values[0]!;
     if (type === OID_CONTENT_TYPE) contentType = readOid(v, "content-type attribute");
     else if (type === OID_MESSAGE_DIGEST) messageDigest = readOctets(v, "message-digest attribute");
@@ -155,7 +179,9 @@ function parseToken(der: Uint8Array): ParsedToken {
       }
     }
   }
-  if (contentType !== OID_TST_INFO) throw new DerError("timestamp: the content-type attribute is not TSTInfo");
+  if (contentType !== OID_TST_INFO) {
+    throw new DerError("timestamp: the content-type attribute is not TSTInfo");
+  }
   if (!messageDigest) throw new DerError("timestamp: no message-digest attribute");
   (out as { messageDigest?: Uint8Array }).messageDigest = messageDigest;
   return out as ParsedToken & { messageDigest: Uint8Array };
@@ -177,7 +203,9 @@ function parseTstInfo(der: Uint8Array): TstInfo {
   const imprint = readOctets(mi[1], "hashed message");
   readIntegerBytes(f[3], "TSTInfo serial");
   const genTime = f[4];
-  if (!isUniversal(genTime, Tag.GeneralizedTime)) throw new DerError("TSTInfo: genTime is not a GeneralizedTime");
+  if (!isUniversal(genTime, Tag.GeneralizedTime)) {
+    throw new DerError("TSTInfo: genTime is not a GeneralizedTime");
+  }
   return { imprintHash: hash, imprint, genTime: readTime(genTime, "genTime") };
 }
 
@@ -220,7 +248,9 @@ export async function verifyTimestamp(
       const h = new Uint8Array(
         await crypto.subtle.digest(token.essCertHash.hash, signer.der as Uint8Array<ArrayBuffer>),
       );
-      if (!bytesEqual(h, token.essCertHash.value)) return "its signing-certificate attribute names another certificate";
+      if (!bytesEqual(h, token.essCertHash.value)) {
+        return "its signing-certificate attribute names another certificate";
+      }
     }
     let key: PublicKey;
     try {
@@ -228,7 +258,9 @@ export async function verifyTimestamp(
     } catch (e) {
       return `its signer's key is unusable: ${(e as Error).message}`;
     }
-    if (!keyFits(key, token.signatureAlgorithm)) return "its signature algorithm does not fit the key";
+    if (!keyFits(key, token.signatureAlgorithm)) {
+      return "its signature algorithm does not fit the key";
+    }
     if (!(await key.verify(signedAttrs, token.signature, token.signatureAlgorithm.options))) {
       return "its signature does not verify";
     }

@@ -95,7 +95,9 @@ export function precertificateTbs(cert: X509Certificate): Uint8Array {
       continue;
     }
     const list = sequence(children(p, "extensions")[0], "extensions");
-    const kept = list.filter((e) => readOid(sequence(e, "extension")[0], "extension") !== Ext.SctList);
+    const kept = list.filter((e) =>
+      readOid(sequence(e, "extension")[0], "extension") !== Ext.SctList
+    );
     if (kept.length > 0) out.push(encode(0xa3, encode(0x30, ...kept.map((e) => e.der))));
   }
   return encode(0x30, ...out);
@@ -127,7 +129,9 @@ export async function verifyScts(
   let unknown = 0;
   for (const sct of scts) {
     const time = new Date(Number(sct.timestamp));
-    const candidates = ctlogs.filter((l) => bytesEqual(l.logId, sct.logId) && inWindow(l.validFor, time));
+    const candidates = ctlogs.filter((l) =>
+      bytesEqual(l.logId, sct.logId) && inWindow(l.validFor, time)
+    );
     if (candidates.length === 0) {
       unknown++;
       continue;
@@ -138,7 +142,11 @@ export async function verifyScts(
       sct.timestampBytes,
       new Uint8Array([0, 1]), // entry_type precert_entry
       issuerKeyHash,
-      new Uint8Array([(tbs.byteLength >> 16) & 0xff, (tbs.byteLength >> 8) & 0xff, tbs.byteLength & 0xff]),
+      new Uint8Array([
+        (tbs.byteLength >> 16) & 0xff,
+        (tbs.byteLength >> 8) & 0xff,
+        tbs.byteLength & 0xff,
+      ]),
       tbs,
       new Uint8Array([(sct.extensions.byteLength >> 8) & 0xff, sct.extensions.byteLength & 0xff]),
       sct.extensions,
@@ -149,7 +157,13 @@ export async function verifyScts(
       const fits = (sct.signatureAlgorithm === 3 && log.key.algorithm.startsWith("ecdsa-")) ||
         (sct.signatureAlgorithm === 1 && log.key.algorithm === "rsa");
       if (!fits) continue;
-      if (await log.key.verify(signed, sct.signature, { hash, rsaPadding: "pkcs1", ecdsaFormat: "der" })) {
+      if (
+        await log.key.verify(signed, sct.signature, {
+          hash,
+          rsaPadding: "pkcs1",
+          ecdsaFormat: "der",
+        })
+      ) {
         ok = true;
         break;
       }

@@ -90,7 +90,9 @@ export function readSignatureAlgorithm(n: DerNode | undefined, what: string): Si
     }
     const length = hash === "SHA-256" ? 32 : hash === "SHA-384" ? 48 : hash === "SHA-512" ? 64 : 0;
     if (!hash || mgfHash !== hash || salt !== length) {
-      throw new DerError(`${what}: PSS parameters other than SHA-2 with MGF1 and salt = hash length`);
+      throw new DerError(
+        `${what}: PSS parameters other than SHA-2 with MGF1 and salt = hash length`,
+      );
     }
     return { oid, key: "rsa", options: { hash, rsaPadding: "pss" } };
   }

@@ -2,7 +2,17 @@
 // the inclusion proof (an RFC 6962 Merkle audit path) with its signed checkpoint (C2SP
 // signed-note and tlog-checkpoint), and the comparison of the logged body with the bundle.
 
-import { bytesEqual, concat, digest, fromBase64, fromUtf8, parsePem, toBase64, toHex, utf8 } from "./_bytes.ts";
+import {
+  bytesEqual,
+  concat,
+  digest,
+  fromBase64,
+  fromUtf8,
+  parsePem,
+  toBase64,
+  toHex,
+  utf8,
+} from "./_bytes.ts";
 import {
   asObject,
   field,
@@ -70,7 +80,9 @@ export async function verifySignedEntryTimestamp(
 ): Promise<TrustedLog> {
   const time = new Date(Number(entry.integratedTime) * 1000);
   const logs = logsFor(entry, tlogs);
-  if (logs.length === 0) throw new Error(`its log ${toHex(entry.logId)} is not in the trusted root`);
+  if (logs.length === 0) {
+    throw new Error(`its log ${toHex(entry.logId)} is not in the trusted root`);
+  }
   const candidates = logs.filter((l) => inWindow(l.validFor, time));
   if (candidates.length === 0) {
     throw new Error(`its log's key was not valid at the integrated time ${time.toISOString()}`);
@@ -81,7 +93,9 @@ export async function verifySignedEntryTimestamp(
       `"logID":"${toHex(entry.logId)}","logIndex":${entry.logIndex}}`,
   );
   for (const log of candidates) {
-    if (log.key && (await log.key.verify(payload, entry.inclusionPromise!, log.keyOptions))) return log;
+    if (log.key && (await log.key.verify(payload, entry.inclusionPromise!, log.keyOptions))) {
+      return log;
+    }
   }
   throw new Error("its signed entry timestamp does not verify with the log's key");
 }
@@ -104,7 +118,9 @@ export function parseCheckpoint(envelope: string): SignedCheckpoint {
   if (split < 0) throw new Error("its checkpoint has no signature block");
   const text = envelope.slice(0, split + 1);
   const sigBlock = envelope.slice(split + 2);
-  if (!sigBlock.endsWith("\n")) throw new Error("its checkpoint's signatures do not end with a newline");
+  if (!sigBlock.endsWith("\n")) {
+    throw new Error("its checkpoint's signatures do not end with a newline");
+  }
   const signatures: SignedCheckpoint["signatures"] = [];
   for (const line of sigBlock.slice(0, -1).split("\n")) {
     const m = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/.exec(line);
@@ -118,8 +134,16 @@ export function parseCheckpoint(envelope: string): SignedCheckpoint {
   if (lines.length < 3) throw new Error("its checkpoint has fewer than three lines");
   if (lines.some((l) => l.length === 0)) throw new Error("its checkpoint has an empty line");
   const [origin, size, hash] = lines as [string, string, string];
-  if (!/^(0|[1-9][0-9]{0,19})$/.test(size)) throw new Error("its checkpoint's tree size is not a number");
-  return { text, origin, size: BigInt(size), rootHash: fromBase64(hash, "checkpoint root hash"), signatures };
+  if (!/^(0|[1-9][0-9]{0,19})$/.test(size)) {
+    throw new Error("its checkpoint's tree size is not a number");
+  }
+  return {
+    text,
+    origin,
+    size: BigInt(size),
+    rootHash: fromBase64(hash, "checkpoint root hash"),
+    signatures,
+  };
 }
 
 function logName(log: TrustedLog): string {
@@ -144,7 +168,9 @@ export async function verifyInclusionProof(
 ): Promise<TrustedLog> {
   const proof = entry.inclusionProof!;
   const logs = logsFor(entry, tlogs);
-  if (logs.length === 0) throw new Error(`its log ${toHex(entry.logId)} is not in the trusted root`);
+  if (logs.length === 0) {
+    throw new Error(`its log ${toHex(entry.logId)} is not in the trusted root`);
+  }
   const cp = parseCheckpoint(proof.checkpoint);
   let signer: TrustedLog | undefined;
   for (const log of logs) {
@@ -239,7 +265,11 @@ export async function verifyLoggedBody(
   }
   const kind = field(body, "kind"), version = field(body, "apiVersion");
   if (kind !== entry.kind || version !== entry.version) {
-    throw new Error(`its body is ${String(kind)} ${String(version)}, the entry says ${entry.kind} ${entry.version}`);
+    throw new Error(
+      `its body is ${String(kind)} ${
+        String(version)
+      }, the entry says ${entry.kind} ${entry.version}`,
+    );
   }
   try {
     const spec = reqObject(body, "spec", "body");
@@ -275,35 +305,59 @@ function loggedPem(b64: string, what: string): Uint8Array {
 }
 
 function sameSigner(logged: Uint8Array, signer: LoggedSigner): boolean {
-  return "certificate" in signer ? bytesEqual(logged, signer.certificate) : bytesEqual(logged, signer.spki);
+  return "certificate" in signer
+    ? bytesEqual(logged, signer.certificate)
+    : bytesEqual(logged, signer.spki);
 }
 
 function needMessage(content: LoggedContent): Extract<LoggedContent, { type: "message" }> {
-  if (content.type !== "message") throw new Error("it logs a message signature, the bundle holds DSSE");
+  if (content.type !== "message") {
+    throw new Error("it logs a message signature, the bundle holds DSSE");
+  }
   return content;
 }
 
 function needDsse(content: LoggedContent): Extract<LoggedContent, { type: "dsse" }> {
-  if (content.type !== "dsse") throw new Error("it logs DSSE, the bundle holds a message signature");
+  if (content.type !== "dsse") {
+    throw new Error("it logs DSSE, the bundle holds a message signature");
+  }
   return content;
 }
 
 function hashedRekord001(spec: JsonObject, content: LoggedContent, signer: LoggedSigner): void {
   const c = needMessage(content);
   const sig = reqObject(spec, "signature", "spec");
-  if (!bytesEqual(fromBase64(reqString(sig, "content", "spec.signature", 8192), "signature"), c.signature)) {
+  if (
+    !bytesEqual(
+      fromBase64(reqString(sig, "content", "spec.signature", 8192), "signature"),
+      c.signature,
+    )
+  ) {
     mismatch("signature");
   }
   const hash = reqObject(reqObject(spec, "data", "spec"), "hash", "spec.data");
-  if (reqString(hash, "algorithm", "spec.data.hash") !== c.digestAlgorithm) mismatch("digest algorithm");
-  if (reqString(hash, "value", "spec.data.hash", 256).toLowerCase() !== toHex(c.digest)) mismatch("digest");
+  if (reqString(hash, "algorithm", "spec.data.hash") !== c.digestAlgorithm) {
+    mismatch("digest algorithm");
+  }
+  if (reqString(hash, "value", "spec.data.hash", 256).toLowerCase() !== toHex(c.digest)) {
+    mismatch("digest");
+  }
   const pk = reqObject(sig, "publicKey", "spec.signature");
-  if (!sameSigner(loggedPem(reqString(pk, "content", "spec.signature.publicKey", 65536), "logged key"), signer)) {
+  if (
+    !sameSigner(
+      loggedPem(reqString(pk, "content", "spec.signature.publicKey", 65536), "logged key"),
+      signer,
+    )
+  ) {
     mismatch("certificate or key");
   }
 }
 
-const HASH_NAMES: Record<string, string> = { SHA2_256: "sha256", SHA2_384: "sha384", SHA2_512: "sha512" };
+const HASH_NAMES: Record<string, string> = {
+  SHA2_256: "sha256",
+  SHA2_384: "sha384",
+  SHA2_512: "sha512",
+};
 
 function verifierBytes(v: JsonObject, path: string): Uint8Array {
   const cert = optObject(v, "x509Certificate", path);
@@ -317,10 +371,16 @@ function hashedRekord002(spec: JsonObject, content: LoggedContent, signer: Logge
   const c = needMessage(content);
   const s = reqObject(spec, "hashedRekordV002", "spec");
   const data = reqObject(s, "data", "spec.hashedRekordV002");
-  if (HASH_NAMES[String(field(data, "algorithm"))] !== c.digestAlgorithm) mismatch("digest algorithm");
-  if (!bytesEqual(fromBase64(reqString(data, "digest", "data", 256), "digest"), c.digest)) mismatch("digest");
+  if (HASH_NAMES[String(field(data, "algorithm"))] !== c.digestAlgorithm) {
+    mismatch("digest algorithm");
+  }
+  if (!bytesEqual(fromBase64(reqString(data, "digest", "data", 256), "digest"), c.digest)) {
+    mismatch("digest");
+  }
   const sig = reqObject(s, "signature", "spec.hashedRekordV002");
-  if (!bytesEqual(fromBase64(reqString(sig, "content", "signature", 8192), "signature"), c.signature)) {
+  if (
+    !bytesEqual(fromBase64(reqString(sig, "content", "signature", 8192), "signature"), c.signature)
+  ) {
     mismatch("signature");
   }
   if (!sameSigner(verifierBytes(reqObject(sig, "verifier", "signature"), "verifier"), signer)) {
@@ -328,10 +388,20 @@ function hashedRekord002(spec: JsonObject, content: LoggedContent, signer: Logge
   }
 }
 
-async function payloadHashMatches(hash: JsonObject, payload: Uint8Array, hex: boolean): Promise<boolean> {
+async function payloadHashMatches(
+  hash: JsonObject,
+  payload: Uint8Array,
+  hex: boolean,
+): Promise<boolean> {
   const alg = String(field(hash, "algorithm"));
   const name = hex ? alg : HASH_NAMES[alg];
-  const web = name === "sha256" ? "SHA-256" : name === "sha384" ? "SHA-384" : name === "sha512" ? "SHA-512" : undefined;
+  const web = name === "sha256"
+    ? "SHA-256"
+    : name === "sha384"
+    ? "SHA-384"
+    : name === "sha512"
+    ? "SHA-512"
+    : undefined;
   if (!web) return false;
   const want = await digest(web, payload);
   return hex
@@ -344,11 +414,17 @@ async function dsse001(spec: JsonObject, content: LoggedContent, signer: LoggedS
   const sigs = optArray(spec, "signatures", "spec", 16) ?? [];
   if (sigs.length !== 1) throw new Error(`its body has ${sigs.length} signatures, expected 1`);
   const s = asObject(sigs[0], "spec.signatures[0]");
-  if (!bytesEqual(fromBase64(reqString(s, "signature", "signature", 8192), "signature"), c.signature)) {
+  if (
+    !bytesEqual(fromBase64(reqString(s, "signature", "signature", 8192), "signature"), c.signature)
+  ) {
     mismatch("signature");
   }
-  if (!(await payloadHashMatches(reqObject(spec, "payloadHash", "spec"), c.payload, true))) mismatch("payload hash");
-  if (!sameSigner(loggedPem(reqString(s, "verifier", "signature", 65536), "logged verifier"), signer)) {
+  if (!(await payloadHashMatches(reqObject(spec, "payloadHash", "spec"), c.payload, true))) {
+    mismatch("payload hash");
+  }
+  if (
+    !sameSigner(loggedPem(reqString(s, "verifier", "signature", 65536), "logged verifier"), signer)
+  ) {
     mismatch("certificate or key");
   }
 }
@@ -359,7 +435,9 @@ async function dsse002(spec: JsonObject, content: LoggedContent, signer: LoggedS
   const sigs = optArray(d, "signatures", "spec.dsseV002", 16) ?? [];
   if (sigs.length !== 1) throw new Error(`its body has ${sigs.length} signatures, expected 1`);
   const s = asObject(sigs[0], "signatures[0]");
-  if (!bytesEqual(fromBase64(reqString(s, "content", "signature", 8192), "signature"), c.signature)) {
+  if (
+    !bytesEqual(fromBase64(reqString(s, "content", "signature", 8192), "signature"), c.signature)
+  ) {
     mismatch("signature");
   }
   if (!(await payloadHashMatches(reqObject(d, "payloadHash", "spec.dsseV002"), c.payload, false))) {
@@ -380,9 +458,14 @@ async function intoto002(spec: JsonObject, content: LoggedContent, signer: Logge
   if (sigs.length !== 1) throw new Error(`its body has ${sigs.length} signatures, expected 1`);
   const s = asObject(sigs[0], "signatures[0]");
   // the signature is base64 twice in this kind
-  const once = fromUtf8(fromBase64(reqString(s, "sig", "signature", 16384), "signature"), "signature");
+  const once = fromUtf8(
+    fromBase64(reqString(s, "sig", "signature", 16384), "signature"),
+    "signature",
+  );
   if (!bytesEqual(fromBase64(once, "signature"), c.signature)) mismatch("signature");
-  if (!(await payloadHashMatches(reqObject(inner, "payloadHash", "spec.content"), c.payload, true))) {
+  if (
+    !(await payloadHashMatches(reqObject(inner, "payloadHash", "spec.content"), c.payload, true))
+  ) {
     mismatch("payload hash");
   }
   if (!sameSigner(loggedPem(reqString(s, "publicKey", "signature", 65536), "logged key"), signer)) {

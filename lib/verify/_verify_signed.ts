@@ -18,7 +18,10 @@ import {
 } from "./_tlog.ts";
 import { type CertificateIdentity, matchIdentity } from "./certificate_identity.ts";
 import type { PublicKey, SignatureHash } from "./public_key.ts";
-import { SignatureVerificationError, type VerificationFailure } from "./signature_verification_error.ts";
+import {
+  SignatureVerificationError,
+  type VerificationFailure,
+} from "./signature_verification_error.ts";
 import type { TrustedRoot } from "./trusted_root.ts";
 import type {
   CertificateSigner,
@@ -127,14 +130,26 @@ export async function verifySigned(m: SignedMaterial, o: TrustOptions): Promise<
     try {
       const log = await verifySignedEntryTimestamp(entry, root!.tlogs);
       promised.set(entry, log.baseUrl);
-      const t = { time: new Date(Number(entry.integratedTime) * 1000), source: "tlog" as const, authority: log.baseUrl };
-      if (times.some((x) => x.source === t.source && x.authority === t.authority && x.time.getTime() === t.time.getTime())) {
+      const t = {
+        time: new Date(Number(entry.integratedTime) * 1000),
+        source: "tlog" as const,
+        authority: log.baseUrl,
+      };
+      if (
+        times.some((x) =>
+          x.source === t.source && x.authority === t.authority &&
+          x.time.getTime() === t.time.getTime()
+        )
+      ) {
         fail("timestamp", "a log entry's time appears twice");
       }
       times.push(t);
     } catch (e) {
       if (e instanceof SignatureVerificationError) throw e;
-      fail("tlog", `its log entry's signed entry timestamp does not verify: ${(e as Error).message}`);
+      fail(
+        "tlog",
+        `its log entry's signed entry timestamp does not verify: ${(e as Error).message}`,
+      );
     }
   }
   o.signal?.throwIfAborted();
@@ -203,7 +218,12 @@ export async function verifySigned(m: SignedMaterial, o: TrustOptions): Promise<
       }
     }
     if (!key) {
-      fail("key", o.keys!.length === 1 ? "it is not signed by the given key" : `it is not signed by any of the ${o.keys!.length} given keys`);
+      fail(
+        "key",
+        o.keys!.length === 1
+          ? "it is not signed by the given key"
+          : `it is not signed by any of the ${o.keys!.length} given keys`,
+      );
     }
     signer = { type: "key", fingerprint: await key!.fingerprint(), algorithm: key!.algorithm };
     loggedSigner = { spki: key!.spki };
@@ -224,19 +244,34 @@ export async function verifySigned(m: SignedMaterial, o: TrustOptions): Promise<
         fail("tlog", `its log entry's inclusion proof: ${(e as Error).message}`);
       }
     }
-    if (log === undefined) fail("tlog", "its log entry has neither an inclusion promise nor a proof");
+    if (log === undefined) {
+      fail("tlog", "its log entry has neither an inclusion promise nor a proof");
+    }
     try {
       await verifyLoggedBody(entry, m.logged, loggedSigner);
     } catch (e) {
       fail("tlog", `its log entry: ${(e as Error).message}`);
     }
     distinct.add(`${toHex(entry.logId)}/${entry.logIndex}`);
-    const integrated = promised.has(entry) ? { integratedTime: new Date(Number(entry.integratedTime) * 1000) } : {};
-    verified.push({ log: log!, logIndex: entry.logIndex, ...integrated, promise: promised.has(entry), proof });
+    const integrated = promised.has(entry)
+      ? { integratedTime: new Date(Number(entry.integratedTime) * 1000) }
+      : {};
+    verified.push({
+      log: log!,
+      logIndex: entry.logIndex,
+      ...integrated,
+      promise: promised.has(entry),
+      proof,
+    });
   }
   const need = o.tlogThreshold ?? 1;
   if (distinct.size < need) {
-    fail("tlog", distinct.size === 0 ? "it is in no transparency log" : `it is in ${distinct.size} logs, ${need} required`);
+    fail(
+      "tlog",
+      distinct.size === 0
+        ? "it is in no transparency log"
+        : `it is in ${distinct.size} logs, ${need} required`,
+    );
   }
   o.signal?.throwIfAborted();
 

@@ -57,12 +57,16 @@ function compile(pattern: string, what: string): RegExp {
  */
 export function checkIdentity(identity: CertificateIdentity): void {
   if (identity.issuer === undefined && identity.issuerRegExp === undefined) {
-    throw new TypeError("Cannot use a certificate identity without an OIDC issuer (exact or regexp)");
+    throw new TypeError(
+      "Cannot use a certificate identity without an OIDC issuer (exact or regexp)",
+    );
   }
   const hasClaims = Object.keys(identity.claims ?? {}).length > 0 ||
     Object.keys(identity.claimsRegExp ?? {}).length > 0;
   if (identity.subject === undefined && identity.subjectRegExp === undefined && !hasClaims) {
-    throw new TypeError("Cannot use a certificate identity without a subject, a subject regexp or a claim");
+    throw new TypeError(
+      "Cannot use a certificate identity without a subject, a subject regexp or a claim",
+    );
   }
   if (identity.subjectRegExp !== undefined) compile(identity.subjectRegExp, "the identity regexp");
   if (identity.issuerRegExp !== undefined) compile(identity.issuerRegExp, "the issuer regexp");
@@ -81,33 +85,46 @@ export function checkIdentity(identity: CertificateIdentity): void {
  * const why = matchIdentity(cert, { subjectRegExp: "^https://github.com/o/r/", issuer: "https://token.actions.githubusercontent.com" });
  * ```
  */
-export function matchIdentity(cert: X509Certificate, identity: CertificateIdentity): string | undefined {
+export function matchIdentity(
+  cert: X509Certificate,
+  identity: CertificateIdentity,
+): string | undefined {
   const issuer = cert.claims.issuer;
   if (issuer === undefined) return "the certificate names no OIDC issuer";
   if (identity.issuer !== undefined && issuer !== identity.issuer) {
     return `its OIDC issuer is ${JSON.stringify(issuer)}, not ${JSON.stringify(identity.issuer)}`;
   }
   if (identity.issuerRegExp !== undefined && !compile(identity.issuerRegExp, "").test(issuer)) {
-    return `its OIDC issuer ${JSON.stringify(issuer)} does not match ${JSON.stringify(identity.issuerRegExp)}`;
+    return `its OIDC issuer ${JSON.stringify(issuer)} does not match ${
+      JSON.stringify(identity.issuerRegExp)
+    }`;
   }
   const names = cert.subjectAltNames.map((s) => s.value);
   if (identity.subject !== undefined && !names.includes(identity.subject)) {
-    return `its identity is ${JSON.stringify(names[0] ?? "")}, not ${JSON.stringify(identity.subject)}`;
+    return `its identity is ${JSON.stringify(names[0] ?? "")}, not ${
+      JSON.stringify(identity.subject)
+    }`;
   }
   if (identity.subjectRegExp !== undefined) {
     const re = compile(identity.subjectRegExp, "");
     if (!names.some((n) => re.test(n))) {
-      return `its identity ${JSON.stringify(names[0] ?? "")} does not match ${JSON.stringify(identity.subjectRegExp)}`;
+      return `its identity ${JSON.stringify(names[0] ?? "")} does not match ${
+        JSON.stringify(identity.subjectRegExp)
+      }`;
     }
   }
   for (const [k, want] of Object.entries(identity.claims ?? {})) {
     const got = cert.claims[k as FulcioClaimName];
-    if (got !== want) return `its ${k} is ${JSON.stringify(got ?? "(none)")}, not ${JSON.stringify(want)}`;
+    if (got !== want) {
+      return `its ${k} is ${JSON.stringify(got ?? "(none)")}, not ${JSON.stringify(want)}`;
+    }
   }
   for (const [k, pattern] of Object.entries(identity.claimsRegExp ?? {})) {
     const got = cert.claims[k as FulcioClaimName];
     if (got === undefined || !compile(pattern!, "").test(got)) {
-      return `its ${k} ${JSON.stringify(got ?? "(none)")} does not match ${JSON.stringify(pattern)}`;
+      return `its ${k} ${JSON.stringify(got ?? "(none)")} does not match ${
+        JSON.stringify(pattern)
+      }`;
     }
   }
   return undefined;

@@ -56,12 +56,14 @@ export const RSA_BITS = { min: 2048, max: 4096 } as const;
 const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const OID_RSA = "1.2.840.113549.1.1.1";
 const OID_ED25519 = "1.3.101.112";
-const CURVES: Record<string, { alg: KeyAlgorithm; curve: string; size: number; hash: SignatureHash }> =
-  {
-    "1.2.840.10045.3.1.7": { alg: "ecdsa-p256", curve: "P-256", size: 32, hash: "SHA-256" },
-    "1.3.132.0.34": { alg: "ecdsa-p384", curve: "P-384", size: 48, hash: "SHA-384" },
-    "1.3.132.0.35": { alg: "ecdsa-p521", curve: "P-521", size: 66, hash: "SHA-512" },
-  };
+const CURVES: Record<
+  string,
+  { alg: KeyAlgorithm; curve: string; size: number; hash: SignatureHash }
+> = {
+  "1.2.840.10045.3.1.7": { alg: "ecdsa-p256", curve: "P-256", size: 32, hash: "SHA-256" },
+  "1.3.132.0.34": { alg: "ecdsa-p384", curve: "P-384", size: 48, hash: "SHA-384" },
+  "1.3.132.0.35": { alg: "ecdsa-p521", curve: "P-521", size: 66, hash: "SHA-512" },
+};
 const CURVE_OIDS: Record<string, string> = {
   "P-256": "1.2.840.10045.3.1.7",
   "P-384": "1.3.132.0.34",
@@ -166,7 +168,9 @@ export class PublicKey {
     }
     if (oid === OID_ED25519) {
       if (alg.length !== 1) throw new DerError("public key: Ed25519 takes no parameters");
-      if (bytes.byteLength !== 32) throw new SyntaxError("Cannot read public key: Ed25519 is 32 bytes");
+      if (bytes.byteLength !== 32) {
+        throw new SyntaxError("Cannot read public key: Ed25519 is 32 bytes");
+      }
       return new PublicKey("ed25519", der.slice(), 256);
     }
     if (oid === OID_RSA) {
@@ -207,7 +211,9 @@ export class PublicKey {
    * ```
    */
   static async fromPem(pem: string): Promise<PublicKey> {
-    if (pem.length > 64 * 1024) throw new SyntaxError("Cannot read public key: PEM text over 64 KiB");
+    if (pem.length > 64 * 1024) {
+      throw new SyntaxError("Cannot read public key: PEM text over 64 KiB");
+    }
     for (const block of parsePem(pem, "public key PEM")) {
       if (block.label === "PUBLIC KEY") return await PublicKey.fromSpki(block.der);
       if (block.label === "RSA PUBLIC KEY") {
@@ -269,7 +275,10 @@ export class PublicKey {
    * assert.equal((await PublicKey.fromEcPoint("P-256", point)).algorithm, "ecdsa-p256");
    * ```
    */
-  static async fromEcPoint(curve: "P-256" | "P-384" | "P-521", point: Uint8Array): Promise<PublicKey> {
+  static async fromEcPoint(
+    curve: "P-256" | "P-384" | "P-521",
+    point: Uint8Array,
+  ): Promise<PublicKey> {
     const oid = CURVE_OIDS[curve];
     if (!oid) throw new TypeError(`Cannot read public key: unsupported curve ${curve}`);
     const alg = encode(0x30, encodeOid(OID_EC_PUBLIC_KEY), encodeOid(oid));
@@ -322,12 +331,16 @@ export class PublicKey {
       return fromBase64(s, `JWK ${what}`);
     };
     if (jwk.kty === "RSA") return await PublicKey.fromRsa(b(jwk.n, "n"), b(jwk.e, "e"));
-    if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return await PublicKey.fromEd25519(b(jwk.x, "x"));
+    if (jwk.kty === "OKP" && jwk.crv === "Ed25519") {
+      return await PublicKey.fromEd25519(b(jwk.x, "x"));
+    }
     if (jwk.kty === "EC" && (jwk.crv === "P-256" || jwk.crv === "P-384" || jwk.crv === "P-521")) {
       const size = jwk.crv === "P-521" ? 66 : jwk.crv === "P-384" ? 48 : 32;
       const x = b(jwk.x, "x"), y = b(jwk.y, "y");
       if (x.byteLength !== size || y.byteLength !== size) {
-        throw new SyntaxError(`Cannot read public key: JWK ${jwk.crv} coordinates are not ${size} bytes`);
+        throw new SyntaxError(
+          `Cannot read public key: JWK ${jwk.crv} coordinates are not ${size} bytes`,
+        );
       }
       const point = new Uint8Array(1 + 2 * size);
       point[0] = 4;
@@ -335,7 +348,9 @@ export class PublicKey {
       point.set(y, 1 + size);
       return await PublicKey.fromEcPoint(jwk.crv, point);
     }
-    throw new SyntaxError(`Cannot read public key: unsupported JWK ${String(jwk.kty)} ${String(jwk.crv)}`);
+    throw new SyntaxError(
+      `Cannot read public key: unsupported JWK ${String(jwk.kty)} ${String(jwk.crv)}`,
+    );
   }
 
   /**
@@ -472,10 +487,17 @@ function bitLength(n: Uint8Array): number {
 /**
  * An ECDSA signature as raw r||s for Web Crypto, or undefined when it is not a valid encoding.
  */
-function ecdsaRaw(sig: Uint8Array, size: number, format: "der" | "raw" | "auto"): Uint8Array | undefined {
+function ecdsaRaw(
+  sig: Uint8Array,
+  size: number,
+  format: "der" | "raw" | "auto",
+): Uint8Array | undefined {
   if (format !== "raw") {
     try {
-      const parts = sequence(parseDer(sig, "ECDSA signature", { maxBytes: 256 }), "ECDSA signature");
+      const parts = sequence(
+        parseDer(sig, "ECDSA signature", { maxBytes: 256 }),
+        "ECDSA signature",
+      );
       if (parts.length !== 2) return undefined;
       const r = readUnsigned(parts[0], "r"), s = readUnsigned(parts[1], "s");
       if (r.byteLength > size || s.byteLength > size) return undefined;

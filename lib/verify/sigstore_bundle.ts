@@ -112,7 +112,9 @@ const DIGESTS: Record<string, "sha256" | "sha384" | "sha512"> = {
  */
 export function parseBundle(bytes: Uint8Array): SigstoreBundle {
   if (bytes.byteLength > MAX_BUNDLE_BYTES) {
-    throw new SyntaxError(`the bundle is ${bytes.byteLength} bytes, over the limit of ${MAX_BUNDLE_BYTES}`);
+    throw new SyntaxError(
+      `the bundle is ${bytes.byteLength} bytes, over the limit of ${MAX_BUNDLE_BYTES}`,
+    );
   }
   const b = parseJsonObject(bytes, "the bundle");
   const mediaType = reqString(b, "mediaType", "bundle", 256);
@@ -131,14 +133,26 @@ export function parseBundle(bytes: Uint8Array): SigstoreBundle {
   }
   if (chain) {
     if (version === "0.3") {
-      throw new SyntaxError(`${path}.x509CertificateChain: a v0.3 bundle holds a single certificate`);
+      throw new SyntaxError(
+        `${path}.x509CertificateChain: a v0.3 bundle holds a single certificate`,
+      );
     }
-    const certs = optArray(chain, "certificates", `${path}.x509CertificateChain`, MAX_BUNDLE_ENTRIES) ?? [];
-    if (certs.length === 0) throw new SyntaxError(`${path}.x509CertificateChain.certificates: empty`);
+    const certs =
+      optArray(chain, "certificates", `${path}.x509CertificateChain`, MAX_BUNDLE_ENTRIES) ?? [];
+    if (certs.length === 0) {
+      throw new SyntaxError(`${path}.x509CertificateChain.certificates: empty`);
+    }
     // only the leaf is used: the rest of a chain is the trusted root's to give
     const cpath = `${path}.x509CertificateChain.certificates`;
-    certs.forEach((c, i) => reqBytes(asObject(c, `${cpath}[${i}]`), "rawBytes", `${cpath}[${i}]`, MAX_CERTIFICATE_BYTES));
-    certificate = reqBytes(asObject(certs[0], `${cpath}[0]`), "rawBytes", `${cpath}[0]`, MAX_CERTIFICATE_BYTES);
+    certs.forEach((c, i) =>
+      reqBytes(asObject(c, `${cpath}[${i}]`), "rawBytes", `${cpath}[${i}]`, MAX_CERTIFICATE_BYTES)
+    );
+    certificate = reqBytes(
+      asObject(certs[0], `${cpath}[0]`),
+      "rawBytes",
+      `${cpath}[0]`,
+      MAX_CERTIFICATE_BYTES,
+    );
   } else if (single) {
     certificate = reqBytes(single, "rawBytes", `${path}.certificate`, MAX_CERTIFICATE_BYTES);
   } else {
@@ -147,10 +161,15 @@ export function parseBundle(bytes: Uint8Array): SigstoreBundle {
 
   // an empty repeated field is left out of protobuf JSON: absent is empty
   const entries = optArray(vm, "tlogEntries", path, MAX_BUNDLE_ENTRIES);
-  const tlogEntries = (entries ?? []).map((e, i) => tlogEntry(asObject(e, `${path}.tlogEntries[${i}]`), `${path}.tlogEntries[${i}]`, version));
+  const tlogEntries = (entries ?? []).map((e, i) =>
+    tlogEntry(asObject(e, `${path}.tlogEntries[${i}]`), `${path}.tlogEntries[${i}]`, version)
+  );
 
   const tvd = optObject(vm, "timestampVerificationData", path);
-  const stamps = tvd ? optArray(tvd, "rfc3161Timestamps", `${path}.timestampVerificationData`, MAX_BUNDLE_ENTRIES) ?? [] : [];
+  const stamps = tvd
+    ? optArray(tvd, "rfc3161Timestamps", `${path}.timestampVerificationData`, MAX_BUNDLE_ENTRIES) ??
+      []
+    : [];
   const timestamps = stamps.map((t, i) => {
     const p = `${path}.timestampVerificationData.rfc3161Timestamps[${i}]`;
     return reqBytes(asObject(t, p), "signedTimestamp", p, 64 * 1024);
@@ -167,7 +186,9 @@ export function parseBundle(bytes: Uint8Array): SigstoreBundle {
     const alg = field(md, "algorithm") ?? "SHA2_256";
     const digestAlgorithm = DIGESTS[String(alg)];
     if (!digestAlgorithm) {
-      throw new SyntaxError(`bundle.messageSignature.messageDigest.algorithm: unsupported ${JSON.stringify(alg)}`);
+      throw new SyntaxError(
+        `bundle.messageSignature.messageDigest.algorithm: unsupported ${JSON.stringify(alg)}`,
+      );
     }
     content = {
       type: "message",
@@ -200,7 +221,9 @@ export function parseEnvelope(o: JsonObject, path: string): DsseEnvelope {
   const payloadType = reqString(o, "payloadType", path, 1024);
   const payload = reqBytes(o, "payload", path, MAX_BUNDLE_BYTES);
   const sigs = optArray(o, "signatures", path, MAX_BUNDLE_ENTRIES) ?? [];
-  if (sigs.length !== 1) throw new SyntaxError(`${path}.signatures: ${sigs.length} signatures, expected 1`);
+  if (sigs.length !== 1) {
+    throw new SyntaxError(`${path}.signatures: ${sigs.length} signatures, expected 1`);
+  }
   const signatures = sigs.map((s, i) => {
     const so = asObject(s, `${path}.signatures[${i}]`);
     return {
@@ -218,7 +241,9 @@ function tlogEntry(o: JsonObject, path: string, version: BundleVersion): TlogEnt
   const kind = reqString(kv, "kind", `${path}.kindVersion`, 64);
   const kindVersion = reqString(kv, "version", `${path}.kindVersion`, 64);
   const integratedTime = optInt64(o, "integratedTime", path) ?? 0n;
-  if (logIndex < 0n || integratedTime < 0n) throw new SyntaxError(`${path}: negative index or time`);
+  if (logIndex < 0n || integratedTime < 0n) {
+    throw new SyntaxError(`${path}: negative index or time`);
+  }
   const promise = optObject(o, "inclusionPromise", path);
   const inclusionPromise = promise
     ? reqBytes(promise, "signedEntryTimestamp", `${path}.inclusionPromise`, 1024)
@@ -229,7 +254,9 @@ function tlogEntry(o: JsonObject, path: string, version: BundleVersion): TlogEnt
     const p = `${path}.inclusionProof`;
     const cp = reqObject(proofObject, "checkpoint", p);
     const hashes = (optArray(proofObject, "hashes", p, 64) ?? []).map((h, i) => {
-      if (typeof h !== "string") throw new SyntaxError(`${p}.hashes[${i}]: expected a base64 string`);
+      if (typeof h !== "string") {
+        throw new SyntaxError(`${p}.hashes[${i}]: expected a base64 string`);
+      }
       return reqBytes({ h }, "h", `${p}.hashes[${i}]`, 64);
     });
     inclusionProof = {

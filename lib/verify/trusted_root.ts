@@ -180,7 +180,9 @@ async function logs(root: JsonObject, name: string): Promise<TrustedLog[]> {
       try {
         key = known.format === "pkcs1"
           ? await PublicKey.fromPem(
-            `-----BEGIN RSA PUBLIC KEY-----\n${btoa(String.fromCharCode(...raw))}\n-----END RSA PUBLIC KEY-----`,
+            `-----BEGIN RSA PUBLIC KEY-----\n${
+              btoa(String.fromCharCode(...raw))
+            }\n-----END RSA PUBLIC KEY-----`,
           )
           : await PublicKey.fromSpki(raw);
       } catch (e) {

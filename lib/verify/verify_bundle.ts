@@ -40,7 +40,11 @@ export interface VerifyBundleOptions extends TrustOptions {
   what?: string;
 }
 
-const HASH: Record<string, SignatureHash> = { sha256: "SHA-256", sha384: "SHA-384", sha512: "SHA-512" };
+const HASH: Record<string, SignatureHash> = {
+  sha256: "SHA-256",
+  sha384: "SHA-384",
+  sha512: "SHA-512",
+};
 
 /**
  * Verifies one sigstore bundle for one digest. The checks, in order: the bundle's format and
@@ -82,7 +86,10 @@ export async function verifyBundle(
   const [algorithm, hex] = splitDigest(options.digest);
   for (const id of options.identities ?? []) checkIdentity(id);
   const what = options.what ?? `sigstore bundle for ${options.digest}`;
-  const fail = (failure: ConstructorParameters<typeof SignatureVerificationError>[1], reason: string): never => {
+  const fail = (
+    failure: ConstructorParameters<typeof SignatureVerificationError>[1],
+    reason: string,
+  ): never => {
     throw new SignatureVerificationError(what, failure, reason);
   };
   if (bytes.byteLength > MAX_BUNDLE_BYTES) {
@@ -103,26 +110,43 @@ export async function verifyBundle(
   if (b.content.type === "message") {
     const c = b.content;
     if (options.predicateTypes) {
-      fail("predicate-type", `it is a signature, not an attestation of type ${options.predicateTypes.join(" or ")}`);
+      fail(
+        "predicate-type",
+        `it is a signature, not an attestation of type ${options.predicateTypes.join(" or ")}`,
+      );
     }
     if (c.digestAlgorithm !== algorithm || !bytesEqual(c.digest, fromHex(hex, "digest"))) {
       fail("subject", `it signs ${c.digestAlgorithm}:${toHex(c.digest)}, not ${options.digest}`);
     }
-    if (!options.artifact) fail("subject", "a message signature needs the artifact's bytes to verify");
+    if (!options.artifact) {
+      fail("subject", "a message signature needs the artifact's bytes to verify");
+    }
     const got = toHex(await hashBytes(HASH[algorithm]!, options.artifact!));
-    if (got !== hex) fail("subject", `the artifact given is ${algorithm}:${got}, not ${options.digest}`);
+    if (got !== hex) {
+      fail("subject", `the artifact given is ${algorithm}:${got}, not ${options.digest}`);
+    }
     kind = "signature";
     material = {
       what,
       signature: c.signature,
       signed: options.artifact!,
       hash: HASH[c.digestAlgorithm]!,
-      logged: { type: "message", signature: c.signature, digestAlgorithm: c.digestAlgorithm, digest: c.digest },
+      logged: {
+        type: "message",
+        signature: c.signature,
+        digestAlgorithm: c.digestAlgorithm,
+        digest: c.digest,
+      },
       ...material0(b),
     };
   } else {
     const env = b.content.envelope;
-    const bound = bindStatement(env.payloadType, env.payload, options.digest, options.predicateTypes);
+    const bound = bindStatement(
+      env.payloadType,
+      env.payload,
+      options.digest,
+      options.predicateTypes,
+    );
     if ("failure" in bound) fail(bound.failure, bound.reason);
     const s = bound as InTotoStatement;
     kind = s.predicateType === COSIGN_SIGN_PREDICATE_TYPE ? "signature" : "attestation";
@@ -166,7 +190,9 @@ export function splitDigest(digest: string): ["sha256" | "sha384" | "sha512", st
   const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(digest);
   const len = { sha256: 64, sha384: 96, sha512: 128 };
   if (!m || m[2]!.length !== len[m[1] as keyof typeof len]) {
-    throw new TypeError(`Cannot verify for ${JSON.stringify(digest)}: not a sha256, sha384 or sha512 digest`);
+    throw new TypeError(
+      `Cannot verify for ${JSON.stringify(digest)}: not a sha256, sha384 or sha512 digest`,
+    );
   }
   return [m[1] as "sha256" | "sha384" | "sha512", m[2]!];
 }

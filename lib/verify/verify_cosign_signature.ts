@@ -26,8 +26,15 @@ import {
 import type { TlogEntry } from "./_tlog.ts";
 import { type SignedMaterial, type TrustOptions, verifySigned } from "./_verify_signed.ts";
 import { checkIdentity } from "./certificate_identity.ts";
-import { COSIGN_SIGNATURE_TYPE, parseSimpleSigning, simpleSigningDigestMismatch } from "./simple_signing.ts";
-import { SignatureVerificationError, type VerificationFailure } from "./signature_verification_error.ts";
+import {
+  COSIGN_SIGNATURE_TYPE,
+  parseSimpleSigning,
+  simpleSigningDigestMismatch,
+} from "./simple_signing.ts";
+import {
+  SignatureVerificationError,
+  type VerificationFailure,
+} from "./signature_verification_error.ts";
 import { type DsseEnvelope, parseEnvelope } from "./sigstore_bundle.ts";
 import { splitDigest } from "./verify_bundle.ts";
 import type { VerificationResult } from "./verification_result.ts";
@@ -120,12 +127,17 @@ export async function verifyCosignSignature(
     throw new SignatureVerificationError(what, failure, reason);
   };
   if (layer.payload.byteLength > MAX_COSIGN_PAYLOAD_BYTES) {
-    fail("too-large", `its payload is ${layer.payload.byteLength} bytes, over the limit of ${MAX_COSIGN_PAYLOAD_BYTES}`);
+    fail(
+      "too-large",
+      `its payload is ${layer.payload.byteLength} bytes, over the limit of ${MAX_COSIGN_PAYLOAD_BYTES}`,
+    );
   }
   const a = layer.annotations;
   const annotation = (key: string, max: number): string | undefined => {
     const v = a[key];
-    if (v !== undefined && (typeof v !== "string" || v.length > max)) fail("too-large", `its annotation ${key} is too large`);
+    if (v !== undefined && (typeof v !== "string" || v.length > max)) {
+      fail("too-large", `its annotation ${key} is too large`);
+    }
     return v;
   };
 
@@ -134,8 +146,12 @@ export async function verifyCosignSignature(
   const pem = annotation(CosignAnnotation.Certificate, 128 * 1024);
   if (pem !== undefined && pem !== "") {
     try {
-      const blocks = parsePem(pem, "its certificate annotation", 4).filter((b) => b.label === "CERTIFICATE");
-      if (blocks.length !== 1) fail("malformed", "its certificate annotation does not hold one certificate");
+      const blocks = parsePem(pem, "its certificate annotation", 4).filter((b) =>
+        b.label === "CERTIFICATE"
+      );
+      if (blocks.length !== 1) {
+        fail("malformed", "its certificate annotation does not hold one certificate");
+      }
       certificate = blocks[0]!.der;
     } catch (e) {
       if (e instanceof SignatureVerificationError) throw e;
@@ -157,7 +173,9 @@ export async function verifyCosignSignature(
   if (stamp !== undefined) {
     try {
       const o = parseJsonObject(new TextEncoder().encode(stamp), "its timestamp annotation");
-      timestamps.push(fromBase64(reqString(o, "SignedRFC3161Timestamp", "timestamp", 128 * 1024), "timestamp"));
+      timestamps.push(
+        fromBase64(reqString(o, "SignedRFC3161Timestamp", "timestamp", 128 * 1024), "timestamp"),
+      );
     } catch (e) {
       fail("malformed", (e as Error).message);
     }
@@ -182,7 +200,12 @@ export async function verifyCosignSignature(
     } catch (e) {
       fail("malformed", (e as Error).message);
     }
-    const bound = bindStatement(env!.payloadType, env!.payload, options.digest, options.predicateTypes);
+    const bound = bindStatement(
+      env!.payloadType,
+      env!.payload,
+      options.digest,
+      options.predicateTypes,
+    );
     if ("failure" in bound) fail(bound.failure, bound.reason);
     const s = bound as InTotoStatement;
     kind = "attestation";
@@ -193,17 +216,28 @@ export async function verifyCosignSignature(
       ...common,
       signature: sig,
       signed: preAuthEncoding(env!.payloadType, env!.payload),
-      logged: { type: "dsse", signature: sig, payload: env!.payload, payloadType: env!.payloadType },
+      logged: {
+        type: "dsse",
+        signature: sig,
+        payload: env!.payload,
+        payloadType: env!.payloadType,
+      },
     };
   } else if (layer.mediaType === COSIGN_SIGNATURE_MEDIA_TYPE) {
     if (options.predicateTypes) {
-      fail("predicate-type", `it is a signature, not an attestation of type ${options.predicateTypes.join(" or ")}`);
+      fail(
+        "predicate-type",
+        `it is a signature, not an attestation of type ${options.predicateTypes.join(" or ")}`,
+      );
     }
     let claims;
     try {
       claims = parseSimpleSigning(layer.payload, { type: COSIGN_SIGNATURE_TYPE });
     } catch (e) {
-      fail("malformed", (e as Error).message.replace(/^Cannot parse simple signing payload: /, "its payload: "));
+      fail(
+        "malformed",
+        (e as Error).message.replace(/^Cannot parse simple signing payload: /, "its payload: "),
+      );
     }
     const mismatch = simpleSigningDigestMismatch(claims!, options.digest);
     if (mismatch) fail("subject", mismatch.replace(/^the signature signs/, "it signs"));
@@ -232,7 +266,10 @@ export async function verifyCosignSignature(
       },
     };
   } else {
-    fail("unsupported", `its media type ${JSON.stringify(layer.mediaType)} is not a cosign signature or attestation`);
+    fail(
+      "unsupported",
+      `its media type ${JSON.stringify(layer.mediaType)} is not a cosign signature or attestation`,
+    );
   }
   const verified = await verifySigned(material!, options);
   return {
@@ -253,12 +290,17 @@ export async function verifyCosignSignature(
 /** The Rekor entry of a `dev.sigstore.cosign/bundle` annotation, with its SET as the promise. */
 function rekorBundleEntry(text: string): TlogEntry {
   const o = parseJsonObject(new TextEncoder().encode(text), "it");
-  const set = fromBase64(reqString(o, "SignedEntryTimestamp", "bundle", 2048), "SignedEntryTimestamp");
+  const set = fromBase64(
+    reqString(o, "SignedEntryTimestamp", "bundle", 2048),
+    "SignedEntryTimestamp",
+  );
   const p = reqObject(o, "Payload", "bundle");
   const body = fromBase64(reqString(p, "body", "Payload", 16 * 1024 * 1024), "Payload.body");
   const logIndex = optInt64(p, "logIndex", "Payload");
   const integratedTime = optInt64(p, "integratedTime", "Payload");
-  if (logIndex === undefined || integratedTime === undefined || logIndex < 0n || integratedTime < 0n) {
+  if (
+    logIndex === undefined || integratedTime === undefined || logIndex < 0n || integratedTime < 0n
+  ) {
     throw new SyntaxError("Payload: logIndex and integratedTime must be non-negative integers");
   }
   const logId = fromHex(reqString(p, "logID", "Payload", 128), "Payload.logID");
@@ -268,5 +310,13 @@ function rekorBundleEntry(text: string): TlogEntry {
     throw new SyntaxError("Payload.body: no kind and apiVersion");
   }
   optString(parsed, "kind", "Payload.body", 64);
-  return { logIndex, logId, kind, version, integratedTime, inclusionPromise: set, canonicalizedBody: body };
+  return {
+    logIndex,
+    logId,
+    kind,
+    version,
+    integratedTime,
+    inclusionPromise: set,
+    canonicalizedBody: body,
+  };
 }

@@ -315,7 +315,9 @@ export class X509Certificate {
             at = 1;
           }
           const pathLength = bc[at] ? readSmallInt(bc[at], "pathLenConstraint") : undefined;
-          if (bc.length > at + (pathLength === undefined ? 0 : 1)) throw new DerError(`${what}: malformed`);
+          if (bc.length > at + (pathLength === undefined ? 0 : 1)) {
+            throw new DerError(`${what}: malformed`);
+          }
           this.basicConstraints = pathLength === undefined ? { ca } : { ca, pathLength };
           break;
         }
@@ -504,7 +506,9 @@ function readGeneralNames(n: DerNode, what: string): SubjectAltName[] {
         if (g.value.byteLength === 4) out.push({ type: "ip", value: [...g.value].join(".") });
         else if (g.value.byteLength === 16) {
           const groups: string[] = [];
-          for (let i = 0; i < 16; i += 2) groups.push(((g.value[i]! << 8) | g.value[i + 1]!).toString(16));
+          for (let i = 0; i < 16; i += 2) {
+            groups.push(((g.value[i]! << 8) | g.value[i + 1]!).toString(16));
+          }
           out.push({ type: "ip", value: groups.join(":") });
         } else throw new DerError(`${what}: bad IP address`);
         break;

@@ -52,14 +52,21 @@ const flip = (b64: string, at = 10) => {
   return base64(b);
 };
 const entry = (b: Json) => b.verificationMaterial.tlogEntries[0];
-const certOf = (b: Json) => b.verificationMaterial.certificate ?? b.verificationMaterial.x509CertificateChain.certificates[0];
+const certOf = (b: Json) =>
+  b.verificationMaterial.certificate ?? b.verificationMaterial.x509CertificateChain.certificates[0];
 
 /** DER of `depth` nested SEQUENCEs around nothing. */
 function nestedDer(depth: number): Uint8Array {
   let inner = new Uint8Array([0x05, 0x00]);
   for (let i = 0; i < depth; i++) {
     const len = inner.length;
-    const head = len < 0x80 ? [0x30, len] : len < 0x100 ? [0x30, 0x81, len] : len < 0x10000 ? [0x30, 0x82, len >> 8, len & 0xff] : [0x30, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff];
+    const head = len < 0x80
+      ? [0x30, len]
+      : len < 0x100
+      ? [0x30, 0x81, len]
+      : len < 0x10000
+      ? [0x30, 0x82, len >> 8, len & 0xff]
+      : [0x30, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff];
     const next = new Uint8Array(head.length + len);
     next.set(head);
     next.set(inner, head.length);
@@ -70,20 +77,37 @@ function nestedDer(depth: number): Uint8Array {
 
 const CASES: Case[] = [
   // the real signers' bundles, as they are
-  { name: "GitHub provenance (keyless DSSE, v0.3, Rekor dsse with SET and proof)", fixture: "github-provenance", expect: "accept" },
-  { name: "cosign v3 signature (keyless DSSE sign/v1, Rekor and TSA)", fixture: "cosign-v3-signature", expect: "accept" },
-  { name: "v0.2 bundle with a chain, in-toto v0.1, Rekor intoto", fixture: "chain-v02-intoto", expect: "accept" },
+  {
+    name: "GitHub provenance (keyless DSSE, v0.3, Rekor dsse with SET and proof)",
+    fixture: "github-provenance",
+    expect: "accept",
+  },
+  {
+    name: "cosign v3 signature (keyless DSSE sign/v1, Rekor and TSA)",
+    fixture: "cosign-v3-signature",
+    expect: "accept",
+  },
+  {
+    name: "v0.2 bundle with a chain, in-toto v0.1, Rekor intoto",
+    fixture: "chain-v02-intoto",
+    expect: "accept",
+  },
   { name: "key-based DSSE, ECDSA P-256", fixture: "key-p256", expect: "accept" },
   {
     name: "key-based DSSE, ECDSA P-384",
     fixture: "key-p384",
     expect: "accept",
-    differs: "sigstore-js verifies every ECDSA key with SHA-256 (node's default for a null algorithm); " +
+    differs:
+      "sigstore-js verifies every ECDSA key with SHA-256 (node's default for a null algorithm); " +
       "sigstore's algorithm registry (PKIX_ECDSA_P384_SHA_384) and cosign sign P-384 with SHA-384",
   },
   { name: "key-based DSSE, Ed25519", fixture: "key-ed25519", expect: "accept" },
   { name: "key-based DSSE, RSA 2048", fixture: "key-rsa", expect: "accept" },
-  { name: "message signature over the manifest (hashedrekord and TSA)", fixture: "message-signature", expect: "accept" },
+  {
+    name: "message signature over the manifest (hashedrekord and TSA)",
+    fixture: "message-signature",
+    expect: "accept",
+  },
   {
     name: "a v0.1 bundle (the v0.2 one under the v0.1 media type: SET required)",
     fixture: "chain-v02-intoto",
@@ -95,14 +119,31 @@ const CASES: Case[] = [
     fixture: "tsa-fraction",
     tlogThreshold: 0,
     expect: "accept",
-    differs: "RFC 3161 2.4.2 allows genTime fractions of any precision (sigstore's timestamp authority " +
+    differs:
+      "RFC 3161 2.4.2 allows genTime fractions of any precision (sigstore's timestamp authority " +
       "writes 0 to 9 digits); sigstore-js's time parser takes only 0 or 3 digits and fails with 'invalid time'",
   },
 
   // replay, binding, predicate types
-  { name: "a bundle for another digest (replay)", fixture: "github-provenance", digest: OTHER_DIGEST, expect: "subject" },
-  { name: "a message signature for another digest", fixture: "message-signature", digest: OTHER_DIGEST, artifact: "other", expect: "subject" },
-  { name: "a message signature without the artifact's bytes", fixture: "message-signature", artifact: "none", expect: "subject" },
+  {
+    name: "a bundle for another digest (replay)",
+    fixture: "github-provenance",
+    digest: OTHER_DIGEST,
+    expect: "subject",
+  },
+  {
+    name: "a message signature for another digest",
+    fixture: "message-signature",
+    digest: OTHER_DIGEST,
+    artifact: "other",
+    expect: "subject",
+  },
+  {
+    name: "a message signature without the artifact's bytes",
+    fixture: "message-signature",
+    artifact: "none",
+    expect: "subject",
+  },
   {
     name: "an attestation of a predicate type not asked for",
     fixture: "github-provenance",
@@ -127,7 +168,12 @@ const CASES: Case[] = [
   },
 
   // keys and identities
-  { name: "a valid signature by a key that is not trusted", fixture: "key-p256", otherKey: true, expect: "key" },
+  {
+    name: "a valid signature by a key that is not trusted",
+    fixture: "key-p256",
+    otherKey: true,
+    expect: "key",
+  },
   {
     name: "the Fulcio CA is not in the trusted root",
     fixture: "github-provenance",
@@ -137,25 +183,37 @@ const CASES: Case[] = [
   {
     name: "another identity (SAN)",
     fixture: "github-provenance",
-    identity: { subject: "https://github.com/evil/app/.github/workflows/build.yml@refs/heads/main", issuer: "https://token.actions.githubusercontent.com" },
+    identity: {
+      subject: "https://github.com/evil/app/.github/workflows/build.yml@refs/heads/main",
+      issuer: "https://token.actions.githubusercontent.com",
+    },
     expect: "identity",
   },
   {
     name: "another OIDC issuer",
     fixture: "github-provenance",
-    identity: { subject: "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main", issuer: "https://accounts.example.com" },
+    identity: {
+      subject: "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
+      issuer: "https://accounts.example.com",
+    },
     expect: "identity",
   },
   {
     name: "identity by regexp (anchored, as cosign's --certificate-identity-regexp)",
     fixture: "github-provenance",
-    identity: { subjectRegExp: "^https://github\\.com/octo/app/\\.github/workflows/[^/]+@refs/heads/main$", issuer: "https://token.actions.githubusercontent.com" },
+    identity: {
+      subjectRegExp: "^https://github\\.com/octo/app/\\.github/workflows/[^/]+@refs/heads/main$",
+      issuer: "https://token.actions.githubusercontent.com",
+    },
     expect: "accept",
   },
   {
     name: "identity regexp that does not match",
     fixture: "github-provenance",
-    identity: { subjectRegExp: "^https://github\\.com/octo/other/", issuer: "https://token.actions.githubusercontent.com" },
+    identity: {
+      subjectRegExp: "^https://github\\.com/octo/other/",
+      issuer: "https://token.actions.githubusercontent.com",
+    },
     expect: "identity",
   },
   {
@@ -163,14 +221,21 @@ const CASES: Case[] = [
     fixture: "github-provenance",
     identity: {
       issuer: "https://token.actions.githubusercontent.com",
-      claims: { sourceRepositoryUri: "https://github.com/octo/app", sourceRepositoryRef: "refs/heads/main", githubWorkflowTrigger: "push" },
+      claims: {
+        sourceRepositoryUri: "https://github.com/octo/app",
+        sourceRepositoryRef: "refs/heads/main",
+        githubWorkflowTrigger: "push",
+      },
     },
     expect: "accept",
   },
   {
     name: "a GitHub claim that does not match (another repository)",
     fixture: "github-provenance",
-    identity: { issuer: "https://token.actions.githubusercontent.com", claims: { sourceRepositoryUri: "https://github.com/octo/fork" } },
+    identity: {
+      issuer: "https://token.actions.githubusercontent.com",
+      claims: { sourceRepositoryUri: "https://github.com/octo/fork" },
+    },
     expect: "identity",
   },
 
@@ -181,12 +246,24 @@ const CASES: Case[] = [
     bundle: (b) => delete entry(b).inclusionPromise,
     expect: "timestamp",
   },
-  { name: "an RFC 3161 timestamp outside the certificate's validity", fixture: "tsa-late", tlogThreshold: 0, expect: "certificate" },
-  { name: "a log entry integrated after the certificate expired", fixture: "log-late", expect: "certificate" },
+  {
+    name: "an RFC 3161 timestamp outside the certificate's validity",
+    fixture: "tsa-late",
+    tlogThreshold: 0,
+    expect: "certificate",
+  },
+  {
+    name: "a log entry integrated after the certificate expired",
+    fixture: "log-late",
+    expect: "certificate",
+  },
   {
     name: "the same timestamp twice",
     fixture: "cosign-v3-signature",
-    bundle: (b) => b.verificationMaterial.timestampVerificationData.rfc3161Timestamps.push(b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0]),
+    bundle: (b) =>
+      b.verificationMaterial.timestampVerificationData.rfc3161Timestamps.push(
+        b.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0],
+      ),
     expect: "timestamp",
   },
   {
@@ -206,11 +283,21 @@ const CASES: Case[] = [
   },
 
   // the transparency log
-  { name: "the log's key is not in the trusted root", fixture: "github-provenance", root: (r) => (r.tlogs = []), expect: "tlog" },
+  {
+    name: "the log's key is not in the trusted root",
+    fixture: "github-provenance",
+    root: (r) => (r.tlogs = []),
+    expect: "tlog",
+  },
   {
     name: "an altered signed entry timestamp",
     fixture: "github-provenance",
-    bundle: (b) => (entry(b).inclusionPromise.signedEntryTimestamp = flip(entry(b).inclusionPromise.signedEntryTimestamp, 20)),
+    bundle: (
+      b,
+    ) => (entry(b).inclusionPromise.signedEntryTimestamp = flip(
+      entry(b).inclusionPromise.signedEntryTimestamp,
+      20,
+    )),
     expect: "tlog",
   },
   {
@@ -239,7 +326,9 @@ const CASES: Case[] = [
   {
     name: "an inconsistent inclusion proof (another leaf index)",
     fixture: "github-provenance",
-    bundle: (b) => (entry(b).inclusionProof.logIndex = String(Number(entry(b).inclusionProof.logIndex) - 1)),
+    bundle: (
+      b,
+    ) => (entry(b).inclusionProof.logIndex = String(Number(entry(b).inclusionProof.logIndex) - 1)),
     expect: "tlog",
   },
   {
@@ -268,13 +357,24 @@ const CASES: Case[] = [
       cp.envelope = cp.envelope.replace(/\u2014 (\S+) /, "\u2014 127 ");
     },
     expect: "tlog",
-    differs: "C2SP signed-note: a signature line is for the key its name and hash name; sigstore-js " +
+    differs:
+      "C2SP signed-note: a signature line is for the key its name and hash name; sigstore-js " +
       "matches the name as a regular expression against the log's URL, so '127' passes",
   },
-  { name: "no log entry and no timestamp", fixture: "key-p256", bundle: (b) => (b.verificationMaterial.tlogEntries = []), expect: "timestamp" },
+  {
+    name: "no log entry and no timestamp",
+    fixture: "key-p256",
+    bundle: (b) => (b.verificationMaterial.tlogEntries = []),
+    expect: "timestamp",
+  },
 
   // certificates: SCTs and hostile DER
-  { name: "the SCT's CT log is not in the trusted root", fixture: "github-provenance", root: (r) => (r.ctlogs = []), expect: "certificate" },
+  {
+    name: "the SCT's CT log is not in the trusted root",
+    fixture: "github-provenance",
+    root: (r) => (r.ctlogs = []),
+    expect: "certificate",
+  },
   {
     name: "a certificate of DER nested 5000 deep",
     fixture: "github-provenance",
@@ -284,7 +384,11 @@ const CASES: Case[] = [
   {
     name: "a certificate whose length says 4 GiB",
     fixture: "github-provenance",
-    bundle: (b) => (certOf(b).rawBytes = base64(new Uint8Array([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]))),
+    bundle: (
+      b,
+    ) => (certOf(b).rawBytes = base64(
+      new Uint8Array([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]),
+    )),
     expect: "malformed",
   },
   {
@@ -297,7 +401,9 @@ const CASES: Case[] = [
     name: "a v0.3 bundle with a certificate chain",
     fixture: "github-provenance",
     bundle: (b) => {
-      b.verificationMaterial.x509CertificateChain = { certificates: [b.verificationMaterial.certificate] };
+      b.verificationMaterial.x509CertificateChain = {
+        certificates: [b.verificationMaterial.certificate],
+      };
       delete b.verificationMaterial.certificate;
     },
     expect: "malformed",
@@ -310,7 +416,9 @@ const CASES: Case[] = [
   },
 ];
 
-let state: Promise<{ fx: SigstoreFixtures; verdicts: Map<string, { ok: boolean; error?: string }> }> | undefined;
+let state:
+  | Promise<{ fx: SigstoreFixtures; verdicts: Map<string, { ok: boolean; error?: string }> }>
+  | undefined;
 
 function build(c: Case, fx: SigstoreFixtures) {
   const f = fx.bundles[c.fixture]!;
@@ -327,7 +435,10 @@ function build(c: Case, fx: SigstoreFixtures) {
 }
 
 async function otherKeyPem(): Promise<string> {
-  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]) as CryptoKeyPair;
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
   return `-----BEGIN PUBLIC KEY-----\n${base64(spki)}\n-----END PUBLIC KEY-----\n`;
 }
@@ -356,7 +467,9 @@ function setup() {
       });
     }
     const verdicts = await sigstoreJs(cases);
-    if (Deno.env.get("SHOW")) for (const [k, v] of verdicts) console.error(v.ok ? "accept" : "reject", k, v.error ?? "");
+    if (Deno.env.get("SHOW")) {
+      for (const [k, v] of verdicts) console.error(v.ok ? "accept" : "reject", k, v.error ?? "");
+    }
     return { fx, verdicts };
   })();
   return state;
@@ -389,15 +502,27 @@ for (const c of CASES) {
       assert(!e.message.includes("\n"), "one line");
       assert(e.message.startsWith("Cannot verify sigstore bundle for "), e.message);
       failure = e.failure;
-      if (c.expect !== failure) throw new Error(`expected ${c.expect}, got ${failure}: ${e.message}`);
+      if (c.expect !== failure) {
+        throw new Error(`expected ${c.expect}, got ${failure}: ${e.message}`);
+      }
     }
     assertEquals(failure, c.expect);
     const js = verdicts.get(c.name)!;
     const skiffOk = failure === "accept";
     if (c.differs) {
-      assertEquals(js.ok, !skiffOk, `sigstore-js was expected to differ (${c.differs}), and agreed`);
+      assertEquals(
+        js.ok,
+        !skiffOk,
+        `sigstore-js was expected to differ (${c.differs}), and agreed`,
+      );
     } else {
-      assertEquals(js.ok, skiffOk, `sigstore-js ${js.ok ? "accepts" : `rejects (${js.error})`}, skiff ${skiffOk ? "accepts" : "rejects"}`);
+      assertEquals(
+        js.ok,
+        skiffOk,
+        `sigstore-js ${js.ok ? "accepts" : `rejects (${js.error})`}, skiff ${
+          skiffOk ? "accepts" : "rejects"
+        }`,
+      );
     }
   });
 }
@@ -409,11 +534,17 @@ Deno.test("verifyBundle: what a verified GitHub provenance says (who, what, when
   assertEquals(r.format, "sigstore-bundle");
   assertEquals(r.predicateType, "https://slsa.dev/provenance/v1");
   assert(r.signer.type === "certificate");
-  assertEquals(r.signer.identity, "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main");
+  assertEquals(
+    r.signer.identity,
+    "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
+  );
   assertEquals(r.signer.issuer, "https://token.actions.githubusercontent.com");
   assertEquals(r.signer.claims.sourceRepositoryUri, "https://github.com/octo/app");
   assertEquals(r.signer.claims.githubWorkflowRepository, "octo/app");
-  assertEquals(r.signer.claims.buildSignerUri, "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main");
+  assertEquals(
+    r.signer.claims.buildSignerUri,
+    "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
+  );
   assertEquals(r.signer.claims.runnerEnvironment, "github-hosted");
   assertEquals(r.times.length, 1);
   assertEquals(r.times[0]!.source, "tlog");
@@ -430,7 +561,10 @@ Deno.test("verifyBundle: a key-based result names the key by fingerprint", async
   const r = await skiff(CASES.find((c) => c.fixture === "key-ed25519")!, fx);
   assert(r.signer.type === "key");
   assertEquals(r.signer.algorithm, "ed25519");
-  assertEquals(r.signer.fingerprint, await (await PublicKey.fromPem(fx.bundles["key-ed25519"]!.keyPem!)).fingerprint());
+  assertEquals(
+    r.signer.fingerprint,
+    await (await PublicKey.fromPem(fx.bundles["key-ed25519"]!.keyPem!)).fingerprint(),
+  );
 });
 
 Deno.test("verifyBundle: a bundle over the size cap is refused before it is parsed", async () => {
@@ -449,7 +583,9 @@ Deno.test("verifyBundle: a 1 MB certificate inside a bundle is refused by its fi
   const c: Case = {
     name: "",
     fixture: "github-provenance",
-    bundle: (b) => (b.verificationMaterial.certificate.rawBytes = base64(new Uint8Array(1024 * 1024))),
+    bundle: (
+      b,
+    ) => (b.verificationMaterial.certificate.rawBytes = base64(new Uint8Array(1024 * 1024))),
     expect: "malformed",
   };
   const e = await assertRejects(() => skiff(c, fx), SignatureVerificationError);
@@ -460,14 +596,29 @@ Deno.test("verifyBundle: a 1 MB certificate inside a bundle is refused by its fi
 Deno.test("verifyBundle: keyless without an identity, key-based without a key", async () => {
   const { fx } = await setup();
   const root = await parseTrustedRoot(JSON.stringify(fx.trustedRoot));
-  const bytes = (name: string) => new TextEncoder().encode(JSON.stringify(fx.bundles[name]!.bundle));
-  const a = await assertRejects(() => verifyBundle(bytes("github-provenance"), { digest: fx.digest, trustedRoot: root }), SignatureVerificationError);
+  const bytes = (name: string) =>
+    new TextEncoder().encode(JSON.stringify(fx.bundles[name]!.bundle));
+  const a = await assertRejects(
+    () => verifyBundle(bytes("github-provenance"), { digest: fx.digest, trustedRoot: root }),
+    SignatureVerificationError,
+  );
   assertEquals((a as SignatureVerificationError).failure, "identity");
-  const b = await assertRejects(() => verifyBundle(bytes("key-p256"), { digest: fx.digest, trustedRoot: root }), SignatureVerificationError);
+  const b = await assertRejects(
+    () => verifyBundle(bytes("key-p256"), { digest: fx.digest, trustedRoot: root }),
+    SignatureVerificationError,
+  );
   assertEquals((b as SignatureVerificationError).failure, "key");
-  await assertRejects(() => verifyBundle(bytes("key-p256"), { digest: "sha256:abc", trustedRoot: root }), TypeError);
   await assertRejects(
-    () => verifyBundle(bytes("github-provenance"), { digest: fx.digest, trustedRoot: root, identities: [{ subject: "x" }] }),
+    () => verifyBundle(bytes("key-p256"), { digest: "sha256:abc", trustedRoot: root }),
+    TypeError,
+  );
+  await assertRejects(
+    () =>
+      verifyBundle(bytes("github-provenance"), {
+        digest: fx.digest,
+        trustedRoot: root,
+        identities: [{ subject: "x" }],
+      }),
     TypeError,
   );
 });

@@ -14,8 +14,8 @@ import {
 import { parseTrustedRoot } from "../../lib/verify/trusted_root.ts";
 import {
   type CosignLayer,
-  verifyCosignSignature,
   type VerifyCosignOptions,
+  verifyCosignSignature,
 } from "../../lib/verify/verify_cosign_signature.ts";
 import type { CertificateIdentity } from "../../lib/verify/certificate_identity.ts";
 import {
@@ -34,7 +34,9 @@ type Json = any;
 interface Case {
   name: string;
   fixture: string;
-  layer?: (l: { payload: Uint8Array; mediaType: string; annotations: Record<string, string> }) => void;
+  layer?: (
+    l: { payload: Uint8Array; mediaType: string; annotations: Record<string, string> },
+  ) => void;
   root?: (r: Json) => void;
   digest?: string;
   identity?: CertificateIdentity;
@@ -53,7 +55,11 @@ const BUNDLE = "dev.sigstore.cosign/bundle";
 
 function payloadFor(digest: string, ref: string): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({
-    critical: { identity: { "docker-reference": ref }, image: { "docker-manifest-digest": digest }, type: "cosign container image signature" },
+    critical: {
+      identity: { "docker-reference": ref },
+      image: { "docker-manifest-digest": digest },
+      type: "cosign container image signature",
+    },
     optional: null,
   }));
 }
@@ -67,20 +73,53 @@ const CASES: Case[] = [
     thresholds: { tlogThreshold: 1, timestampThreshold: 1 },
     expect: "timestamp",
   },
-  { name: "keyless signature (certificate, chain, Rekor bundle)", fixture: "keyless", expect: "accept" },
-  { name: "keyless attestation (DSSE layer, Rekor intoto)", fixture: "attestation", expect: "accept" },
+  {
+    name: "keyless signature (certificate, chain, Rekor bundle)",
+    fixture: "keyless",
+    expect: "accept",
+  },
+  {
+    name: "keyless attestation (DSSE layer, Rekor intoto)",
+    fixture: "attestation",
+    expect: "accept",
+  },
 
-  { name: "a signature for another digest (replay)", fixture: "keyless", digest: OTHER_DIGEST, expect: "subject" },
-  { name: "an attestation for another digest", fixture: "attestation", digest: OTHER_DIGEST, expect: "subject" },
-  { name: "an attestation of a type not asked for", fixture: "attestation", predicateTypes: ["https://spdx.dev/Document"], expect: "predicate-type" },
-  { name: "a signature where an attestation is asked for", fixture: "keyed", predicateTypes: ["https://slsa.dev/provenance/v0.2"], expect: "predicate-type" },
+  {
+    name: "a signature for another digest (replay)",
+    fixture: "keyless",
+    digest: OTHER_DIGEST,
+    expect: "subject",
+  },
+  {
+    name: "an attestation for another digest",
+    fixture: "attestation",
+    digest: OTHER_DIGEST,
+    expect: "subject",
+  },
+  {
+    name: "an attestation of a type not asked for",
+    fixture: "attestation",
+    predicateTypes: ["https://spdx.dev/Document"],
+    expect: "predicate-type",
+  },
+  {
+    name: "a signature where an attestation is asked for",
+    fixture: "keyed",
+    predicateTypes: ["https://slsa.dev/provenance/v0.2"],
+    expect: "predicate-type",
+  },
   {
     name: "a payload re-signed for another digest by another key",
     fixture: "keyed-no-log",
     layer: (l) => (l.payload = payloadFor(OTHER_DIGEST, "127.0.0.1:5000/verify/app")),
     expect: "subject",
   },
-  { name: "a valid signature by a key that is not trusted", fixture: "keyed", otherKey: true, expect: "key" },
+  {
+    name: "a valid signature by a key that is not trusted",
+    fixture: "keyed",
+    otherKey: true,
+    expect: "key",
+  },
   {
     name: "an altered signature annotation",
     fixture: "keyed",
@@ -101,13 +140,31 @@ const CASES: Case[] = [
     },
     expect: "tlog",
   },
-  { name: "the Fulcio CA is not in the trusted root", fixture: "keyless", root: (r) => (r.certificateAuthorities = []), expect: "certificate" },
-  { name: "the Rekor key is not in the trusted root", fixture: "keyless", root: (r) => (r.tlogs = []), expect: "tlog" },
-  { name: "the SCT's log is not in the trusted root", fixture: "keyless", root: (r) => (r.ctlogs = []), expect: "certificate" },
+  {
+    name: "the Fulcio CA is not in the trusted root",
+    fixture: "keyless",
+    root: (r) => (r.certificateAuthorities = []),
+    expect: "certificate",
+  },
+  {
+    name: "the Rekor key is not in the trusted root",
+    fixture: "keyless",
+    root: (r) => (r.tlogs = []),
+    expect: "tlog",
+  },
+  {
+    name: "the SCT's log is not in the trusted root",
+    fixture: "keyless",
+    root: (r) => (r.ctlogs = []),
+    expect: "certificate",
+  },
   {
     name: "another identity",
     fixture: "keyless",
-    identity: { subject: "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main", issuer: "https://token.actions.githubusercontent.com" },
+    identity: {
+      subject: "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main",
+      issuer: "https://token.actions.githubusercontent.com",
+    },
     expect: "identity",
   },
   {
@@ -139,13 +196,19 @@ const CASES: Case[] = [
       let der = new Uint8Array([5, 0]);
       for (let i = 0; i < 5000; i++) {
         const n = der.length;
-        const head = n < 128 ? [0x30, n] : n < 256 ? [0x30, 0x81, n] : [0x30, 0x82, n >> 8, n & 255];
+        const head = n < 128
+          ? [0x30, n]
+          : n < 256
+          ? [0x30, 0x81, n]
+          : [0x30, 0x82, n >> 8, n & 255];
         const next = new Uint8Array(head.length + n);
         next.set(head);
         next.set(der, head.length);
         der = next;
       }
-      l.annotations[CERT] = `-----BEGIN CERTIFICATE-----\n${base64(der)}\n-----END CERTIFICATE-----\n`;
+      l.annotations[CERT] = `-----BEGIN CERTIFICATE-----\n${
+        base64(der)
+      }\n-----END CERTIFICATE-----\n`;
     },
     expect: "malformed",
   },
@@ -161,18 +224,26 @@ const CASES: Case[] = [
     fixture: "keyed",
     layer: (l) => delete l.annotations[SIG],
     expect: "malformed",
-    skiffOnly: "the annotation is where the signature is; without it there is nothing to give sigstore-js",
+    skiffOnly:
+      "the annotation is where the signature is; without it there is nothing to give sigstore-js",
   },
 ];
 
 function layerOf(f: CosignFixture, c: Case) {
-  const l = { payload: unbase64(f.payload), mediaType: f.mediaType, annotations: { ...f.annotations } };
+  const l = {
+    payload: unbase64(f.payload),
+    mediaType: f.mediaType,
+    annotations: { ...f.annotations },
+  };
   c.layer?.(l);
   return l;
 }
 
 /** The v0.1 sigstore bundle a cosign layer amounts to, for sigstore-js. */
-async function asBundle(l: ReturnType<typeof layerOf>, f: CosignFixture): Promise<{ bundle: Json; artifact?: string }> {
+async function asBundle(
+  l: ReturnType<typeof layerOf>,
+  f: CosignFixture,
+): Promise<{ bundle: Json; artifact?: string }> {
   const vm: Json = { tlogEntries: [] };
   const pem = l.annotations[CERT];
   if (pem) {
@@ -184,7 +255,11 @@ async function asBundle(l: ReturnType<typeof layerOf>, f: CosignFixture): Promis
     const body = JSON.parse(new TextDecoder().decode(unbase64(rb.Payload.body)));
     vm.tlogEntries.push({
       logIndex: String(rb.Payload.logIndex),
-      logId: { keyId: base64(Uint8Array.from(rb.Payload.logID.match(/../g).map((h: string) => parseInt(h, 16)))) },
+      logId: {
+        keyId: base64(Uint8Array.from(
+          rb.Payload.logID.match(/../g).map((h: string) => parseInt(h, 16)),
+        )),
+      },
       kindVersion: { kind: body.kind, version: body.apiVersion },
       integratedTime: String(rb.Payload.integratedTime),
       inclusionPromise: { signedEntryTimestamp: rb.SignedEntryTimestamp },
@@ -193,27 +268,47 @@ async function asBundle(l: ReturnType<typeof layerOf>, f: CosignFixture): Promis
   }
   const mediaType = "application/vnd.dev.sigstore.bundle+json;version=0.1";
   if (l.mediaType === "application/vnd.dsse.envelope.v1+json") {
-    return { bundle: { mediaType, verificationMaterial: vm, dsseEnvelope: JSON.parse(new TextDecoder().decode(l.payload)) } };
+    return {
+      bundle: {
+        mediaType,
+        verificationMaterial: vm,
+        dsseEnvelope: JSON.parse(new TextDecoder().decode(l.payload)),
+      },
+    };
   }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", l.payload as Uint8Array<ArrayBuffer>));
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", l.payload as Uint8Array<ArrayBuffer>),
+  );
   void f;
   return {
     bundle: {
       mediaType,
       verificationMaterial: vm,
-      messageSignature: { messageDigest: { algorithm: "SHA2_256", digest: base64(digest) }, signature: l.annotations[SIG] ?? "" },
+      messageSignature: {
+        messageDigest: { algorithm: "SHA2_256", digest: base64(digest) },
+        signature: l.annotations[SIG] ?? "",
+      },
     },
     artifact: base64(l.payload),
   };
 }
 
-let state: Promise<{ fx: SigstoreFixtures; verdicts: Map<string, { ok: boolean; error?: string }>; other: string }> | undefined;
+let state:
+  | Promise<
+    { fx: SigstoreFixtures; verdicts: Map<string, { ok: boolean; error?: string }>; other: string }
+  >
+  | undefined;
 
 function setup() {
   state ??= (async () => {
     const fx = await sigstoreFixtures();
-    const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]) as CryptoKeyPair;
-    const other = `-----BEGIN PUBLIC KEY-----\n${base64(new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey)))}\n-----END PUBLIC KEY-----\n`;
+    const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair;
+    const other = `-----BEGIN PUBLIC KEY-----\n${
+      base64(new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey)))
+    }\n-----END PUBLIC KEY-----\n`;
     const cases: SigstoreJsCase[] = [];
     for (const c of CASES.filter((c) => !c.skiffOnly)) {
       const f = fx.cosign[c.fixture]!;
@@ -221,7 +316,11 @@ function setup() {
       c.root?.(root);
       const l = layerOf(f, c);
       const { bundle, artifact } = await asBundle(l, f);
-      const th = { tlogThreshold: f.tlogThreshold ?? 1, timestampThreshold: f.timestampThreshold ?? 1, ...c.thresholds };
+      const th = {
+        tlogThreshold: f.tlogThreshold ?? 1,
+        timestampThreshold: f.timestampThreshold ?? 1,
+        ...c.thresholds,
+      };
       cases.push({
         name: c.name,
         trustedRoot: root,
@@ -230,7 +329,9 @@ function setup() {
         binding: artifact ? "simple-signing" : "statement",
         ...(artifact ? { artifact } : {}),
         ...(f.keyPem ? { keyPem: c.otherKey ? other : f.keyPem } : {}),
-        ...((c.identity ?? f.identity) ? { identity: (c.identity ?? f.identity) as Record<string, unknown> } : {}),
+        ...((c.identity ?? f.identity)
+          ? { identity: (c.identity ?? f.identity) as Record<string, unknown> }
+          : {}),
         ...(c.predicateTypes ? { predicateTypes: c.predicateTypes } : {}),
         ...th,
       });
@@ -266,14 +367,23 @@ for (const c of CASES) {
       await skiff(c, fx, other);
     } catch (e) {
       if (!(e instanceof SignatureVerificationError)) throw e;
-      assert(/^Cannot verify cosign (signature|attestation) for sha256:[0-9a-f]{64}: /.test(e.message), e.message);
+      assert(
+        /^Cannot verify cosign (signature|attestation) for sha256:[0-9a-f]{64}: /.test(e.message),
+        e.message,
+      );
       failure = e.failure;
-      if (c.expect !== failure) throw new Error(`expected ${c.expect}, got ${failure}: ${e.message}`);
+      if (c.expect !== failure) {
+        throw new Error(`expected ${c.expect}, got ${failure}: ${e.message}`);
+      }
     }
     assertEquals(failure, c.expect);
     if (c.skiffOnly) return;
     const js = verdicts.get(c.name)!;
-    assertEquals(js.ok, failure === "accept", `sigstore-js ${js.ok ? "accepts" : `rejects (${js.error})`}`);
+    assertEquals(
+      js.ok,
+      failure === "accept",
+      `sigstore-js ${js.ok ? "accepts" : `rejects (${js.error})`}`,
+    );
   });
 }
 

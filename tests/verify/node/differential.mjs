@@ -49,27 +49,43 @@ function bind(c, bundle) {
   const hex = c.digest.slice("sha256:".length);
   if (c.binding === "message") {
     const md = bundle.messageSignature?.messageDigest;
-    if (!md || Buffer.from(md.digest, "base64").toString("hex") !== hex) throw new Error("message digest is not the digest");
+    if (!md || Buffer.from(md.digest, "base64").toString("hex") !== hex) {
+      throw new Error("message digest is not the digest");
+    }
     if (c.predicateTypes) throw new Error("a signature, not an attestation");
     return;
   }
   if (c.binding === "simple-signing") {
     const p = JSON.parse(Buffer.from(c.artifact, "base64").toString("utf8"));
-    if (p?.critical?.image?.["docker-manifest-digest"] !== c.digest) throw new Error("docker-manifest-digest is not the digest");
-    if (p?.critical?.type !== "cosign container image signature") throw new Error("not a cosign signature payload");
+    if (p?.critical?.image?.["docker-manifest-digest"] !== c.digest) {
+      throw new Error("docker-manifest-digest is not the digest");
+    }
+    if (p?.critical?.type !== "cosign container image signature") {
+      throw new Error("not a cosign signature payload");
+    }
     if (c.predicateTypes) throw new Error("a signature, not an attestation");
     return;
   }
   const env = bundle.dsseEnvelope;
-  if (!env || env.payloadType !== "application/vnd.in-toto+json") throw new Error("not an in-toto statement");
+  if (!env || env.payloadType !== "application/vnd.in-toto+json") {
+    throw new Error("not an in-toto statement");
+  }
   const st = JSON.parse(Buffer.from(env.payload, "base64").toString("utf8"));
-  if (!["https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1"].includes(st._type)) {
+  if (
+    !["https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1"]
+      .includes(st._type)
+  ) {
     throw new Error("unknown statement type");
   }
-  if (!Array.isArray(st.subject) || !st.subject.some((s) => s?.digest?.sha256?.toLowerCase() === hex)) {
+  if (
+    !Array.isArray(st.subject) ||
+    !st.subject.some((s) => s?.digest?.sha256?.toLowerCase() === hex)
+  ) {
     throw new Error("no subject has the digest");
   }
-  if (c.predicateTypes && !c.predicateTypes.includes(st.predicateType)) throw new Error("predicate type not asked for");
+  if (c.predicateTypes && !c.predicateTypes.includes(st.predicateType)) {
+    throw new Error("predicate type not asked for");
+  }
 }
 
 function verifyCase(c) {
@@ -77,7 +93,10 @@ function verifyCase(c) {
   const root = TrustedRoot.fromJSON(c.trustedRoot);
   const keyFinder = (_hint) => {
     if (!c.keyPem) throw new Error("no key");
-    return { publicKey: crypto.createPublicKey(c.keyPem), validFor: () => true };
+    return {
+      publicKey: crypto.createPublicKey(c.keyPem),
+      validFor: () => true,
+    };
   };
   const verifier = new Verifier(toTrustMaterial(root, keyFinder), {
     tlogThreshold: c.tlogThreshold ?? 1,
@@ -88,31 +107,51 @@ function verifyCase(c) {
   const entity = toSignedEntity(bundleFromJSON(c.bundle), artifact);
   const id = c.identity;
   const policy = {};
-  if (id?.subject !== undefined) policy.subjectAlternativeName = `^${escape(id.subject)}$`;
-  if (id?.subjectRegExp !== undefined) policy.subjectAlternativeName = id.subjectRegExp;
+  if (id?.subject !== undefined) {
+    policy.subjectAlternativeName = `^${escape(id.subject)}$`;
+  }
+  if (id?.subjectRegExp !== undefined) {
+    policy.subjectAlternativeName = id.subjectRegExp;
+  }
   if (id?.issuer !== undefined) policy.extensions = { issuer: id.issuer };
   const signer = verifier.verify(entity, policy);
-  if (id?.issuerRegExp !== undefined && !new RegExp(id.issuerRegExp, "u").test(signer.identity?.extensions?.issuer ?? "")) {
+  if (
+    id?.issuerRegExp !== undefined &&
+    !new RegExp(id.issuerRegExp, "u").test(
+      signer.identity?.extensions?.issuer ?? "",
+    )
+  ) {
     throw new Error("issuer does not match");
   }
   for (const [name, want] of Object.entries(id?.claims ?? {})) {
     const oid = CLAIM_OIDS[name];
     const ext = signer.identity?.oids?.find((o) => o.oid.id.join(".") === oid);
-    if (!ext || utf8Value(ext.value) !== want) throw new Error(`claim ${name} does not match`);
+    if (!ext || utf8Value(ext.value) !== want) {
+      throw new Error(`claim ${name} does not match`);
+    }
   }
 }
 
-const input = JSON.parse(await new Promise((resolve) => {
-  const chunks = [];
-  process.stdin.on("data", (d) => chunks.push(d));
-  process.stdin.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-}));
+const input = JSON.parse(
+  await new Promise((resolve) => {
+    const chunks = [];
+    process.stdin.on("data", (d) => chunks.push(d));
+    process.stdin.on(
+      "end",
+      () => resolve(Buffer.concat(chunks).toString("utf8")),
+    );
+  }),
+);
 const results = input.cases.map((c) => {
   try {
     verifyCase(c);
     return { name: c.name, ok: true };
   } catch (e) {
-    return { name: c.name, ok: false, error: String(e?.message ?? e).split("\n")[0] };
+    return {
+      name: c.name,
+      ok: false,
+      error: String(e?.message ?? e).split("\n")[0],
+    };
   }
 });
 process.stdout.write(JSON.stringify(results));

@@ -15,7 +15,13 @@ import signModule from "@sigstore/sign";
 import { startServices } from "./services.mjs";
 
 const { bundleToJSON } = bundleModule;
-const { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness } = signModule;
+const {
+  DSSEBundleBuilder,
+  FulcioSigner,
+  MessageSignatureBundleBuilder,
+  RekorWitness,
+  TSAWitness,
+} = signModule;
 
 const b64 = (b) => Buffer.from(b).toString("base64");
 const b64url = (s) => Buffer.from(s).toString("base64url");
@@ -24,7 +30,9 @@ const retry = { retries: 0 };
 
 /** An unsigned OIDC token: the mock Fulcio decodes it without checking a signature. */
 function token(claims) {
-  return `${b64url(JSON.stringify({ alg: "none", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}.x`;
+  return `${b64url(JSON.stringify({ alg: "none", typ: "JWT" }))}.${
+    b64url(JSON.stringify(claims))
+  }.x`;
 }
 
 // the image the signatures are about: an OCI manifest (its bytes and digest)
@@ -44,7 +52,8 @@ const image = "127.0.0.1:5000/verify/app";
 
 const GITHUB = {
   iss: "https://token.actions.githubusercontent.com",
-  sub: "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
+  sub:
+    "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
   repository: "octo/app",
   repository_owner: "octo",
   repository_id: "1001",
@@ -62,12 +71,23 @@ const GITHUB = {
   run_id: "77",
   run_attempt: "1",
 };
-const PERSON = { iss: "https://accounts.example.com", sub: "https://example.com/people/ada" };
+const PERSON = {
+  iss: "https://accounts.example.com",
+  sub: "https://example.com/people/ada",
+};
 
-function statement(predicateType, predicate, subjectDigest = digest, version = "v1") {
+function statement(
+  predicateType,
+  predicate,
+  subjectDigest = digest,
+  version = "v1",
+) {
   return Buffer.from(JSON.stringify({
     _type: `https://in-toto.io/Statement/${version}`,
-    subject: [{ name: image, digest: { sha256: subjectDigest.slice("sha256:".length) } }],
+    subject: [{
+      name: image,
+      digest: { sha256: subjectDigest.slice("sha256:".length) },
+    }],
     predicateType,
     predicate,
   }));
@@ -90,7 +110,13 @@ const fulcio = (claims) =>
     identityProvider: { getToken: () => Promise.resolve(token(claims)) },
     retry,
   });
-const rekor = (url, entryType) => new RekorWitness({ rekorBaseURL: url, entryType, fetchOnConflict: false, retry });
+const rekor = (url, entryType) =>
+  new RekorWitness({
+    rekorBaseURL: url,
+    entryType,
+    fetchOnConflict: false,
+    retry,
+  });
 const tsa = (url) => new TSAWitness({ tsaBaseURL: url, retry });
 
 /** A key-based signer of sigstore-js's Signer interface. */
@@ -99,9 +125,15 @@ function keySigner(kind) {
     ? crypto.generateKeyPairSync("ed25519")
     : kind === "rsa"
     ? crypto.generateKeyPairSync("rsa", { modulusLength: 2048 })
-    : crypto.generateKeyPairSync("ec", { namedCurve: kind === "p384" ? "P-384" : "P-256" });
+    : crypto.generateKeyPairSync("ec", {
+      namedCurve: kind === "p384" ? "P-384" : "P-256",
+    });
   const pem = pair.publicKey.export({ format: "pem", type: "spki" }).toString();
-  const hash = kind === "ed25519" ? null : kind === "p384" ? "sha384" : "sha256";
+  const hash = kind === "ed25519"
+    ? null
+    : kind === "p384"
+    ? "sha384"
+    : "sha256";
   return {
     pem,
     signer: {
@@ -115,11 +147,28 @@ function keySigner(kind) {
   };
 }
 
-const out = { trustedRoot: services.trustedRoot, manifest: b64(manifest), digest, image, bundles: {}, cosign: {} };
+const out = {
+  trustedRoot: services.trustedRoot,
+  manifest: b64(manifest),
+  digest,
+  image,
+  bundles: {},
+  cosign: {},
+};
 
-async function dsse(name, { signer, witnesses, payload, chain = false, identity }) {
-  const builder = new DSSEBundleBuilder({ signer, witnesses, certificateChain: chain });
-  const bundle = await builder.create({ data: payload, type: "application/vnd.in-toto+json" });
+async function dsse(
+  name,
+  { signer, witnesses, payload, chain = false, identity },
+) {
+  const builder = new DSSEBundleBuilder({
+    signer,
+    witnesses,
+    certificateChain: chain,
+  });
+  const bundle = await builder.create({
+    data: payload,
+    type: "application/vnd.in-toto+json",
+  });
   out.bundles[name] = { bundle: bundleToJSON(bundle), ...identity };
 }
 
@@ -129,8 +178,12 @@ try {
     signer: fulcio(GITHUB),
     witnesses: [rekor(services.ownLogURL, "dsse")],
     payload: statement("https://slsa.dev/provenance/v1", {
-      buildDefinition: { buildType: "https://actions.github.io/buildtypes/workflow/v1" },
-      runDetails: { builder: { id: "https://github.com/actions/runner/github-hosted" } },
+      buildDefinition: {
+        buildType: "https://actions.github.io/buildtypes/workflow/v1",
+      },
+      runDetails: {
+        builder: { id: "https://github.com/actions/runner/github-hosted" },
+      },
     }),
     identity: { identity: { subject: GITHUB.sub, issuer: GITHUB.iss } },
   });
@@ -145,7 +198,12 @@ try {
   await dsse("chain-v02-intoto", {
     signer: fulcio(PERSON),
     witnesses: [rekor(services.ownLogURL, "intoto")],
-    payload: statement("https://example.com/predicate/v1", { x: 1 }, digest, "v0.1"),
+    payload: statement(
+      "https://example.com/predicate/v1",
+      { x: 1 },
+      digest,
+      "v0.1",
+    ),
     chain: true,
     identity: { identity: { subject: PERSON.sub, issuer: PERSON.iss } },
   });
@@ -154,14 +212,20 @@ try {
     signer: fulcio(PERSON),
     witnesses: [tsa(services.tsaURLs.fraction)],
     payload: statement("https://example.com/predicate/v1", {}),
-    identity: { identity: { subject: PERSON.sub, issuer: PERSON.iss }, tlogThreshold: 0 },
+    identity: {
+      identity: { subject: PERSON.sub, issuer: PERSON.iss },
+      tlogThreshold: 0,
+    },
   });
   // TSA only, an hour after the certificate expired
   await dsse("tsa-late", {
     signer: fulcio(PERSON),
     witnesses: [tsa(services.tsaURLs.late)],
     payload: statement("https://example.com/predicate/v1", {}),
-    identity: { identity: { subject: PERSON.sub, issuer: PERSON.iss }, tlogThreshold: 0 },
+    identity: {
+      identity: { subject: PERSON.sub, issuer: PERSON.iss },
+      tlogThreshold: 0,
+    },
   });
   // logged an hour after the certificate expired
   await dsse("log-late", {
@@ -198,7 +262,11 @@ try {
   // annotation; keyless adds the certificate, its chain and the Rekor bundle (SET + payload)
   const simpleSigning = (d = digest, ref = image) =>
     Buffer.from(JSON.stringify({
-      critical: { identity: { "docker-reference": ref }, image: { "docker-manifest-digest": d }, type: "cosign container image signature" },
+      critical: {
+        identity: { "docker-reference": ref },
+        image: { "docker-manifest-digest": d },
+        type: "cosign container image signature",
+      },
       optional: { creator: "skiff verify tests" },
     }));
   const rekorBundle = (entries) => {
@@ -218,13 +286,25 @@ try {
     const payload = simpleSigning();
     const signature = k.sign(payload);
     const logged = await rekor(services.ownLogURL).testify(
-      { $case: "messageSignature", messageSignature: { messageDigest: { algorithm: 1, digest: crypto.createHash("sha256").update(payload).digest() }, signature } },
+      {
+        $case: "messageSignature",
+        messageSignature: {
+          messageDigest: {
+            algorithm: 1,
+            digest: crypto.createHash("sha256").update(payload).digest(),
+          },
+          signature,
+        },
+      },
       k.pem,
     );
     out.cosign["keyed"] = {
       payload: b64(payload),
       mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
-      annotations: { "dev.cosignproject.cosign/signature": b64(signature), "dev.sigstore.cosign/bundle": rekorBundle(logged) },
+      annotations: {
+        "dev.cosignproject.cosign/signature": b64(signature),
+        "dev.sigstore.cosign/bundle": rekorBundle(logged),
+      },
       keyPem: k.pem,
     };
     out.cosign["keyed-no-log"] = {
@@ -240,17 +320,30 @@ try {
     const payload = simpleSigning();
     const signed = await fulcio(GITHUB).sign(payload);
     const logged = await rekor(services.mockRekorURL).testify(
-      { $case: "messageSignature", messageSignature: { messageDigest: { algorithm: 1, digest: crypto.createHash("sha256").update(payload).digest() }, signature: signed.signature } },
+      {
+        $case: "messageSignature",
+        messageSignature: {
+          messageDigest: {
+            algorithm: 1,
+            digest: crypto.createHash("sha256").update(payload).digest(),
+          },
+          signature: signed.signature,
+        },
+      },
       signed.key.certificate,
     );
-    const root = services.trustedRoot.certificateAuthorities[0].certChain.certificates[0].rawBytes;
+    const root =
+      services.trustedRoot.certificateAuthorities[0].certChain.certificates[0]
+        .rawBytes;
     out.cosign["keyless"] = {
       payload: b64(payload),
       mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
       annotations: {
         "dev.cosignproject.cosign/signature": b64(signed.signature),
         "dev.sigstore.cosign/certificate": signed.key.certificate,
-        "dev.sigstore.cosign/chain": `-----BEGIN CERTIFICATE-----\n${root.match(/.{1,64}/g).join("\n")}\n-----END CERTIFICATE-----\n`,
+        "dev.sigstore.cosign/chain": `-----BEGIN CERTIFICATE-----\n${
+          root.match(/.{1,64}/g).join("\n")
+        }\n-----END CERTIFICATE-----\n`,
         "dev.sigstore.cosign/bundle": rekorBundle(logged),
       },
       identity: { subject: GITHUB.sub, issuer: GITHUB.iss },
@@ -258,18 +351,36 @@ try {
   }
   {
     // a cosign v2 attestation: the layer is the DSSE envelope, logged as intoto 0.0.2
-    const payload = statement("https://slsa.dev/provenance/v0.2", { builder: { id: "x" } }, digest, "v0.1");
+    const payload = statement(
+      "https://slsa.dev/provenance/v0.2",
+      { builder: { id: "x" } },
+      digest,
+      "v0.1",
+    );
     const signer = fulcio(PERSON);
-    const builder = new DSSEBundleBuilder({ signer, witnesses: [rekor(services.ownLogURL, "intoto")] });
-    const bundle = bundleToJSON(await builder.create({ data: payload, type: "application/vnd.in-toto+json" }));
+    const builder = new DSSEBundleBuilder({
+      signer,
+      witnesses: [rekor(services.ownLogURL, "intoto")],
+    });
+    const bundle = bundleToJSON(
+      await builder.create({
+        data: payload,
+        type: "application/vnd.in-toto+json",
+      }),
+    );
     const e = bundle.verificationMaterial.tlogEntries[0];
-    const cert = Buffer.from(bundle.verificationMaterial.certificate.rawBytes, "base64");
+    const cert = Buffer.from(
+      bundle.verificationMaterial.certificate.rawBytes,
+      "base64",
+    );
     out.cosign["attestation"] = {
       payload: b64(JSON.stringify(bundle.dsseEnvelope)),
       mediaType: "application/vnd.dsse.envelope.v1+json",
       annotations: {
         "dev.cosignproject.cosign/signature": "",
-        "dev.sigstore.cosign/certificate": `-----BEGIN CERTIFICATE-----\n${cert.toString("base64").match(/.{1,64}/g).join("\n")}\n-----END CERTIFICATE-----\n`,
+        "dev.sigstore.cosign/certificate": `-----BEGIN CERTIFICATE-----\n${
+          cert.toString("base64").match(/.{1,64}/g).join("\n")
+        }\n-----END CERTIFICATE-----\n`,
         "dev.sigstore.cosign/bundle": JSON.stringify({
           SignedEntryTimestamp: e.inclusionPromise.signedEntryTimestamp,
           Payload: {

@@ -37,7 +37,9 @@ function treeHash(leaves) {
 function auditPath(m, leaves) {
   if (leaves.length <= 1) return [];
   const k = largestPowerOfTwoBelow(leaves.length);
-  if (m < k) return [...auditPath(m, leaves.slice(0, k)), treeHash(leaves.slice(k))];
+  if (m < k) {
+    return [...auditPath(m, leaves.slice(0, k)), treeHash(leaves.slice(k))];
+  }
   return [...auditPath(m - k, leaves.slice(k)), treeHash(leaves.slice(0, k))];
 }
 
@@ -56,8 +58,14 @@ export function canonicalEntry(proposed) {
       kind: "dsse",
       spec: {
         envelopeHash: { algorithm: "sha256", value: hex(envelope) },
-        payloadHash: { algorithm: "sha256", value: hex(Buffer.from(env.payload, "base64")) },
-        signatures: env.signatures.map((s) => ({ signature: s.sig, verifier: verifiers[0] })),
+        payloadHash: {
+          algorithm: "sha256",
+          value: hex(Buffer.from(env.payload, "base64")),
+        },
+        signatures: env.signatures.map((s) => ({
+          signature: s.sig,
+          verifier: verifiers[0],
+        })),
       },
     };
   }
@@ -76,7 +84,8 @@ export function canonicalEntry(proposed) {
  *   prefill?: number, shardOffset?: number }} options
  */
 export function createMerkleLog(options) {
-  const keyPair = options.keyPair ?? crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const keyPair = options.keyPair ??
+    crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
   const spki = keyPair.publicKey.export({ format: "der", type: "spki" });
   const logID = sha256(spki);
   const host = new URL(options.url).host;
@@ -84,12 +93,18 @@ export function createMerkleLog(options) {
   const shardOffset = options.shardOffset ?? 1000;
   const clock = options.clock ?? (() => new Date());
   const leaves = [];
-  for (let i = 0; i < (options.prefill ?? 5); i++) leaves.push(leafHash(crypto.randomBytes(40)));
+  for (let i = 0; i < (options.prefill ?? 5); i++) {
+    leaves.push(leafHash(crypto.randomBytes(40)));
+  }
 
   function checkpoint(size, root, timestamp) {
-    const note = `${host} - ${treeID}\n${size}\n${root.toString("base64")}\nTimestamp: ${timestamp * 1_000_000_000}\n`;
+    const note = `${host} - ${treeID}\n${size}\n${
+      root.toString("base64")
+    }\nTimestamp: ${timestamp * 1_000_000_000}\n`;
     const sig = crypto.sign("sha256", Buffer.from(note), keyPair.privateKey);
-    const line = `\u2014 ${host} ${Buffer.concat([logID.subarray(0, 4), sig]).toString("base64")}\n`;
+    const line = `\u2014 ${host} ${
+      Buffer.concat([logID.subarray(0, 4), sig]).toString("base64")
+    }\n`;
     return `${note}\n${line}`;
   }
 
@@ -138,11 +153,15 @@ export function createMerkleLog(options) {
     publicKey: spki,
     logID,
     /** The handler for POST /api/v1/log/entries. */
-    handler: async (text) => {
+    handler: (text) => {
       try {
-        return { statusCode: 201, response: JSON.stringify(log(JSON.parse(text))), contentType: "application/json" };
+        return Promise.resolve({
+          statusCode: 201,
+          response: JSON.stringify(log(JSON.parse(text))),
+          contentType: "application/json",
+        });
       } catch (e) {
-        return { statusCode: 400, response: String(e) };
+        return Promise.resolve({ statusCode: 400, response: String(e) });
       }
     },
     log,

@@ -9,8 +9,15 @@ import http from "node:http";
 import mock from "@sigstore/mock";
 import { createMerkleLog } from "./merkle_log.mjs";
 
-const { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler } =
-  mock;
+const {
+  fulcioHandler,
+  initializeCA,
+  initializeCTLog,
+  initializeTLog,
+  initializeTSA,
+  rekorHandler,
+  tsaHandler,
+} = mock;
 
 const b64 = (b) => Buffer.from(b).toString("base64");
 const sha256 = (b) => crypto.createHash("sha256").update(b).digest();
@@ -30,7 +37,13 @@ async function serve(routes) {
       try {
         const r = await route(Buffer.concat(chunks).toString());
         const headers = r.contentType ? { "content-type": r.contentType } : {};
-        res.writeHead(r.statusCode, headers).end(typeof r.response === "string" ? r.response : Buffer.from(r.response.buffer, r.response.byteOffset, r.response.byteLength));
+        res.writeHead(r.statusCode, headers).end(
+          typeof r.response === "string" ? r.response : Buffer.from(
+            r.response.buffer,
+            r.response.byteOffset,
+            r.response.byteLength,
+          ),
+        );
       } catch (e) {
         res.writeHead(500).end(String(e));
       }
@@ -50,7 +63,11 @@ async function serve(routes) {
  */
 export async function startServices(options = {}) {
   const servers = [];
-  const caKeys = ecKeys(), ctKeys = ecKeys(), rekorKeys = ecKeys(), tsaKeys = ecKeys(), ownKeys = ecKeys();
+  const caKeys = ecKeys(),
+    ctKeys = ecKeys(),
+    rekorKeys = ecKeys(),
+    tsaKeys = ecKeys(),
+    ownKeys = ecKeys();
   const ctlog = await initializeCTLog(ctKeys);
   const ca = await initializeCA(caKeys, ctlog);
   const tsa = await initializeTSA(tsaKeys);
@@ -74,7 +91,9 @@ export async function startServices(options = {}) {
     const routes = {};
     const server = await serve(routes);
     servers.push(server);
-    routes["/api/v1/log/entries"] = createMerkleLog({ url: server.url, keyPair: ownKeys, clock: () => clock }).handler;
+    routes["/api/v1/log/entries"] =
+      createMerkleLog({ url: server.url, keyPair: ownKeys, clock: () => clock })
+        .handler;
     logURLs[name] = server.url;
     extraLogs.push(server.url);
   }
@@ -98,7 +117,11 @@ export async function startServices(options = {}) {
   const tlogEntry = (baseUrl, spki) => ({
     baseUrl,
     hashAlgorithm: "SHA2_256",
-    publicKey: { rawBytes: b64(spki), keyDetails: "PKIX_ECDSA_P256_SHA_256", validFor: { start: since } },
+    publicKey: {
+      rawBytes: b64(spki),
+      keyDetails: "PKIX_ECDSA_P256_SHA_256",
+      validFor: { start: since },
+    },
     logId: { keyId: b64(sha256(spki)) },
   });
   const ownSpki = ownKeys.publicKey.export({ format: "der", type: "spki" });
@@ -117,13 +140,23 @@ export async function startServices(options = {}) {
     ctlogs: [{
       baseUrl: "https://ctfe.sigstore.mock",
       hashAlgorithm: "SHA2_256",
-      publicKey: { rawBytes: b64(ctlog.publicKey), keyDetails: "PKIX_ECDSA_P256_SHA_256", validFor: { start: since } },
+      publicKey: {
+        rawBytes: b64(ctlog.publicKey),
+        keyDetails: "PKIX_ECDSA_P256_SHA_256",
+        validFor: { start: since },
+      },
       logId: { keyId: b64(ctlog.logID) },
     }],
-    timestampAuthorities: [{ url: main.url, tsa }, ...extraTsas].map(({ url, tsa: t }) => ({
+    timestampAuthorities: [{ url: main.url, tsa }, ...extraTsas].map((
+      { url, tsa: t },
+    ) => ({
       subject: { organization: "sigstore.mock", commonName: "tsa" },
       uri: url,
-      certChain: { certificates: [{ rawBytes: b64(t.intCertificate) }, { rawBytes: b64(t.rootCertificate) }] },
+      certChain: {
+        certificates: [{ rawBytes: b64(t.intCertificate) }, {
+          rawBytes: b64(t.rootCertificate),
+        }],
+      },
       validFor: { start: since },
     })),
   };
