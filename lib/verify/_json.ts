@@ -34,6 +34,11 @@ export function asObject(value: unknown, path: string): JsonObject {
   return value as JsonObject;
 }
 
+/** A field's path for messages: `a.b`, or `b` at the top. */
+function at(path: string, name: string): string {
+  return path === "" ? name : `${path}.${name}`;
+}
+
 function snake(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
@@ -51,13 +56,13 @@ export function field(o: JsonObject, name: string): unknown {
 /** An optional object field. */
 export function optObject(o: JsonObject, name: string, path: string): JsonObject | undefined {
   const v = field(o, name);
-  return v === undefined ? undefined : asObject(v, `${path}.${name}`);
+  return v === undefined ? undefined : asObject(v, `${at(path, name)}`);
 }
 
 /** A required object field. */
 export function reqObject(o: JsonObject, name: string, path: string): JsonObject {
   const v = optObject(o, name, path);
-  if (v === undefined) throw new SyntaxError(`${path}.${name}: missing`);
+  if (v === undefined) throw new SyntaxError(`${at(path, name)}: missing`);
   return v;
 }
 
@@ -70,15 +75,15 @@ export function optString(
 ): string | undefined {
   const v = field(o, name);
   if (v === undefined) return undefined;
-  if (typeof v !== "string") throw new SyntaxError(`${path}.${name}: expected a string`);
-  if (v.length > max) throw new SyntaxError(`${path}.${name}: longer than ${max} characters`);
+  if (typeof v !== "string") throw new SyntaxError(`${at(path, name)}: expected a string`);
+  if (v.length > max) throw new SyntaxError(`${at(path, name)}: longer than ${max} characters`);
   return v;
 }
 
 /** A required string field. */
 export function reqString(o: JsonObject, name: string, path: string, max = 4096): string {
   const v = optString(o, name, path, max);
-  if (v === undefined) throw new SyntaxError(`${path}.${name}: missing`);
+  if (v === undefined) throw new SyntaxError(`${at(path, name)}: missing`);
   return v;
 }
 
@@ -91,8 +96,8 @@ export function optArray(
 ): unknown[] | undefined {
   const v = field(o, name);
   if (v === undefined) return undefined;
-  if (!Array.isArray(v)) throw new SyntaxError(`${path}.${name}: expected an array`);
-  if (v.length > max) throw new SyntaxError(`${path}.${name}: more than ${max} elements`);
+  if (!Array.isArray(v)) throw new SyntaxError(`${at(path, name)}: expected an array`);
+  if (v.length > max) throw new SyntaxError(`${at(path, name)}: more than ${max} elements`);
   return v;
 }
 
@@ -105,14 +110,14 @@ export function optBytes(
 ): Uint8Array | undefined {
   const v = field(o, name);
   if (v === undefined) return undefined;
-  if (typeof v !== "string") throw new SyntaxError(`${path}.${name}: expected a base64 string`);
+  if (typeof v !== "string") throw new SyntaxError(`${at(path, name)}: expected a base64 string`);
   // checked before decoding: a huge field is refused without being decoded
   if (v.length > Math.ceil(maxBytes / 3) * 4 + 4) {
-    throw new SyntaxError(`${path}.${name}: over the limit of ${maxBytes} bytes`);
+    throw new SyntaxError(`${at(path, name)}: over the limit of ${maxBytes} bytes`);
   }
-  const bytes = fromBase64(v, `${path}.${name}`);
+  const bytes = fromBase64(v, `${at(path, name)}`);
   if (bytes.byteLength > maxBytes) {
-    throw new SyntaxError(`${path}.${name}: over the limit of ${maxBytes} bytes`);
+    throw new SyntaxError(`${at(path, name)}: over the limit of ${maxBytes} bytes`);
   }
   return bytes;
 }
@@ -120,7 +125,7 @@ export function optBytes(
 /** A required bytes field. */
 export function reqBytes(o: JsonObject, name: string, path: string, maxBytes: number): Uint8Array {
   const v = optBytes(o, name, path, maxBytes);
-  if (v === undefined || v.byteLength === 0) throw new SyntaxError(`${path}.${name}: missing`);
+  if (v === undefined || v.byteLength === 0) throw new SyntaxError(`${at(path, name)}: missing`);
   return v;
 }
 
@@ -129,15 +134,15 @@ export function optInt64(o: JsonObject, name: string, path: string): bigint | un
   const v = field(o, name);
   if (v === undefined) return undefined;
   if (typeof v === "number") {
-    if (!Number.isSafeInteger(v)) throw new SyntaxError(`${path}.${name}: expected an integer`);
+    if (!Number.isSafeInteger(v)) throw new SyntaxError(`${at(path, name)}: expected an integer`);
     return BigInt(v);
   }
   if (typeof v !== "string" || !/^-?(0|[1-9][0-9]{0,18})$/.test(v)) {
-    throw new SyntaxError(`${path}.${name}: expected an integer`);
+    throw new SyntaxError(`${at(path, name)}: expected an integer`);
   }
   const n = BigInt(v);
   if (n > 0x7fffffffffffffffn || n < -0x8000000000000000n) {
-    throw new SyntaxError(`${path}.${name}: out of the int64 range`);
+    throw new SyntaxError(`${at(path, name)}: out of the int64 range`);
   }
   return n;
 }
@@ -148,7 +153,7 @@ export function optEnum(o: JsonObject, name: string, path: string): string | num
   if (v === undefined) return undefined;
   if (typeof v === "string" && v.length <= 128) return v;
   if (typeof v === "number" && Number.isInteger(v)) return v;
-  throw new SyntaxError(`${path}.${name}: expected an enum name`);
+  throw new SyntaxError(`${at(path, name)}: expected an enum name`);
 }
 
 const RFC3339 =
@@ -159,10 +164,10 @@ export function optTimestamp(o: JsonObject, name: string, path: string): Date | 
   const v = optString(o, name, path, 64);
   if (v === undefined) return undefined;
   const m = RFC3339.exec(v);
-  if (!m) throw new SyntaxError(`${path}.${name}: expected an RFC 3339 time`);
+  if (!m) throw new SyntaxError(`${at(path, name)}: expected an RFC 3339 time`);
   const ms = m[7] ? Number(m[7].padEnd(3, "0").slice(0, 3)) : 0;
   let t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms);
   if (m[9]) t -= (m[9] === "-" ? -1 : 1) * (+m[10]! * 60 + +m[11]!) * 60_000;
-  if (Number.isNaN(t)) throw new SyntaxError(`${path}.${name}: expected an RFC 3339 time`);
+  if (Number.isNaN(t)) throw new SyntaxError(`${at(path, name)}: expected an RFC 3339 time`);
   return new Date(t);
 }
