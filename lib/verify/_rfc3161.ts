@@ -23,13 +23,8 @@ import {
   verifyAuthorityChain,
   verifyCertificatePath,
 } from "./_certificate_path.ts";
-import {
-  hashOfOid,
-  keyFits,
-  readSignatureAlgorithm,
-  type SignatureAlgorithm,
-} from "./_signature_algorithm.ts";
-import type { PublicKey } from "./public_key.ts";
+import { hashOfOid, keyFits, readSignatureAlgorithm } from "./_signature_algorithm.ts";
+import type { PublicKey, SignatureAlgorithm } from "./public_key.ts";
 import type { TrustedAuthority } from "./trusted_root.ts";
 import { X509Certificate } from "./x509_certificate.ts";
 

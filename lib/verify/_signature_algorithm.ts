@@ -11,17 +11,7 @@ import {
   sequence,
   Tag,
 } from "./_der.ts";
-import type { PublicKey, SignatureHash, VerifySignatureOptions } from "./public_key.ts";
-
-/** A signature algorithm: which kind of key it needs and the options to verify with. */
-export interface SignatureAlgorithm {
-  /** The algorithm's OID. */
-  readonly oid: string;
-  /** The key family it needs. */
-  readonly key: "ecdsa" | "rsa" | "ed25519";
-  /** The verify options (hash, padding). */
-  readonly options: VerifySignatureOptions;
-}
+import type { PublicKey, SignatureAlgorithm, SignatureHash } from "./public_key.ts";
 
 const HASHES: Record<string, SignatureHash> = {
   "2.16.840.1.101.3.4.2.1": "SHA-256",

@@ -24,41 +24,8 @@ import {
   reqObject,
   reqString,
 } from "./_json.ts";
+import type { TlogEntry } from "./sigstore_bundle.ts";
 import { inWindow, type TrustedLog } from "./trusted_root.ts";
-
-/** One transparency log entry of a bundle. */
-export interface TlogEntry {
-  /** The entry's index in the log (for sharded logs, across all shards). */
-  readonly logIndex: bigint;
-  /** The ID of the log that holds it. */
-  readonly logId: Uint8Array;
-  /** Its kind: `hashedrekord`, `dsse` or `intoto`. */
-  readonly kind: string;
-  /** The kind's version, e.g. `0.0.1`. */
-  readonly version: string;
-  /** When the log integrated it, in seconds since the epoch (0 when the log does not say). */
-  readonly integratedTime: bigint;
-  /** The signed entry timestamp, when there is one. */
-  readonly inclusionPromise?: Uint8Array;
-  /** The inclusion proof, when there is one. */
-  readonly inclusionProof?: InclusionProof;
-  /** The logged body, as the log canonicalized it. */
-  readonly canonicalizedBody: Uint8Array;
-}
-
-/** An RFC 6962 inclusion proof with the checkpoint it is against. */
-export interface InclusionProof {
-  /** The leaf's index in this tree (a shard's tree for sharded logs). */
-  readonly logIndex: bigint;
-  /** The tree's root hash. */
-  readonly rootHash: Uint8Array;
-  /** The tree's size. */
-  readonly treeSize: bigint;
-  /** The audit path, leaf side first. */
-  readonly hashes: readonly Uint8Array[];
-  /** The signed checkpoint (a signed note). */
-  readonly checkpoint: string;
-}
 
 /** The logs that may hold an entry: those whose ID is the entry's log ID. */
 function logsFor(entry: TlogEntry, tlogs: readonly TrustedLog[]): TrustedLog[] {

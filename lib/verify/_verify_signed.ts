@@ -11,12 +11,12 @@ import { verifyScts } from "./_sct.ts";
 import {
   type LoggedContent,
   type LoggedSigner,
-  type TlogEntry,
   verifyInclusionProof,
   verifyLoggedBody,
   verifySignedEntryTimestamp,
 } from "./_tlog.ts";
 import { type CertificateIdentity, matchIdentity } from "./certificate_identity.ts";
+import type { TlogEntry } from "./sigstore_bundle.ts";
 import type { PublicKey, SignatureHash } from "./public_key.ts";
 import {
   SignatureVerificationError,

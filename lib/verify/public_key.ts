@@ -50,6 +50,16 @@ export interface VerifySignatureOptions {
   ecdsaFormat?: "der" | "raw" | "auto";
 }
 
+/** A signature algorithm of a certificate or a CMS signer: the key family it needs and how to verify. */
+export interface SignatureAlgorithm {
+  /** The algorithm's OID. */
+  readonly oid: string;
+  /** The key family it needs. */
+  readonly key: "ecdsa" | "rsa" | "ed25519";
+  /** The verify options (hash, padding). */
+  readonly options: VerifySignatureOptions;
+}
+
 /** The smallest and largest RSA modulus accepted, in bits. */
 export const RSA_BITS = { min: 2048, max: 4096 } as const;
 

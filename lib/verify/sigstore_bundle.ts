@@ -21,7 +21,6 @@ import {
   reqObject,
   reqString,
 } from "./_json.ts";
-import type { TlogEntry } from "./_tlog.ts";
 import { MAX_CERTIFICATE_BYTES } from "./x509_certificate.ts";
 
 /** The largest bundle read (a bundle holds its attestation: SBOMs can be megabytes). */
@@ -44,6 +43,40 @@ const MEDIA_TYPES: Record<string, BundleVersion> = {
 /** Whether a media type is one of a sigstore bundle (any version skiff reads). */
 export function isBundleMediaType(mediaType: string): boolean {
   return Object.hasOwn(MEDIA_TYPES, mediaType);
+}
+
+/** One transparency log entry of a bundle. */
+export interface TlogEntry {
+  /** The entry's index in the log (for sharded logs, across all shards). */
+  readonly logIndex: bigint;
+  /** The ID of the log that holds it. */
+  readonly logId: Uint8Array;
+  /** Its kind: `hashedrekord`, `dsse` or `intoto`. */
+  readonly kind: string;
+  /** The kind's version, e.g. `0.0.1`. */
+  readonly version: string;
+  /** When the log integrated it, in seconds since the epoch (0 when the log does not say). */
+  readonly integratedTime: bigint;
+  /** The signed entry timestamp, when there is one. */
+  readonly inclusionPromise?: Uint8Array;
+  /** The inclusion proof, when there is one. */
+  readonly inclusionProof?: InclusionProof;
+  /** The logged body, as the log canonicalized it. */
+  readonly canonicalizedBody: Uint8Array;
+}
+
+/** An RFC 6962 inclusion proof with the checkpoint it is against. */
+export interface InclusionProof {
+  /** The leaf's index in this tree (a shard's tree for sharded logs). */
+  readonly logIndex: bigint;
+  /** The tree's root hash. */
+  readonly rootHash: Uint8Array;
+  /** The tree's size. */
+  readonly treeSize: bigint;
+  /** The audit path, leaf side first. */
+  readonly hashes: readonly Uint8Array[];
+  /** The signed checkpoint (a signed note). */
+  readonly checkpoint: string;
 }
 
 /** A DSSE envelope. */
@@ -213,11 +246,12 @@ export function parseBundle(bytes: Uint8Array): SigstoreBundle {
 /**
  * Reads a DSSE envelope (JSON object form) with exactly one signature.
  *
- * @param o The envelope object.
+ * @param value The envelope (a parsed JSON value).
  * @param path Its path, for messages.
  * @returns The envelope.
  */
-export function parseEnvelope(o: JsonObject, path: string): DsseEnvelope {
+export function parseEnvelope(value: unknown, path: string): DsseEnvelope {
+  const o = asObject(value, path);
   const payloadType = reqString(o, "payloadType", path, 1024);
   const payload = reqBytes(o, "payload", path, MAX_BUNDLE_BYTES);
   const sigs = optArray(o, "signatures", path, MAX_BUNDLE_ENTRIES) ?? [];

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseDigest } from "../reference/parse_digest.ts";
 import { bytesEqual, digest as hashBytes, fromHex, toHex } from "./_bytes.ts";
 import { bindStatement, type InTotoStatement, preAuthEncoding } from "./_in_toto.ts";
 import { type SignedMaterial, type TrustOptions, verifySigned } from "./_verify_signed.ts";
@@ -60,7 +61,8 @@ const HASH: Record<string, SignatureHash> = {
  * @param options The digest, the trust and what is required.
  * @returns What verified: who signed, what, when.
  * @throws {SignatureVerificationError} `Cannot verify sigstore bundle for <digest>: <reason>`.
- * @throws {TypeError} When the options are unusable (a bad digest, an incomplete identity).
+ * @throws {SyntaxError} When the digest is not a valid digest.
+ * @throws {TypeError} When an identity is incomplete or its regular expression invalid.
  *
  * @example Verify a GitHub provenance attestation by workflow identity
  * ```ts ignore
@@ -185,14 +187,15 @@ function material0(b: SigstoreBundle) {
   };
 }
 
-/** Splits and checks a digest option. */
-export function splitDigest(digest: string): ["sha256" | "sha384" | "sha512", string] {
-  const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(digest);
-  const len = { sha256: 64, sha384: 96, sha512: 128 };
-  if (!m || m[2]!.length !== len[m[1] as keyof typeof len]) {
-    throw new TypeError(
-      `Cannot verify for ${JSON.stringify(digest)}: not a sha256, sha384 or sha512 digest`,
-    );
-  }
-  return [m[1] as "sha256" | "sha384" | "sha512", m[2]!];
+/**
+ * Splits and checks a digest option (the project's one digest rule: sha256 or sha512, lowercase
+ * hex of the right length).
+ *
+ * @param digest The digest, `algorithm:hex`.
+ * @returns The algorithm and the hex.
+ * @throws {SyntaxError} When it is not a valid digest.
+ */
+export function splitDigest(digest: string): ["sha256" | "sha512", string] {
+  const d = parseDigest(digest);
+  return [d.algorithm, d.hex];
 }

@@ -23,7 +23,6 @@ import {
   reqObject,
   reqString,
 } from "./_json.ts";
-import type { TlogEntry } from "./_tlog.ts";
 import { type SignedMaterial, type TrustOptions, verifySigned } from "./_verify_signed.ts";
 import { checkIdentity } from "./certificate_identity.ts";
 import {
@@ -35,7 +34,7 @@ import {
   SignatureVerificationError,
   type VerificationFailure,
 } from "./signature_verification_error.ts";
-import { type DsseEnvelope, parseEnvelope } from "./sigstore_bundle.ts";
+import { type DsseEnvelope, parseEnvelope, type TlogEntry } from "./sigstore_bundle.ts";
 import { splitDigest } from "./verify_bundle.ts";
 import type { VerificationResult } from "./verification_result.ts";
 
@@ -101,7 +100,8 @@ export interface CosignVerificationResult extends VerificationResult {
  * @param options The digest, the trust and what is required.
  * @returns What verified.
  * @throws {SignatureVerificationError} `Cannot verify cosign signature for <digest>: <reason>`.
- * @throws {TypeError} When the options are unusable.
+ * @throws {SyntaxError} When the digest is not a valid digest.
+ * @throws {TypeError} When an identity is incomplete or its regular expression invalid.
  *
  * @example Verify a `cosign sign --key` signature layer
  * ```ts ignore

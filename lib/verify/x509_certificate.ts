@@ -30,10 +30,11 @@ import {
   sequence,
   Tag,
 } from "./_der.ts";
-import { readSignatureAlgorithm, type SignatureAlgorithm } from "./_signature_algorithm.ts";
+import { readSignatureAlgorithm } from "./_signature_algorithm.ts";
+import type { SignatureAlgorithm } from "./public_key.ts";
 
 /** The largest certificate read, in bytes (Fulcio's are 1-3 KiB). */
-export const MAX_CERTIFICATE_BYTES = DER_DEFAULTS.maxBytes;
+export const MAX_CERTIFICATE_BYTES: number = DER_DEFAULTS.maxBytes;
 
 /** One extension, as encoded. */
 export interface CertificateExtension {

@@ -610,7 +610,7 @@ Deno.test("verifyBundle: keyless without an identity, key-based without a key", 
   assertEquals((b as SignatureVerificationError).failure, "key");
   await assertRejects(
     () => verifyBundle(bytes("key-p256"), { digest: "sha256:abc", trustedRoot: root }),
-    TypeError,
+    SyntaxError,
   );
   await assertRejects(
     () =>
