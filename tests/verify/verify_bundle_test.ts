@@ -41,11 +41,24 @@ interface Case {
   timestampThreshold?: number;
   /** What skiff does: accept, or the failure. */
   expect: "accept" | VerificationFailure;
+  /** What skiff's message must say. */
+  message?: RegExp;
   /** Why sigstore-js decides the other way, when the specifications say it is wrong. */
   differs?: string;
 }
 
 const OTHER_DIGEST = `sha256:${"e".repeat(64)}`;
+/** The digest of the bytes given as the "other" artifact. */
+const OTHER_MANIFEST_DIGEST = `sha256:${
+  Array.from(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode("another manifest")),
+    ),
+  )
+    .map((b) => b.toString(16).padStart(2, "0")).join("")
+}`;
+/** Bundles of other fixtures that a case borrows from (set once the fixtures are made). */
+const borrowed: { message?: Json; p384?: Json } = {};
 const flip = (b64: string, at = 10) => {
   const b = unbase64(b64);
   b[at % b.length] = b[at % b.length]! ^ 0x01;
@@ -137,6 +150,14 @@ const CASES: Case[] = [
     digest: OTHER_DIGEST,
     artifact: "other",
     expect: "subject",
+  },
+  {
+    name: "a message signature checked for another manifest given with its bytes",
+    fixture: "message-signature",
+    digest: OTHER_MANIFEST_DIGEST,
+    artifact: "other",
+    expect: "subject",
+    message: /it signs sha256:[0-9a-f]{64}, not sha256:/,
   },
   {
     name: "a message signature without the artifact's bytes",
@@ -276,6 +297,16 @@ const CASES: Case[] = [
     expect: "timestamp",
   },
   {
+    name: "a timestamp over another signature",
+    fixture: "cosign-v3-signature",
+    bundle: (
+      b,
+    ) => (b.verificationMaterial.timestampVerificationData = structuredClone(
+      borrowed.message.verificationMaterial.timestampVerificationData,
+    )),
+    expect: "timestamp",
+  },
+  {
     name: "the timestamp authority is not in the trusted root",
     fixture: "message-signature",
     root: (r) => (r.timestampAuthorities = []),
@@ -338,6 +369,43 @@ const CASES: Case[] = [
     expect: "tlog",
   },
   {
+    name: "a checkpoint whose signature was altered",
+    fixture: "github-provenance",
+    bundle: (b) => {
+      const cp = entry(b).inclusionProof.checkpoint;
+      const [note, sig] = cp.envelope.split("\n\n");
+      const [dash, name, b64] = sig.trim().split(" ");
+      cp.envelope = `${note}\n\n${dash} ${name} ${flip(b64, 30)}\n`;
+    },
+    expect: "tlog",
+  },
+  {
+    name: "a valid log entry of another signature from the same log",
+    fixture: "key-p256",
+    bundle: (
+      b,
+    ) => (b.verificationMaterial.tlogEntries = structuredClone(
+      borrowed.p384.verificationMaterial.tlogEntries,
+    )),
+    expect: "tlog",
+    message: /its logged signature is not the bundle's/,
+  },
+  {
+    name: "an inclusion proof whose root hash is not its checkpoint's",
+    fixture: "github-provenance",
+    bundle: (b) => (entry(b).inclusionProof.rootHash = base64(new Uint8Array(32))),
+    expect: "tlog",
+    differs:
+      "the proof must be for the checkpoint's tree (sigstore-go compares the proof's root hash " +
+      "and tree size with the checkpoint's); sigstore-js computes the root from the path and ignores the " +
+      "proof's own root hash, so it accepts a bundle that contradicts itself",
+  },
+  {
+    name: "a bundle with a timestamp but in no log, when a log entry is required",
+    fixture: "tsa-fraction",
+    expect: "tlog",
+  },
+  {
     name: "a log entry whose body is another entry's (altered body)",
     fixture: "key-p256",
     bundle: (b) => (entry(b).canonicalizedBody = flip(entry(b).canonicalizedBody, 40)),
@@ -348,6 +416,7 @@ const CASES: Case[] = [
     fixture: "github-provenance",
     bundle: (b) => (entry(b).kindVersion.kind = "intoto"),
     expect: "tlog",
+    message: /its log entry: its body is dsse 0\.0\.1, the entry says intoto 0\.0\.1/,
   },
   {
     name: "a checkpoint signature under another name than the log's",
@@ -369,6 +438,12 @@ const CASES: Case[] = [
   },
 
   // certificates: SCTs and hostile DER
+  {
+    name: "an SCT that does not verify with its CT log's key",
+    fixture: "github-provenance",
+    root: (r) => (r.ctlogs[0].publicKey.rawBytes = r.tlogs[0].publicKey.rawBytes),
+    expect: "certificate",
+  },
   {
     name: "the SCT's CT log is not in the trusted root",
     fixture: "github-provenance",
@@ -421,6 +496,8 @@ let state:
   | undefined;
 
 function build(c: Case, fx: SigstoreFixtures) {
+  borrowed.message = fx.bundles["message-signature"]!.bundle;
+  borrowed.p384 = fx.bundles["key-p384"]!.bundle;
   const f = fx.bundles[c.fixture]!;
   const bundle = structuredClone(f.bundle) as Json;
   c.bundle?.(bundle);
@@ -505,6 +582,9 @@ for (const c of CASES) {
       if (c.expect !== failure) {
         throw new Error(`expected ${c.expect}, got ${failure}: ${e.message}`);
       }
+      if (c.message && !c.message.test(e.message)) {
+        throw new Error(`expected ${c.message}, got: ${e.message}`);
+      }
     }
     assertEquals(failure, c.expect);
     const js = verdicts.get(c.name)!;
@@ -554,6 +634,18 @@ Deno.test("verifyBundle: what a verified GitHub provenance says (who, what, when
   // the tests' own log offsets global indexes as a sharded Rekor does
   assert(r.tlogEntries[0]!.logIndex >= 1000n);
   assert(r.id.startsWith("sha256:"));
+});
+
+Deno.test("verifyBundle: the timestamp authority is the one whose certificate signed (ESS signing-certificate)", async () => {
+  // the fraction TSA shares its key, names and serial numbers with the others of the root (one
+  // operator, several certificates): only the signing-certificate attribute says which signed
+  const { fx } = await setup();
+  const r = await skiff(CASES.find((c) => c.fixture === "tsa-fraction")!, fx);
+  const tsas = (fx.trustedRoot as Json).timestampAuthorities;
+  assertEquals(r.times.length, 1);
+  assertEquals(r.times[0]!.source, "timestamp-authority");
+  assertEquals(r.times[0]!.authority, tsas[1].uri);
+  assertEquals(r.times[0]!.time.getUTCMilliseconds(), 500);
 });
 
 Deno.test("verifyBundle: a key-based result names the key by fingerprint", async () => {

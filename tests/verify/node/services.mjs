@@ -57,7 +57,8 @@ async function serve(routes) {
 /**
  * Starts the services.
  *
- * @param {{ tsaClocks?: Record<string, Date>, logClocks?: Record<string, Date> }} options More
+ * @param {{ tsaClock?: Date, tsaClocks?: Record<string, Date>, logClocks?: Record<string, Date> }} options
+ * The main TSA's clock (default: 30.123 s from now); more
  * timestamp authorities and logs with fixed clocks, by name (to make timestamps outside a
  * certificate's validity, or with fractions of a second). Each is trusted by the root.
  */
@@ -70,7 +71,12 @@ export async function startServices(options = {}) {
     ownKeys = ecKeys();
   const ctlog = await initializeCTLog(ctKeys);
   const ca = await initializeCA(caKeys, ctlog);
-  const tsa = await initializeTSA(tsaKeys);
+  // a fixed clock with three fraction digits: asn1js drops trailing zeros, so a real clock gives
+  // one or two digits one time in ten, which sigstore-js's own parser refuses ("invalid time")
+  const tsa = await initializeTSA(
+    tsaKeys,
+    options.tsaClock ?? new Date(Math.floor(Date.now() / 1000) * 1000 + 30_123),
+  );
 
   // the mock Rekor's checkpoint names the host of the URL it is given: reserve the server first
   const rekorRoutes = {};
