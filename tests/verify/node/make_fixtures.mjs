@@ -52,8 +52,7 @@ const image = "127.0.0.1:5000/verify/app";
 
 const GITHUB = {
   iss: "https://token.actions.githubusercontent.com",
-  sub:
-    "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
+  sub: "https://github.com/octo/app/.github/workflows/build.yml@refs/heads/main",
   repository: "octo/app",
   repository_owner: "octo",
   repository_id: "1001",
@@ -129,11 +128,7 @@ function keySigner(kind) {
       namedCurve: kind === "p384" ? "P-384" : "P-256",
     });
   const pem = pair.publicKey.export({ format: "pem", type: "spki" }).toString();
-  const hash = kind === "ed25519"
-    ? null
-    : kind === "p384"
-    ? "sha384"
-    : "sha256";
+  const hash = kind === "ed25519" ? null : kind === "p384" ? "sha384" : "sha256";
   return {
     pem,
     signer: {
@@ -332,9 +327,8 @@ try {
       },
       signed.key.certificate,
     );
-    const root =
-      services.trustedRoot.certificateAuthorities[0].certChain.certificates[0]
-        .rawBytes;
+    const root = services.trustedRoot.certificateAuthorities[0].certChain.certificates[0]
+      .rawBytes;
     out.cosign["keyless"] = {
       payload: b64(payload),
       mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",

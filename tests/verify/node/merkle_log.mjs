@@ -98,9 +98,9 @@ export function createMerkleLog(options) {
   }
 
   function checkpoint(size, root, timestamp) {
-    const note = `${host} - ${treeID}\n${size}\n${
-      root.toString("base64")
-    }\nTimestamp: ${timestamp * 1_000_000_000}\n`;
+    const note = `${host} - ${treeID}\n${size}\n${root.toString("base64")}\nTimestamp: ${
+      timestamp * 1_000_000_000
+    }\n`;
     const sig = crypto.sign("sha256", Buffer.from(note), keyPair.privateKey);
     const line = `\u2014 ${host} ${
       Buffer.concat([logID.subarray(0, 4), sig]).toString("base64")
