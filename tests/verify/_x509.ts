@@ -117,3 +117,10 @@ export async function makeCert(spec: CertSpec): Promise<Uint8Array> {
 export function utf8String(text: string): Uint8Array {
   return encode(0x0c, te.encode(text));
 }
+
+/** DER of `depth` SEQUENCEs nested around a NULL (minimal lengths): hostile input for parsers. */
+export function nestedDer(depth: number): Uint8Array {
+  let inner: Uint8Array = new Uint8Array([0x05, 0x00]);
+  for (let i = 0; i < depth; i++) inner = encode(0x30, inner);
+  return inner;
+}

@@ -2,6 +2,7 @@
 // allocation of what a length claims), and times read as RFC 5280 and RFC 3161 write them.
 
 import { assertEquals, assertThrows } from "../_assert.ts";
+import { nestedDer } from "./_x509.ts";
 import {
   DerError,
   encode,
@@ -30,15 +31,7 @@ Deno.test("der: a SEQUENCE nested 100 000 deep is refused at the depth cap, with
     DerError,
     "nested deeper than 32",
   );
-  let inner = bytes(0x05, 0x00);
-  for (let i = 0; i < 2000; i++) {
-    const n = inner.length;
-    const head = n < 128 ? [0x30, n] : n < 256 ? [0x30, 0x81, n] : [0x30, 0x82, n >> 8, n & 255];
-    const next = new Uint8Array(head.length + n);
-    next.set(head);
-    next.set(inner, head.length);
-    inner = next;
-  }
+  const inner = nestedDer(2000);
   assertThrows(() => parseDer(inner, "deep"), DerError, "nested deeper than 32");
 });
 

@@ -22,6 +22,7 @@ import {
   type SigstoreJsCase,
   unbase64,
 } from "./_sigstore.ts";
+import { nestedDer } from "./_x509.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -67,26 +68,6 @@ const flip = (b64: string, at = 10) => {
 const entry = (b: Json) => b.verificationMaterial.tlogEntries[0];
 const certOf = (b: Json) =>
   b.verificationMaterial.certificate ?? b.verificationMaterial.x509CertificateChain.certificates[0];
-
-/** DER of `depth` nested SEQUENCEs around nothing. */
-function nestedDer(depth: number): Uint8Array {
-  let inner = new Uint8Array([0x05, 0x00]);
-  for (let i = 0; i < depth; i++) {
-    const len = inner.length;
-    const head = len < 0x80
-      ? [0x30, len]
-      : len < 0x100
-      ? [0x30, 0x81, len]
-      : len < 0x10000
-      ? [0x30, 0x82, len >> 8, len & 0xff]
-      : [0x30, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff];
-    const next = new Uint8Array(head.length + len);
-    next.set(head);
-    next.set(inner, head.length);
-    inner = next;
-  }
-  return inner;
-}
 
 const CASES: Case[] = [
   // the real signers' bundles, as they are

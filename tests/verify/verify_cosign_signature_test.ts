@@ -27,6 +27,7 @@ import {
   type SigstoreJsCase,
   unbase64,
 } from "./_sigstore.ts";
+import { nestedDer } from "./_x509.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -193,19 +194,7 @@ const CASES: Case[] = [
     name: "a certificate annotation of DER nested 5000 deep",
     fixture: "keyless",
     layer: (l) => {
-      let der = new Uint8Array([5, 0]);
-      for (let i = 0; i < 5000; i++) {
-        const n = der.length;
-        const head = n < 128
-          ? [0x30, n]
-          : n < 256
-          ? [0x30, 0x81, n]
-          : [0x30, 0x82, n >> 8, n & 255];
-        const next = new Uint8Array(head.length + n);
-        next.set(head);
-        next.set(der, head.length);
-        der = next;
-      }
+      const der = nestedDer(5000);
       l.annotations[CERT] = `-----BEGIN CERTIFICATE-----\n${
         base64(der)
       }\n-----END CERTIFICATE-----\n`;
