@@ -39,9 +39,10 @@ function token(claims) {
 const manifest = Buffer.from(JSON.stringify({
   schemaVersion: 2,
   mediaType: "application/vnd.oci.image.manifest.v1+json",
+  // the empty descriptor: the tests can push this manifest to a real registry as it is
   config: {
-    mediaType: "application/vnd.oci.image.config.v1+json",
-    digest: `sha256:${"1".repeat(64)}`,
+    mediaType: "application/vnd.oci.empty.v1+json",
+    digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
     size: 2,
   },
   layers: [],
