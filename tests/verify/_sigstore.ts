@@ -115,3 +115,22 @@ export function base64(b: Uint8Array): string {
   for (const x of b) s += String.fromCharCode(x);
   return btoa(s);
 }
+
+/**
+ * Checks sigstore-js's verdict against skiff's: the same, or the opposite where `differs` says
+ * why the specifications make sigstore-js wrong (so the note must stay true).
+ */
+export function assertAgrees(
+  js: { ok: boolean; error?: string } | undefined,
+  skiffAccepts: boolean,
+  differs?: string,
+): void {
+  if (!js) throw new Error("sigstore-js gave no verdict for this case");
+  const said = `sigstore-js ${js.ok ? "accepts" : `rejects (${js.error})`}, skiff ${
+    skiffAccepts ? "accepts" : "rejects"
+  }`;
+  if (differs !== undefined && js.ok === skiffAccepts) {
+    throw new Error(`${said}: they were expected to differ (${differs})`);
+  }
+  if (differs === undefined && js.ok !== skiffAccepts) throw new Error(said);
+}
