@@ -15,6 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["reference", "progress", "lib/version.ts"],
   ["oci"],
   ["stream", "transport"],
+  ["verify"],
   ["image"],
   ["registry", "store"],
   ["pull"],
