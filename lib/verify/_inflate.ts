@@ -1,16 +1,17 @@
 /**
- * Bounded decompression of an OpenPGP compressed data packet's body (RFC 9580 section 5.6): ZIP
- * (raw deflate) and ZLIB through the web's `DecompressionStream` (no `node:zlib` to load), reading
- * at most `maxBytes` of output so a small packet cannot expand into gigabytes.
+ * Bounded, exact decompression of an OpenPGP compressed data packet's body (RFC 9580 section
+ * 5.6): ZIP (raw deflate) and ZLIB. At most `maxBytes` come out, so a small packet cannot expand
+ * into gigabytes; a stream that is cut short, or followed by bytes it does not use, is refused.
  *
- * Deno's `DecompressionStream` does not fail on a truncated stream (measured on 2.9: a ZLIB stream
- * missing its last two checksum bytes decompresses without an error), so the ZLIB trailer's
- * Adler-32 is checked here against the output.
+ * Why `node:zlib` and not the web's `DecompressionStream`: Deno 2.9's stream does not fail on a
+ * truncated stream (a raw deflate stream missing its last byte decompressed without an error, and
+ * a ZLIB one missing two checksum bytes too), and it cannot say how much input it used. The module
+ * is imported here, on the first compressed signature, so nothing else pays its start-up.
  *
  * @module
  */
 
-import { concat, OpenPgpFormatError } from "./_openpgp_packets.ts";
+import { OpenPgpFormatError } from "./_openpgp_packets.ts";
 
 /**
  * Decompresses deflate data.
@@ -19,62 +20,34 @@ import { concat, OpenPgpFormatError } from "./_openpgp_packets.ts";
  * @param format `deflate-raw` (OpenPGP ZIP) or `deflate` (OpenPGP ZLIB).
  * @param maxBytes The most output bytes accepted.
  * @returns The output.
- * @throws {OpenPgpFormatError} On corrupt or oversized data.
+ * @throws {OpenPgpFormatError} On corrupt, truncated, trailed or oversized data.
  */
 export async function inflate(
   data: Uint8Array,
   format: "deflate-raw" | "deflate",
   maxBytes: number,
 ): Promise<Uint8Array> {
-  const stream = new DecompressionStream(format);
-  const writer = stream.writable.getWriter();
-  writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
-  writer.close().catch(() => {});
-  const reader = stream.readable.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const zlib = await import("node:zlib");
+  const run = format === "deflate-raw" ? zlib.inflateRawSync : zlib.inflateSync;
+  let result: { buffer: Uint8Array; engine: { bytesWritten: number } };
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw new OpenPgpFormatError(
-          `Cannot decompress OpenPGP data: it expands to more than ${maxBytes} bytes`,
-        );
-      }
-      chunks.push(value);
-    }
+    // `info: true` returns the engine too, whose bytesWritten is the input it consumed
+    result = run(data, { maxOutputLength: maxBytes, info: true }) as unknown as typeof result;
   } catch (e) {
-    if (e instanceof OpenPgpFormatError) throw e;
-    throw new OpenPgpFormatError(`Cannot decompress OpenPGP data: ${(e as Error).message}`);
-  }
-  const out = concat(chunks);
-  if (format === "deflate") {
-    const n = data.byteLength;
-    const trailer = n >= 6
-      ? (data[n - 4]! * 0x1000000 + (data[n - 3]! << 16) + (data[n - 2]! << 8) + data[n - 1]!)
-      : -1;
-    if (trailer !== adler32(out)) {
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_BUFFER_TOO_LARGE") {
       throw new OpenPgpFormatError(
-        "Cannot decompress OpenPGP data: the ZLIB stream is truncated or corrupt",
+        `Cannot decompress OpenPGP data: it expands to more than ${maxBytes} bytes`,
       );
     }
+    throw new OpenPgpFormatError(`Cannot decompress OpenPGP data: ${(e as Error).message}`);
   }
-  return out;
-}
-
-function adler32(bytes: Uint8Array): number {
-  let a = 1, b = 0;
-  for (let i = 0; i < bytes.byteLength;) {
-    const end = Math.min(i + 3800, bytes.byteLength);
-    for (; i < end; i++) {
-      a += bytes[i]!;
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
+  if (result.engine.bytesWritten !== data.byteLength) {
+    throw new OpenPgpFormatError(
+      `Cannot decompress OpenPGP data: ${
+        data.byteLength - result.engine.bytesWritten
+      } bytes after the end of the compressed stream`,
+    );
   }
-  return (b * 65536 + a) >>> 0;
+  return new Uint8Array(result.buffer.buffer, result.buffer.byteOffset, result.buffer.byteLength);
 }

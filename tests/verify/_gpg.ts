@@ -31,8 +31,19 @@ export class Gpg {
     return { GNUPGHOME: this.home, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
   }
 
-  async gpg(args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
-    const r = await run("gpg", ["--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "", ...args], {
+  /** Runs gpg in this home; `at` fakes the clock (`--faked-system-time`, e.g. `20240101T000000`). */
+  async gpg(args: string[], stdin?: Uint8Array, at?: string): Promise<Uint8Array> {
+    const base = [
+      "--batch",
+      "--yes",
+      "--no-tty",
+      "--pinentry-mode",
+      "loopback",
+      "--passphrase",
+      "",
+    ];
+    if (at) base.push("--faked-system-time", `${at}!`, "--ignore-time-conflict");
+    const r = await run("gpg", [...base, ...args], {
       env: this.env,
       ...(stdin ? { stdin } : {}),
     });
@@ -46,14 +57,23 @@ export class Gpg {
    */
   async makeKey(
     algo: string,
-    options: { expire?: string; subkeyAlgo?: string; name?: string } = {},
+    options: { expire?: string; subkeyAlgo?: string; name?: string; at?: string } = {},
   ): Promise<GpgKey> {
     const email = `${options.name ?? "signer"}-${++this.#count}@skiff.test`;
     const usage = options.subkeyAlgo ? "cert" : "sign";
-    await this.gpg(["--quick-gen-key", `Skiff Test <${email}>`, algo, usage, options.expire ?? "never"]);
+    const expire = options.expire ?? "never";
+    await this.gpg(
+      ["--quick-gen-key", `Skiff Test <${email}>`, algo, usage, expire],
+      undefined,
+      options.at,
+    );
     const fingerprint = await this.fingerprint(email);
     if (options.subkeyAlgo) {
-      await this.gpg(["--quick-add-key", fingerprint, options.subkeyAlgo, "sign", options.expire ?? "never"]);
+      await this.gpg(
+        ["--quick-add-key", fingerprint, options.subkeyAlgo, "sign", expire],
+        undefined,
+        options.at,
+      );
     }
     return { fingerprint, email };
   }
@@ -81,8 +101,23 @@ export class Gpg {
   }
 
   /** `gpg --sign` of data: what skopeo's gpgme writes (binary, compressed, one-pass). */
-  async sign(who: string, data: Uint8Array, extra: string[] = []): Promise<Uint8Array> {
-    return await this.gpg(["--local-user", who, ...extra, "--sign"], data);
+  async sign(
+    who: string | string[],
+    data: Uint8Array,
+    extra: string[] = [],
+    at?: string,
+  ): Promise<Uint8Array> {
+    const users = (Array.isArray(who) ? who : [who]).flatMap((u) => ["--local-user", u]);
+    return await this.gpg([...users, ...extra, "--sign"], data, at);
+  }
+
+  /** Revokes a subkey (the first one by default) with gpg's key editor. */
+  async revokeSubkey(fingerprint: string, index = 1): Promise<void> {
+    const script = `key ${index}\nrevkey\ny\n0\n\ny\nsave\n`;
+    await this.gpg(
+      ["--command-fd", "0", "--status-fd", "2", "--edit-key", fingerprint],
+      new TextEncoder().encode(script),
+    );
   }
 
   async revoke(fingerprint: string): Promise<void> {
