@@ -165,8 +165,9 @@ export interface ParsePolicyOptions {
 /** Transports containers/image registers (skopeo 1.9 and later), with their scope rules. */
 const KNOWN_TRANSPORTS: Record<string, (scope: string) => string | undefined> = {
   "docker": () => undefined,
-  "atomic": (s) =>
-    /^[^/]*(\/[^:/]*(\/[^:/]*(:[^:/]*)?)?)?$/.test(s) ? undefined : "is not a valid atomic scope",
+  // atomic (OpenShift) validates its scopes in containers/image, but Debian's skopeo 1.9 has no
+  // such transport and accepts any: skiff never uses them, so it accepts any too
+  "atomic": () => undefined,
   "containers-storage": storageScope,
   "dir": pathScope,
   "oci": pathScope,
