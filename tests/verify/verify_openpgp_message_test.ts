@@ -8,6 +8,7 @@ import { Gpg } from "./_gpg.ts";
 import { OpenPgpKeyring } from "../../lib/verify/openpgp_keyring.ts";
 import { verifyOpenPgpMessage } from "../../lib/verify/verify_openpgp_message.ts";
 import { InvalidSignatureError } from "../../lib/verify/invalid_signature_error.ts";
+import { readPackets } from "../../lib/verify/_openpgp_packets.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -256,6 +257,90 @@ Deno.test("openpgp: altered, cut, inflated and made-up bytes are refused, one li
     // a detached signature is not a signed message
     const detached = await gpg.gpg(["--local-user", key.email, "--detach-sign"], DATA);
     await rejects(detached, ring, "not a signed message");
+  } finally {
+    await gpg.close();
+  }
+});
+
+/** A v4 signature packet's body with another unhashed subpacket area (test-only surgery). */
+function withUnhashed(body: Uint8Array, unhashed: Uint8Array): Uint8Array {
+  const hashedEnd = 6 + ((body[4]! << 8) | body[5]!);
+  const oldLength = (body[hashedEnd]! << 8) | body[hashedEnd + 1]!;
+  const rest = body.subarray(hashedEnd + 2 + oldLength);
+  return new Uint8Array([
+    ...body.subarray(0, hashedEnd),
+    unhashed.byteLength >> 8,
+    unhashed.byteLength & 0xff,
+    ...unhashed,
+    ...rest,
+  ]);
+}
+
+/** Re-frames packets (new format, five-byte lengths). */
+function frame(packets: { tag: number; body: Uint8Array }[]): Uint8Array {
+  const out: number[] = [];
+  for (const p of packets) {
+    const n = p.body.byteLength;
+    out.push(0xc0 | p.tag, 0xff, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, ...p.body);
+  }
+  return new Uint8Array(out);
+}
+
+Deno.test("openpgp: the checks that gpg's happy path does not reach", async (t) => {
+  const gpg = await Gpg.create();
+  try {
+    await t.step("a signing subkey without its back-signature is not a signing key", async () => {
+      const key = await gpg.makeKey("ed25519", { subkeyAlgo: "ed25519" });
+      const message = await gpg.sign(key.email, DATA);
+      const exported = await gpg.exportKey(key.email);
+      await verifyOpenPgpMessage(message, await OpenPgpKeyring.read([exported]));
+      // gpg puts the back-signature in the binding signature's unhashed area: taking it out
+      // leaves the binding valid and the subkey unbound from its side
+      const packets = readPackets(exported, 100).map((p) =>
+        p.tag === 2 && p.body[1] === 0x18
+          ? { tag: 2, body: withUnhashed(p.body, new Uint8Array()) }
+          : p
+      );
+      const sub = (await gpg.subkeyFingerprints(key.email))[0];
+      await rejects(
+        message,
+        await OpenPgpKeyring.read([frame(packets)]),
+        `subkey ${sub} has no valid back-signature`,
+      );
+    });
+    await t.step("a one-pass packet that does not announce the signature", async () => {
+      const key = await gpg.makeKey("ed25519");
+      const ring = await keyring(gpg, [key.email]);
+      const plain = await gpg.sign(key.email, DATA, ["--compress-algo", "none"]);
+      // [OPS, literal, signature]: change the OPS's hash algorithm (byte 2 of its body)
+      const packets = readPackets(plain, 10);
+      assertEquals(packets.map((p) => p.tag), [4, 11, 2]);
+      const ops = packets[0]!.body.slice();
+      ops[2] = ops[2] === 8 ? 10 : 8;
+      await rejects(
+        frame([{ tag: 4, body: ops }, packets[1]!, packets[2]!]),
+        ring,
+        "does not announce its signature",
+      );
+      await verifyOpenPgpMessage(frame(packets), ring);
+    });
+    await t.step("an unknown critical subpacket (gpg: a critical notation)", async () => {
+      const key = await gpg.makeKey("ed25519");
+      const message = await gpg.sign(key.email, DATA, ["--sig-notation", "!test@skiff.test=1"]);
+      await rejects(message, await keyring(gpg, [key.email]), "critical subpacket of type 20");
+      // the same notation, not critical, is fine
+      const soft = await gpg.sign(key.email, DATA, ["--sig-notation", "test@skiff.test=1"]);
+      await verifyOpenPgpMessage(soft, await keyring(gpg, [key.email]));
+    });
+    await t.step("RSA keys under 2048 bits", async () => {
+      const key = await gpg.makeKey("rsa1024");
+      const message = await gpg.sign(key.email, DATA);
+      await rejects(
+        message,
+        await keyring(gpg, [key.email]),
+        "RSA key of 1024 bits (at least 2048)",
+      );
+    });
   } finally {
     await gpg.close();
   }
