@@ -236,7 +236,12 @@ Deno.test("lookaside: http:// signatures, and servers that lie", async () => {
       return new Response(good, { headers: { "content-type": "text/html" } });
     }
     if (path.startsWith("/error/")) return new Response("no", { status: 500 });
-    if (path.startsWith("/endless/")) return new Response(good);
+    // "endless" up to 300 (so that a reader without a cap ends too, and the test fails, not hangs)
+    if (path.startsWith("/endless/")) {
+      return Number(path.split("-").at(-1)) <= 300
+        ? new Response(good)
+        : new Response("", { status: 404 });
+    }
     if (path.startsWith("/huge/")) {
       // a body that never ends: only the cap stops the read
       return new Response(

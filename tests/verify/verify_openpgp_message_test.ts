@@ -159,12 +159,25 @@ Deno.test("openpgp: keys that may not sign now are refused", async (t) => {
       await rejects(message, ring, "it expired on 2024-06-02");
       await verifyOpenPgpMessage(message, ring, { now: new Date("2024-06-01T12:00:00Z") });
     });
-    await t.step("a signature from before the key existed, or from the future", async () => {
+    await t.step("a key from the future, a signature from the future", async () => {
       const key = await gpg.makeKey("ed25519");
       const message = await gpg.sign(key.email, DATA);
       const ring = await keyring(gpg, [key.email]);
       // verified at a time before the key was made: the key does not exist yet
-      await rejects(message, ring, "made in the future", new Date(Date.now() - 86400_000));
+      await rejects(
+        message,
+        ring,
+        `key ${key.fingerprint} was made in the future`,
+        new Date(Date.now() - 86400_000),
+      );
+      // a key of 2024, a signature dated 2040 (gpg's clock set forward)
+      const old = await gpg.makeKey("ed25519", { at: "20240101T000000" });
+      const ahead = await gpg.sign(old.email, DATA, [], "20400101T000000");
+      await rejects(
+        ahead,
+        await keyring(gpg, [old.email]),
+        "it was made in the future (2040-01-01",
+      );
     });
     await t.step("SHA-1 data signatures", async () => {
       const key = await gpg.makeKey("rsa2048");
