@@ -354,8 +354,10 @@ async function computeCertificateState(
       return fail(`key ${primary.fingerprint} is revoked`);
     }
   }
-  // the self-signature that speaks for the key: the newest valid one of the primary user ID (or
-  // of any user ID when none is marked primary), or a newer direct-key signature
+  // the self-signatures that speak for the key: the newest valid one of the primary user ID (or
+  // of any user ID when none is marked primary), and the newest valid direct-key signature (where
+  // RFC 9580 puts a v6 key's properties); for each property the newer of the two that has it,
+  // the direct-key signature when both are of the same second
   let best: Signature | undefined;
   let bestPrimary = false;
   for (const uid of cert.userIds) {
@@ -379,18 +381,21 @@ async function computeCertificateState(
       bestPrimary = latest.primaryUserId;
     }
   }
+  let direct: Signature | undefined;
   for (const sig of cert.signatures) {
     if (sig.type !== SigType.DirectKey) continue;
     if (!(await keySignatureValid(sig, primary, [primary], now, primary.created))) continue;
-    if (!best || sig.created! > best.created!) best = sig;
+    if (!direct || sig.created! > direct.created!) direct = sig;
   }
-  if (!best) return fail(`key ${primary.fingerprint} has no valid self-signature`);
-  if (best.keyExpiresAfter && primary.created + best.keyExpiresAfter <= now) {
-    return fail(
-      `key ${primary.fingerprint} expired on ${isoDate(primary.created + best.keyExpiresAfter)}`,
-    );
+  if (!best && !direct) return fail(`key ${primary.fingerprint} has no valid self-signature`);
+  const ordered = [best, direct].filter((s) => s !== undefined)
+    .sort((a, b) => b.created! - a.created! || (a === direct ? -1 : 1));
+  const expiresAfter = ordered.find((s) => s.keyExpiresAfter !== undefined)?.keyExpiresAfter;
+  const flags = ordered.find((s) => s.keyFlags !== undefined)?.keyFlags;
+  if (expiresAfter && primary.created + expiresAfter <= now) {
+    return fail(`key ${primary.fingerprint} expired on ${isoDate(primary.created + expiresAfter)}`);
   }
-  return { problem: undefined, flags: best.keyFlags };
+  return { problem: undefined, flags };
 }
 
 /**
