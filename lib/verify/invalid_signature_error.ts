@@ -24,6 +24,8 @@ export class InvalidSignatureError extends Error {
   readonly reason: string;
 
   /**
+   * Makes the error of one signature.
+   *
    * @param reason Why the signature cannot be accepted.
    * @param options The cause, if any.
    */

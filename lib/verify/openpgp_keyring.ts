@@ -432,3 +432,5 @@ export function isoDate(seconds: number): string {
 }
 
 export { algorithmName };
+export type { KeyMaterial } from "./_openpgp_key_import.ts";
+export type { Signature as OpenPgpSignature } from "./_openpgp_signature.ts";

@@ -34,7 +34,11 @@ export class PolicyRejectedError extends Error {
   /** The whole evaluation: every requirement, every signature and why. */
   readonly verdict: PolicyVerdict;
 
-  /** @param verdict An evaluation that did not accept the image. */
+  /**
+   * Makes the error of a verdict that did not accept the image.
+   *
+   * @param verdict The evaluation.
+   */
   constructor(verdict: PolicyVerdict) {
     const i = verdict.requirements.findIndex((r) => !r.satisfied);
     const r = verdict.requirements[i];

@@ -10,6 +10,8 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import { discard, type Fetcher, readCapped } from "../transport/fetcher.ts";
 import { redactUrl } from "../transport/registry_error.ts";
 
+export type { Fetcher };
+
 /** The most signatures read for one image (containers/image's `maxLookasideSignatures`). */
 export const LOOKASIDE_MAX_SIGNATURES = 128;
 /** The most bytes of one signature (containers/image's `MaxSignatureBodySize`). */

@@ -54,7 +54,7 @@ export interface SimpleSigning {
   /** `optional.timestamp` (seconds since the epoch), when present. */
   readonly timestamp: number | undefined;
   /** `optional` as written (cosign: `null` or the annotations given to `cosign sign -a`). */
-  readonly optional: Readonly<JsonObject> | null;
+  readonly optional: Readonly<Record<string, unknown>> | null;
 }
 
 /** Options for {@linkcode parseSimpleSigning}. */
