@@ -22,6 +22,9 @@ import type {
   SigstoreSigner,
 } from "./parse_policy.ts";
 import { PolicyRejectedError } from "./policy_rejected_error.ts";
+import type { PolicyVerdict, RequirementVerdict, SignatureVerdict } from "./policy_verdict.ts";
+
+export type { PolicyVerdict, RequirementVerdict, SignatureVerdict } from "./policy_verdict.ts";
 import {
   type DockerReference,
   matchesSignedIdentity,
@@ -121,48 +124,6 @@ export type SigstoreVerifier<C extends SigstoreCandidate = SigstoreCandidate> = 
   requirement: SigstoreRequirementOptions,
   image: { manifestDigest: string; signal: AbortSignal | undefined },
 ) => Promise<SigstoreVerification>;
-
-/** What one signature did for one requirement. */
-export interface SignatureVerdict {
-  /** `gpg signature N` (its order in the lookaside) or the sigstore candidate's label. */
-  label: string;
-  /** Whether the requirement accepted it. */
-  accepted: boolean;
-  /** Why not, or what was accepted. */
-  reason: string;
-  /** Who signed (when the signature verified). */
-  signer?: string | undefined;
-  /** The identity it claims (when it verified and claims one). */
-  dockerReference?: string | undefined;
-}
-
-/** One requirement's outcome. */
-export interface RequirementVerdict {
-  /** The requirement's type. */
-  type: Requirement["type"];
-  /** Whether it is satisfied. */
-  satisfied: boolean;
-  /** One line: why, or why not. */
-  reason: string;
-  /** Each signature considered (duplicates once). */
-  signatures: SignatureVerdict[];
-}
-
-/** The outcome of a policy for an image. */
-export interface PolicyVerdict {
-  /** Whether every requirement is satisfied. */
-  accepted: boolean;
-  /** `transport://name`, for messages. */
-  image: string;
-  /** The policy's source. */
-  policy: string;
-  /** The transport whose scopes were searched. */
-  transport: string;
-  /** The scope whose requirements applied; `undefined` for the global default. */
-  scope: string | undefined;
-  /** Every requirement, in order. */
-  requirements: RequirementVerdict[];
-}
 
 /** Options for {@linkcode evaluatePolicy}. */
 export interface EvaluatePolicyOptions<C extends SigstoreCandidate = SigstoreCandidate> {
@@ -423,6 +384,9 @@ export async function evaluatePolicy<C extends SigstoreCandidate>(
  * import { parsePolicy } from "./parse_policy.ts";
  * import { assertPolicy } from "./evaluate_policy.ts";
  * import { PolicyRejectedError } from "./policy_rejected_error.ts";
+import type { PolicyVerdict, RequirementVerdict, SignatureVerdict } from "./policy_verdict.ts";
+
+export type { PolicyVerdict, RequirementVerdict, SignatureVerdict } from "./policy_verdict.ts";
  * import assert from "node:assert/strict";
  *
  * const policy = parsePolicy(new TextEncoder().encode('{"default":[{"type":"reject"}]}'));
@@ -476,6 +440,49 @@ function summary(signatures: SignatureVerdict[], none: string): string {
     signatures.map((s) => `${s.label}: ${s.reason}`).join("; ");
 }
 
+function verdictOf(
+  type: Requirement["type"],
+  signatures: SignatureVerdict[],
+  none: string,
+): RequirementVerdict {
+  const accepted = signatures.find((s) => s.accepted);
+  if (accepted) {
+    return { type, satisfied: true, reason: `${accepted.label} ${accepted.reason}`, signatures };
+  }
+  return { type, satisfied: false, reason: summary(signatures, none), signatures };
+}
+
+/** A verified signature judged by `signedIdentity` (when it claims an identity and a rule applies). */
+function judged(
+  label: string,
+  signer: string,
+  claim: string | undefined,
+  rule: SignedIdentity | undefined,
+  image: PolicyImage,
+  identity: DockerReference | undefined,
+  note = "",
+): SignatureVerdict {
+  if (rule && claim !== undefined && !matchesSignedIdentity(rule, identity, claim)) {
+    return {
+      label,
+      accepted: false,
+      reason: `it signs identity ${JSON.stringify(claim)}, which ${
+        identityRule(rule)
+      } does not accept for ${identityShown(image, identity)}`,
+      signer,
+      dockerReference: claim,
+    };
+  }
+  const as = claim !== undefined ? ` as ${claim}` : "";
+  return {
+    label,
+    accepted: true,
+    reason: `signed by ${signer}${as}${note}`,
+    signer,
+    dockerReference: claim,
+  };
+}
+
 async function signedBy(
   req: Extract<Requirement, { type: "signedBy" }>,
   image: PolicyImage,
@@ -484,28 +491,20 @@ async function signedBy(
   read: (s: KeySource) => Promise<Uint8Array>,
   now: Date,
 ): Promise<RequirementVerdict> {
-  const verdict = (satisfied: boolean, reason: string, signatures: SignatureVerdict[] = []) => ({
-    type: req.type,
-    satisfied,
-    reason,
-    signatures,
-  });
-  if (req.keyType !== "GPGKeys") {
-    return verdict(false, `keyType "${req.keyType}" is not implemented`);
-  }
+  const fail = (reason: string) => ({ type: req.type, satisfied: false, reason, signatures: [] });
+  if (req.keyType !== "GPGKeys") return fail(`keyType "${req.keyType}" is not implemented`);
   let keyring: OpenPgpKeyring;
   try {
     const sources = await readKeys(req.keys, read);
     if (sources.length === 0 || sources.every((s) => s.byteLength === 0)) {
-      return verdict(false, `no public keys in ${req.keys.field}`);
+      return fail(`no public keys in ${req.keys.field}`);
     }
     keyring = await OpenPgpKeyring.read(sources.filter((s) => s.byteLength > 0));
   } catch (e) {
-    return verdict(false, (e as Error).message);
+    return fail((e as Error).message);
   }
-  const blobs = await gpg();
   const signatures: SignatureVerdict[] = [];
-  for (const [i, blob] of blobs.entries()) {
+  for (const [i, blob] of (await gpg()).entries()) {
     const label = `gpg signature ${i + 1}`;
     try {
       const { signing, message } = await verifySimpleSignature(blob, keyring, {
@@ -514,37 +513,15 @@ async function signedBy(
         now,
       });
       const signer = `key ${message.primaryKeyFingerprint}`;
-      if (!matchesSignedIdentity(req.signedIdentity, identity, signing.dockerReference)) {
-        signatures.push({
-          label,
-          accepted: false,
-          reason: `it signs identity ${JSON.stringify(signing.dockerReference)}, which ${
-            identityRule(req.signedIdentity)
-          } does not accept for ${identityShown(image, identity)}`,
-          signer,
-          dockerReference: signing.dockerReference,
-        });
-        continue;
-      }
-      signatures.push({
-        label,
-        accepted: true,
-        reason: `signed by ${signer} as ${signing.dockerReference}`,
-        signer,
-        dockerReference: signing.dockerReference,
-      });
+      signatures.push(
+        judged(label, signer, signing.dockerReference, req.signedIdentity, image, identity),
+      );
     } catch (e) {
       if (!(e instanceof InvalidSignatureError)) throw e;
       signatures.push({ label, accepted: false, reason: e.reason });
     }
   }
-  const accepted = signatures.find((s) => s.accepted);
-  if (accepted) return verdict(true, `${accepted.label} ${accepted.reason}`, signatures);
-  return verdict(
-    false,
-    summary(signatures, "a signature was required, but there is none"),
-    signatures,
-  );
+  return verdictOf(req.type, signatures, "a signature was required, but there is none");
 }
 
 async function sigstoreRequirement<C extends SigstoreCandidate>(
@@ -557,19 +534,13 @@ async function sigstoreRequirement<C extends SigstoreCandidate>(
   verify: SigstoreVerifier<C> | undefined,
   signal: AbortSignal | undefined,
 ): Promise<RequirementVerdict> {
-  const verdict = (satisfied: boolean, reason: string, signatures: SignatureVerdict[] = []) => ({
-    type: req.type,
-    satisfied,
-    reason,
-    signatures,
-  });
-  const noun = req.type === "attested" ? "attestation" : "signature";
-  if (!verify) return verdict(false, `sigstore verification is not available here`);
+  const fail = (reason: string) => ({ type: req.type, satisfied: false, reason, signatures: [] });
+  if (!verify) return fail("sigstore verification is not available here");
   let options: SigstoreRequirementOptions;
   try {
     options = await sigstoreOptions(req, read, now);
   } catch (e) {
-    return verdict(false, (e as Error).message);
+    return fail((e as Error).message);
   }
   const all = await candidates();
   const list = all.slice(0, MAX_CANDIDATES);
@@ -587,39 +558,18 @@ async function sigstoreRequirement<C extends SigstoreCandidate>(
       signatures.push({ label: candidate.label, accepted: false, reason: result.reason });
       continue;
     }
-    const claim = result.dockerReference;
-    if (req.type === "sigstoreSigned" && claim !== undefined) {
-      if (!matchesSignedIdentity(req.signedIdentity, identity, claim)) {
-        signatures.push({
-          label: candidate.label,
-          accepted: false,
-          reason: `it signs identity ${JSON.stringify(claim)}, which ${
-            identityRule(req.signedIdentity)
-          } does not accept for ${identityShown(image, identity)}`,
-          signer: result.signer,
-          dockerReference: claim,
-        });
-        continue;
-      }
-    }
-    signatures.push({
-      label: candidate.label,
-      accepted: true,
-      reason: `signed by ${result.signer}${claim !== undefined ? ` as ${claim}` : ""}${
-        result.predicateType ? ` (${result.predicateType})` : ""
-      }`,
-      signer: result.signer,
-      dockerReference: claim,
-    });
+    const rule = req.type === "sigstoreSigned" ? req.signedIdentity : undefined;
+    const note = result.predicateType ? ` (${result.predicateType})` : "";
+    signatures.push(
+      judged(candidate.label, result.signer, result.dockerReference, rule, image, identity, note),
+    );
   }
-  const accepted = signatures.find((s) => s.accepted);
-  if (accepted) return verdict(true, `${accepted.label} ${accepted.reason}`, signatures);
-  const more = all.length > list.length ? ` (${all.length - list.length} more not considered)` : "";
-  return verdict(
-    false,
-    summary(signatures, `a sigstore ${noun} was required, but there is none`) + more,
-    signatures,
-  );
+  const noun = req.type === "attested" ? "attestation" : "signature";
+  const v = verdictOf(req.type, signatures, `a sigstore ${noun} was required, but there is none`);
+  if (!v.satisfied && all.length > list.length) {
+    v.reason += ` (${all.length - list.length} more not considered)`;
+  }
+  return v;
 }
 
 async function sigstoreOptions(

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { PolicyVerdict } from "./evaluate_policy.ts";
+import type { PolicyVerdict } from "./policy_verdict.ts";
 
 /**
  * An image the policy rejects. The message is one line naming the image, the policy scope and the

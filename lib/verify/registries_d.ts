@@ -90,7 +90,7 @@ export async function loadRegistriesD(options: LoadRegistriesDOptions = {}): Pro
   if (directory === undefined) {
     const home = options.home ?? Deno.env.get("HOME");
     const user = home ? `${home}/.config/containers/registries.d` : undefined;
-    directory = user && await exists(user)
+    directory = user && await Deno.stat(user).then(() => true, () => false)
       ? user
       : options.systemDirectory ?? "/etc/containers/registries.d";
   }
@@ -213,15 +213,6 @@ function section(
     useSigstoreAttachments,
     file,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Options for {@linkcode lookasideBase}. */
