@@ -348,7 +348,7 @@ async function skiffAccepts(
 
 Deno.test({
   name: "policy: skiff and skopeo copy --policy agree on every policy x image",
-  sanitizeResources: false,
+
   async fn() {
     const w = await setup();
     try {

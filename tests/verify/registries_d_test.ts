@@ -295,7 +295,7 @@ Deno.test("lookaside: http:// signatures, and servers that lie", async () => {
 
 Deno.test({
   name: "lookaside: skopeo and skiff read the same http:// lookaside the same way",
-  sanitizeResources: false,
+
   async fn() {
     const gpg = await Gpg.create();
     const registry = await startRegistry();
