@@ -8,7 +8,7 @@
  * @module
  */
 
-/** A value of the subset: a string, a boolean-looking string is still a string here, or a mapping. */
+/** A value of the subset: a string (`true` too: the caller decides what a scalar means), null, or a mapping. */
 export type YamlValue = string | null | YamlMapping;
 /** A mapping (null prototype, keys in file order). */
 export interface YamlMapping {
@@ -39,8 +39,8 @@ interface Line {
  *
  * @param input The file's content.
  * @param options What it is and its bounds.
- * @returns The top-level mapping (empty for an empty document), or `null` for a document that is
- *   only `null` / `~`.
+ * @returns The top-level mapping (empty for an empty document, or one that is only `null`, `~`
+ *   or `{}`).
  * @throws {SyntaxError} `Cannot parse <what>: line N: <why>`.
  */
 export function readYamlSubset(input: Uint8Array, options: YamlSubsetOptions): YamlMapping {
