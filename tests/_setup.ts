@@ -21,6 +21,7 @@ const NEEDED: Record<string, string> = {
   "qemu-system-x86_64": "qemu-system-x86",
   "qemu-img": "qemu-utils",
   busybox: "busybox-static",
+  gpg: "gnupg",
   podman: "podman",
   dockerd: "docker.io",
   python3: "python3",
