@@ -162,9 +162,12 @@ export async function nameImages(
   }
   if (writes.size === 0 && unnamed.size === 0) return out;
   await store.updateIndex((entries) => [
+    // (entries of any shape: index.json is read leniently, and what is not ours stays)
     ...entries.filter((e) => {
       const name = nameOf(e);
-      return name === undefined ? !unnamed.has(e.digest) : !writes.has(name);
+      if (name !== undefined) return !writes.has(name);
+      const digest = (e as { digest?: unknown } | null)?.digest;
+      return !(typeof digest === "string" && unnamed.has(digest));
     }),
     ...writes.values(),
     ...unnamed.values(),
