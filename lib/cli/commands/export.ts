@@ -1,7 +1,7 @@
 // skiff export REF [-o FILE]
 
 import { formatBytes } from "../../progress/format.ts";
-import { LineRenderer } from "../../progress/line_renderer.ts";
+import { LineRenderer } from "../line_renderer.ts";
 import {
   CREDENTIAL_OPTIONS,
   jobsFlag,

@@ -87,7 +87,7 @@ export const pushCommand: Command = {
     const credentials = await credentialFlags(ctx);
     let renderer: { handle(e: ProgressEvent): void } | undefined;
     if (!flags.quiet) {
-      const { LineRenderer } = await import("../../progress/line_renderer.ts");
+      const { LineRenderer } = await import("../line_renderer.ts");
       renderer = new LineRenderer(io.err, { moved: "pushed" });
     }
     const { push } = await import("../../copy/push.ts");

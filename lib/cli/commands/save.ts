@@ -94,7 +94,7 @@ export const saveCommand: Command = {
     let renderer: { handle(e: ProgressEvent): void } | undefined;
     if (!flags.quiet && !jsonFlag(ctx)) {
       // the pulls' progress (saving itself prints one line per image)
-      const { LineRenderer } = await import("../../progress/line_renderer.ts");
+      const { LineRenderer } = await import("../line_renderer.ts");
       renderer = new LineRenderer(io.err);
     }
     const { save } = await import("../../archive/save.ts");

@@ -2,7 +2,7 @@
 
 import { escapeText, safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
-import { LineRenderer } from "../../progress/line_renderer.ts";
+import { LineRenderer } from "../line_renderer.ts";
 import {
   CREDENTIAL_OPTIONS,
   exclusive,
