@@ -95,6 +95,15 @@ export const PLATFORMS_OPTION = {
   },
 } satisfies Options;
 
+/** `--local` of the commands that read from a registry or, with it, from the store. */
+export const LOCAL_OPTION = {
+  local: {
+    type: "boolean",
+    help: `read the image from the store (--store DIR), not the registry; with --platform, choose
+      from a stored index`,
+  },
+} satisfies Options;
+
 /** `--jobs N`. */
 export const JOBS_OPTION = {
   jobs: { type: "string", value: "N", help: "blobs to download at once (default: 4)" },

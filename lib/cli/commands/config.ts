@@ -1,6 +1,6 @@
 // skiff config REF
 
-import { JSON_OPTION, PLATFORM_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
+import { JSON_OPTION, LOCAL_OPTION, PLATFORM_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
 import {
   exclusive,
   jsonFlag,
@@ -30,11 +30,7 @@ export const configCommand: Command = {
       `the platform to use from a multi-platform image (default: linux/<this machine's
         architecture>)`,
     ),
-    local: {
-      type: "boolean",
-      help: `read the image from the store (--store DIR), not the registry; with --platform, choose
-        from a stored index`,
-    },
+    ...LOCAL_OPTION,
     raw: {
       type: "boolean",
       help: `print the config blob's exact bytes (on a terminal, control characters are shown as

@@ -1,6 +1,6 @@
 // skiff inspect REF
 
-import { JSON_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
+import { JSON_OPTION, LOCAL_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
 import {
   exclusive,
   jsonFlag,
@@ -32,11 +32,7 @@ export const inspectCommand: Command = {
       help: `from a multi-platform image, print the manifest for P (os/arch[/variant]) instead of
         the index; a single-platform image is printed as it is`,
     },
-    local: {
-      type: "boolean",
-      help: `read the image from the store (--store DIR), not the registry; with --platform, choose
-        from a stored index`,
-    },
+    ...LOCAL_OPTION,
     raw: {
       type: "boolean",
       help: `print the exact bytes the registry sent (what the digest is of; on a terminal, control
