@@ -1,6 +1,6 @@
 /**
  * The command reference in `docs/cli/`, made from the same tables as the parser and `--help`:
- * one markdown page per command and an index. `deno task docs` writes it (`tools/docs.ts`, which
+ * one markdown page per command and an index. `deno task docs` writes it (`tests/_docs.ts`, which
  * also runs it through `deno fmt`), and a test fails when the committed pages differ.
  *
  * @module

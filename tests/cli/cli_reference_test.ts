@@ -5,7 +5,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { cliReference } from "../../lib/cli/cli_reference.ts";
 import { optionLabel } from "../../lib/cli/help_text.ts";
 import { PROGRAM } from "../../lib/cli/program.ts";
-import { referenceDrift } from "../../tools/docs.ts";
+import { referenceDrift } from "../../tests/_docs.ts";
 
 const root = new URL("../../", import.meta.url);
 
