@@ -23,7 +23,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["unpack", "copy"],
   ["archive"],
   ["cli"],
-  ["mod.ts", "cli.ts"],
+  ["mod.ts", "cli.ts", "tests/_docs.ts"],
 ];
 
 /** Every import between folders that does not point down, as "a -> b: file imports file". */
@@ -213,6 +213,7 @@ if (import.meta.main) {
   const roots = Deno.args.length > 0 ? Deno.args : [
     "mod.ts",
     "cli.ts",
+    "tests/_docs.ts",
     "lib/unpack/_apply_worker.ts",
     "lib/verify/verify_bundle.ts",
     "lib/verify/verify_cosign_signature.ts",
