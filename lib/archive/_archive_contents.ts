@@ -317,7 +317,7 @@ export class ArchiveContents {
     const done = (record: FileRecord) => this.#record(record);
     if (header.size < SPOOL_ENTRY_MAX) {
       this.#spool ??= new Spool(await this.#store.createScratch("load"));
-      return new SpoolSink(this.#spool, header.size, path, named, done);
+      return new StagingSink(this.#spool, header.size, path, named, done);
     }
     if (named !== undefined) {
       const ingest = await this.#store.openIngest(named, header.size);
@@ -325,7 +325,7 @@ export class ArchiveContents {
     }
     const scratch = await this.#store.createScratch("load");
     this.#scratches.add(scratch);
-    return new ScratchSink(scratch, header.size, path, done);
+    return new StagingSink(scratch, header.size, path, undefined, done);
   }
 
   /** Keeps a file entry's record: a path given twice must have the same bytes both times. */
@@ -496,53 +496,14 @@ class BlobSink implements EntrySink {
   }
 }
 
-/** Any other large file: hashed into a scratch file, named later if it is used. */
-class ScratchSink implements EntrySink {
-  #scratch: ScratchFile;
-  #size: number;
-  #path: string;
-  #hash = createHash("sha256");
-  #head = new Head();
-  #done: (record: FileRecord) => void;
-  constructor(
-    scratch: ScratchFile,
-    size: number,
-    path: string,
-    done: (record: FileRecord) => void,
-  ) {
-    this.#scratch = scratch;
-    this.#size = size;
-    this.#path = path;
-    this.#done = done;
-  }
-  async data(bytes: Uint8Array): Promise<void> {
-    this.#head.take(bytes);
-    this.#hash.update(bytes);
-    await this.#scratch.append(bytes);
-  }
-  end(): Promise<void> {
-    // not synced here: most such files are never used (synced when committed)
-    this.#scratch.close();
-    this.#done({
-      path: this.#path,
-      digest: `sha256:${this.#hash.digest("hex")}`,
-      size: this.#size,
-      head: this.#head.value,
-      scratch: this.#scratch,
-      spool: undefined,
-    });
-    return Promise.resolve();
-  }
-  abort(): Promise<void> {
-    this.#scratch.close();
-    return Promise.resolve();
-  }
-}
-
-/** A small entry: appended to the spool while it is hashed (and checked against its name when it
- * has one: `blobs/<alg>/<hex>`). */
-class SpoolSink implements EntrySink {
-  #spool: Spool;
+/**
+ * Any other file: hashed while it is appended to where it is staged, named later if it is used:
+ * a small entry to the spool (where it begins is kept), a large one to a scratch file of its own
+ * (not synced here: most such files are never used; synced when committed). One named by its
+ * digest (`blobs/<alg>/<hex>`: a small one) is checked against its name.
+ */
+class StagingSink implements EntrySink {
+  #target: Spool | ScratchFile;
   #offset: number;
   #size: number;
   #path: string;
@@ -552,14 +513,14 @@ class SpoolSink implements EntrySink {
   #head = new Head();
   #done: (record: FileRecord) => void;
   constructor(
-    spool: Spool,
+    target: Spool | ScratchFile,
     size: number,
     path: string,
     named: string | undefined,
     done: (record: FileRecord) => void,
   ) {
-    this.#spool = spool;
-    this.#offset = spool.size;
+    this.#target = target;
+    this.#offset = target.size;
     this.#size = size;
     this.#path = path;
     this.#named = named;
@@ -570,7 +531,7 @@ class SpoolSink implements EntrySink {
   async data(bytes: Uint8Array): Promise<void> {
     this.#head.take(bytes);
     this.#hash.update(bytes);
-    await this.#spool.append(bytes);
+    await this.#target.append(bytes);
   }
   end(): Promise<void> {
     const digest = `${this.#algorithm}:${this.#hash.digest("hex")}`;
@@ -579,17 +540,20 @@ class SpoolSink implements EntrySink {
         `entry ${show(this.#path)} does not match its name: its bytes hash to ${digest}`,
       );
     }
+    const scratch = this.#target instanceof Spool ? undefined : this.#target;
+    scratch?.close();
     this.#done({
       path: this.#path,
       digest,
       size: this.#size,
       head: this.#head.value,
-      scratch: undefined,
-      spool: this.#offset,
+      scratch,
+      spool: scratch ? undefined : this.#offset,
     });
     return Promise.resolve();
   }
   abort(): Promise<void> {
+    if (!(this.#target instanceof Spool)) this.#target.close();
     return Promise.resolve();
   }
 }

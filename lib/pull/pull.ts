@@ -140,9 +140,10 @@ export async function pull(
     },
   });
   if (source.answer) {
-    // the store's own image, named already: nothing to write
+    // the store's own image, named already: nothing to write (with policy missing, a blob the
+    // store lacked under it, an attestation's, was fetched by its digest)
     emit({ type: "done", reference: name, digest: source.answer.digest });
-    return source.answer;
+    return { ...source.answer, bytesFetched: copied.bytesSent };
   }
   const result = await storeAndName(store, request, source.resolved!, images, copied.bytesSent);
   emit({ type: "done", reference: name, digest: result.digest });
