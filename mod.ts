@@ -297,7 +297,13 @@ export {
   type ReadStoredManifestOptions,
   type StoredManifest,
 } from "./lib/store/read_stored_manifest.ts";
-export { nameImage, type NameImageOptions } from "./lib/store/name_image.ts";
+export {
+  type ImageName,
+  nameImage,
+  type NameImageOptions,
+  nameImages,
+  type NameImagesOptions,
+} from "./lib/store/name_image.ts";
 export {
   type RemovedImage,
   removeImages,
