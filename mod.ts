@@ -111,8 +111,12 @@ export {
   type ArchiveFormat,
   ArchiveImageDestination,
   CONTAINERD_NAME_ANNOTATION,
-  type DockerArchiveItem,
 } from "./lib/archive/archive_image_destination.ts";
+export {
+  DockerArchiveDestination,
+  type DockerArchiveItem,
+} from "./lib/archive/docker_archive_destination.ts";
+export { OciArchiveDestination } from "./lib/archive/oci_archive_destination.ts";
 export {
   type TarAddOptions,
   type TarSink as TarWriterSink,
@@ -262,14 +266,19 @@ export { CredentialHelperError } from "./lib/transport/credential_helper.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
 export {
+  type BlobRef,
   INDEX_DIGEST_ANNOTATION,
   type LayoutIndex,
   PULLED_ANNOTATION,
   REF_NAME_ANNOTATION,
   SOURCE_DIGEST_ANNOTATION,
   Store,
+  type StoredDocument,
+  type StoredImageManifest,
+  type StoredIndex,
   type StoreOpenOptions,
 } from "./lib/store/store.ts";
+export { ScratchFile } from "./lib/store/scratch_file.ts";
 export { Ingest } from "./lib/store/ingest.ts";
 export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
 export {
@@ -288,7 +297,13 @@ export {
   type ReadStoredManifestOptions,
   type StoredManifest,
 } from "./lib/store/read_stored_manifest.ts";
-export { nameImage, type NameImageOptions } from "./lib/store/name_image.ts";
+export {
+  type ImageName,
+  nameImage,
+  type NameImageOptions,
+  nameImages,
+  type NameImagesOptions,
+} from "./lib/store/name_image.ts";
 export {
   type RemovedImage,
   removeImages,
@@ -311,12 +326,12 @@ export {
   type EntryProblem,
   type MissingBlob,
   type SizeMismatch,
+  type StalePartial,
   type StoreReport,
   verifyStore,
   type VerifyStoreOptions,
 } from "./lib/store/verify_store.ts";
-export type { StalePartial } from "./lib/store/_sweep_ingest.ts";
-export type { IndexEntry } from "./lib/store/_index_entry.ts";
+export type { IndexEntry } from "./lib/store/index_entry.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

@@ -6,7 +6,6 @@ import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mism
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
 import type { Store } from "../store/store.ts";
-import { isTempName, sweepTemps } from "../store/_temp_files.ts";
 import { ErofsWriter } from "./erofs_writer.ts";
 import { fileDigest } from "./_file_digest.ts";
 import { checkStoredLayer, readLayer } from "./read_layer.ts";
@@ -54,7 +53,7 @@ export async function writeLayerImages(
   const { name, signal } = options;
   await Deno.mkdir(dir, { recursive: true });
   // what killed runs into the same directory left, of any layer (a running one's is left alone)
-  await sweepTemps(dir, (entry) => isTempName(entry));
+  await OutputFile.sweep(dir);
   const images: LayerImage[] = [];
   const total = { entries: 0, whiteouts: 0, bytes: 0, tar: 0 };
   for (const [i, layer] of layers.entries()) {

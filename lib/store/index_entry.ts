@@ -1,13 +1,17 @@
-// The one reader of `index.json` entries: every command (images, fsck, gc, rm, pull, unpack) sees
-// an entry the same way, whatever another tool (or a damaged disk) wrote there. An entry with a
-// field of the wrong type is kept, with its problem said; it is never a TypeError.
+/**
+ * The one reader of `index.json` entries: every command (images, fsck, gc, rm, pull, unpack) sees
+ * an entry the same way, whatever another tool (or a damaged disk) wrote there. An entry with a
+ * field of the wrong type is kept, with its problem said; it is never a TypeError.
+ *
+ * @module
+ */
 
 import { isDigest } from "../reference/parse_digest.ts";
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from "../oci/media_types.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { REF_NAME_ANNOTATION } from "../oci/annotations.ts";
 
-/** An `index.json` entry, read leniently. */
+/** An `index.json` entry, read leniently by {@linkcode readEntries}. */
 export interface IndexEntry {
   /** Its position in `index.json`, from 0. */
   position: number;
@@ -26,12 +30,40 @@ export interface IndexEntry {
   problems: string[];
 }
 
-/** A media type without parameters, lower case: `application/x; charset=utf-8` -> `application/x`. */
+/**
+ * A media type without parameters, lower case: `application/x; charset=utf-8` -> `application/x`.
+ *
+ * @param mediaType The media type as written.
+ * @returns Its base.
+ *
+ * @example
+ * ```ts
+ * import { baseMediaType } from "./index_entry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(baseMediaType("Application/JSON; charset=utf-8"), "application/json");
+ * ```
+ */
 export function baseMediaType(mediaType: string): string {
   return mediaType.split(";")[0]!.trim().toLowerCase();
 }
 
-/** The kind of blob a media type names. */
+/**
+ * The kind of blob a media type names (see {@linkcode IndexEntry.kind}).
+ *
+ * @param mediaType The media type, if any.
+ * @returns `index`, `manifest`, `unknown` (none given) or `other`.
+ *
+ * @example
+ * ```ts
+ * import { kindOf } from "./index_entry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(kindOf("application/vnd.oci.image.index.v1+json"), "index");
+ * assert.equal(kindOf(undefined), "unknown");
+ * assert.equal(kindOf("application/vnd.oci.image.layer.v1.tar"), "other");
+ * ```
+ */
 export function kindOf(mediaType: string | undefined): IndexEntry["kind"] {
   if (mediaType === undefined || mediaType === "") return "unknown";
   const base = baseMediaType(mediaType);
@@ -42,7 +74,22 @@ export function kindOf(mediaType: string | undefined): IndexEntry["kind"] {
   return "other";
 }
 
-/** The name annotation of a raw entry, when there is one and it is a string. */
+/**
+ * The name annotation of a raw entry, when there is one and it is a string.
+ *
+ * @param raw An entry of `index.json` as parsed JSON.
+ * @returns Its `org.opencontainers.image.ref.name`, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { nameOf } from "./index_entry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const raw = { annotations: { "org.opencontainers.image.ref.name": "docker.io/library/a:1" } };
+ * assert.equal(nameOf(raw), "docker.io/library/a:1");
+ * assert.equal(nameOf({ annotations: { "org.opencontainers.image.ref.name": 7 } }), undefined);
+ * ```
+ */
 export function nameOf(raw: unknown): string | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const annotations = (raw as { annotations?: unknown }).annotations;
@@ -51,7 +98,22 @@ export function nameOf(raw: unknown): string | undefined {
   return typeof name === "string" ? name : undefined;
 }
 
-/** Reads one raw `index.json` entry. */
+/**
+ * Reads one raw `index.json` entry (see {@linkcode readEntries}).
+ *
+ * @param raw The entry as parsed JSON.
+ * @param position Its position in `manifests`.
+ * @returns The entry, with what is wrong with it.
+ *
+ * @example A size that is a string is a problem, not an error
+ * ```ts
+ * import { readEntry } from "./index_entry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const entry = readEntry({ mediaType: "x", digest: "sha256:" + "a".repeat(64), size: "1" }, 0);
+ * assert.deepEqual(entry.problems, ["its size is not a whole number of bytes"]);
+ * ```
+ */
 export function readEntry(raw: unknown, position: number): IndexEntry {
   const problems: string[] = [];
   const fields = typeof raw === "object" && raw !== null && !Array.isArray(raw)
@@ -112,12 +174,44 @@ export function readEntry(raw: unknown, position: number): IndexEntry {
   };
 }
 
-/** Reads every entry of an index's `manifests` list. */
+/**
+ * Reads every entry of `index.json`'s `manifests` list, leniently: what `Store.readEntries`
+ * returns.
+ *
+ * @param manifests The list as parsed JSON.
+ * @returns The entries, in order.
+ *
+ * @example
+ * ```ts
+ * import { readEntries } from "./index_entry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const [ok, bad] = readEntries([
+ *   { mediaType: "application/vnd.oci.image.manifest.v1+json; x=1", digest: "sha256:" + "b".repeat(64), size: 2 },
+ *   null,
+ * ]);
+ * assert.equal(ok!.kind, "manifest");
+ * assert.deepEqual(bad!.problems, ["it is not an object"]);
+ * ```
+ */
 export function readEntries(manifests: readonly unknown[]): IndexEntry[] {
   return manifests.map((raw, i) => readEntry(raw, i));
 }
 
-/** How an entry is named in reports: its name, else its digest, else its position. */
+/**
+ * How an entry is named in reports: its name, else its digest, else its position.
+ *
+ * @param entry The entry.
+ * @returns Its label.
+ *
+ * @example
+ * ```ts
+ * import { entryLabel, readEntry } from "./index_entry.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(entryLabel(readEntry({}, 2)), "index.json entry 3");
+ * ```
+ */
 export function entryLabel(entry: IndexEntry): string {
   return entry.name ?? entry.digest ?? `index.json entry ${entry.position + 1}`;
 }
