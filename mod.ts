@@ -117,7 +117,7 @@ export {
   type TarAddOptions,
   type TarSink as TarWriterSink,
   TarWriter,
-} from "./lib/archive/tar_writer.ts";
+} from "./lib/tar/tar_writer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {

@@ -14,8 +14,12 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["deno.json"],
   ["reference", "progress", "lib/version.ts"],
   ["oci"],
+  ["tar"],
   ["stream", "transport"],
   ["image"],
+  // (verify: being built in branches h20-*, goes here, right above image)
+  ["layer"],
+  ["disk"],
   ["registry", "store"],
   ["pull"],
   ["unpack", "copy"],

@@ -24,7 +24,7 @@ import { holdPullLock } from "../store/_locks.ts";
 import type { Ingest } from "../store/ingest.ts";
 import { REF_NAME_ANNOTATION, SOURCE_DIGEST_ANNOTATION, Store } from "../store/store.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
-import { type TarHeader, TarReader } from "../unpack/tar_reader.ts";
+import { type TarHeader, TarReader } from "../tar/tar_reader.ts";
 import { CONTAINERD_NAME_ANNOTATION } from "./archive_image_destination.ts";
 
 /** Options for {@linkcode load}. */

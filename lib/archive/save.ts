@@ -19,7 +19,7 @@ import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored
 import { Store } from "../store/store.ts";
 import { isComplete } from "./_stored_image.ts";
 import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
-import { type TarSink, TarWriter } from "./tar_writer.ts";
+import { type TarSink, TarWriter } from "../tar/tar_writer.ts";
 
 /** Options for {@linkcode save}. */
 export interface SaveOptions {

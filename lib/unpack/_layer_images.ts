@@ -7,8 +7,8 @@ import type { Descriptor } from "../oci/parse_manifest.ts";
 import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
 import type { Store } from "../store/store.ts";
 import { isTempName, sweepTemps } from "../store/_temp_files.ts";
-import { ErofsWriter } from "./erofs_writer.ts";
-import { fileDigest } from "./_file_digest.ts";
+import { ErofsWriter } from "../disk/erofs/erofs_writer.ts";
+import { fileDigest } from "../disk/file_digest.ts";
 import { checkStoredLayer, readLayer } from "./read_layer.ts";
 
 /** A layer image's output: a new file, never over one. */

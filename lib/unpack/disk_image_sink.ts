@@ -7,8 +7,8 @@
  */
 
 import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
-import type { ErofsWriter } from "./erofs_writer.ts";
-import type { Ext4Writer } from "./ext4_writer.ts";
+import type { ErofsWriter } from "../disk/erofs/erofs_writer.ts";
+import type { Ext4Writer } from "../disk/ext4/ext4_writer.ts";
 import type { ApplyLayerOptions, UnpackSink } from "./sink.ts";
 
 /** A disk image's output: a new file (never over one), or a block device; it seeks. */
@@ -140,8 +140,8 @@ export class DiskImageSink implements UnpackSink {
   ): Promise<DiskImageSink> {
     const maxEntries = options.maxEntries ?? 1_000_000;
     // loaded only now: node:fs and node:crypto cost start-up time to every other command
-    const { ErofsWriter } = format === "erofs" ? await import("./erofs_writer.ts") : {};
-    const { Ext4Writer } = format === "ext4" ? await import("./ext4_writer.ts") : {};
+    const { ErofsWriter } = format === "erofs" ? await import("../disk/erofs/erofs_writer.ts") : {};
+    const { Ext4Writer } = format === "ext4" ? await import("../disk/ext4/ext4_writer.ts") : {};
     const output = await OutputFile.open(target, {
       ...OUTPUT,
       ...(options.store ? { store: options.store } : {}),
@@ -221,7 +221,7 @@ export class DiskImageSink implements UnpackSink {
         this.image = { size: image.size, digest: image.digest };
       } else {
         const { size } = this.#ext4!.finish();
-        const { imageDigest } = await import("./_file_digest.ts"); // node:crypto: only now
+        const { imageDigest } = await import("../disk/file_digest.ts"); // node:crypto: only now
         this.image = this.#sized
           ? { size }
           : { size, digest: await imageDigest(this.#output.file, size, this.#signal) };

@@ -6,10 +6,10 @@
  */
 
 import { lchownSync, lutimesSync } from "node:fs";
-import { entryPath } from "./_entry_path.ts";
+import { entryPath } from "../layer/_entry_path.ts";
 import { mknod } from "./_mknod.ts";
 import type { ApplyLayerOptions } from "./sink.ts";
-import { type TarHeader, TarReader } from "./tar_reader.ts";
+import { type TarHeader, TarReader } from "../tar/tar_reader.ts";
 
 export type { ApplyLayerOptions } from "./sink.ts";
 

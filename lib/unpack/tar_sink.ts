@@ -6,10 +6,10 @@
  * @module
  */
 
-import { entryPath } from "./_entry_path.ts";
-import { encodeHeader, type OutHeader } from "./_tar_header.ts";
+import { entryPath } from "../layer/_entry_path.ts";
+import { encodeHeader, type OutHeader } from "../tar/_tar_header.ts";
 import type { ApplyLayerOptions, SinkImage, UnpackSink } from "./sink.ts";
-import { type TarEntryType, type TarHeader, TarReader } from "./tar_reader.ts";
+import { type TarEntryType, type TarHeader, TarReader } from "../tar/tar_reader.ts";
 
 /** Options for {@linkcode TarSink}. */
 export interface TarSinkOptions {

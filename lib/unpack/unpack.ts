@@ -148,7 +148,7 @@ export async function unpack(
     return await unpackLayerImages(reference, target, options);
   }
   if (format === "ext4") {
-    const { Ext4Writer } = await import("./ext4_writer.ts");
+    const { Ext4Writer } = await import("../disk/ext4/ext4_writer.ts");
     for (const [what, n] of [["size", options.size], ["free", options.free]] as const) {
       const problem = n === undefined ? undefined : Ext4Writer.sizeProblem(n);
       if (problem) throw new RangeError(`Cannot unpack as ext4: ${what} ${problem}`);

@@ -3,8 +3,8 @@
 
 import { assertEquals, assertRejects } from "../_assert.ts";
 import { mustRun } from "../_images.ts";
-import { TarWriter } from "../../lib/archive/tar_writer.ts";
-import { TarReader } from "../../lib/unpack/tar_reader.ts";
+import { TarWriter } from "../../lib/tar/tar_writer.ts";
+import { TarReader } from "../../lib/tar/tar_reader.ts";
 import { tempDir } from "../_temp.ts";
 
 function memory() {

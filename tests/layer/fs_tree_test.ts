@@ -4,7 +4,7 @@
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { makeTar, type TarSpec } from "../_tar.ts";
-import { type FsDataStore, type FsNode, FsTree } from "../../lib/unpack/fs_tree.ts";
+import { type FsDataStore, type FsNode, FsTree } from "../../lib/layer/fs_tree.ts";
 import { RootfsWriter } from "../../lib/unpack/rootfs_writer.ts";
 import { tempDir } from "../_temp.ts";
 

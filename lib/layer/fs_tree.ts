@@ -7,8 +7,8 @@
  */
 
 import { entryPath } from "./_entry_path.ts";
-import { compareNames } from "./_compare_names.ts";
-import { type TarHeader, TarReader } from "./tar_reader.ts";
+import { compareNames } from "./compare_names.ts";
+import { type TarHeader, TarReader } from "../tar/tar_reader.ts";
 
 /** What a node is. Tar has no sockets, so no layer makes one. */
 export type FsNodeType = "file" | "directory" | "symlink" | "fifo" | "char" | "block";

@@ -14,9 +14,9 @@
 //   .. end           free space (--free / --size)
 
 import { crc32c, crc32cU32 } from "./_crc32c.ts";
-import { compareNames } from "./_compare_names.ts";
+import { compareNames } from "../../layer/compare_names.ts";
 import { BLOCK_SIZE, type Ext4Data, type Ext4Extent, MAX_EXTENT_BLOCKS } from "./_ext4_data.ts";
-import type { FsNode, FsNodeType } from "./fs_tree.ts";
+import type { FsNode, FsNodeType } from "../../layer/fs_tree.ts";
 
 /** A node of the tree the encoder writes: {@linkcode FsTree}'s, with extents as file data. */
 export type Ext4Node = FsNode<Ext4Data>;

@@ -4,7 +4,7 @@
 // extended (64-byte) inodes with FLAT_PLAIN or FLAT_INLINE data, inline and shared xattrs,
 // directory blocks.
 
-import type { FsNode, FsNodeType } from "./fs_tree.ts";
+import type { FsNode, FsNodeType } from "../../layer/fs_tree.ts";
 
 /** Block size: 4 KiB, the page size the kernel needs on the usual machines. */
 export const BLOCK = 4096;

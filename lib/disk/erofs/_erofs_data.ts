@@ -9,7 +9,7 @@
 
 import { BLOCK, EXTENDED_SIZE, xattrArea, xattrEntries } from "./_erofs_format.ts";
 import type { ImageFile } from "./_image_file.ts";
-import type { FsDataStore, FsNode } from "./fs_tree.ts";
+import type { FsDataStore, FsNode } from "../../layer/fs_tree.ts";
 
 /** Where a file's content is in an EROFS image. */
 export interface ErofsData {

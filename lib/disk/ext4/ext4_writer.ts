@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { BLOCK_SIZE, type Ext4Data, Ext4DataStore } from "./_ext4_data.ts";
 import { gdtBlocksFor, writeExt4Image } from "./_ext4_image.ts";
-import { FsTree, type FsTreeApplyOptions } from "./fs_tree.ts";
+import { FsTree, type FsTreeApplyOptions } from "../../layer/fs_tree.ts";
 
 /** Options for {@linkcode Ext4Writer}. */
 export interface Ext4WriterOptions {

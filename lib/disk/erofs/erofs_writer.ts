@@ -29,10 +29,10 @@ import {
   xattrEntries,
   type XattrEntry,
 } from "./_erofs_format.ts";
-import { compareNames } from "./_compare_names.ts";
-import { imageDigest } from "./_file_digest.ts";
+import { compareNames } from "../../layer/compare_names.ts";
+import { imageDigest } from "../file_digest.ts";
 import { ImageFile } from "./_image_file.ts";
-import { type FsNode, FsTree } from "./fs_tree.ts";
+import { type FsNode, FsTree } from "../../layer/fs_tree.ts";
 
 /** Options for {@linkcode ErofsWriter}. */
 export interface ErofsWriterOptions {
