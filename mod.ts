@@ -115,8 +115,10 @@ export {
 } from "./lib/archive/archive_image_destination.ts";
 export {
   type TarAddOptions,
-  type TarSink as TarWriterSink,
+  type TarEntry,
   TarWriter,
+  type TarWriterOptions,
+  type TarWriterSink,
 } from "./lib/tar/tar_writer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";

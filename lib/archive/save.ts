@@ -19,7 +19,7 @@ import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored
 import { Store } from "../store/store.ts";
 import { isComplete } from "./_stored_image.ts";
 import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
-import { type TarSink, TarWriter } from "../tar/tar_writer.ts";
+import { TarWriter, type TarWriterSink } from "../tar/tar_writer.ts";
 
 /** Options for {@linkcode save}. */
 export interface SaveOptions {
@@ -300,7 +300,7 @@ async function planOci(
 const FILE_OUTPUT = { action: "save to", kind: "save" } as const;
 
 interface Output {
-  sink: TarSink;
+  sink: TarWriterSink;
   commit(): Promise<void>;
   abort(reason: unknown): Promise<void>;
 }

@@ -7,9 +7,9 @@
  */
 
 import { entryPath } from "../layer/_entry_path.ts";
-import { encodeHeader, type OutHeader } from "../tar/_tar_header.ts";
 import type { ApplyLayerOptions, SinkImage, UnpackSink } from "./sink.ts";
 import { type TarEntryType, type TarHeader, TarReader } from "../tar/tar_reader.ts";
+import { type TarEntry, TarWriter } from "../tar/tar_writer.ts";
 
 /** Options for {@linkcode TarSink}. */
 export interface TarSinkOptions {
@@ -28,7 +28,6 @@ export type TarOutput = (chunk: Uint8Array) => Promise<void>;
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 const MAX_SYMLINK_HOPS = 40;
-const BLOCK = 512;
 const OUT_BUFFER = 1024 * 1024;
 
 interface Inode {
@@ -168,7 +167,7 @@ export class TarSink implements UnpackSink {
   async finish(): Promise<void> {
     const { plan, dirs } = this.#plan();
     this.bytes = 0; // from here on: what is written
-    const out = new Output(this.#write);
+    const out = new TarWriter({ write: this.#write }, { bufferSize: OUT_BUFFER });
     for (let layer = 0; layer <= this.#layer; layer++) {
       const at = plan.get(layer);
       if (!at) continue; // nothing of it survived: not read again
@@ -182,7 +181,7 @@ export class TarSink implements UnpackSink {
           if (event.kind === "entry") {
             body = false;
             for (const emit of at.get(seq) ?? []) {
-              await out.put(encodeHeader(outHeader(emit)));
+              await out.header(outHeader(emit));
               if (emit.content && emit.node.type === "file") body = true;
             }
             seq++;
@@ -190,19 +189,15 @@ export class TarSink implements UnpackSink {
             if (!body) continue;
             await out.body(event.bytes);
             this.bytes += event.bytes.byteLength;
-          } else if (body) {
-            await out.pad();
-            body = false;
-          }
+          } else body = false;
         }
       }
       reader.end();
     }
     // directories last: tar readers set a directory's time when they are done with it, and
     // files of later layers would change it again
-    for (const emit of dirs) await out.put(encodeHeader(outHeader(emit)));
-    await out.put(new Uint8Array(2 * BLOCK));
-    await out.flush();
+    for (const emit of dirs) await out.header(outHeader(emit));
+    await out.end();
   }
 
   /** Nothing to remove: the caller discards what was written. */
@@ -401,7 +396,7 @@ function implicitDir(path: string): TarHeader {
   };
 }
 
-function outHeader(emit: Emit): OutHeader {
+function outHeader(emit: Emit): TarEntry {
   const h = emit.node.type === "directory" ? emit.node.header : emit.node.inode!.header;
   const base = {
     mode: h.mode,
@@ -424,46 +419,4 @@ function outHeader(emit: Emit): OutHeader {
     size: type === "file" ? h.size : 0,
     linkname: type === "symlink" ? h.linkname : "",
   };
-}
-
-/** Coalesces headers and small bodies into 1 MiB chunks; large bodies go through as they are. */
-class Output {
-  #write: TarOutput;
-  #buffer = new Uint8Array(OUT_BUFFER);
-  #used = 0;
-  #pad = 0;
-
-  constructor(write: TarOutput) {
-    this.#write = write;
-  }
-
-  async put(bytes: Uint8Array): Promise<void> {
-    const large = bytes.byteLength > OUT_BUFFER / 4;
-    if (large || this.#used + bytes.byteLength > OUT_BUFFER) await this.flush();
-    if (large) {
-      await this.#write(bytes);
-      return;
-    }
-    this.#buffer.set(bytes, this.#used);
-    this.#used += bytes.byteLength;
-  }
-
-  async body(bytes: Uint8Array): Promise<void> {
-    this.#pad += bytes.byteLength;
-    await this.put(bytes);
-  }
-
-  async pad(): Promise<void> {
-    const n = -this.#pad & (BLOCK - 1);
-    this.#pad = 0;
-    if (n > 0) await this.put(new Uint8Array(n));
-  }
-
-  async flush(): Promise<void> {
-    if (this.#used === 0) return;
-    const chunk = this.#buffer.subarray(0, this.#used);
-    this.#buffer = new Uint8Array(OUT_BUFFER);
-    this.#used = 0;
-    await this.#write(chunk);
-  }
 }

@@ -86,3 +86,143 @@ Deno.test("TarWriter: a stream longer or shorter than its size fails the entry",
     "not a relative path",
   );
 });
+
+Deno.test("TarWriter.header: every type with its metadata, read back by TarReader and GNU tar", async () => {
+  const m = memory();
+  const tar = new TarWriter(m.sink, { bufferSize: 4096 });
+  const base = {
+    size: 0,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: 1_700_000_000,
+    linkname: "",
+    devmajor: 0,
+    devminor: 0,
+  };
+  const cap = new Uint8Array([1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const longLink = "t/".repeat(70) + "target"; // 146 bytes: pax linkpath
+  const entries = [
+    { ...base, path: "d/", type: "directory" as const, mode: 0o1777, uid: 3_000_000 },
+    {
+      ...base,
+      path: "d/f",
+      type: "file" as const,
+      size: 5,
+      mode: 0o4755,
+      gid: 7,
+      mtime: 1_700_000_000.123456789,
+      mtimeNs: 1_700_000_000_123_456_789n,
+      xattrs: new Map([["security.capability", cap], ["user.note", new TextEncoder().encode("é")]]),
+    },
+    { ...base, path: "d/s", type: "symlink" as const, mode: 0o777, linkname: longLink },
+    { ...base, path: "d/h", type: "link" as const, linkname: "d/f" },
+    { ...base, path: "d/c", type: "char" as const, devmajor: 1, devminor: 3 },
+    { ...base, path: "d/b", type: "block" as const, devmajor: 8, devminor: 1 },
+    { ...base, path: "d/p", type: "fifo" as const, mtime: -1 },
+    { ...base, path: `d/${"ü".repeat(60)}`, type: "file" as const },
+  ];
+  for (const e of entries) {
+    await tar.header(e);
+    if (e.size > 0) {
+      await tar.body(new TextEncoder().encode("he"));
+      await tar.body(new TextEncoder().encode("llo"));
+    }
+  }
+  await tar.end();
+  const bytes = m.bytes();
+  assertEquals(tar.bytes, bytes.byteLength);
+
+  const reader = new TarReader();
+  const seen = [];
+  for (const e of reader.push(bytes)) if (e.kind === "entry") seen.push(e.header);
+  reader.end();
+  assertEquals(seen.map((h) => [h.path, h.type, h.mode, h.uid, h.gid, h.linkname]), [
+    ["d/", "directory", 0o1777, 3_000_000, 0, ""],
+    ["d/f", "file", 0o4755, 0, 7, ""],
+    ["d/s", "symlink", 0o777, 0, 0, longLink],
+    ["d/h", "link", 0o644, 0, 0, "d/f"],
+    ["d/c", "char", 0o644, 0, 0, ""],
+    ["d/b", "block", 0o644, 0, 0, ""],
+    ["d/p", "fifo", 0o644, 0, 0, ""],
+    [`d/${"ü".repeat(60)}`, "file", 0o644, 0, 0, ""],
+  ]);
+  assertEquals(seen[1]!.mtimeNs, 1_700_000_000_123_456_789n);
+  assertEquals(seen[1]!.xattrs?.get("security.capability"), cap);
+  assertEquals([seen[4]!.devmajor, seen[4]!.devminor, seen[5]!.devmajor], [1, 3, 8]);
+  assertEquals(seen[6]!.mtime, -1);
+
+  const dir = await tempDir({ prefix: "skiff-tarw-" });
+  try {
+    await Deno.writeFile(`${dir}/a.tar`, bytes);
+    const list = new TextDecoder().decode(
+      await mustRun("tar", ["--numeric-owner", "--full-time", "--utc", "-tvf", `${dir}/a.tar`]),
+    ).trim().split("\n").map((l) => l.replace(/ +/g, " "));
+    assertEquals(list[0]!.startsWith("drwxrwxrwt 3000000/0 "), true, list[0]);
+    assertEquals(list[1], "-rwsr-xr-x 0/7 5 2023-11-14 22:13:20.123456789 d/f");
+    assertEquals(list[4]!.startsWith("crw-r--r-- 0/0 1,3 "), true, list[4]);
+    assertEquals(list[3]!.endsWith("d/h link to d/f"), true, list[3]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TarWriter.header: a body shorter or longer than its size is refused", async () => {
+  const tar = new TarWriter(memory().sink);
+  const file = {
+    path: "f",
+    type: "file" as const,
+    size: 3,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    linkname: "",
+    devmajor: 0,
+    devminor: 0,
+  };
+  await tar.header(file);
+  await tar.body(new Uint8Array(2));
+  await assertRejects(
+    () => tar.header({ ...file, path: "g" }),
+    Error,
+    "Cannot add g to the archive: f lacks 1 bytes of its body",
+  );
+  await assertRejects(() => tar.end(), Error, "f lacks 1 bytes");
+  await assertRejects(() => tar.body(new Uint8Array(2)), Error, "f to the archive: more than");
+  await tar.body(new Uint8Array(1));
+  await tar.end();
+});
+
+Deno.test("TarWriter: a gathered chunk is the sink's once written (a full buffer, a large body)", async () => {
+  // the sink keeps each chunk as it is (a stream's queue does), so a buffer written into after
+  // it was handed over would change bytes the sink already has
+  const kept: Uint8Array[] = [];
+  const tar = new TarWriter({ write: (c) => Promise.resolve(void kept.push(c)) }, {
+    bufferSize: 2048,
+  });
+  const body = new Uint8Array(1500).fill(0x61);
+  await tar.add("small", new Uint8Array([1, 2, 3]));
+  await tar.add("fills", new Uint8Array([5])); // the buffer is full: the next header flushes it
+  await tar.add("large", body);
+  await tar.add("after", new Uint8Array([4]));
+  await tar.end();
+  const bytes = new Uint8Array(kept.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of kept) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  const reader = new TarReader();
+  const files = new Map<string, number[]>();
+  let current = "";
+  for (const e of reader.push(bytes)) {
+    if (e.kind === "entry") files.set(current = e.header.path, []);
+    if (e.kind === "data") files.get(current)!.push(...e.bytes);
+  }
+  reader.end();
+  assertEquals([...files.keys()], ["small", "fills", "large", "after"]);
+  assertEquals(files.get("small"), [1, 2, 3]);
+  assertEquals(files.get("large"), [...body]);
+  assertEquals(files.get("after"), [4]);
+});
