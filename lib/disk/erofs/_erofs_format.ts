@@ -4,7 +4,7 @@
 // extended (64-byte) inodes with FLAT_PLAIN or FLAT_INLINE data, inline and shared xattrs,
 // directory blocks.
 
-import type { FsNode, FsNodeType } from "../../layer/fs_tree.ts";
+import type { LayerNode, LayerNodeType } from "../../layer/layer_tree.ts";
 
 /** Block size: 4 KiB, the page size the kernel needs on the usual machines. */
 export const BLOCK = 4096;
@@ -21,7 +21,7 @@ export const NAME_MAX = 255;
 export const LAYOUT_FLAT_PLAIN = 0;
 export const LAYOUT_FLAT_INLINE = 2;
 
-const FILE_TYPE: Record<FsNodeType, number> = {
+const FILE_TYPE: Record<LayerNodeType, number> = {
   file: 1,
   directory: 2,
   char: 3,
@@ -29,7 +29,7 @@ const FILE_TYPE: Record<FsNodeType, number> = {
   fifo: 5,
   symlink: 7,
 };
-const MODE_TYPE: Record<FsNodeType, number> = {
+const MODE_TYPE: Record<LayerNodeType, number> = {
   file: 0o100000,
   directory: 0o040000,
   char: 0o020000,
@@ -39,7 +39,7 @@ const MODE_TYPE: Record<FsNodeType, number> = {
 };
 
 /** The dirent file type of a node. */
-export function fileType(type: FsNodeType): number {
+export function fileType(type: LayerNodeType): number {
   return FILE_TYPE[type];
 }
 
@@ -81,7 +81,7 @@ export function encodeSuperBlock(sb: SuperBlock): Uint8Array {
 
 /** Whether a node fits a compact inode: small ids, sizes and link counts, and the epoch's time. */
 export function fitsCompact(
-  node: FsNode<unknown>,
+  node: LayerNode<unknown>,
   size: number,
   epoch: number,
   epochNsec: number,
@@ -121,7 +121,7 @@ export interface InodeFields {
 }
 
 /** An inode, compact (32 bytes) or extended (64 bytes). */
-export function encodeInode(node: FsNode<unknown>, f: InodeFields): Uint8Array {
+export function encodeInode(node: LayerNode<unknown>, f: InodeFields): Uint8Array {
   const out = new Uint8Array(f.compact ? COMPACT_SIZE : EXTENDED_SIZE);
   const v = new DataView(out.buffer);
   v.setUint16(0, (f.compact ? 0 : 1) | (f.layout << 1), true);

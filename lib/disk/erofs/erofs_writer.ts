@@ -32,7 +32,8 @@ import {
 import { compareNames } from "../../layer/compare_names.ts";
 import { imageDigest } from "../file_digest.ts";
 import { ImageFile } from "./_image_file.ts";
-import { type FsNode, FsTree } from "../../layer/fs_tree.ts";
+import { applyLayer } from "../../layer/apply_layer.ts";
+import { type LayerNode, LayerTree, overlayWhiteouts } from "../../layer/layer_tree.ts";
 
 /** Options for {@linkcode ErofsWriter}. */
 export interface ErofsWriterOptions {
@@ -92,8 +93,8 @@ const OPAQUE_YES = enc.encode("y");
 const ROOT_OFFSET = SUPER_OFFSET + 128;
 
 interface Inode {
-  node: FsNode<ErofsData>;
-  parent: FsNode<ErofsData>;
+  node: LayerNode<ErofsData>;
+  parent: LayerNode<ErofsData>;
   nid: number;
   ino: number;
   compact: boolean;
@@ -111,7 +112,7 @@ interface Inode {
 
 interface Directory {
   names: Uint8Array[];
-  nodes: FsNode<ErofsData>[];
+  nodes: LayerNode<ErofsData>[];
   /** Index of the first entry of each block. */
   starts: number[];
   lastUsed: number;
@@ -120,8 +121,7 @@ interface Directory {
 /**
  * Writes an uncompressed EROFS image (4 KiB blocks) from layers applied in order.
  *
- * The layers go into an in-memory {@linkcode FsTree} (whiteouts and path rules of the directory
- * unpack); file content streams into the image as it arrives, each file contiguous from a block
+ * The layers go into an in-memory {@linkcode LayerTree} (the layer rules every sink follows); file content streams into the image as it arrives, each file contiguous from a block
  * boundary, its last partial block kept to be inlined after its inode when it fits. At
  * {@linkcode ErofsWriter.finish} the metadata follows the data: directory blocks (sorted entries,
  * as many blocks as they need), then the inodes (compact when the node has the image's most common
@@ -170,7 +170,8 @@ export class ErofsWriter {
   /** Whether the writer created the file (and closes it). */
   #owned: boolean;
   #out: ImageFile;
-  #tree: FsTree<ErofsData>;
+  #tree: LayerTree<ErofsData>;
+  #store: ErofsDataStore;
   #uuid: Uint8Array;
 
   /**
@@ -190,11 +191,12 @@ export class ErofsWriter {
       Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o644 });
     this.#out = new ImageFile(this.#file, BLOCK);
     void this.#out.put(new Uint8Array(BLOCK)); // block 0: superblock and root, written last
-    const store = new ErofsDataStore(this.#out, options.inlineBudget ?? 32 * 1024 * 1024);
-    this.#tree = new FsTree(store, {
-      ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
-      ...(options.whiteouts ? { whiteouts: options.whiteouts } : {}),
-    });
+    this.#store = new ErofsDataStore(this.#out, options.inlineBudget ?? 32 * 1024 * 1024);
+    this.#tree = new LayerTree(
+      options.whiteouts === "overlay"
+        ? { ...limit(options), convertWhiteout: overlayWhiteouts, scope: "layer" }
+        : limit(options),
+    );
   }
 
   /** Entries read so far (whiteouts included). */
@@ -209,7 +211,7 @@ export class ErofsWriter {
 
   /** Bytes of file content written so far. */
   get bytes(): number {
-    return this.#tree.bytes;
+    return this.#store.bytes;
   }
 
   /**
@@ -222,7 +224,7 @@ export class ErofsWriter {
    */
   applyLayer(tar: AsyncIterable<Uint8Array>, options: ErofsApplyOptions = {}): Promise<void> {
     if (!this.#file) throw new Error(`Cannot write ${this.path}: the writer is closed`);
-    return this.#tree.applyLayer(tar, options);
+    return applyLayer(tar, this.#tree, this.#store, options);
   }
 
   /**
@@ -264,7 +266,7 @@ export class ErofsWriter {
     // the epoch (the time of every compact inode): the most common mtime, the earliest on ties;
     // and each node's xattrs, with how many nodes have each (name, value)
     const times = new Map<string, number>();
-    const xattrsOf = new Map<FsNode<ErofsData>, XattrEntry[]>();
+    const xattrsOf = new Map<LayerNode<ErofsData>, XattrEntry[]>();
     const uses = new Map<string, number>();
     for (const [path, node] of tree.walk()) {
       const [sec, nsec] = splitTime(node);
@@ -318,7 +320,7 @@ export class ErofsWriter {
 
     // pass 1: each inode's size, layout and what it inlines
     const inodes: Inode[] = [];
-    const byNode = new Map<FsNode<ErofsData>, Inode>();
+    const byNode = new Map<LayerNode<ErofsData>, Inode>();
     for (const [path, node, parent] of tree.walk()) {
       const isRoot = node === tree.root;
       const xattrs = shared.area(xattrsOf.get(node) ?? []);
@@ -553,15 +555,15 @@ function encodeInodeArea(inode: Inode): Uint8Array {
 /** Sorts a directory's entries (with `.` and `..`) and splits them into blocks. */
 function layoutDirectory(
   path: string,
-  node: FsNode<ErofsData>,
-  parent: FsNode<ErofsData>,
-  children: [string, FsNode<ErofsData>][],
+  node: LayerNode<ErofsData>,
+  parent: LayerNode<ErofsData>,
+  children: [string, LayerNode<ErofsData>][],
 ): Directory {
   // "." and ".." sort among the names by their bytes too (after "!" or "-", before "0")
-  const all: [string, FsNode<ErofsData>][] = [[".", node], ["..", parent], ...children];
+  const all: [string, LayerNode<ErofsData>][] = [[".", node], ["..", parent], ...children];
   all.sort((a, b) => compareNames(a[0], b[0]));
   const names: Uint8Array[] = [];
-  const nodes: FsNode<ErofsData>[] = [];
+  const nodes: LayerNode<ErofsData>[] = [];
   const starts: number[] = [0];
   let used = 0;
   for (const [name, child] of all) {
@@ -584,7 +586,7 @@ function layoutDirectory(
 function directoryBlock(
   dir: Directory,
   b: number,
-  byNode: Map<FsNode<ErofsData>, Inode>,
+  byNode: Map<LayerNode<ErofsData>, Inode>,
 ): Uint8Array {
   const from = dir.starts[b]!;
   const to = b + 1 < dir.starts.length ? dir.starts[b + 1]! : dir.names.length;
@@ -603,4 +605,8 @@ function directoryBlock(
     nameoff += dir.names[i]!.length;
   }
   return out;
+}
+
+function limit(options: ErofsWriterOptions): { maxEntries?: number } {
+  return options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries };
 }

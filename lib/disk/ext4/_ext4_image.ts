@@ -16,10 +16,10 @@
 import { crc32c, crc32cU32 } from "./_crc32c.ts";
 import { compareNames } from "../../layer/compare_names.ts";
 import { BLOCK_SIZE, type Ext4Data, type Ext4Extent, MAX_EXTENT_BLOCKS } from "./_ext4_data.ts";
-import type { FsNode, FsNodeType } from "../../layer/fs_tree.ts";
+import type { LayerNode, LayerNodeType } from "../../layer/layer_tree.ts";
 
-/** A node of the tree the encoder writes: {@linkcode FsTree}'s, with extents as file data. */
-export type Ext4Node = FsNode<Ext4Data>;
+/** A node of the tree the encoder writes: the `LayerTree`'s, with extents as file data. */
+export type Ext4Node = LayerNode<Ext4Data>;
 
 /** How the image is laid out. */
 export interface Ext4ImageOptions {
@@ -79,7 +79,7 @@ const BG_INODE_UNINIT = 0x1;
 const BG_BLOCK_UNINIT = 0x2;
 const BG_INODE_ZEROED = 0x4;
 
-const S_IF: Record<FsNodeType, number> = {
+const S_IF: Record<LayerNodeType, number> = {
   file: 0x8000,
   directory: 0x4000,
   symlink: 0xa000,
@@ -87,7 +87,7 @@ const S_IF: Record<FsNodeType, number> = {
   block: 0x6000,
   fifo: 0x1000,
 };
-const FILE_TYPE: Record<FsNodeType, number> = {
+const FILE_TYPE: Record<LayerNodeType, number> = {
   file: 1,
   directory: 2,
   char: 3,
@@ -163,6 +163,7 @@ export function writeExt4Image(
       size: 0,
       nlink: 2,
       layer: -1,
+      entry: -1,
       children: new Map(),
     };
     rootChildren.push(["lost+found", lostFound]);
@@ -227,6 +228,7 @@ export function writeExt4Image(
       size: 0,
       nlink: 1,
       layer: -1,
+      entry: -1,
     }, 0).iblock = iblockOf(JOURNAL_INO);
   }
 
