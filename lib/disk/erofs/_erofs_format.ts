@@ -5,6 +5,7 @@
 // directory blocks.
 
 import type { LayerNode, LayerNodeType } from "../../layer/layer_tree.ts";
+import { nodeTime } from "../../layer/node_time.ts";
 
 /** Block size: 4 KiB, the page size the kernel needs on the usual machines. */
 export const BLOCK = 4096;
@@ -86,25 +87,9 @@ export function fitsCompact(
   epoch: number,
   epochNsec: number,
 ): boolean {
-  const [sec, nsec] = splitTime(node);
+  const [sec, nsec] = nodeTime(node);
   return node.uid <= 0xffff && node.gid <= 0xffff && node.nlink <= 0xffff &&
     size <= 0xffffffff && sec === epoch && nsec === epochNsec;
-}
-
-/** Seconds (floored) and nanoseconds of a node's mtime, exact when the tar gave nanoseconds. */
-export function splitTime(node: { mtime: number; mtimeNs?: bigint }): [number, number] {
-  if (node.mtimeNs !== undefined) {
-    let sec = node.mtimeNs / 1_000_000_000n;
-    let nsec = node.mtimeNs % 1_000_000_000n;
-    if (nsec < 0n) {
-      sec -= 1n;
-      nsec += 1_000_000_000n;
-    }
-    return [Number(sec), Number(nsec)];
-  }
-  const sec = Math.floor(node.mtime);
-  const nsec = Math.min(999_999_999, Math.round((node.mtime - sec) * 1e9));
-  return [sec, nsec];
 }
 
 /** What an inode records beyond the node's metadata. */
@@ -136,7 +121,7 @@ export function encodeInode(node: LayerNode<unknown>, f: InodeFields): Uint8Arra
     v.setUint16(24, node.uid, true);
     v.setUint16(26, node.gid, true);
   } else {
-    const [sec, nsec] = splitTime(node);
+    const [sec, nsec] = nodeTime(node);
     v.setBigUint64(8, BigInt(f.size), true);
     v.setUint32(16, f.iu, true);
     v.setUint32(20, f.ino, true);

@@ -2,6 +2,7 @@
 // data area, in order, written once through a 1 MiB buffer. All-zero blocks are left as holes
 // (they take no space and need no write), so a file's blocks come as a list of extents.
 
+import { BLOCK_SIZE, MAX_EXTENT_BLOCKS } from "./_ext4_format.ts";
 import type { LayerHandler, LayerNode } from "../../layer/layer_tree.ts";
 
 /** One extent: `length` blocks of the file from `logical` on are at block `physical`. */
@@ -23,11 +24,6 @@ export interface Ext4Data {
   /** The number of disk blocks used (holes excluded). */
   blocks: number;
 }
-
-/** The block size of the images skiff writes. */
-export const BLOCK_SIZE = 4096;
-/** The longest initialized extent ext4 allows. */
-export const MAX_EXTENT_BLOCKS = 32768;
 
 const BUFFER_BLOCKS = 256;
 

@@ -7,7 +7,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { BLOCK_SIZE, type Ext4Data, Ext4DataStore } from "./_ext4_data.ts";
+import { type Ext4Data, Ext4DataStore } from "./_ext4_data.ts";
+import { BLOCK_SIZE } from "./_ext4_format.ts";
 import { gdtBlocksFor, writeExt4Image } from "./_ext4_image.ts";
 import { applyLayer, type ApplyLayerOptions } from "../../layer/apply_layer.ts";
 import { LayerTree } from "../../layer/layer_tree.ts";
