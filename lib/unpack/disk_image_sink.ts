@@ -6,6 +6,7 @@
  * @module
  */
 
+import { volumeUuid } from "../disk/volume_uuid.ts";
 import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
 import type { ErofsWriter } from "../disk/erofs/erofs_writer.ts";
 import type { Ext4Writer } from "../disk/ext4/ext4_writer.ts";
@@ -151,7 +152,11 @@ export class DiskImageSink implements UnpackSink {
       const { file } = output;
       const writer = ErofsWriter
         ? {
-          erofs: new ErofsWriter(path, { maxEntries, uuid: await imageUuid(options.digest), file }),
+          erofs: new ErofsWriter(path, {
+            maxEntries,
+            uuid: await volumeUuid(options.digest),
+            file,
+          }),
         }
         : {
           ext4: new Ext4Writer!(path, {
@@ -247,13 +252,4 @@ export class DiskImageSink implements UnpackSink {
     }
     await this.#output.abort();
   }
-}
-
-/** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */
-async function imageUuid(digest: string): Promise<Uint8Array> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${digest}`));
-  const uuid = new Uint8Array(hash, 0, 16).slice();
-  uuid[6] = (uuid[6]! & 0x0f) | 0x80; // version 8: custom
-  uuid[8] = (uuid[8]! & 0x3f) | 0x80; // RFC 9562 variant
-  return uuid;
 }
