@@ -21,6 +21,7 @@ const NEEDED: Record<string, string> = {
   "qemu-system-x86_64": "qemu-system-x86",
   "qemu-img": "qemu-utils",
   busybox: "busybox-static",
+  gpg: "gnupg",
   podman: "podman",
   dockerd: "docker.io",
   python3: "python3",
@@ -57,6 +58,27 @@ if (missing.length > 0) {
   if (!r.success) {
     console.error("apt-get install failed");
     Deno.exit(1);
+  }
+}
+
+// The verify tests' signers and second opinion (sigstore-js under Node, tests/verify/node): installed
+// from the committed lock file when missing or older than it. Test tooling only.
+{
+  const dir = new URL("./verify/node/", import.meta.url).pathname;
+  const mtime = async (p: string) => (await Deno.stat(p).catch(() => undefined))?.mtime?.getTime();
+  const installed = await mtime(`${dir}node_modules/.package-lock.json`);
+  const lock = await mtime(`${dir}package-lock.json`);
+  if (installed === undefined || (lock !== undefined && installed < lock)) {
+    console.error(`installing the verify tests' Node tooling with npm ci (${dir})`);
+    const r = await new Deno.Command("npm", {
+      args: ["ci", "--prefix", dir, "--no-audit", "--no-fund"],
+      stdout: "null",
+    }).output();
+    if (!r.success) {
+      console.error(new TextDecoder().decode(r.stderr));
+      console.error("cannot install tests/verify/node: run npm ci --prefix tests/verify/node");
+      Deno.exit(1);
+    }
   }
 }
 

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { escapeText } from "./escape_text.ts";
-import { formatBytes, formatDuration, shortDigest } from "./format.ts";
-import type { BlobKind, ProgressEvent } from "./progress_event.ts";
+import { escapeText } from "../progress/escape_text.ts";
+import { formatBytes, formatDuration, shortDigest } from "../progress/format.ts";
+import type { BlobKind, ProgressEvent } from "../progress/progress_event.ts";
 
 /** How a pull ended, for {@linkcode TtyRenderer.finish}. */
 export type PullOutcome = "done" | "failed" | "interrupted";

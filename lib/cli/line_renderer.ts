@@ -4,9 +4,9 @@
  * @module
  */
 
-import { escapeText } from "./escape_text.ts";
-import { formatBytes, formatDuration, shortDigest } from "./format.ts";
-import type { ProgressEvent } from "./progress_event.ts";
+import { escapeText } from "../progress/escape_text.ts";
+import { formatBytes, formatDuration, shortDigest } from "../progress/format.ts";
+import type { ProgressEvent } from "../progress/progress_event.ts";
 
 /** Options for {@linkcode LineRenderer}. */
 export interface LineRendererOptions {

@@ -3,7 +3,7 @@
 
 import { assert, assertEquals, assertMatch, assertThrows } from "../_assert.ts";
 import { play, Terminal } from "../_terminal.ts";
-import { TtyRenderer } from "../../lib/progress/tty_renderer.ts";
+import { TtyRenderer } from "../../lib/cli/tty_renderer.ts";
 import type { ProgressEvent } from "../../lib/progress/progress_event.ts";
 
 const A = "sha256:" + "a".repeat(64);
