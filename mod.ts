@@ -120,6 +120,7 @@ export {
   type TarWriterOptions,
   type TarWriterSink,
 } from "./lib/tar/tar_writer.ts";
+export type { TarEntryType } from "./lib/tar/tar_reader.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {

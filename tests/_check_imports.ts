@@ -18,7 +18,6 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["stream", "transport"],
   ["verify"],
   ["image"],
-  // (verify: being built in branches h20-*, goes here, right above image)
   ["layer"],
   ["disk"],
   ["registry", "store"],
