@@ -120,7 +120,19 @@ export {
   type TarWriterOptions,
   type TarWriterSink,
 } from "./lib/tar/tar_writer.ts";
-export type { TarEntryType } from "./lib/tar/tar_reader.ts";
+export type { TarEntryType, TarHeader } from "./lib/tar/tar_reader.ts";
+export {
+  type ConvertWhiteout,
+  type LayerDecision,
+  type LayerHandler,
+  type LayerNode,
+  type LayerNodeType,
+  LayerTree,
+  type LayerTreeOptions,
+  overlayWhiteouts,
+  type Whiteout,
+} from "./lib/layer/layer_tree.ts";
+export { applyLayer } from "./lib/layer/apply_layer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {

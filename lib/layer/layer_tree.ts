@@ -649,8 +649,9 @@ function setMeta<D>(node: LayerNode<D>, h: TarHeader): void {
  * assert.deepEqual([motd?.type, motd?.mode, motd?.devmajor, motd?.devminor], ["char", 0, 0, 0]);
  * ```
  */
-export const overlayWhiteouts: ConvertWhiteout = (whiteout) =>
-  whiteout.opaque ? "opaque" : {
+export function overlayWhiteouts(whiteout: Whiteout): TarHeader | "opaque" | undefined {
+  if (whiteout.opaque) return "opaque";
+  return {
     ...whiteout.header,
     path: whiteout.path,
     type: "char",
@@ -660,3 +661,4 @@ export const overlayWhiteouts: ConvertWhiteout = (whiteout) =>
     devmajor: 0,
     devminor: 0,
   };
+}

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { TarEntryType } from "./tar_reader.ts";
+import { type TarEntryType, TYPE_FLAGS } from "./tar_reader.ts";
 
 /** Where a {@linkcode TarWriter} writes: one call per chunk, awaited before the next. */
 export interface TarWriterSink {
@@ -76,15 +76,6 @@ export interface TarEntry {
 
 const BLOCK = 512;
 const encoder = new TextEncoder();
-const FLAGS: Record<TarEntryType, number> = {
-  file: 0x30,
-  link: 0x31,
-  symlink: 0x32,
-  char: 0x33,
-  block: 0x34,
-  directory: 0x35,
-  fifo: 0x36,
-};
 const PAX_FLAG = 0x78; // 'x'
 /** The name of every pax header block (what a reader without pax sees as a file's name). */
 const PAX_NAME = encoder.encode("././@PaxHeader");
@@ -373,7 +364,7 @@ function encodeTarHeader(h: TarEntry): Uint8Array {
   const ustar = ustarBlock({
     name,
     prefix,
-    flag: FLAGS[h.type],
+    flag: TYPE_FLAGS[h.type],
     size: size > MAX_NUMBER ? 0 : size,
     mode: h.mode,
     uid: h.uid > MAX_ID ? 0 : h.uid,

@@ -4,7 +4,8 @@
 // extended (64-byte) inodes with FLAT_PLAIN or FLAT_INLINE data, inline and shared xattrs,
 // directory blocks.
 
-import type { LayerNode, LayerNodeType } from "../../layer/layer_tree.ts";
+import { inodeMode } from "../linux_file_type.ts";
+import type { LayerNode } from "../../layer/layer_tree.ts";
 import { nodeTime } from "../../layer/node_time.ts";
 
 /** Block size: 4 KiB, the page size the kernel needs on the usual machines. */
@@ -21,28 +22,6 @@ export const NAME_MAX = 255;
 
 export const LAYOUT_FLAT_PLAIN = 0;
 export const LAYOUT_FLAT_INLINE = 2;
-
-const FILE_TYPE: Record<LayerNodeType, number> = {
-  file: 1,
-  directory: 2,
-  char: 3,
-  block: 4,
-  fifo: 5,
-  symlink: 7,
-};
-const MODE_TYPE: Record<LayerNodeType, number> = {
-  file: 0o100000,
-  directory: 0o040000,
-  char: 0o020000,
-  block: 0o060000,
-  fifo: 0o010000,
-  symlink: 0o120000,
-};
-
-/** The dirent file type of a node. */
-export function fileType(type: LayerNodeType): number {
-  return FILE_TYPE[type];
-}
 
 /** What the superblock records. */
 export interface SuperBlock {
@@ -111,7 +90,7 @@ export function encodeInode(node: LayerNode<unknown>, f: InodeFields): Uint8Arra
   const v = new DataView(out.buffer);
   v.setUint16(0, (f.compact ? 0 : 1) | (f.layout << 1), true);
   v.setUint16(2, f.xattrCount, true);
-  v.setUint16(4, MODE_TYPE[node.type] | (node.mode & 0o7777), true);
+  v.setUint16(4, inodeMode(node.type, node.mode), true);
   if (f.compact) {
     v.setUint16(6, f.nlink, true);
     v.setUint32(8, f.size, true);

@@ -17,7 +17,6 @@ import {
   encodeInode,
   encodeSuperBlock,
   EXTENDED_SIZE,
-  fileType,
   fitsCompact,
   LAYOUT_FLAT_INLINE,
   LAYOUT_FLAT_PLAIN,
@@ -32,6 +31,7 @@ import {
   type XattrEntry,
 } from "./_erofs_format.ts";
 import type { ImageFile } from "./_image_file.ts";
+import { direntType } from "../linux_file_type.ts";
 import { compareNames } from "../../layer/compare_names.ts";
 import type { LayerNode, LayerTree } from "../../layer/layer_tree.ts";
 import { nodeTime } from "../../layer/node_time.ts";
@@ -492,7 +492,7 @@ function directoryBlock(
     const child = dir.nodes[i]!;
     v.setBigUint64(at, BigInt(byNode.get(child)!.nid), true);
     v.setUint16(at + 8, nameoff, true);
-    out[at + 10] = fileType(child.type);
+    out[at + 10] = direntType(child.type);
     out.set(dir.names[i]!, nameoff);
     nameoff += dir.names[i]!.length;
   }

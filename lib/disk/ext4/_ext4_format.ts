@@ -6,6 +6,7 @@
 // but jbd2 (big-endian). Checksums are crc32c (metadata_csum), seeded as the kernel seeds them.
 
 import { crc32c, crc32cU32 } from "./_crc32c.ts";
+import { inodeMode } from "../linux_file_type.ts";
 import type { LayerNodeType } from "../../layer/layer_tree.ts";
 
 /** The block size of the images skiff writes. */
@@ -66,30 +67,6 @@ const EXT4_MAGIC = 0xef53;
 const EXTENT_MAGIC = 0xf30a;
 const JBD2_MAGIC = 0xc03b3998;
 const JBD2_SUPERBLOCK_V2 = 4;
-
-/** The type bits of `i_mode`. */
-const S_IF: Record<LayerNodeType, number> = {
-  file: 0x8000,
-  directory: 0x4000,
-  symlink: 0xa000,
-  char: 0x2000,
-  block: 0x6000,
-  fifo: 0x1000,
-};
-/** A directory entry's `file_type`. */
-const FILE_TYPE: Record<LayerNodeType, number> = {
-  file: 1,
-  directory: 2,
-  char: 3,
-  block: 4,
-  fifo: 5,
-  symlink: 7,
-};
-
-/** A directory entry's file type for a node type. */
-export function direntType(type: LayerNodeType): number {
-  return FILE_TYPE[type];
-}
 
 /** What the superblock says (the fields skiff sets; the rest are 0). */
 export interface Superblock {
@@ -232,7 +209,7 @@ export interface InodeFields {
 export function encodeInode(out: Uint8Array, f: InodeFields, seed: number): void {
   const v = new DataView(out.buffer, out.byteOffset, INODE_SIZE);
   const [t, extra] = timeParts(f.sec, f.nsec);
-  v.setUint16(0x00, S_IF[f.type] | (f.mode & 0o7777), true); // i_mode
+  v.setUint16(0x00, inodeMode(f.type, f.mode), true); // i_mode
   v.setUint16(0x02, f.uid & 0xffff, true); // i_uid
   v.setUint32(0x04, f.size >>> 0, true); // i_size_lo
   v.setUint32(0x08, t, true); // i_atime

@@ -27,7 +27,6 @@ import {
   DESCS_PER_BLOCK,
   DIR_TAIL_SIZE,
   direntSize,
-  direntType,
   encodeDevice,
   encodeDirent,
   encodeDirTail,
@@ -61,6 +60,7 @@ import {
   xattrEntries,
   type XattrEntry,
 } from "./_ext4_xattrs.ts";
+import { direntType } from "../linux_file_type.ts";
 import { compareNames } from "../../layer/compare_names.ts";
 import type { LayerNode } from "../../layer/layer_tree.ts";
 import { nodeTime } from "../../layer/node_time.ts";
