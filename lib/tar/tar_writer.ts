@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type TarEntryType, TYPE_FLAGS } from "./tar_reader.ts";
+import { type TarHeader, TYPE_FLAGS } from "./tar_reader.ts";
 
 /** Where a {@linkcode TarWriter} writes: one call per chunk, awaited before the next. */
 export interface TarWriterSink {
@@ -46,30 +46,13 @@ export interface TarAddOptions {
   signal?: AbortSignal;
 }
 
-/** What one entry of an archive says (a `TarHeader` of the reader is one). */
-export interface TarEntry {
-  /** The entry's name, `/`-separated and relative; a directory's may end with `/`. */
-  path: string;
-  /** The entry type. */
-  type: TarEntryType;
-  /** The body's size in bytes (a `file`'s; 0 for every other type). */
-  size: number;
-  /** Permission bits with setuid, setgid and sticky. */
-  mode: number;
-  /** Owner user id. */
-  uid: number;
-  /** Owner group id. */
-  gid: number;
-  /** Modification time in seconds since the epoch (a fraction is written as pax). */
-  mtime: number;
+/**
+ * What one entry of an archive says: a `TarHeader`, whose exact time and xattrs may also be given
+ * as `undefined` (absent).
+ */
+export interface TarEntry extends Omit<TarHeader, "mtimeNs" | "xattrs"> {
   /** The exact time in nanoseconds, when known: `mtime` is a double (about 0.2 µs near 2023). */
   mtimeNs?: bigint | undefined;
-  /** A symlink's or hardlink's target. */
-  linkname: string;
-  /** Device major number (`char`, `block`). */
-  devmajor: number;
-  /** Device minor number (`char`, `block`). */
-  devminor: number;
   /** Extended attributes, written as pax `SCHILY.xattr.NAME` records (sorted by name). */
   xattrs?: ReadonlyMap<string, Uint8Array> | undefined;
 }
