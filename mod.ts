@@ -119,9 +119,24 @@ export {
 export { OciArchiveDestination } from "./lib/archive/oci_archive_destination.ts";
 export {
   type TarAddOptions,
-  type TarSink as TarWriterSink,
+  type TarEntry,
   TarWriter,
-} from "./lib/archive/tar_writer.ts";
+  type TarWriterOptions,
+  type TarWriterSink,
+} from "./lib/tar/tar_writer.ts";
+export type { TarEntryType, TarHeader } from "./lib/tar/tar_reader.ts";
+export {
+  type ConvertWhiteout,
+  type LayerDecision,
+  type LayerHandler,
+  type LayerNode,
+  type LayerNodeType,
+  LayerTree,
+  type LayerTreeOptions,
+  overlayWhiteouts,
+  type Whiteout,
+} from "./lib/layer/layer_tree.ts";
+export { applyLayer } from "./lib/layer/apply_layer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {

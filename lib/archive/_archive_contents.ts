@@ -21,7 +21,7 @@ import type { Ingest } from "../store/ingest.ts";
 import type { ScratchFile } from "../store/scratch_file.ts";
 import type { Store } from "../store/store.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
-import { type TarHeader, TarReader } from "../unpack/tar_reader.ts";
+import { type TarHeader, TarReader } from "../tar/tar_reader.ts";
 import { ArchiveProblem, show } from "./_archive_problem.ts";
 import { archiveBytes } from "./_archive_bytes.ts";
 

@@ -17,7 +17,7 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
 import { type Descriptor, type ImageManifest, parseManifest } from "../oci/parse_manifest.ts";
 import { REF_NAME_ANNOTATION } from "../store/store.ts";
-import type { TarWriter } from "./tar_writer.ts";
+import type { TarWriter } from "../tar/tar_writer.ts";
 
 /** Which archive: `docker` (`docker save`'s, with `manifest.json`) or `oci` (an OCI layout). */
 export type ArchiveFormat = "docker" | "oci";
@@ -41,7 +41,7 @@ const OCI_LAYOUT = new TextEncoder().encode('{"imageLayoutVersion":"1.0.0"}');
  * @example Write a docker archive of one stored image
  * ```ts ignore
  * import { DockerArchiveDestination } from "./docker_archive_destination.ts";
- * import { TarWriter } from "./tar_writer.ts";
+ * import { TarWriter } from "../tar/tar_writer.ts";
  * import { copyImage } from "../image/copy_image.ts";
  * import { LayoutImageSource } from "../store/layout_image_source.ts";
  * import { Store } from "../store/store.ts";

@@ -10,7 +10,7 @@
 import { MediaType } from "../oci/media_types.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { ArchiveImageDestination, blobEntry, jsonBytes } from "./archive_image_destination.ts";
-import type { TarWriter } from "./tar_writer.ts";
+import type { TarWriter } from "../tar/tar_writer.ts";
 
 /** One `manifest.json` item of a docker archive. */
 export interface DockerArchiveItem {
@@ -30,7 +30,7 @@ export interface DockerArchiveItem {
  * @example Write a docker archive of one stored image
  * ```ts ignore
  * import { DockerArchiveDestination } from "./docker_archive_destination.ts";
- * import { TarWriter } from "./tar_writer.ts";
+ * import { TarWriter } from "../tar/tar_writer.ts";
  * import { copyImage } from "../image/copy_image.ts";
  * import { LayoutImageSource } from "../store/layout_image_source.ts";
  * import { Store } from "../store/store.ts";

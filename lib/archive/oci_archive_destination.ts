@@ -7,7 +7,7 @@
  */
 
 import { ArchiveImageDestination } from "./archive_image_destination.ts";
-import type { TarWriter } from "./tar_writer.ts";
+import type { TarWriter } from "../tar/tar_writer.ts";
 
 /**
  * Writes images into an oci-archive (see {@linkcode ArchiveImageDestination} for the order of
@@ -16,7 +16,7 @@ import type { TarWriter } from "./tar_writer.ts";
  * @example Write an oci-archive of one stored image, every platform
  * ```ts ignore
  * import { OciArchiveDestination } from "./oci_archive_destination.ts";
- * import { TarWriter } from "./tar_writer.ts";
+ * import { TarWriter } from "../tar/tar_writer.ts";
  * import { copyImage } from "../image/copy_image.ts";
  * import { LayoutImageSource } from "../store/layout_image_source.ts";
  * import { Store } from "../store/store.ts";

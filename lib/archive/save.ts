@@ -21,7 +21,7 @@ import { isComplete } from "./_stored_image.ts";
 import type { ArchiveFormat } from "./archive_image_destination.ts";
 import { DockerArchiveDestination } from "./docker_archive_destination.ts";
 import { OciArchiveDestination } from "./oci_archive_destination.ts";
-import { type TarSink, TarWriter } from "./tar_writer.ts";
+import { TarWriter, type TarWriterSink } from "../tar/tar_writer.ts";
 
 /** Options for {@linkcode save}. */
 export interface SaveOptions {
@@ -304,7 +304,7 @@ async function planOci(
 const FILE_OUTPUT = { action: "save to", kind: "save" } as const;
 
 interface Output {
-  sink: TarSink;
+  sink: TarWriterSink;
   commit(): Promise<void>;
   abort(reason: unknown): Promise<void>;
 }

@@ -86,7 +86,7 @@ export interface UnpackImageResult {
   whiteouts: number;
   /** Bytes of file content written. */
   bytes: number;
-  /** Device nodes the sink skipped. */
+  /** Device nodes skipped because the caller may not make them (not root, or `owners: false`). */
   skippedDevices: number;
   /** Whether the image was pulled (while it was unpacked). */
   pulled: boolean;

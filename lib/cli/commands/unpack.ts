@@ -135,7 +135,7 @@ export const unpackCommand: Command = {
     const size = sizeFlag(flags, "size", true);
     const free = sizeFlag(flags, "free", true);
     if (size !== undefined || free !== undefined) {
-      const { Ext4Writer } = await import("../../unpack/ext4_writer.ts");
+      const { Ext4Writer } = await import("../../disk/ext4/ext4_writer.ts");
       const problem = Ext4Writer.sizeProblem(size ?? free!);
       if (problem) throw new UsageError(`--${size !== undefined ? "size" : "free"} ${problem}`);
     }

@@ -10,7 +10,7 @@ import { startRegistry } from "../_registry.ts";
 import { pushDebianImage } from "../_rootfs.ts";
 import { makeTar, type TarSpec } from "../_tar.ts";
 import { unpack } from "../../lib/unpack/unpack.ts";
-import { Ext4Writer } from "../../lib/unpack/ext4_writer.ts";
+import { Ext4Writer } from "../../lib/disk/ext4/ext4_writer.ts";
 import { tempDir } from "../_temp.ts";
 
 const isRoot = Deno.uid() === 0;

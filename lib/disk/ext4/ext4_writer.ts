@@ -7,9 +7,11 @@
  */
 
 import { createHash } from "node:crypto";
-import { BLOCK_SIZE, type Ext4Data, Ext4DataStore } from "./_ext4_data.ts";
+import { type Ext4Data, Ext4DataStore } from "./_ext4_data.ts";
+import { BLOCK_SIZE } from "./_ext4_format.ts";
 import { gdtBlocksFor, writeExt4Image } from "./_ext4_image.ts";
-import { FsTree, type FsTreeApplyOptions } from "./fs_tree.ts";
+import { applyLayer, type ApplyLayerOptions } from "../../layer/apply_layer.ts";
+import { LayerTree } from "../../layer/layer_tree.ts";
 
 /** Options for {@linkcode Ext4Writer}. */
 export interface Ext4WriterOptions {
@@ -124,7 +126,7 @@ export class Ext4Writer {
 
   #file: Deno.FsFile;
   #store: Ext4DataStore;
-  #tree: FsTree<Ext4Data>;
+  #tree: LayerTree<Ext4Data>;
   #dataStart: number;
   #options: Ext4WriterOptions;
   #closed = false;
@@ -155,7 +157,7 @@ export class Ext4Writer {
     }
     this.#file.seekSync(this.#dataStart * BLOCK_SIZE, Deno.SeekMode.Start);
     this.#store = new Ext4DataStore(this.#file, this.#dataStart);
-    this.#tree = new FsTree(this.#store, {
+    this.#tree = new LayerTree({
       ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
     });
   }
@@ -200,7 +202,7 @@ export class Ext4Writer {
 
   /** Bytes of file content read so far. */
   get bytes(): number {
-    return this.#tree.bytes;
+    return this.#store.bytes;
   }
 
   /**
@@ -214,9 +216,9 @@ export class Ext4Writer {
    */
   async applyLayer(
     tar: AsyncIterable<Uint8Array>,
-    options: FsTreeApplyOptions = {},
+    options: ApplyLayerOptions = {},
   ): Promise<void> {
-    await this.#tree.applyLayer(tar, options);
+    await applyLayer(tar, this.#tree, this.#store, options);
   }
 
   /**

@@ -4,7 +4,7 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { mustRun } from "../_images.ts";
 import { makeTar } from "../_tar.ts";
-import { type TarHeader, TarReader } from "../../lib/unpack/tar_reader.ts";
+import { type TarHeader, TarReader } from "../../lib/tar/tar_reader.ts";
 import { tempDir } from "../_temp.ts";
 
 interface Read {

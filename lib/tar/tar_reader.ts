@@ -70,17 +70,33 @@ export interface TarReaderOptions {
   maxMetaSize?: number;
 }
 
+/**
+ * The type flag (byte 156 of a header) of each entry type, as ustar writes it (`'0'` to `'6'`).
+ *
+ * @example The flag of a directory
+ * ```ts
+ * import { TYPE_FLAGS } from "./tar_reader.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(String.fromCharCode(TYPE_FLAGS.directory), "5");
+ * ```
+ */
+export const TYPE_FLAGS: Readonly<Record<TarEntryType, number>> = {
+  file: 0x30,
+  link: 0x31,
+  symlink: 0x32,
+  char: 0x33,
+  block: 0x34,
+  directory: 0x35,
+  fifo: 0x36,
+};
+
 const BLOCK = 512;
+/** Each flag's type, and the old spellings of a file: NUL (pre-POSIX) and `'7'` (contiguous). */
 const TYPES: Record<number, TarEntryType> = {
+  ...Object.fromEntries(Object.entries(TYPE_FLAGS).map(([type, flag]) => [flag, type])),
   0: "file",
-  0x30: "file", // '0'
-  0x37: "file", // '7' contiguous file
-  0x31: "link",
-  0x32: "symlink",
-  0x33: "char",
-  0x34: "block",
-  0x35: "directory",
-  0x36: "fifo",
+  0x37: "file",
 };
 const PAX = 0x78; // 'x'
 const PAX_GLOBAL = 0x67; // 'g'

@@ -2,6 +2,9 @@
 // data area, in order, written once through a 1 MiB buffer. All-zero blocks are left as holes
 // (they take no space and need no write), so a file's blocks come as a list of extents.
 
+import { BLOCK_SIZE, MAX_EXTENT_BLOCKS } from "./_ext4_format.ts";
+import type { LayerHandler, LayerNode } from "../../layer/layer_tree.ts";
+
 /** One extent: `length` blocks of the file from `logical` on are at block `physical`. */
 export interface Ext4Extent {
   /** The first file block. */
@@ -22,21 +25,19 @@ export interface Ext4Data {
   blocks: number;
 }
 
-/** The block size of the images skiff writes. */
-export const BLOCK_SIZE = 4096;
-/** The longest initialized extent ext4 allows. */
-export const MAX_EXTENT_BLOCKS = 32768;
-
 const BUFFER_BLOCKS = 256;
 
 /**
- * Puts file content into consecutive blocks from `firstBlock` on: `begin`, `write` the content
- * in chunks, `end` returns the extents. The file handle's position is owned by the store until
+ * Puts file content into consecutive blocks from `firstBlock` on, as the layer tree's handler for
+ * files: `create` starts a file, `content` adds its bytes, `contentEnd` gives the node its
+ * extents. The file handle's position is owned by the store until
  * {@linkcode Ext4DataStore.flush}.
  */
-export class Ext4DataStore {
+export class Ext4DataStore implements LayerHandler<Ext4Data> {
   /** The next free block. */
   next: number;
+  /** Bytes of file content received. */
+  bytes = 0;
   #file: Deno.FsFile;
   #buffer = new Uint8Array(BUFFER_BLOCKS * BLOCK_SIZE);
   #words = new Int32Array(this.#buffer.buffer);
@@ -53,6 +54,22 @@ export class Ext4DataStore {
   constructor(file: Deno.FsFile, firstBlock: number) {
     this.#file = file;
     this.next = firstBlock;
+  }
+
+  /** A file starts (other nodes take no data). */
+  create(_path: string, node: LayerNode<Ext4Data>): void {
+    if (node.type === "file") this.begin(node.size);
+  }
+
+  /** The next bytes of the current file. */
+  content(chunk: Uint8Array): void {
+    this.bytes += chunk.byteLength;
+    this.write(chunk);
+  }
+
+  /** The current file is complete: its extents go to the node. */
+  contentEnd(node: LayerNode<Ext4Data>): void {
+    node.data = this.end();
   }
 
   /** Starts a file of `size` bytes. */

@@ -4,7 +4,9 @@
 // extended (64-byte) inodes with FLAT_PLAIN or FLAT_INLINE data, inline and shared xattrs,
 // directory blocks.
 
-import type { FsNode, FsNodeType } from "./fs_tree.ts";
+import { inodeMode } from "../linux_file_type.ts";
+import type { LayerNode } from "../../layer/layer_tree.ts";
+import { nodeTime } from "../../layer/node_time.ts";
 
 /** Block size: 4 KiB, the page size the kernel needs on the usual machines. */
 export const BLOCK = 4096;
@@ -20,28 +22,6 @@ export const NAME_MAX = 255;
 
 export const LAYOUT_FLAT_PLAIN = 0;
 export const LAYOUT_FLAT_INLINE = 2;
-
-const FILE_TYPE: Record<FsNodeType, number> = {
-  file: 1,
-  directory: 2,
-  char: 3,
-  block: 4,
-  fifo: 5,
-  symlink: 7,
-};
-const MODE_TYPE: Record<FsNodeType, number> = {
-  file: 0o100000,
-  directory: 0o040000,
-  char: 0o020000,
-  block: 0o060000,
-  fifo: 0o010000,
-  symlink: 0o120000,
-};
-
-/** The dirent file type of a node. */
-export function fileType(type: FsNodeType): number {
-  return FILE_TYPE[type];
-}
 
 /** What the superblock records. */
 export interface SuperBlock {
@@ -81,30 +61,14 @@ export function encodeSuperBlock(sb: SuperBlock): Uint8Array {
 
 /** Whether a node fits a compact inode: small ids, sizes and link counts, and the epoch's time. */
 export function fitsCompact(
-  node: FsNode<unknown>,
+  node: LayerNode<unknown>,
   size: number,
   epoch: number,
   epochNsec: number,
 ): boolean {
-  const [sec, nsec] = splitTime(node);
+  const [sec, nsec] = nodeTime(node);
   return node.uid <= 0xffff && node.gid <= 0xffff && node.nlink <= 0xffff &&
     size <= 0xffffffff && sec === epoch && nsec === epochNsec;
-}
-
-/** Seconds (floored) and nanoseconds of a node's mtime, exact when the tar gave nanoseconds. */
-export function splitTime(node: { mtime: number; mtimeNs?: bigint }): [number, number] {
-  if (node.mtimeNs !== undefined) {
-    let sec = node.mtimeNs / 1_000_000_000n;
-    let nsec = node.mtimeNs % 1_000_000_000n;
-    if (nsec < 0n) {
-      sec -= 1n;
-      nsec += 1_000_000_000n;
-    }
-    return [Number(sec), Number(nsec)];
-  }
-  const sec = Math.floor(node.mtime);
-  const nsec = Math.min(999_999_999, Math.round((node.mtime - sec) * 1e9));
-  return [sec, nsec];
 }
 
 /** What an inode records beyond the node's metadata. */
@@ -121,12 +85,12 @@ export interface InodeFields {
 }
 
 /** An inode, compact (32 bytes) or extended (64 bytes). */
-export function encodeInode(node: FsNode<unknown>, f: InodeFields): Uint8Array {
+export function encodeInode(node: LayerNode<unknown>, f: InodeFields): Uint8Array {
   const out = new Uint8Array(f.compact ? COMPACT_SIZE : EXTENDED_SIZE);
   const v = new DataView(out.buffer);
   v.setUint16(0, (f.compact ? 0 : 1) | (f.layout << 1), true);
   v.setUint16(2, f.xattrCount, true);
-  v.setUint16(4, MODE_TYPE[node.type] | (node.mode & 0o7777), true);
+  v.setUint16(4, inodeMode(node.type, node.mode), true);
   if (f.compact) {
     v.setUint16(6, f.nlink, true);
     v.setUint32(8, f.size, true);
@@ -136,7 +100,7 @@ export function encodeInode(node: FsNode<unknown>, f: InodeFields): Uint8Array {
     v.setUint16(24, node.uid, true);
     v.setUint16(26, node.gid, true);
   } else {
-    const [sec, nsec] = splitTime(node);
+    const [sec, nsec] = nodeTime(node);
     v.setBigUint64(8, BigInt(f.size), true);
     v.setUint32(16, f.iu, true);
     v.setUint32(20, f.ino, true);

@@ -1,5 +1,9 @@
-// The SHA-256 of a file as `sha256:<hex>`, read in 1 MiB chunks: the digest reported for a disk
-// image, and what a layer image is checked against before it is reused.
+/**
+ * The SHA-256 of a file as `sha256:<hex>`, read in 1 MiB chunks: the digest reported for a disk
+ * image, and what a layer image is checked against before it is reused.
+ *
+ * @module
+ */
 
 import { createHash } from "node:crypto";
 
@@ -9,6 +13,20 @@ import { createHash } from "node:crypto";
  * @param path The file.
  * @param signal Stops between chunks.
  * @returns `sha256:<hex>`.
+ *
+ * @example Hash a file
+ * ```ts
+ * import { fileDigest } from "./file_digest.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello");
+ * assert.equal(
+ *   await fileDigest(path),
+ *   "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+ * );
+ * await Deno.remove(path);
+ * ```
  */
 export async function fileDigest(path: string, signal?: AbortSignal): Promise<string> {
   using file = await Deno.open(path);
@@ -24,6 +42,21 @@ export async function fileDigest(path: string, signal?: AbortSignal): Promise<st
  * @param signal Stops between chunks.
  * @returns `sha256:<hex>`.
  * @throws {Error} When the file ends before `size` bytes.
+ *
+ * @example Hash the first bytes of an open file
+ * ```ts
+ * import { imageDigest } from "./file_digest.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello, and more");
+ * using file = await Deno.open(path);
+ * assert.equal(
+ *   await imageDigest(file, 5),
+ *   "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+ * );
+ * await Deno.remove(path);
+ * ```
  */
 export async function imageDigest(
   file: Deno.FsFile,

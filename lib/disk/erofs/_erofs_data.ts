@@ -1,7 +1,7 @@
-// EROFS's FsDataStore: file content goes to the image as it streams, each file from a block
-// boundary, contiguous (FLAT_PLAIN). The last partial block of a file (its tail) is kept in memory
-// when it can be inlined beside the inode later (FLAT_INLINE), within a budget; otherwise it is
-// written and padded with zeros to a full block.
+// EROFS's file data, the layer tree's handler for files: content goes to the image as it streams,
+// each file from a block boundary, contiguous (FLAT_PLAIN). The last partial block of a file (its
+// tail) is kept in memory when it can be inlined beside the inode later (FLAT_INLINE), within a
+// budget; otherwise it is written and padded with zeros to a full block.
 //
 // Blocks of a file that a later layer deleted or replaced are reused: a new file that fits into
 // such a run of dead blocks is written there (the lowest that fits), else appended. A layer that
@@ -9,7 +9,7 @@
 
 import { BLOCK, EXTENDED_SIZE, xattrArea, xattrEntries } from "./_erofs_format.ts";
 import type { ImageFile } from "./_image_file.ts";
-import type { FsDataStore, FsNode } from "./fs_tree.ts";
+import type { LayerHandler, LayerNode } from "../../layer/layer_tree.ts";
 
 /** Where a file's content is in an EROFS image. */
 export interface ErofsData {
@@ -35,8 +35,13 @@ interface Current {
   at?: number;
 }
 
-/** Writes file content into an image, tails kept for inlining within `budget` bytes. */
-export class ErofsDataStore implements FsDataStore<ErofsData> {
+/**
+ * Writes file content into an image, tails kept for inlining within `budget` bytes: the layer
+ * tree's handler for files (each file's content as it streams, one file at a time).
+ */
+export class ErofsDataStore implements LayerHandler<ErofsData> {
+  /** Bytes of file content received. */
+  bytes = 0;
   /** Dead blocks (of files no name keeps) the next files may take. */
   readonly free: Extent[] = [];
   #out: ImageFile;
@@ -52,7 +57,28 @@ export class ErofsDataStore implements FsDataStore<ErofsData> {
     this.#budget = budget;
   }
 
-  begin(size: number, node: FsNode<ErofsData>): void {
+  /** A file starts (other nodes take no data). */
+  create(_path: string, node: LayerNode<ErofsData>): void {
+    if (node.type === "file") this.#begin(node.size, node);
+  }
+
+  /** The next bytes of the current file. */
+  content(chunk: Uint8Array): void | Promise<void> {
+    this.bytes += chunk.byteLength;
+    return this.#write(chunk);
+  }
+
+  /** The current file is complete: where its content is goes to the node. */
+  contentEnd(node: LayerNode<ErofsData>): void {
+    node.data = this.#end();
+  }
+
+  /** A file left the tree: its tail's memory and its blocks are free again. */
+  release(node: LayerNode<ErofsData>): void {
+    if (node.type === "file" && node.data !== undefined) this.#discard(node.data);
+  }
+
+  #begin(size: number, node: LayerNode<ErofsData>): void {
     const tail = size % BLOCK;
     // all inline: the most they can take (sharing some at the end only makes the area smaller)
     const xattrs = xattrArea([], xattrEntries(node.xattrs, { count: 0 }))?.length ?? 0;
@@ -79,7 +105,7 @@ export class ErofsDataStore implements FsDataStore<ErofsData> {
     this.#cur = cur;
   }
 
-  write(chunk: Uint8Array): void | Promise<void> {
+  #write(chunk: Uint8Array): void | Promise<void> {
     const cur = this.#cur!;
     const at = cur.received;
     cur.received += chunk.length;
@@ -89,14 +115,14 @@ export class ErofsDataStore implements FsDataStore<ErofsData> {
     if (before > 0) return this.#emit(cur, chunk.subarray(0, before));
   }
 
-  end(): ErofsData {
+  #end(): ErofsData {
     const cur = this.#cur!;
     this.#cur = undefined;
     if (cur.at === undefined) this.#out.pad(); // reused blocks were padded by their last write
     return cur.data;
   }
 
-  discard(data: ErofsData): void {
+  #discard(data: ErofsData): void {
     if (data.tail) this.#budget += data.tail.length;
     delete data.tail;
     if (data.blocks > 0) this.#release({ start: data.blkaddr, count: data.blocks });

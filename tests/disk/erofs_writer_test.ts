@@ -14,7 +14,7 @@ import {
 import { xattrsUnder } from "../_ext4.ts";
 import { mustRun, noise, sha256 } from "../_images.ts";
 import { makeTar, type TarSpec } from "../_tar.ts";
-import { ErofsWriter, type ErofsWriterOptions } from "../../lib/unpack/erofs_writer.ts";
+import { ErofsWriter, type ErofsWriterOptions } from "../../lib/disk/erofs/erofs_writer.ts";
 import { RootfsWriter } from "../../lib/unpack/rootfs_writer.ts";
 import { tempDir } from "../_temp.ts";
 
