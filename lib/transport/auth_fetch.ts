@@ -116,114 +116,143 @@ const TOKEN_BODY_LIMIT = 1024 * 1024;
  * ```
  */
 export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
-  const tokenFetch = options.tokenFetch ?? next;
-  const tokens = new Map<string, Promise<Token>>();
-  let challenge: Challenge | undefined;
-  const credentials = new Map<string, Promise<Credentials | undefined>>();
+  const auth = new RegistryAuth(next, options);
+  return (request) => auth.fetch(request);
+}
 
-  const isOwn = (url: URL) =>
-    url.host === options.host && (url.protocol === "https:" || options.allowInsecure === true);
-  const plainHosts = new Set((options.plainHosts ?? []).map((h) => h.toLowerCase()));
+/** The state {@linkcode withAuth} keeps for one registry: its challenge, tokens and credentials. */
+class RegistryAuth {
+  readonly #next: Fetcher;
+  readonly #options: AuthOptions;
+  readonly #tokenFetch: Fetcher;
+  readonly #plainHosts: Set<string>;
+  /** Tokens by realm, service and scope; a pending request is shared. */
+  readonly #tokens = new Map<string, Promise<Token>>();
+  /** Credentials by repository (asked once each). */
+  readonly #credentials = new Map<string, Promise<Credentials | undefined>>();
+  /** The registry's last challenge, answered before the next request is sent. */
+  #challenge: Challenge | undefined;
+
+  constructor(next: Fetcher, options: AuthOptions) {
+    this.#next = next;
+    this.#options = options;
+    this.#tokenFetch = options.tokenFetch ?? next;
+    this.#plainHosts = new Set((options.plainHosts ?? []).map((h) => h.toLowerCase()));
+  }
+
+  /** Sends a request to the registry, answering its challenge once. */
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (!this.#isOwn(url)) return (await this.#follow(request, undefined)).res;
+    const scope = scopeFor(url.pathname, request.method);
+    let authz: string | undefined;
+    if (this.#challenge) {
+      authz = await this.#authorization(this.#challenge, scope, url, request.signal);
+    }
+    const { res, url: answered } = await this.#follow(request, authz);
+    // only the registry's own challenges are answered: a 401 from a redirect target (a CDN,
+    // another origin) must never make us send credentials to a realm it names
+    if (res.status !== 401 || !this.#isOwn(answered)) return res;
+    const parsed = parseChallenges(res.headers.get("www-authenticate") ?? "");
+    const c = parsed.find((p) => p.scheme === "bearer") ?? parsed.find((p) => p.scheme === "basic");
+    if (!c) return res;
+    const challenge: Challenge = { scheme: c.scheme, params: { ...c.params } };
+    delete challenge.params.scope;
+    delete challenge.params.error;
+    this.#challenge = challenge;
+    const fresh = await this.#authorization(
+      challenge,
+      c.params.scope ?? scope,
+      url,
+      request.signal,
+      authz,
+    );
+    if (fresh === undefined || fresh === authz || request.body !== null) return res;
+    await discard(res);
+    return (await this.#follow(request, fresh)).res;
+  }
+
+  /** The registry's own host, over HTTPS (or plain HTTP where allowed). */
+  #isOwn(url: URL): boolean {
+    return url.host === this.#options.host &&
+      (url.protocol === "https:" || this.#options.allowInsecure === true);
+  }
+
   /** Whether a credential may be sent to this URL: HTTPS, loopback, or configured as plain. */
-  const mayCarryCredentials = (url: URL) =>
-    url.protocol === "https:" || isOwn(url) || isLoopback(url.host) ||
-    plainHosts.has(url.host.toLowerCase());
-  const inClear = (url: URL, what: string) =>
-    new Error(
-      `Cannot authenticate to ${options.registry}: ${what} ${url.origin} is plain HTTP, and ` +
-        "credentials go over plain HTTP only to loopback or to a host configured as plain " +
+  #mayCarryCredentials(url: URL): boolean {
+    return url.protocol === "https:" || this.#isOwn(url) || isLoopback(url.host) ||
+      this.#plainHosts.has(url.host.toLowerCase());
+  }
+
+  #inClear(url: URL, what: string): Error {
+    return new Error(
+      `Cannot authenticate to ${this.#options.registry}: ${what} ${url.origin} is plain HTTP, ` +
+        "and credentials go over plain HTTP only to loopback or to a host configured as plain " +
         "(--plain-http, plainHttp in the config)",
     );
-
-  /**
-   * Sends a token request, following redirects here so that a credential (the Basic header, a
-   * refresh token in the body) never follows one to a host that may not have it in clear.
-   */
-  const tokenRequest = async (
-    url: URL,
-    init: { method: string; headers: Headers; body?: string },
-    signal: AbortSignal,
-  ): Promise<Response> => {
-    let method = init.method;
-    let body = init.body;
-    const headers = new Headers(init.headers);
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const carries = headers.has("authorization") || body !== undefined;
-      if (carries && !mayCarryCredentials(url)) {
-        throw inClear(url, hop === 0 ? "the token realm" : "the token realm redirects to");
-      }
-      const res = await tokenFetch(
-        new Request(url, {
-          method,
-          headers,
-          signal,
-          redirect: "manual",
-          ...(body !== undefined ? { body } : {}),
-        }),
-      );
-      const location = res.headers.get("location");
-      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
-      await discard(res);
-      const target = new URL(location, url);
-      if (target.protocol !== "https:" && target.protocol !== "http:") {
-        throw new Error(`Cannot follow redirect to ${target.protocol} URL`);
-      }
-      // as fetch does: no Authorization to another host; 301/302/303 turn a POST into a GET
-      if (target.host !== url.host) headers.delete("authorization");
-      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
-        method = "GET";
-        body = undefined;
-        headers.delete("content-type");
-      }
-      options.onDebug?.(`token redirect ${res.status} -> ${target.origin}${target.pathname}`);
-      url = target;
-    }
-    throw new Error(
-      `Cannot ${init.method} ${url.origin}${url.pathname}: more than ${MAX_REDIRECTS} redirects`,
-    );
-  };
+  }
 
   /** Credentials for the repository a scope names (asked once per repository). */
-  const getCredentials = (scope: string | undefined) => {
+  #getCredentials(scope: string | undefined): Promise<Credentials | undefined> {
     const repository = /^repository:(.+):[^:]*$/.exec(scope?.split(" ")[0] ?? "")?.[1];
     const key = repository ?? "";
-    let found = credentials.get(key);
+    let found = this.#credentials.get(key);
     if (!found) {
-      found = Promise.resolve(options.credentials?.(options.registry, repository));
-      credentials.set(key, found);
+      found = Promise.resolve(this.#options.credentials?.(this.#options.registry, repository));
+      this.#credentials.set(key, found);
     }
     return found;
-  };
+  }
 
-  const fetchToken = async (
+  /** The `Authorization` value for a challenge and scope: Basic, a stored token, or a (cached)
+   * token from the realm; `stale` is one the registry just refused. */
+  async #authorization(
+    c: Challenge,
+    scope: string | undefined,
+    url: URL,
+    signal: AbortSignal,
+    stale?: string,
+  ): Promise<string | undefined> {
+    const creds = await this.#getCredentials(scope);
+    if (c.scheme === "basic") {
+      if (creds?.username === undefined || creds.password === undefined) return undefined;
+      return basic(creds.username, creds.password);
+    }
+    if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
+    const key = `${c.params.realm}|${c.params.service ?? ""}|${scope ?? ""}`;
+    const cached = this.#tokens.get(key);
+    if (cached) {
+      try {
+        const t = await cached;
+        if (t.expiresAt - EXPIRY_MARGIN_MS > Date.now() && `Bearer ${t.value}` !== stale) {
+          return `Bearer ${t.value}`;
+        }
+      } catch {
+        // a failed request is not cached; fetch again below
+      }
+      if (this.#tokens.get(key) !== cached) {
+        return this.#authorization(c, scope, url, signal, stale);
+      }
+    }
+    const pending = this.#fetchToken(c, scope, url, signal);
+    this.#tokens.set(key, pending);
+    pending.catch(() => {
+      if (this.#tokens.get(key) === pending) this.#tokens.delete(key);
+    });
+    return `Bearer ${(await pending).value}`;
+  }
+
+  /** A token from the challenge's realm for the scope. */
+  async #fetchToken(
     c: Challenge,
     scope: string | undefined,
     registryUrl: URL,
     signal: AbortSignal,
-  ): Promise<Token> => {
-    const realm = c.params.realm;
-    if (!realm) {
-      throw new Error(`Cannot authenticate to ${options.registry}: challenge has no realm`);
-    }
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new Error(`Cannot authenticate to ${options.registry}: invalid token realm`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new Error(`Cannot authenticate to ${options.registry}: token realm is not HTTP(S)`);
-    }
-    if (
-      url.protocol !== "https:" && registryUrl.protocol !== "http:" && !mayCarryCredentials(url)
-    ) {
-      throw new Error(
-        `Cannot authenticate to ${options.registry}: token realm ${url.origin} is not HTTPS`,
-      );
-    }
-    const creds = await getCredentials(scope);
+  ): Promise<Token> {
+    const url = this.#realm(c, registryUrl);
+    const creds = await this.#getCredentials(scope);
     const scopes = (scope ?? "").split(" ").filter(Boolean);
-    const what = `get a token for ${options.registry}${scope ? ` (${scope})` : ""}`;
+    const what = `get a token for ${this.#options.registry}${scope ? ` (${scope})` : ""}`;
     let res: Response | undefined;
     if (creds?.identityToken) {
       // an identity (refresh) token goes to the realm in an OAuth2 POST (Docker's token spec)
@@ -234,8 +263,10 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
       });
       if (c.params.service) form.set("service", c.params.service);
       if (scopes.length > 0) form.set("scope", scopes.join(" "));
-      options.onDebug?.(`token request: POST ${url.origin}${url.pathname} scope=${scope ?? ""}`);
-      res = await tokenRequest(url, {
+      this.#options.onDebug?.(
+        `token request: POST ${url.origin}${url.pathname} scope=${scope ?? ""}`,
+      );
+      res = await this.#tokenRequest(url, {
         method: "POST",
         headers: new Headers({ "content-type": "application/x-www-form-urlencoded" }),
         body: form.toString(),
@@ -255,92 +286,102 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
       if (creds?.username !== undefined && creds.password !== undefined) {
         headers.set("authorization", basic(creds.username, creds.password));
       }
-      options.onDebug?.(`token request: GET ${url.origin}${url.pathname} scope=${scope ?? ""}`);
-      res = await tokenRequest(url, { method: "GET", headers }, signal);
+      this.#options.onDebug?.(
+        `token request: GET ${url.origin}${url.pathname} scope=${scope ?? ""}`,
+      );
+      res = await this.#tokenRequest(url, { method: "GET", headers }, signal);
       if (!res.ok) throw await RegistryError.fromResponse(res, "GET", url.toString(), what);
     }
-    const text = new TextDecoder().decode(
+    return parseTokenResponse(
       await readCapped(res, TOKEN_BODY_LIMIT, "token response"),
+      this.#options.registry,
     );
-    let body: {
-      token?: unknown;
-      access_token?: unknown;
-      expires_in?: unknown;
-      issued_at?: unknown;
-    };
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new Error(`Cannot authenticate to ${options.registry}: token response is not JSON`);
-    }
-    const value = typeof body.token === "string" && body.token !== ""
-      ? body.token
-      : typeof body.access_token === "string"
-      ? body.access_token
-      : "";
-    if (value === "") {
-      throw new Error(`Cannot authenticate to ${options.registry}: token response has no token`);
-    }
-    const lifetime = typeof body.expires_in === "number" && body.expires_in > MIN_TOKEN_LIFETIME_S
-      ? body.expires_in
-      : MIN_TOKEN_LIFETIME_S;
-    // issued_at is the server's clock: trusted only when it agrees with ours
-    const now = Date.now();
-    let issued = typeof body.issued_at === "string" ? Date.parse(body.issued_at) : NaN;
-    if (Number.isNaN(issued) || issued > now || now - issued > lifetime * 1000) issued = now;
-    return { value, expiresAt: issued + lifetime * 1000 };
-  };
+  }
 
-  const authorization = async (
-    c: Challenge,
-    scope: string | undefined,
+  /** The challenge's realm, checked: an HTTP(S) URL that may receive the credentials. */
+  #realm(c: Challenge, registryUrl: URL): URL {
+    const cannot = (why: string) =>
+      new Error(`Cannot authenticate to ${this.#options.registry}: ${why}`);
+    const realm = c.params.realm;
+    if (!realm) throw cannot("challenge has no realm");
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw cannot("invalid token realm");
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw cannot("token realm is not HTTP(S)");
+    }
+    if (
+      url.protocol !== "https:" && registryUrl.protocol !== "http:" &&
+      !this.#mayCarryCredentials(url)
+    ) {
+      throw cannot(`token realm ${url.origin} is not HTTPS`);
+    }
+    return url;
+  }
+
+  /**
+   * Sends a token request, following redirects here so that a credential (the Basic header, a
+   * refresh token in the body) never follows one to a host that may not have it in clear.
+   */
+  async #tokenRequest(
     url: URL,
+    init: { method: string; headers: Headers; body?: string },
     signal: AbortSignal,
-    stale?: string,
-  ): Promise<string | undefined> => {
-    if (c.scheme === "basic") {
-      const creds = await getCredentials(scope);
-      if (creds?.username === undefined || creds.password === undefined) return undefined;
-      return basic(creds.username, creds.password);
-    }
-    const creds = await getCredentials(scope);
-    if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
-    const key = `${c.params.realm}|${c.params.service ?? ""}|${scope ?? ""}`;
-    const cached = tokens.get(key);
-    if (cached) {
-      try {
-        const t = await cached;
-        if (t.expiresAt - EXPIRY_MARGIN_MS > Date.now() && `Bearer ${t.value}` !== stale) {
-          return `Bearer ${t.value}`;
-        }
-      } catch {
-        // a failed request is not cached; fetch again below
+  ): Promise<Response> {
+    let method = init.method;
+    let body = init.body;
+    const headers = new Headers(init.headers);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const carries = headers.has("authorization") || body !== undefined;
+      if (carries && !this.#mayCarryCredentials(url)) {
+        throw this.#inClear(url, hop === 0 ? "the token realm" : "the token realm redirects to");
       }
-      if (tokens.get(key) !== cached) return authorization(c, scope, url, signal, stale);
+      const res = await this.#tokenFetch(
+        new Request(url, {
+          method,
+          headers,
+          signal,
+          redirect: "manual",
+          ...(body !== undefined ? { body } : {}),
+        }),
+      );
+      const location = res.headers.get("location");
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+      await discard(res);
+      const target = redirectTarget(location, url);
+      // as fetch does: no Authorization to another host; 301/302/303 turn a POST into a GET
+      if (target.host !== url.host) headers.delete("authorization");
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        method = "GET";
+        body = undefined;
+        headers.delete("content-type");
+      }
+      this.#options.onDebug?.(`token redirect ${res.status} -> ${target.origin}${target.pathname}`);
+      url = target;
     }
-    const pending = fetchToken(c, scope, url, signal);
-    tokens.set(key, pending);
-    pending.catch(() => {
-      if (tokens.get(key) === pending) tokens.delete(key);
-    });
-    return `Bearer ${(await pending).value}`;
-  };
+    throw new Error(
+      `Cannot ${init.method} ${url.origin}${url.pathname}: more than ${MAX_REDIRECTS} redirects`,
+    );
+  }
 
   /** Sends the request, following redirects; returns the last response and where it came from. */
-  const follow = async (
+  async #follow(
     request: Request,
     authz: string | undefined,
-  ): Promise<{ res: Response; url: URL }> => {
+  ): Promise<{ res: Response; url: URL }> {
     let url = new URL(request.url);
     let method = request.method;
     const hasBody = request.body !== null;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const headers = new Headers(request.headers);
       headers.delete("authorization");
-      if (authz !== undefined && isOwn(url)) headers.set("authorization", authz);
+      if (authz !== undefined && this.#isOwn(url)) headers.set("authorization", authz);
       const init: RequestInit = { method, headers, signal: request.signal, redirect: "manual" };
       // a body is sent once, with the request it came in (its length kept)
-      const res = await next(
+      const res = await this.#next(
         hop === 0 && hasBody ? new Request(request, init) : new Request(url, init),
       );
       const location = res.headers.get("location");
@@ -348,49 +389,53 @@ export function withAuth(next: Fetcher, options: AuthOptions): Fetcher {
         return { res, url };
       }
       await discard(res);
-      const target = new URL(location, url);
-      if (target.protocol !== "https:" && target.protocol !== "http:") {
-        throw new Error(`Cannot follow redirect to ${target.protocol} URL`);
-      }
-      if (url.protocol === "https:" && target.protocol === "http:" && !isOwn(target)) {
+      const target = redirectTarget(location, url);
+      if (url.protocol === "https:" && target.protocol === "http:" && !this.#isOwn(target)) {
         throw new Error(`Cannot follow redirect from HTTPS to plain HTTP (${target.host})`);
       }
-      options.onDebug?.(`redirect ${res.status} -> ${target.origin}${target.pathname}`);
+      this.#options.onDebug?.(`redirect ${res.status} -> ${target.origin}${target.pathname}`);
       if (res.status === 303 && method !== "HEAD") method = "GET";
       url = target;
     }
     throw new Error(
       `Cannot ${request.method} ${request.url}: more than ${MAX_REDIRECTS} redirects`,
     );
-  };
+  }
+}
 
-  return async (request) => {
-    const url = new URL(request.url);
-    if (!isOwn(url)) return (await follow(request, undefined)).res;
-    const scope = scopeFor(url.pathname, request.method);
-    let authz: string | undefined;
-    if (challenge) authz = await authorization(challenge, scope, url, request.signal);
-    const { res, url: answered } = await follow(request, authz);
-    // only the registry's own challenges are answered: a 401 from a redirect target (a CDN,
-    // another origin) must never make us send credentials to a realm it names
-    if (res.status !== 401 || !isOwn(answered)) return res;
-    const parsed = parseChallenges(res.headers.get("www-authenticate") ?? "");
-    const c = parsed.find((p) => p.scheme === "bearer") ?? parsed.find((p) => p.scheme === "basic");
-    if (!c) return res;
-    challenge = { scheme: c.scheme, params: { ...c.params } };
-    delete challenge.params.scope;
-    delete challenge.params.error;
-    const fresh = await authorization(
-      challenge,
-      c.params.scope ?? scope,
-      url,
-      request.signal,
-      authz,
-    );
-    if (fresh === undefined || fresh === authz || request.body !== null) return res;
-    await discard(res);
-    return (await follow(request, fresh)).res;
-  };
+/** Where a redirect's `Location` points, an HTTP(S) URL. */
+function redirectTarget(location: string, base: URL): URL {
+  const target = new URL(location, base);
+  if (target.protocol !== "https:" && target.protocol !== "http:") {
+    throw new Error(`Cannot follow redirect to ${target.protocol} URL`);
+  }
+  return target;
+}
+
+/** A token endpoint's answer: the token and when it expires (Docker's token spec). */
+function parseTokenResponse(bytes: Uint8Array, registry: string): Token {
+  let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
+  try {
+    body = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new Error(`Cannot authenticate to ${registry}: token response is not JSON`);
+  }
+  const value = typeof body.token === "string" && body.token !== ""
+    ? body.token
+    : typeof body.access_token === "string"
+    ? body.access_token
+    : "";
+  if (value === "") {
+    throw new Error(`Cannot authenticate to ${registry}: token response has no token`);
+  }
+  const lifetime = typeof body.expires_in === "number" && body.expires_in > MIN_TOKEN_LIFETIME_S
+    ? body.expires_in
+    : MIN_TOKEN_LIFETIME_S;
+  // issued_at is the server's clock: trusted only when it agrees with ours
+  const now = Date.now();
+  let issued = typeof body.issued_at === "string" ? Date.parse(body.issued_at) : NaN;
+  if (Number.isNaN(issued) || issued > now || now - issued > lifetime * 1000) issued = now;
+  return { value, expiresAt: issued + lifetime * 1000 };
 }
 
 /**
