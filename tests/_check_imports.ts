@@ -18,6 +18,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["verify"],
   ["image"],
   ["registry", "store"],
+  ["serve"],
   ["pull"],
   ["unpack", "copy"],
   ["archive"],

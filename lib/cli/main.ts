@@ -30,6 +30,7 @@ import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { syncCommand } from "./commands/sync.ts";
 import { saveCommand } from "./commands/save.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { loadCommand } from "./commands/load.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
@@ -55,6 +56,7 @@ export const COMMANDS: readonly Command[] = [
   rmCommand,
   gcCommand,
   fsckCommand,
+  serveCommand,
   loginCommand,
   logoutCommand,
 ];
