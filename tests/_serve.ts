@@ -96,7 +96,13 @@ export async function startServe(
 
 import { type Fixture, startFixture } from "./_fixture.ts";
 import { mustRun } from "./_images.ts";
-import { describe, pushArtifact, pushFallback, pushSignature, type PushedDesc } from "./_referrers.ts";
+import {
+  describe,
+  pushArtifact,
+  type PushedDesc,
+  pushFallback,
+  pushSignature,
+} from "./_referrers.ts";
 import { tempDir } from "./_temp.ts";
 import { skiff } from "./_cli.ts";
 import { Store } from "../lib/store/store.ts";

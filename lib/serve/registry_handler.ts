@@ -34,7 +34,12 @@ export interface AccessLogEntry {
   status: number;
   /** The body's length as announced (`Content-Length`), when there is one. */
   bytes: number | undefined;
-  /** Milliseconds from the request to the answer's headers. */
+  /**
+   * Whether the whole answer reached the client (`false`: it went away, or the server broke the
+   * answer off); `undefined` when the server does not tell (a handler called without `completed`).
+   */
+  completed: boolean | undefined;
+  /** Milliseconds from the request to the answer's end (to its headers, when that is unknown). */
   milliseconds: number;
   /** The authenticated user, when basic auth is on and the credentials were accepted. */
   user: string | undefined;
@@ -61,7 +66,7 @@ export interface RegistryHandlerOptions {
    */
   auth?: RegistryAuthOptions;
   /**
-   * Called once per request, when its answer's headers are made.
+   * Called once per request, when its answer ended (delivered, or broken off).
    * @default {undefined}
    */
   onRequest?: (entry: AccessLogEntry) => void;
@@ -146,12 +151,13 @@ export class RegistryHandler {
    * Answers one request.
    *
    * @param request The request.
-   * @param info Where it came from (what `Deno.serve` passes), for the access log.
+   * @param info Where it came from and when its answer was delivered (what `Deno.serve` passes),
+   *   for the access log.
    * @returns The answer.
    */
   handle = async (
     request: Request,
-    info?: { remoteAddr: Deno.Addr },
+    info?: { remoteAddr: Deno.Addr; completed?: Promise<void> },
   ): Promise<Response> => {
     const start = performance.now();
     const state: { user?: string } = {};
@@ -159,20 +165,17 @@ export class RegistryHandler {
     try {
       response = await this.#route(request, state);
     } catch (e) {
-      if (request.signal.aborted) {
-        response = new Response(null, { status: 499 });
-      } else {
-        this.#onWarning(
-          `Cannot answer ${request.method} ${targetOf(request.url)}: ${(e as Error).message}`,
-        );
-        response = error(500, "UNKNOWN", "internal error; see the server's log");
-      }
+      this.#onWarning(
+        `Cannot answer ${request.method} ${targetOf(request.url)}: ${(e as Error).message}`,
+      );
+      response = error(500, "UNKNOWN", "internal error; see the server's log");
     }
-    if (this.#onRequest) {
+    const onRequest = this.#onRequest;
+    if (onRequest) {
+      // read now: once the answer is delivered, the request is closed
       const length = response.headers.get("content-length");
       const remote = info?.remoteAddr;
-      this.#onRequest({
-        time: new Date(),
+      const entry = {
         remote: remote && "hostname" in remote
           ? `${
             remote.hostname.includes(":") ? `[${remote.hostname}]` : remote.hostname
@@ -182,10 +185,18 @@ export class RegistryHandler {
         target: targetOf(request.url),
         status: response.status,
         bytes: length === null ? undefined : Number(length),
-        milliseconds: performance.now() - start,
         user: state.user,
         userAgent: request.headers.get("user-agent") ?? undefined,
-      });
+      };
+      const log = (completed: boolean | undefined) =>
+        onRequest({
+          time: new Date(),
+          ...entry,
+          completed,
+          milliseconds: performance.now() - start,
+        });
+      if (info?.completed) info.completed.then(() => log(true), () => log(false));
+      else log(undefined);
     }
     return response;
   };

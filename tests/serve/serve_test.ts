@@ -76,115 +76,124 @@ Deno.test("skiff serve: skopeo and skiff pull every stored image byte for byte",
       });
     }
 
-    await t.step("a Docker list and a Docker manifest: skopeo gets the registry's bytes", async () => {
-      for (
-        const [name, digest] of [
-          ["test/docker:1", fx.dockerList],
-          ["library/skiffdemo:1", fx.dockerList],
-          ["test/docker-one:1", s.dockerOne],
-        ] as const
-      ) {
-        const out = `${await tempDir()}/dir`;
-        await mustRun("skopeo", [
-          "copy",
-          "--quiet",
-          "--all",
-          "--src-tls-verify=false",
-          `docker://${server.host}/${name}`,
-          `dir:${out}`,
-        ]);
-        assertEquals(sha256(await Deno.readFile(`${out}/manifest.json`)), digest, name);
-        const raw = await mustRun("skopeo", [
-          "inspect",
-          "--raw",
-          "--tls-verify=false",
-          `docker://${fx.host}/${name.startsWith("library/") ? "test/docker:1" : name}`,
-        ]);
-        assertEquals(sha256(raw), digest);
-      }
-    });
+    await t.step(
+      "a Docker list and a Docker manifest: skopeo gets the registry's bytes",
+      async () => {
+        for (
+          const [name, digest] of [
+            ["test/docker:1", fx.dockerList],
+            ["library/skiffdemo:1", fx.dockerList],
+            ["test/docker-one:1", s.dockerOne],
+          ] as const
+        ) {
+          const out = `${await tempDir()}/dir`;
+          await mustRun("skopeo", [
+            "copy",
+            "--quiet",
+            "--all",
+            "--src-tls-verify=false",
+            `docker://${server.host}/${name}`,
+            `dir:${out}`,
+          ]);
+          assertEquals(sha256(await Deno.readFile(`${out}/manifest.json`)), digest, name);
+          const raw = await mustRun("skopeo", [
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            `docker://${fx.host}/${name.startsWith("library/") ? "test/docker:1" : name}`,
+          ]);
+          assertEquals(sha256(raw), digest);
+        }
+      },
+    );
 
-    await t.step("a converted image answers by both digests, and by tag as Accept says", async () => {
-      const index = JSON.parse(await Deno.readTextFile(`${s.store}/index.json`));
-      const entry = index.manifests.find((m: { annotations: Record<string, string> }) =>
-        m.annotations["org.opencontainers.image.ref.name"] === `${fx.host}/test/docker:1`
-      );
-      assertEquals(entry.annotations["dev.skiff.source.digest"], fx.dockerList);
-      const stored = entry.digest as string;
-      for (
-        const [reference, accept, type, digest] of [
-          [fx.dockerList, MANIFEST_TYPES, DOCKER_LIST, fx.dockerList],
-          [stored, MANIFEST_TYPES, OCI_INDEX, stored],
-          ["1", MANIFEST_TYPES, DOCKER_LIST, fx.dockerList],
-          ["1", "", DOCKER_LIST, fx.dockerList], // no Accept: the registry's form
-          ["1", OCI_INDEX, OCI_INDEX, stored], // a client of OCI only: the conversion
-          ["1", `${DOCKER_LIST};q=0.5`, DOCKER_LIST, fx.dockerList],
-        ] as const
-      ) {
-        for (const method of ["GET", "HEAD"]) {
-          const res = await get(`/v2/test/docker/manifests/${reference}`, {
-            method,
-            headers: accept ? { accept } : {},
-          });
-          assertEquals(res.status, 200, `${method} ${reference} ${accept}`);
-          assertEquals(res.headers.get("content-type"), type);
-          assertEquals(res.headers.get("docker-content-digest"), digest);
-          assertEquals(res.headers.get("etag"), `"${digest}"`);
-          const bytes = new Uint8Array(await res.arrayBuffer());
-          if (method === "GET") {
-            assertEquals(sha256(bytes), digest);
-            assertEquals(res.headers.get("content-length"), String(bytes.byteLength));
-          } else {
-            assertEquals(bytes.byteLength, 0);
-            assert(Number(res.headers.get("content-length")) > 0);
+    await t.step(
+      "a converted image answers by both digests, and by tag as Accept says",
+      async () => {
+        const index = JSON.parse(await Deno.readTextFile(`${s.store}/index.json`));
+        const entry = index.manifests.find((m: { annotations: Record<string, string> }) =>
+          m.annotations["org.opencontainers.image.ref.name"] === `${fx.host}/test/docker:1`
+        );
+        assertEquals(entry.annotations["dev.skiff.source.digest"], fx.dockerList);
+        const stored = entry.digest as string;
+        for (
+          const [reference, accept, type, digest] of [
+            [fx.dockerList, MANIFEST_TYPES, DOCKER_LIST, fx.dockerList],
+            [stored, MANIFEST_TYPES, OCI_INDEX, stored],
+            ["1", MANIFEST_TYPES, DOCKER_LIST, fx.dockerList],
+            ["1", "", DOCKER_LIST, fx.dockerList], // no Accept: the registry's form
+            ["1", OCI_INDEX, OCI_INDEX, stored], // a client of OCI only: the conversion
+            ["1", `${DOCKER_LIST};q=0.5`, DOCKER_LIST, fx.dockerList],
+          ] as const
+        ) {
+          for (const method of ["GET", "HEAD"]) {
+            const res = await get(`/v2/test/docker/manifests/${reference}`, {
+              method,
+              headers: accept ? { accept } : {},
+            });
+            assertEquals(res.status, 200, `${method} ${reference} ${accept}`);
+            assertEquals(res.headers.get("content-type"), type);
+            assertEquals(res.headers.get("docker-content-digest"), digest);
+            assertEquals(res.headers.get("etag"), `"${digest}"`);
+            const bytes = new Uint8Array(await res.arrayBuffer());
+            if (method === "GET") {
+              assertEquals(sha256(bytes), digest);
+              assertEquals(res.headers.get("content-length"), String(bytes.byteLength));
+            } else {
+              assertEquals(bytes.byteLength, 0);
+              assert(Number(res.headers.get("content-length")) > 0);
+            }
           }
         }
-      }
-      // the ETag answers a conditional request
-      const again = await get(`/v2/test/docker/manifests/1`, {
-        headers: { accept: MANIFEST_TYPES, "if-none-match": `"${fx.dockerList}"` },
-      });
-      assertEquals(again.status, 304);
-      await again.body?.cancel();
-    });
+        // the ETag answers a conditional request
+        const again = await get(`/v2/test/docker/manifests/1`, {
+          headers: { accept: MANIFEST_TYPES, "if-none-match": `"${fx.dockerList}"` },
+        });
+        assertEquals(again.status, 304);
+        await again.body?.cancel();
+      },
+    );
 
-    await t.step("the referrers API lists what the store keeps, filtered by artifactType", async () => {
-      const res = await get(`/v2/test/single/referrers/${s.single.digest}`);
-      assertEquals(res.status, 200);
-      assertEquals(res.headers.get("content-type"), OCI_INDEX);
-      const body = await res.json();
-      assertEquals(body.mediaType, OCI_INDEX);
-      const listed = (body.manifests as { digest: string; artifactType: string }[])
-        .map((m) => `${m.artifactType} ${m.digest}`).sort();
-      assertEquals(listed, [`${SPDX} ${s.sbom.digest}`, `${VULN} ${s.vuln.digest}`].sort());
-      const filtered = await get(
-        `/v2/test/single/referrers/${s.single.digest}?artifactType=${encodeURIComponent(SPDX)}`,
-      );
-      assertEquals(filtered.headers.get("oci-filters-applied"), "artifactType");
-      assertEquals(
-        (await filtered.json()).manifests.map((m: { digest: string }) => m.digest),
-        [s.sbom.digest],
-      );
-      // a subject nothing refers to: an empty list, never a 404 (the API exists)
-      const none = await get(`/v2/test/single/referrers/sha256:${"0".repeat(64)}`);
-      assertEquals(none.status, 200);
-      assertEquals((await none.json()).manifests, []);
-      // skiff's own client: the API, and the cosign-style tag
-      const r = await skiff(["referrers", "--json", `${server.host}/test/single:1`]);
-      assertEquals(r.code, 0, r.stderr);
-      const result = JSON.parse(r.stdout);
-      assertEquals(result.api, true);
-      const found = (result.referrers as { digest: string; source: string }[])
-        .map((x) => `${x.source} ${x.digest}`).sort();
-      assertEquals(
-        found,
-        [
-          `referrers-api ${s.sbom.digest}`,
-          `referrers-api ${s.vuln.digest}`,
-          `cosign-tag ${s.signature}`,
-        ].sort(),
-      );
-    });
+    await t.step(
+      "the referrers API lists what the store keeps, filtered by artifactType",
+      async () => {
+        const res = await get(`/v2/test/single/referrers/${s.single.digest}`);
+        assertEquals(res.status, 200);
+        assertEquals(res.headers.get("content-type"), OCI_INDEX);
+        const body = await res.json();
+        assertEquals(body.mediaType, OCI_INDEX);
+        const listed = (body.manifests as { digest: string; artifactType: string }[])
+          .map((m) => `${m.artifactType} ${m.digest}`).sort();
+        assertEquals(listed, [`${SPDX} ${s.sbom.digest}`, `${VULN} ${s.vuln.digest}`].sort());
+        const filtered = await get(
+          `/v2/test/single/referrers/${s.single.digest}?artifactType=${encodeURIComponent(SPDX)}`,
+        );
+        assertEquals(filtered.headers.get("oci-filters-applied"), "artifactType");
+        assertEquals(
+          (await filtered.json()).manifests.map((m: { digest: string }) => m.digest),
+          [s.sbom.digest],
+        );
+        // a subject nothing refers to: an empty list, never a 404 (the API exists)
+        const none = await get(`/v2/test/single/referrers/sha256:${"0".repeat(64)}`);
+        assertEquals(none.status, 200);
+        assertEquals((await none.json()).manifests, []);
+        // skiff's own client: the API, and the cosign-style tag
+        const r = await skiff(["referrers", "--json", `${server.host}/test/single:1`]);
+        assertEquals(r.code, 0, r.stderr);
+        const result = JSON.parse(r.stdout);
+        assertEquals(result.api, true);
+        const found = (result.referrers as { digest: string; source: string }[])
+          .map((x) => `${x.source} ${x.digest}`).sort();
+        assertEquals(
+          found,
+          [
+            `referrers-api ${s.sbom.digest}`,
+            `referrers-api ${s.vuln.digest}`,
+            `cosign-tag ${s.signature}`,
+          ].sort(),
+        );
+      },
+    );
 
     await t.step("tags/list and _catalog page with n, last and Link", async () => {
       const hex = s.single.digest.slice(7);
@@ -248,7 +257,10 @@ Deno.test("skiff serve: skopeo and skiff pull every stored image byte for byte",
       const lines = server.stderr().trim().split("\n");
       assert(lines.length > 20);
       for (const line of lines) {
-        assertMatch(line, /^127\.0\.0\.1:\d+ - \[[^\]]+\] "(GET|HEAD) \/v2\/\S*" \d{3} (\d+|-) ".*" \d+ms$/);
+        assertMatch(
+          line,
+          /^127\.0\.0\.1:\d+ - \[[^\]]+\] "(GET|HEAD) \/v2\/\S*" \d{3} (\d+|-) ".*" \d+ms$/,
+        );
       }
     });
   } finally {

@@ -92,7 +92,8 @@ export const serveCommand: Command = {
             escapeText(
               `${e.remote ?? "-"} ${e.user ?? "-"} [${e.time.toISOString()}] ` +
                 `"${e.method} ${e.target}" ${e.status} ${e.bytes ?? "-"} ` +
-                `"${e.userAgent ?? "-"}" ${Math.round(e.milliseconds)}ms`,
+                `"${e.userAgent ?? "-"}" ${Math.round(e.milliseconds)}ms` +
+                (e.completed === false ? " broken off" : ""),
               { clip: true },
             ) + "\n",
           ),
