@@ -170,6 +170,11 @@ export class RegistryHandler {
       );
       response = error(500, "UNKNOWN", "internal error; see the server's log");
     }
+    if (request.method === "HEAD" && response.body !== null) {
+      // a HEAD answer has the headers of the GET, and no body
+      await response.body.cancel();
+      response = new Response(null, { status: response.status, headers: response.headers });
+    }
     const onRequest = this.#onRequest;
     if (onRequest) {
       // read now: once the answer is delivered, the request is closed
@@ -222,8 +227,8 @@ export class RegistryHandler {
       res.headers.set("allow", "GET, HEAD");
       return res;
     }
-    if (path === "/v2" || path === "/v2/") return json(request, {});
-    if (path === "/v2/_catalog") return await this.#catalog(request, query);
+    if (path === "/v2" || path === "/v2/") return json({});
+    if (path === "/v2/_catalog") return await this.#catalog(query);
     const m = /^\/v2\/(.+)\/(manifests|blobs|tags|referrers)\/([^/]*)$/.exec(path);
     if (!m) return notFound();
     const [, name, kind, reference] = m as unknown as [string, string, string, string];
@@ -239,20 +244,20 @@ export class RegistryHandler {
     if (!key) return error(404, "NAME_UNKNOWN", "repository name not known to registry", { name });
     switch (kind) {
       case "tags":
-        return await this.#tags(request, name, key, query);
+        return await this.#tags(name, key, query);
       case "manifests":
         return await this.#manifest(request, key, reference);
       case "blobs":
         return await this.#blob(request, key, reference);
       default:
-        return await this.#referrers(request, key, reference, query);
+        return await this.#referrers(key, reference, query);
     }
   }
 
-  async #catalog(request: Request, query: URLSearchParams): Promise<Response> {
+  async #catalog(query: URLSearchParams): Promise<Response> {
     const page = paginate(await this.#view.catalog(), query);
     if (page instanceof Response) return page;
-    const res = json(request, { repositories: page.items });
+    const res = json({ repositories: page.items });
     if (page.next !== undefined) {
       res.headers.set(
         "link",
@@ -263,14 +268,13 @@ export class RegistryHandler {
   }
 
   async #tags(
-    request: Request,
     name: string,
     key: RepositoryKey,
     query: URLSearchParams,
   ): Promise<Response> {
     const page = paginate(await this.#view.tags(key), query);
     if (page instanceof Response) return page;
-    const res = json(request, { name, tags: page.items });
+    const res = json({ name, tags: page.items });
     if (page.next !== undefined) {
       const ns = query.get("ns") ?? undefined;
       res.headers.set(
@@ -304,8 +308,7 @@ export class RegistryHandler {
     if (matchesEtag(request.headers.get("if-none-match"), etag)) {
       return new Response(null, { status: 304, headers });
     }
-    const body = manifest.bytes as Uint8Array<ArrayBuffer>;
-    return new Response(request.method === "HEAD" ? null : body, { headers });
+    return new Response(manifest.bytes as Uint8Array<ArrayBuffer>, { headers });
   }
 
   async #blob(request: Request, key: RepositoryKey, digest: string): Promise<Response> {
@@ -325,7 +328,6 @@ export class RegistryHandler {
   }
 
   async #referrers(
-    request: Request,
     key: RepositoryKey,
     digest: string,
     query: URLSearchParams,
@@ -335,7 +337,7 @@ export class RegistryHandler {
     const manifests = artifactType === null
       ? all
       : all.filter((d) => d.artifactType === artifactType);
-    const res = json(request, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
+    const res = json({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
     res.headers.set("content-type", MediaType.OciIndex);
     if (artifactType !== null) res.headers.set("oci-filters-applied", "artifactType");
     return res;
@@ -356,13 +358,13 @@ function baseHeaders(): Headers {
   });
 }
 
-/** A JSON answer (its body left out for `HEAD`, its length kept). */
-function json(request: Request, value: unknown, status = 200): Response {
+/** A JSON answer. */
+function json(value: unknown, status = 200): Response {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
   const headers = baseHeaders();
   headers.set("content-type", JSON_TYPE);
   headers.set("content-length", String(bytes.byteLength));
-  return new Response(request.method === "HEAD" ? null : bytes, { status, headers });
+  return new Response(bytes, { status, headers });
 }
 
 /** An error in the distribution spec's form. */

@@ -285,6 +285,7 @@ Deno.test("skiff serve: hostile and edge requests, damage, stalls and signals", 
       const log = await server.waitForStderr((e) => e.includes("evil"));
       const line = log.split("\n").find((l) => l.includes("evil"))!;
       assert(line.includes("evil\\u009b2J\\u0085agent"), line);
+      // deno-lint-ignore no-control-regex
       assert(!/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(log), "no raw control character");
     });
 
