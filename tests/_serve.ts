@@ -95,7 +95,7 @@ export async function startServe(
 // The store the serve tests serve: the fixture's images pulled and synced into it, with referrers.
 
 import { type Fixture, startFixture } from "./_fixture.ts";
-import { mustRun } from "./_images.ts";
+import { layerOf, LayoutBuilder, mustRun, push } from "./_images.ts";
 import {
   describe,
   pushArtifact,
@@ -112,6 +112,12 @@ export const SPDX = "application/spdx+json";
 export const VULN = "application/vnd.example.vuln+json";
 export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
 
+export interface MultiOne {
+  index: string;
+  amd64: string;
+  arm64: string;
+}
+
 export interface ServedStore {
   fx: Fixture;
   /** The store's directory. */
@@ -124,6 +130,8 @@ export interface ServedStore {
   signature: string;
   /** The registry's digest of test/docker-one:1 (one Docker schema 2 manifest). */
   dockerOne: string;
+  /** test/multi-one:1, an index of which the store holds only the amd64 platform. */
+  multiOne: MultiOne;
   stop(): Promise<void>;
 }
 
@@ -132,8 +140,9 @@ export interface ServedStore {
  * fallback index sha256-<hex> listing an SPDX SBOM and a vulnerability report, and a cosign
  * signature sha256-<hex>.sig), FX/test/multi:1 (every platform: the index, the attestation),
  * FX/test/docker:1 (the Docker list, every platform: stored as its OCI conversion), FX/test/
- * docker-one:1 (one Docker manifest), and the list again as docker.io/library/skiffdemo:1 (named
- * by the store's own naming call, as a pull from Docker Hub names it).
+ * docker-one:1 (one Docker manifest), FX/test/multi-one:1 (an index of two platforms of its own, of
+ * which only amd64 is pulled), and the list again as docker.io/library/skiffdemo:1 (named by the
+ * store's own naming call, as a pull from Docker Hub names it).
  */
 export async function servedStore(): Promise<ServedStore> {
   const fx = await startFixture();
@@ -153,6 +162,24 @@ export async function servedStore(): Promise<ServedStore> {
       `docker://${fx.host}/test/docker-one:1`,
     ]);
     const dockerOne = (await describe(url, "test/docker-one", "1")).digest;
+    // an index of two platforms no other name has
+    const b = await LayoutBuilder.create();
+    let one: MultiOne;
+    try {
+      const amd64 = await b.image([await layerOf({ "amd64.txt": "one\n" })], {
+        architecture: "amd64",
+      });
+      const arm64 = await b.image([await layerOf({ "arm64.txt": "one\n" })], {
+        architecture: "arm64",
+        variant: "v8",
+      });
+      const index = await b.index([amd64, arm64]);
+      await b.tag("one", index);
+      await push(b.dir, "one", `${fx.host}/test/multi-one:1`, ["--all"]);
+      one = { index: index.digest, amd64: amd64.digest, arm64: arm64.digest };
+    } finally {
+      await b.remove();
+    }
     const store = `${await tempDir({ prefix: "skiff-served-" })}/store`;
     const run = async (args: string[]) => {
       const r = await skiff([...args.slice(0, 1), "--store", store, ...args.slice(1)]);
@@ -162,6 +189,7 @@ export async function servedStore(): Promise<ServedStore> {
     await run(["pull", "-q", "--platform", "all", `${fx.host}/test/multi:1`]);
     await run(["pull", "-q", "--platform", "all", `${fx.host}/test/docker:1`]);
     await run(["pull", "-q", `${fx.host}/test/docker-one:1`]);
+    await run(["pull", "-q", `${fx.host}/test/multi-one:1`]); // one platform of the index
     const opened = await Store.open(store, { create: false });
     const size = (await Deno.stat(opened.blobPath(fx.dockerList))).size;
     await nameImage(opened, "docker.io/library/skiffdemo:1", {
@@ -169,7 +197,17 @@ export async function servedStore(): Promise<ServedStore> {
       digest: fx.dockerList,
       size,
     });
-    return { fx, store, single, sbom, vuln, signature, dockerOne, stop: () => fx.stop() };
+    return {
+      fx,
+      store,
+      single,
+      sbom,
+      vuln,
+      signature,
+      dockerOne,
+      multiOne: one,
+      stop: () => fx.stop(),
+    };
   } catch (e) {
     await fx.stop();
     throw e;

@@ -156,10 +156,13 @@ export class StoreView {
   }
 
   /**
-   * The manifest a tag is answered with. The registry's form when the store keeps it (a Docker
-   * manifest or list pulled as such, stored as its OCI conversion with the original's digest in
-   * `dev.skiff.source.digest`), else the stored form; but when the client's `Accept` names the
-   * other form's media type and not the preferred one's, the other form.
+   * The manifest a tag is answered with: what the tag named at its registry, as far as the store
+   * keeps it. In order of preference: the index a platform was pulled from (an entry of one
+   * platform with `dev.skiff.index.digest`: a client picks its platform from it, and one the store
+   * lacks answers 404, which sends a mirror's client on to the registry itself), the registry's
+   * own bytes of a converted Docker manifest or list (`dev.skiff.source.digest`), the stored form.
+   * The first form whose media type the request's `Accept` names is the answer (none named, or no
+   * `Accept`: the first form).
    *
    * @param key The repository.
    * @param tag The tag.
@@ -176,14 +179,16 @@ export class StoreView {
     const entry = this.#named(snapshot, key)?.tags.get(tag);
     if (!entry) return undefined;
     const content = await this.#content(snapshot, key);
-    const stored = content.manifests.has(entry.digest)
-      ? { digest: entry.digest, mediaType: content.manifests.get(entry.digest)! }
-      : undefined;
-    const source = entry.annotations?.[SOURCE_DIGEST_ANNOTATION];
-    const original = source !== undefined && content.manifests.has(source)
-      ? { digest: source, mediaType: content.manifests.get(source)! }
-      : undefined;
-    const forms = [original, stored].filter((f) => f !== undefined);
+    const form = (digest: string | undefined) =>
+      digest !== undefined && content.manifests.has(digest)
+        ? { digest, mediaType: content.manifests.get(digest)! }
+        : undefined;
+    const index = INDEX_MEDIA_TYPES.has(entry.mediaType)
+      ? undefined // an index already (a cut one keeps what it was cut from out of sight)
+      : form(entry.annotations?.[INDEX_DIGEST_ANNOTATION]);
+    const stored = form(entry.digest);
+    const forms = [index, form(entry.annotations?.[SOURCE_DIGEST_ANNOTATION]), stored]
+      .filter((f) => f !== undefined);
     const accepted = acceptedTypes(accept);
     const chosen = forms.find((f) => accepted === undefined || accepted.has(f.mediaType)) ??
       forms[0];

@@ -5,11 +5,12 @@
 
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { skiff } from "../_cli.ts";
-import { mustRun, sha256 } from "../_images.ts";
+import { mustRun, run, sha256 } from "../_images.ts";
 import { OCI_INDEX } from "../_referrers.ts";
 import { DOCKER_LIST, servedStore, SPDX, startServe, VULN } from "../_serve.ts";
 import { tempDir } from "../_temp.ts";
 
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.oci.image.manifest.v1+json",
@@ -48,6 +49,7 @@ Deno.test("skiff serve: skopeo and skiff pull every stored image byte for byte",
           "test/docker",
           "test/docker-one",
           "test/multi",
+          "test/multi-one",
           "test/single",
         ],
       });
@@ -154,6 +156,43 @@ Deno.test("skiff serve: skopeo and skiff pull every stored image byte for byte",
       },
     );
 
+    await t.step("one platform of an index: the tag answers with the index", async () => {
+      // what the tag named at the registry; the platform the store lacks is unknown
+      for (
+        const [accept, digest] of [
+          [MANIFEST_TYPES, s.multiOne.index],
+          [OCI_MANIFEST, s.multiOne.amd64],
+        ] as const
+      ) {
+        const res = await get("/v2/test/multi-one/manifests/1", { headers: { accept } });
+        assertEquals(res.status, 200);
+        assertEquals(sha256(new Uint8Array(await res.arrayBuffer())), digest);
+      }
+      const arm = await get(`/v2/test/multi-one/manifests/${s.multiOne.arm64}`);
+      assertEquals(arm.status, 404);
+      assertEquals((await arm.json()).errors[0].code, "MANIFEST_UNKNOWN");
+      const out = `${await tempDir()}/one`;
+      await mustRun("skopeo", [
+        "copy",
+        "--quiet",
+        "--override-arch",
+        "amd64",
+        "--src-tls-verify=false",
+        `docker://${server.host}/test/multi-one:1`,
+        `oci:${out}:x`,
+      ]);
+      const index = JSON.parse(await Deno.readTextFile(`${out}/index.json`));
+      assertEquals(index.manifests[0].digest, s.multiOne.amd64);
+      const all = await run("skopeo", [
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        `docker://${server.host}/test/multi-one:1`,
+        `oci:${out}-all:x`,
+      ]);
+      assert(all.code !== 0, "the arm64 platform is not in the store");
+    });
+
     await t.step(
       "the referrers API lists what the store keeps, filtered by artifactType",
       async () => {
@@ -217,7 +256,7 @@ Deno.test("skiff serve: skopeo and skiff pull every stored image byte for byte",
         return seen;
       };
       assertEquals(await walk("/v2/test/single/tags/list?n=1", "tags"), all);
-      assertEquals((await walk("/v2/_catalog?n=1", "repositories")).length, 5);
+      assertEquals((await walk("/v2/_catalog?n=1", "repositories")).length, 6);
       const after = await get(`/v2/test/single/tags/list?last=1`);
       assertEquals((await after.json()).tags, all.slice(1));
       const zero = await get(`/v2/test/single/tags/list?n=0`);
