@@ -79,7 +79,7 @@ Deno.test("skiff serve as the mirror of docker, podman and containerd", async (t
       }
     });
 
-    await t.step("podman pull through a registries.conf mirror", async () => {
+    await t.step("podman pull through registries.conf mirrors (one with a namespace)", async () => {
       const conf = `${dir}/registries.conf`;
       await Deno.writeTextFile(
         conf,
@@ -106,6 +106,30 @@ insecure = true
       ], env);
       assertEquals(inspected.code, 0, inspected.stderr);
       assertEquals(text(inspected.stdout).trim(), `${fx.dockerList} ${amd64.config}`);
+      // a mirror with a namespace: podman asks for the full form HOST/REPO
+      await Deno.writeTextFile(
+        conf,
+        `[[registry]]
+prefix = "quay.io"
+location = "${DEAD}"
+insecure = true
+
+[[registry.mirror]]
+location = "${server.host}/quay.io"
+insecure = true
+`,
+      );
+      const quay = await podman(root, ["pull", "--arch", "arm64", "quay.io/test/single:1"], env);
+      assertEquals(quay.code, 0, quay.stderr);
+      const digest = await podman(root, [
+        "image",
+        "inspect",
+        "--format",
+        "{{.Digest}}",
+        "quay.io/test/single:1",
+      ], env);
+      assertEquals(text(digest.stdout).trim(), fx.arm64.digest);
+      assertMatch(server.stderr(), /"GET \/v2\/quay\.io\/test\/single\/manifests\/1" 200 /);
       await podman(root, ["rmi", "-a", "-f"], env);
       assertMatch(
         server.stderr(),
