@@ -26,6 +26,7 @@
 
 import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { DigestVerifier } from "../stream/digest_verifier.ts";
+import { fileIdentity } from "./_file_identity.ts";
 
 /** What a `Range` header asks of a representation of `size` bytes. */
 export type RangeRequest =
@@ -134,7 +135,7 @@ export class BlobFiles {
     try {
       const info = await file.stat();
       if (!info.isFile) return options.unknown("not in the store");
-      const identity = identityOf(info);
+      const identity = fileIdentity(info);
       const checked = this.#checked.get(digest);
       const known = checked?.identity === identity ? checked : undefined;
       if (known?.intact === false) return options.unknown("damaged in the store");
@@ -218,7 +219,7 @@ export class BlobFiles {
         const buffer = new Uint8Array(PIECE);
         using file = await Deno.open(path, { read: true });
         const info = await file.stat();
-        if (identityOf(info) !== identity) return "its file changed while it was read";
+        if (fileIdentity(info) !== identity) return "its file changed while it was read";
         try {
           for (;;) {
             const n = await file.read(buffer);
@@ -299,9 +300,4 @@ export function matchesEtag(header: string | null, etag: string): boolean {
     const tag = t.trim().replace(/^W\//, "");
     return tag === "*" || tag === etag;
   });
-}
-
-/** What tells a file from another, or from itself changed: device, inode, size and times. */
-function identityOf(info: Deno.FileInfo): string {
-  return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
 }

@@ -9,11 +9,17 @@
 // adds its image to `REPO` without a tag. Names that are not canonical references (a bare `1` as
 // `skopeo copy ... oci:DIR:1` writes) are not served: they name no repository.
 
-import { type Descriptor, MANIFEST_SIZE_LIMIT, parseManifest } from "../oci/parse_manifest.ts";
+import {
+  type Descriptor,
+  MANIFEST_SIZE_LIMIT,
+  parseDescriptor,
+  parseManifest,
+} from "../oci/parse_manifest.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import { isDigest } from "../reference/parse_digest.ts";
 import { DOCKER_HUB, parseReference } from "../reference/parse_reference.ts";
 import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
+import { fileIdentity } from "./_file_identity.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
 
 /** A repository of one registry, as stored: `registry/repository`. */
@@ -256,8 +262,7 @@ export class StoreView {
   /** The current reading of index.json, made again when the file changed. */
   async #snapshot(): Promise<Snapshot> {
     const info = await Deno.stat(`${this.#store.path}/index.json`);
-    const stamp = `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}:` +
-      `${info.ctime?.getTime()}`;
+    const stamp = fileIdentity(info);
     if (this.#current?.stamp !== stamp) {
       const snapshot = this.#read(stamp);
       this.#current = { stamp, snapshot };
@@ -444,32 +449,26 @@ function guessType(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** A descriptor as the manifest parser reads one; what it refuses names nothing here. */
 function descriptorOf(value: unknown): Descriptor | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const d = value as Record<string, unknown>;
-  if (typeof d.digest !== "string" || !isDigest(d.digest)) return undefined;
-  if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) return undefined;
-  const out: Descriptor = {
-    mediaType: typeof d.mediaType === "string" ? d.mediaType : "",
-    digest: d.digest,
-    size: d.size,
-  };
-  if (typeof d.artifactType === "string") out.artifactType = d.artifactType;
-  const annotations = stringsOf(d.annotations);
-  if (annotations) out.annotations = annotations;
-  return out;
+  try {
+    return parseDescriptor(value, "a descriptor");
+  } catch {
+    return undefined;
+  }
 }
 
 function listOf(value: unknown): Descriptor[] {
   return (Array.isArray(value) ? value : []).flatMap((d) => descriptorOf(d) ?? []);
 }
 
+/** A document's annotations, when they are what the spec says (strings only). */
 function stringsOf(value: unknown): Record<string, string> | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const out = Object.fromEntries(
-    Object.entries(value).filter(([, v]) => typeof v === "string"),
-  ) as Record<string, string>;
-  return Object.keys(out).length > 0 ? out : undefined;
+  const entries = Object.entries(value);
+  return entries.length > 0 && entries.every(([, v]) => typeof v === "string")
+    ? value as Record<string, string>
+    : undefined;
 }
 
 /** Sorts as Distribution does: by UTF-16 code units. */

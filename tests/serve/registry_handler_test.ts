@@ -58,7 +58,7 @@ Deno.test("RegistryHandler: canonical names only, a digest name, referrers' arti
     config: { mediaType: "application/vnd.example.sig.config+json", ...empty },
     layers: [],
     subject: { mediaType: OCI_MANIFEST, ...c.manifest },
-    annotations: { "org.example": "yes", "org.number": 1 },
+    annotations: { "org.example": "yes" },
   });
   const bundle = await put(store, {
     schemaVersion: 2,
@@ -109,6 +109,51 @@ Deno.test("RegistryHandler: canonical names only, a digest name, referrers' arti
   assertEquals(await head.text(), "");
 });
 
+Deno.test("RegistryHandler: a literal repository path before the full form; a cut index as it is", async () => {
+  const store = await Store.open(`${await tempDir()}/store`);
+  const a = await image(store, "a");
+  const b = await image(store, "b");
+  const c = await image(store, "c");
+  // an index of two platforms, and one cut down to one of them (what rm --platform names)
+  const whole = await put(store, {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      { mediaType: OCI_MANIFEST, ...b.manifest, platform: { os: "linux", architecture: "amd64" } },
+      { mediaType: OCI_MANIFEST, ...c.manifest, platform: { os: "linux", architecture: "arm64" } },
+    ],
+  });
+  const cut = await put(store, {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      { mediaType: OCI_MANIFEST, ...b.manifest, platform: { os: "linux", architecture: "amd64" } },
+    ],
+  });
+  const withIndex = (e: ReturnType<typeof entry>) => ({
+    ...e,
+    annotations: { ...e.annotations, "dev.skiff.index.digest": whole.digest },
+  });
+  await store.updateIndex(() => [
+    entry("docker.io/ghcr.io/x:1", a.manifest), // Docker Hub's repository called ghcr.io/x
+    entry("ghcr.io/x:1", b.manifest),
+    withIndex(entry("ghcr.io/cut:1", cut, OCI_INDEX)),
+    withIndex(entry("ghcr.io/platform:1", b.manifest)),
+  ]);
+  const handler = new RegistryHandler(store);
+  const digest = async (path: string) => {
+    const res = await call(handler, path, { method: "HEAD" });
+    return res.headers.get("docker-content-digest") ?? res.status;
+  };
+  assertEquals(await digest("/v2/ghcr.io/x/manifests/1"), a.manifest.digest);
+  assertEquals(await digest("/v2/x/manifests/1"), b.manifest.digest);
+  assertEquals(await digest("/v2/x/manifests/1?ns=ghcr.io"), b.manifest.digest);
+  assertEquals(await digest("/v2/ghcr.io/x/manifests/1?ns=docker.io"), a.manifest.digest);
+  // a platform pulled from the index: the index; a cut index: itself, never what it was cut from
+  assertEquals(await digest("/v2/platform/manifests/1"), whole.digest);
+  assertEquals(await digest("/v2/cut/manifests/1"), cut.digest);
+});
+
 Deno.test("RegistryHandler: a tag list longer than a page is cut at PAGE_LIMIT, with a Link", async () => {
   const store = await Store.open(`${await tempDir()}/store`);
   const a = await image(store, "a");
@@ -156,6 +201,7 @@ Deno.test("RegistryHandler: an htpasswd file of anything but bcrypt entries is r
       [basic("alice:U*U "), 401],
       [basic("aliceU*U"), 401],
       [basic(":U*U"), 401],
+      [basic("mallory:"), 401], // an unknown user is checked against a hash of "" all the same
       ["Basic", 401],
       [`basic ${btoa("alice:U*U")}`, 200],
     ] as const
