@@ -112,7 +112,6 @@ export class StoreView {
     };
     if (ns !== undefined) {
       const registry = normalizeRegistry(ns);
-      if (registry === undefined) return undefined;
       return pick(name, registry) ??
         (registry === DOCKER_HUB && !name.includes("/")
           ? pick(`library/${name}`, registry)
@@ -129,12 +128,10 @@ export class StoreView {
       if (first.includes(".") || first === "localhost") {
         try {
           const ref = parseReference(name);
-          if (ref.registry === normalizeRegistry(first)) {
-            const full = pick(ref.repository, ref.registry);
-            if (full) return full;
-          }
+          const full = pick(ref.repository, normalizeRegistry(ref.registry));
+          if (full) return full;
         } catch {
-          // not a reference: nothing by that name
+          // not a registry host (a_b.io): nothing by that name
         }
       }
     }
@@ -420,15 +417,9 @@ function servedName(
 /** Docker Hub's other names, which stored names never use. */
 const DOCKER_HUB_ALIASES = new Set(["index.docker.io", "registry-1.docker.io"]);
 
-/** A registry as stored names write it (`index.docker.io` is `docker.io`), or `undefined` when
- * the text is no registry host. */
-function normalizeRegistry(host: string): string | undefined {
-  if (DOCKER_HUB_ALIASES.has(host)) return DOCKER_HUB;
-  try {
-    return parseReference(`${host}/x`).registry === host ? host : undefined;
-  } catch {
-    return undefined;
-  }
+/** A registry as stored names write it (`index.docker.io` is `docker.io`). */
+function normalizeRegistry(host: string): string {
+  return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 
 /** The media types an `Accept` header names (parameters and weights dropped); none: anything. */

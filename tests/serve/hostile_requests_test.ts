@@ -274,6 +274,11 @@ Deno.test("skiff serve: hostile and edge requests, damage, stalls and signals", 
       assertEquals(await digestOf("/v2/skiffdemo/manifests/1"), fx.dockerList);
       assertEquals(await digestOf("/v2/docker.io/library/skiffdemo/manifests/1"), fx.dockerList);
       assertEquals(await digestOf("/v2/skiffdemo/manifests/1?ns=index.docker.io"), fx.dockerList);
+      assertEquals(
+        await digestOf("/v2/registry-1.docker.io/library/skiffdemo/manifests/1"),
+        fx.dockerList,
+      );
+      assertEquals(await digestOf("/v2/a_b.io/test/single/manifests/1"), 404);
     });
 
     await t.step("untrusted strings in the access log are escaped", async () => {
@@ -359,6 +364,10 @@ Deno.test("skiff serve: hostile and edge requests, damage, stalls and signals", 
       // a blob of another size is refused at once, a range of it too
       const base = single.layers[0]!.digest;
       await Deno.truncate(store.blobPath(base), 10);
+      // HEAD hashes nothing: the size, checked every time, is what refuses it
+      const headCut = await get(`/v2/test/single/blobs/${base}`, { method: "HEAD" });
+      assertEquals(headCut.status, 404);
+      await headCut.body?.cancel();
       const cut = await get(`/v2/test/single/blobs/${base}`, { headers: { range: "bytes=0-1" } });
       assertEquals(cut.status, 404);
       assertEquals(await errorCode(cut), "BLOB_UNKNOWN");
@@ -465,7 +474,10 @@ Deno.test("skiff serve: what it refuses to start with, in one line", async () =>
       [["extra"], 2, /^skiff: serve takes no arguments/],
     ];
     for (const [args, code, message] of cases) {
-      const r = await skiff(["serve", "--store", s.store, ...args]);
+      // (bounded: a server that did start on 0.0.0.0 is killed, and the test fails)
+      const r = await skiff(["serve", "--store", s.store, ...args], {
+        signal: AbortSignal.timeout(120_000),
+      });
       assertEquals(r.code, code, `${args.join(" ")}: ${r.stderr}`);
       assertMatch(r.stderr, message);
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
