@@ -71,8 +71,6 @@ interface Snapshot {
   content: Map<string, Promise<RepositoryContent>>;
 }
 
-const FALLBACK_TAG = /^(sha256|sha512)-([0-9a-f]+)$/;
-
 /** The store as repositories, tags and manifests. */
 export class StoreView {
   readonly #store: Store;
@@ -369,25 +367,6 @@ export class StoreView {
         const digest = root.annotations?.[key];
         if (digest !== undefined && isDigest(digest)) await visit(digest, undefined);
       }
-    }
-    // the referrers tag schema (an index tagged sha256-<hex>, as sync keeps referrers in a layout)
-    for (const [tag, entry] of named.tags) {
-      const m = FALLBACK_TAG.exec(tag);
-      if (!m || !INDEX_MEDIA_TYPES.has(content.manifests.get(entry.digest) ?? "")) continue;
-      const subject = `${m[1]}:${m[2]}`;
-      if (!isDigest(subject)) continue;
-      const bytes = await this.#readManifest(entry.digest);
-      if (!bytes) continue;
-      let listed: Descriptor[] = [];
-      try {
-        listed = listOf(
-          (JSON.parse(new TextDecoder().decode(bytes)) as { manifests?: unknown })
-            .manifests,
-        );
-      } catch {
-        continue;
-      }
-      for (const d of listed) if (content.manifests.has(d.digest)) addReferrer(subject, d);
     }
     for (const [subject, list] of referrers) content.referrers.set(subject, [...list.values()]);
     return content;
