@@ -120,13 +120,32 @@ export {
   type ArchiveFormat,
   ArchiveImageDestination,
   CONTAINERD_NAME_ANNOTATION,
-  type DockerArchiveItem,
 } from "./lib/archive/archive_image_destination.ts";
 export {
+  DockerArchiveDestination,
+  type DockerArchiveItem,
+} from "./lib/archive/docker_archive_destination.ts";
+export { OciArchiveDestination } from "./lib/archive/oci_archive_destination.ts";
+export {
   type TarAddOptions,
-  type TarSink as TarWriterSink,
+  type TarEntry,
   TarWriter,
-} from "./lib/archive/tar_writer.ts";
+  type TarWriterOptions,
+  type TarWriterSink,
+} from "./lib/tar/tar_writer.ts";
+export type { TarEntryType, TarHeader } from "./lib/tar/tar_reader.ts";
+export {
+  type ConvertWhiteout,
+  type LayerDecision,
+  type LayerHandler,
+  type LayerNode,
+  type LayerNodeType,
+  LayerTree,
+  type LayerTreeOptions,
+  overlayWhiteouts,
+  type Whiteout,
+} from "./lib/layer/layer_tree.ts";
+export { applyLayer } from "./lib/layer/apply_layer.ts";
 export { push, type PushOptions } from "./lib/copy/push.ts";
 export { sync, type SyncedTag, type SyncOptions, type SyncReport } from "./lib/copy/sync.ts";
 export {
@@ -271,14 +290,19 @@ export { CredentialHelperError } from "./lib/transport/credential_helper.ts";
 export type { Fetcher } from "./lib/transport/fetcher.ts";
 export type { RetryOptions } from "./lib/transport/retry_fetch.ts";
 export {
+  type BlobRef,
   INDEX_DIGEST_ANNOTATION,
   type LayoutIndex,
   PULLED_ANNOTATION,
   REF_NAME_ANNOTATION,
   SOURCE_DIGEST_ANNOTATION,
   Store,
+  type StoredDocument,
+  type StoredImageManifest,
+  type StoredIndex,
   type StoreOpenOptions,
 } from "./lib/store/store.ts";
+export { ScratchFile } from "./lib/store/scratch_file.ts";
 export { Ingest } from "./lib/store/ingest.ts";
 export { listImages, type ListImagesOptions, type StoredImage } from "./lib/store/list_images.ts";
 export {
@@ -297,7 +321,13 @@ export {
   type ReadStoredManifestOptions,
   type StoredManifest,
 } from "./lib/store/read_stored_manifest.ts";
-export { nameImage, type NameImageOptions } from "./lib/store/name_image.ts";
+export {
+  type ImageName,
+  nameImage,
+  type NameImageOptions,
+  nameImages,
+  type NameImagesOptions,
+} from "./lib/store/name_image.ts";
 export {
   type RemovedImage,
   removeImages,
@@ -320,12 +350,12 @@ export {
   type EntryProblem,
   type MissingBlob,
   type SizeMismatch,
+  type StalePartial,
   type StoreReport,
   verifyStore,
   type VerifyStoreOptions,
 } from "./lib/store/verify_store.ts";
-export type { StalePartial } from "./lib/store/_sweep_ingest.ts";
-export type { IndexEntry } from "./lib/store/_index_entry.ts";
+export type { IndexEntry } from "./lib/store/index_entry.ts";
 export { serve, type ServeOptions, type StoreServer } from "./lib/serve/serve.ts";
 export {
   type AccessLogEntry,

@@ -8,7 +8,7 @@
 // skiff's cold pull made in that round.
 //
 //   deno task bench [--rounds N] [--only small|big|erofs|ext4] [--skip-big] [--skip-erofs]
-//                   [--skip-ext4] [--copy] [--sync] [--serve] [--rootfs-only]
+//                   [--skip-ext4] [--copy] [--sync] [--load] [--serve] [--rootfs-only]
 //
 // --serve: skopeo copy of bench/multi:1 from `skiff serve` against the same from the registry,
 // one client and four at once (bench/_serve.ts).
@@ -17,6 +17,9 @@
 // applied while they download) vs skiff pull then skiff unpack vs skopeo copy + umoci unpack
 // --rootless; and skiff export (one flattened tar) vs umoci unpack --rootless + tar -c (what a
 // crane export-like flattening costs with the standard tools). --rootfs-only runs just these.
+//
+// --load: skiff load of skopeo's docker-archive (classic form) and oci-archive of the image, into
+// a new store, vs skopeo copy of the same archive into an OCI layout (bench/_load.ts).
 //
 // Images: bench/multi:1, 4 layers of 128 MiB of random (incompressible) data, tar+gzip;
 //         bench/big:1, one layer of 1 GiB of random data;
@@ -32,6 +35,7 @@ import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { startRegistry } from "../tests/_registry.ts";
 import { benchCopy } from "./_copy_table.ts";
+import { benchLoad } from "./_load.ts";
 import { benchServe } from "./_serve.ts";
 import { benchSync } from "./_sync.ts";
 import { pushDebianImage } from "../tests/_rootfs.ts";
@@ -52,6 +56,7 @@ const { values: flags } = parseArgs({
     jobs: { type: "string" },
     copy: { type: "boolean" },
     sync: { type: "boolean" },
+    load: { type: "boolean" },
     serve: { type: "boolean" },
     "rootfs-only": { type: "boolean" },
   },
@@ -392,6 +397,12 @@ async function main() {
         measure,
       );
       await Deno.writeTextFile(`${CACHE}/last-sync.json`, JSON.stringify(summary, null, 2));
+      return;
+    }
+    if (flags.load) {
+      // skiff load of skopeo's docker-archive and oci-archive vs skopeo copy of them (bench/_load.ts)
+      const picked = Object.fromEntries(scenarios.map(([key]) => [key, images[key]!]));
+      await benchLoad(host, picked, ROUNDS, CLI, measure, CACHE);
       return;
     }
     if (flags.serve) {

@@ -1,8 +1,9 @@
 // The import rule of docs/DESIGN.md ("Layers"), checked by `deno task check`: imports point down
 // only. There is no cycle between two files, and none between two folders of lib/ (a folder
 // belongs to one layer of LAYERS, and imports only layers below its own: lib/oci imports only
-// lib/reference, lib/store never reaches lib/registry, and so on). The graph is Deno's own
-// (`deno info --json`), so type-only and dynamic imports count.
+// lib/reference, lib/store never reaches lib/registry, and so on). A `_`-prefixed file is private
+// to its folder of lib/ (subfolders included): nothing outside it imports it, mod.ts and cli.ts
+// neither. The graph is Deno's own (`deno info --json`), so type-only and dynamic imports count.
 //
 //   deno run -A tests/_check_imports.ts [ROOT...]   (default: mod.ts, cli.ts, the unpack worker)
 
@@ -14,16 +15,19 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["deno.json"],
   ["reference", "progress", "lib/version.ts"],
   ["oci"],
+  ["tar"],
   ["stream", "transport"],
   ["verify"],
   ["image"],
+  ["layer"],
+  ["disk"],
   ["registry", "store"],
   ["serve"],
   ["pull"],
   ["unpack", "copy"],
   ["archive"],
   ["cli"],
-  ["mod.ts", "cli.ts"],
+  ["mod.ts", "cli.ts", "tests/_docs.ts"],
 ];
 
 /** Every import between folders that does not point down, as "a -> b: file imports file". */
@@ -43,6 +47,21 @@ export function upwardImports(
     } else if (rb >= ra) {
       out.push(`${a} -> ${b}: ${from} imports ${to}`);
     }
+  }
+  return out;
+}
+
+/**
+ * Every import of a private file (its name starts with `_`) from outside its folder of lib/, as
+ * "file imports file, private to lib/folder/". The folder is the layer's (`lib/cli/commands/x.ts`
+ * may import `lib/cli/_shared.ts`).
+ */
+export function privateImports(edges: [string, string][]): string[] {
+  const out: string[] = [];
+  for (const [from, to] of edges) {
+    if (!/^lib\/.*\/_[^/]*$/.test(to)) continue;
+    if (layerOf(from) === layerOf(to)) continue;
+    out.push(`${from} imports ${to}, private to lib/${layerOf(to)}/`);
   }
   return out;
 }
@@ -198,6 +217,7 @@ if (import.meta.main) {
   const roots = Deno.args.length > 0 ? Deno.args : [
     "mod.ts",
     "cli.ts",
+    "tests/_docs.ts",
     "lib/unpack/_apply_worker.ts",
     "lib/verify/verify_bundle.ts",
     "lib/verify/verify_cosign_signature.ts",
@@ -217,10 +237,17 @@ if (import.meta.main) {
     );
   }
   for (const line of upwardImports(edges)) problems.push(`import against the layers: ${line}`);
+  for (const line of privateImports(edges)) problems.push(`import of a private file: ${line}`);
   if (problems.length > 0) {
     console.error(problems.join("\n"));
-    console.error("Imports point down only (docs/DESIGN.md, Layers).");
+    console.error(
+      "Imports point down only, and _ files are imported only inside their folder " +
+        "(docs/DESIGN.md, Layers).",
+    );
     Deno.exit(1);
   }
-  console.error(`imports: ${files.size} files, no cycles between files or folders`);
+  console.error(
+    `imports: ${files.size} files, no cycles between files or folders, no private file imported ` +
+      "from outside its folder",
+  );
 }

@@ -1,5 +1,11 @@
 import { assertEquals } from "./_assert.ts";
-import { findCycles, folderGraph, type Graph, upwardImports } from "./_check_imports.ts";
+import {
+  findCycles,
+  folderGraph,
+  type Graph,
+  privateImports,
+  upwardImports,
+} from "./_check_imports.ts";
 
 const graph = (edges: [string, string][]): Graph => {
   const g: Graph = new Map();
@@ -44,6 +50,24 @@ Deno.test("the import check refuses an import sideways or up the layers", () => 
       "store -> registry: lib/store/store.ts imports lib/registry/registry_client.ts",
       "oci -> pull: lib/oci/parse_manifest.ts imports lib/pull/pull.ts",
       "nowhere is in no layer (lib/nowhere/x.ts imports lib/oci/a.ts)",
+    ],
+  );
+});
+
+Deno.test("the import check refuses an import of a private (_) file from outside its folder", () => {
+  assertEquals(
+    privateImports([
+      ["lib/store/store.ts", "lib/store/_fs.ts"],
+      ["lib/cli/commands/pull.ts", "lib/cli/_shared.ts"],
+      ["lib/store/list_images.ts", "lib/oci/platform_check.ts"],
+      ["lib/archive/load.ts", "lib/store/_locks.ts"],
+      ["lib/pull/pull.ts", "lib/oci/_platform_rule.ts"],
+      ["mod.ts", "lib/store/_entry.ts"],
+    ]),
+    [
+      "lib/archive/load.ts imports lib/store/_locks.ts, private to lib/store/",
+      "lib/pull/pull.ts imports lib/oci/_platform_rule.ts, private to lib/oci/",
+      "mod.ts imports lib/store/_entry.ts, private to lib/store/",
     ],
   );
 });

@@ -2,12 +2,8 @@
 // wanted platforms' manifests), configs and layers, all in blobs/. Read-only, no lock.
 
 import { choosePlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
-import {
-  type Descriptor,
-  MANIFEST_SIZE_LIMIT,
-  parseManifest,
-  type Platform,
-} from "../oci/parse_manifest.ts";
+import { platformMatches } from "../oci/check_image_platform.ts";
+import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import type { Store } from "../store/store.ts";
 
 /**
@@ -25,12 +21,17 @@ export async function isComplete(
     if (depth > 8) return false;
     let parsed;
     try {
-      parsed = parseManifest(await store.readBlob(d.digest, MANIFEST_SIZE_LIMIT), d.mediaType);
+      parsed = (await store.readManifestOrIndex(d)).parsed;
     } catch {
       return false;
     }
     if (parsed.kind === "manifest") {
-      if (top && strict && want !== undefined && !matches(entry.platform, want)) return false;
+      if (
+        top && strict && want !== undefined && entry.platform &&
+        !platformMatches(entry.platform, want)
+      ) {
+        return false; // (an unknown platform: the image is taken as it is)
+      }
       const blobs = [parsed.manifest.config, ...parsed.manifest.layers];
       const present = await Promise.all(blobs.map((b) => store.hasBlob(b.digest, b.size)));
       return present.every(Boolean);
@@ -51,24 +52,4 @@ export async function isComplete(
     return true;
   };
   return await walk(entry, 0, true);
-}
-
-/** Whether a stored image's platform is the one asked for (by the same rules as an index). */
-function matches(platform: Platform | undefined, want: Platform): boolean {
-  if (!platform) return true; // unknown: the image is taken as it is
-  try {
-    choosePlatform({
-      schemaVersion: 2,
-      manifests: [{
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: "sha256:" + "0".repeat(64),
-        size: 0,
-        platform,
-      }],
-    }, want);
-    return true;
-  } catch (e) {
-    if (e instanceof PlatformNotFoundError) return false;
-    throw e;
-  }
 }

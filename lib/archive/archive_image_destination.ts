@@ -1,7 +1,8 @@
 /**
  * An archive as an image destination for the copy engine: every blob becomes a tar entry as it
- * streams (`blobs/<alg>/<hex>`), and the archive's table of contents (`index.json`, and for the
- * docker format `manifest.json`) is written at the end.
+ * streams (`blobs/<alg>/<hex>`), and the archive's table of contents (`index.json`, and what its
+ * format adds: `manifest.json` for the docker format) is written at the end. What both formats
+ * share is here; each format is a subclass (`OciArchiveDestination`, `DockerArchiveDestination`).
  *
  * @module
  */
@@ -16,7 +17,7 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
 import { type Descriptor, type ImageManifest, parseManifest } from "../oci/parse_manifest.ts";
 import { REF_NAME_ANNOTATION } from "../store/store.ts";
-import type { TarWriter } from "./tar_writer.ts";
+import type { TarWriter } from "../tar/tar_writer.ts";
 
 /** Which archive: `docker` (`docker save`'s, with `manifest.json`) or `oci` (an OCI layout). */
 export type ArchiveFormat = "docker" | "oci";
@@ -24,41 +25,30 @@ export type ArchiveFormat = "docker" | "oci";
 /** The annotation containerd and `docker save` (25 and later) name images with in `index.json`. */
 export const CONTAINERD_NAME_ANNOTATION = "io.containerd.image.name";
 
-/** One `manifest.json` item of a docker archive. */
-export interface DockerArchiveItem {
-  /** The config's path in the archive. */
-  Config: string;
-  /** The image's names (`registry/repository:tag`). */
-  RepoTags: string[];
-  /** The layers' paths in the archive, base first. */
-  Layers: string[];
-}
-
 const OCI_LAYOUT = new TextEncoder().encode('{"imageLayoutVersion":"1.0.0"}');
 
 /**
  * Writes images into a tar archive, in the layout both formats share: `oci-layout`, blobs under
- * `blobs/<alg>/<hex>` (layers as stored: compressed ones stay compressed), `index.json`; the
- * docker format adds `manifest.json` (`Config`, `RepoTags`, `Layers`), which is what
- * `docker load`, `podman load` and skopeo's `docker-archive:` read (the same form `docker save`
- * writes since Docker 25).
+ * `blobs/<alg>/<hex>` (layers as stored: compressed ones stay compressed), `index.json`. A format
+ * adds to it: {@linkcode ArchiveImageDestination.describe} is told each image, and
+ * {@linkcode ArchiveImageDestination.tableOfContents} gives the files written after `index.json`.
  *
  * Blobs are written one at a time, each as the engine streams it; a blob two images share is
  * written once. Call {@linkcode ArchiveImageDestination.begin} first, then copy images, name each
  * with {@linkcode ArchiveImageDestination.addImage}, and end with
  * {@linkcode ArchiveImageDestination.finish}.
  *
- * @example Write an archive of one stored image
+ * @example Write a docker archive of one stored image
  * ```ts ignore
- * import { ArchiveImageDestination } from "./archive_image_destination.ts";
- * import { TarWriter } from "./tar_writer.ts";
+ * import { DockerArchiveDestination } from "./docker_archive_destination.ts";
+ * import { TarWriter } from "../tar/tar_writer.ts";
  * import { copyImage } from "../image/copy_image.ts";
  * import { LayoutImageSource } from "../store/layout_image_source.ts";
  * import { Store } from "../store/store.ts";
  *
  * using file = await Deno.open("app.tar", { write: true, create: true, truncate: true });
  * const writer = file.writable.getWriter();
- * const dest = new ArchiveImageDestination(new TarWriter(writer), "docker", "app.tar");
+ * const dest = new DockerArchiveDestination(new TarWriter(writer), "app.tar");
  * await dest.begin();
  * const name = "docker.io/library/alpine:3.20";
  * const source = new LayoutImageSource(await Store.open("./images"));
@@ -68,28 +58,25 @@ const OCI_LAYOUT = new TextEncoder().encode('{"imageLayoutVersion":"1.0.0"}');
  * await writer.close();
  * ```
  */
-export class ArchiveImageDestination implements ImageDestination {
+export abstract class ArchiveImageDestination implements ImageDestination {
   /** The archive, for messages. */
   readonly name: string;
   /** Which format is written. */
-  readonly format: ArchiveFormat;
+  abstract readonly format: ArchiveFormat;
   #tar: TarWriter;
   #written = new Set<string>();
   #manifests = new Map<string, ImageManifest>();
   #entries: Descriptor[] = [];
-  #items: DockerArchiveItem[] = [];
   #queue: Promise<void> = Promise.resolve();
 
   /**
    * Makes a destination over a tar writer.
    *
    * @param tar Where the archive goes.
-   * @param format `docker` or `oci`.
    * @param name The archive's name, for messages.
    */
-  constructor(tar: TarWriter, format: ArchiveFormat, name: string) {
+  protected constructor(tar: TarWriter, name: string) {
     this.#tar = tar;
-    this.format = format;
     this.name = name;
   }
 
@@ -135,7 +122,7 @@ export class ArchiveImageDestination implements ImageDestination {
         return;
       }
       const counted = options.onProgress ? countBytes(content, options.onProgress) : content;
-      await this.#tar.add(blobPath(descriptor.digest), counted, descriptor.size, {
+      await this.#tar.add(blobEntry(descriptor.digest), counted, descriptor.size, {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       this.#written.add(descriptor.digest);
@@ -160,20 +147,20 @@ export class ArchiveImageDestination implements ImageDestination {
     if (parsed.kind === "manifest") this.#manifests.set(descriptor.digest, parsed.manifest);
     await this.#serial(async () => {
       if (this.#written.has(descriptor.digest)) return;
-      await this.#tar.add(blobPath(descriptor.digest), bytes);
+      await this.#tar.add(blobEntry(descriptor.digest), bytes);
       this.#written.add(descriptor.digest);
     });
   }
 
   /**
    * Lists an image copied into the archive, under its names: an `index.json` entry per name (one
-   * unnamed entry when there is none) and, for the docker format, a `manifest.json` item.
+   * unnamed entry when there is none), and whatever the format adds
+   * ({@linkcode ArchiveImageDestination.describe}).
    *
    * @param root The descriptor of the image's root as copied (the last manifest the copy wrote);
    * a `platform` on it is kept.
    * @param names Full names (`registry/repository:tag`); none for an image saved by digest.
-   * @throws {Error} With the docker format, when the root is not an image manifest (an index or
-   * an artifact).
+   * @throws {Error} When the format cannot hold the image.
    */
   addImage(root: Descriptor, names: readonly string[]): Promise<void> {
     const entry = (name?: string): Descriptor => ({
@@ -194,59 +181,61 @@ export class ArchiveImageDestination implements ImageDestination {
       this.#entries = this.#entries.filter((e) => e.annotations?.[REF_NAME_ANNOTATION] !== name);
       this.#entries.push(entry(name));
     }
-    if (this.format === "docker") {
-      const manifest = this.#manifests.get(root.digest);
-      if (!manifest) {
-        throw new Error(
-          `Cannot save ${names[0] ?? root.digest} as a docker archive: it is not one image ` +
-            `(${root.mediaType}); choose a platform or use --format oci`,
-        );
-      }
-      const config = manifest.config.mediaType;
-      if (config !== MediaType.OciConfig && config !== MediaType.DockerConfig) {
-        throw new Error(
-          `Cannot save ${names[0] ?? root.digest} as a docker archive: its config is ` +
-            `${JSON.stringify(config)}, not an image config`,
-        );
-      }
-      for (const layer of manifest.layers) {
-        if (!this.#written.has(layer.digest)) {
-          throw new Error(
-            `Cannot save ${names[0] ?? root.digest} as a docker archive: layer ${layer.digest} ` +
-              `is not in it (a non-distributable layer)`,
-          );
-        }
-      }
-      const Config = blobPath(manifest.config.digest);
-      const Layers = manifest.layers.map((l) => blobPath(l.digest));
-      const same = this.#items.find((i) =>
-        i.Config === Config && i.Layers.join("\n") === Layers.join("\n")
-      );
-      for (const item of this.#items) {
-        item.RepoTags = item.RepoTags.filter((t) => !names.includes(t));
-      }
-      if (same) {
-        same.RepoTags.push(...names);
-      } else {
-        this.#items.push({ Config, RepoTags: [...names], Layers });
-      }
-    }
+    this.describe(root, names);
     return Promise.resolve();
   }
 
-  /** Writes `index.json` (and `manifest.json`) and the end of the archive. */
+  /** Writes `index.json` (and the format's table of contents) and the end of the archive. */
   async finish(): Promise<void> {
     const index = {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
       manifests: this.#entries,
     };
-    const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
     await this.#serial(async () => {
-      await this.#tar.add("index.json", json(index));
-      if (this.format === "docker") await this.#tar.add("manifest.json", json(this.#items));
+      await this.#tar.add("index.json", jsonBytes(index));
+      for (const [path, bytes] of this.tableOfContents()) await this.#tar.add(path, bytes);
       await this.#tar.end();
     });
+  }
+
+  /**
+   * Told each image {@linkcode ArchiveImageDestination.addImage} lists, for the format's own
+   * table of contents (nothing, for an OCI archive).
+   *
+   * @param _root The image's root as copied.
+   * @param _names Its names.
+   * @throws {Error} When the format cannot hold the image.
+   */
+  protected describe(_root: Descriptor, _names: readonly string[]): void {}
+
+  /**
+   * The files the format writes after `index.json` (none, for an OCI archive).
+   *
+   * @returns Their paths and bytes.
+   */
+  protected tableOfContents(): [string, Uint8Array][] {
+    return [];
+  }
+
+  /**
+   * An image manifest copied into the archive.
+   *
+   * @param digest Its digest.
+   * @returns The manifest, or `undefined` when none of that digest was copied (or it is an index).
+   */
+  protected manifestOf(digest: string): ImageManifest | undefined {
+    return this.#manifests.get(digest);
+  }
+
+  /**
+   * Whether a blob is in the archive.
+   *
+   * @param digest Its digest.
+   * @returns `true` when written.
+   */
+  protected holds(digest: string): boolean {
+    return this.#written.has(digest);
   }
 
   /** Runs tar writes one after another, in call order. */
@@ -257,10 +246,20 @@ export class ArchiveImageDestination implements ImageDestination {
   }
 }
 
-/** `blobs/<alg>/<hex>` for a (validated) digest. */
-function blobPath(digest: string): string {
+/**
+ * The entry a blob is in an archive: `blobs/<alg>/<hex>`.
+ *
+ * @param digest The blob's digest (validated).
+ * @returns Its path in the archive.
+ */
+export function blobEntry(digest: string): string {
   const d = parseDigest(digest);
   return `blobs/${d.algorithm}/${d.hex}`;
+}
+
+/** A document as a file of an archive: its JSON and a newline. */
+export function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value) + "\n");
 }
 
 /** The stream, reporting the running count of bytes through it. */

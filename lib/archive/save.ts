@@ -18,8 +18,10 @@ import { planStoredPlatforms, type StoredPlatformsPlan } from "../store/plan_sto
 import { ImageId, resolveImageId, storedImageRef } from "../store/resolve_stored_image.ts";
 import { Store } from "../store/store.ts";
 import { isComplete } from "./_stored_image.ts";
-import { type ArchiveFormat, ArchiveImageDestination } from "./archive_image_destination.ts";
-import { type TarSink, TarWriter } from "./tar_writer.ts";
+import type { ArchiveFormat } from "./archive_image_destination.ts";
+import { DockerArchiveDestination } from "./docker_archive_destination.ts";
+import { OciArchiveDestination } from "./oci_archive_destination.ts";
+import { TarWriter, type TarWriterSink } from "../tar/tar_writer.ts";
 
 /** Options for {@linkcode save}. */
 export interface SaveOptions {
@@ -238,7 +240,9 @@ export async function save(
   const out = await openOutput(output, store, signal);
   try {
     const tar = new TarWriter(out.sink);
-    const dest = new ArchiveImageDestination(tar, format, label);
+    const dest = format === "docker"
+      ? new DockerArchiveDestination(tar, label)
+      : new OciArchiveDestination(tar, label);
     await dest.begin();
     const saved: SavedImage[] = [];
     for (const { ref, entry, pulled, want, plan } of images) {
@@ -300,7 +304,7 @@ async function planOci(
 const FILE_OUTPUT = { action: "save to", kind: "save" } as const;
 
 interface Output {
-  sink: TarSink;
+  sink: TarWriterSink;
   commit(): Promise<void>;
   abort(reason: unknown): Promise<void>;
 }

@@ -19,13 +19,13 @@ export async function progressRenderer(
 ): Promise<ProgressRenderer> {
   const { io } = ctx;
   if (io.isTerminal.stderr && io.env("TERM") !== "dumb") {
-    const { TtyRenderer } = await import("../progress/tty_renderer.ts");
+    const { TtyRenderer } = await import("./tty_renderer.ts");
     const tty = new TtyRenderer(io.err, {
       color: !io.env("NO_COLOR"),
       size: () => io.size?.(),
     });
     return ctx.debug ? tty : { handle: (e) => tty.handle(e), finish: (o) => tty.finish(o) };
   }
-  const { LineRenderer } = await import("../progress/line_renderer.ts");
+  const { LineRenderer } = await import("./line_renderer.ts");
   return new LineRenderer(io.err, { moved });
 }

@@ -71,18 +71,6 @@ export function expectPositionals(
   if (n > max) throw new UsageError(`too many arguments: expected ${what}`);
 }
 
-/** The options every command that talks to a registry takes: credentials and `--timeout`. */
-export const CREDENTIAL_OPTIONS = {
-  username: { type: "string", short: "u" },
-  "password-stdin": { type: "boolean" },
-  timeout: { type: "string" },
-} as const;
-
-/** The usage line of `--timeout`, the same in every command that talks to a registry. */
-export const TIMEOUT_USAGE =
-  "  --timeout T        give up on a request the registry does not answer for T\n" +
-  "                     (30s, 500ms, 2m; default 30s); each counts as a failed attempt";
-
 /**
  * `--timeout`, in milliseconds, or `undefined` when absent: a number with `ms`, `s` or `m` (a bare
  * number is seconds).

@@ -7,79 +7,18 @@
 
 import { escapeText } from "../progress/escape_text.ts";
 import { VERSION } from "../version.ts";
-import {
-  type CliIo,
-  type Command,
-  type CommandContext,
-  OutputClosedError,
-  UsageError,
-} from "./command.ts";
-import { blobCommand } from "./commands/blob.ts";
-import { configCommand } from "./commands/config.ts";
-import { copyCommand } from "./commands/copy.ts";
-import { digestCommand } from "./commands/digest.ts";
-import { exportCommand } from "./commands/export.ts";
-import { fsckCommand } from "./commands/fsck.ts";
-import { gcCommand } from "./commands/gc.ts";
-import { imagesCommand } from "./commands/images.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { loginCommand, logoutCommand } from "./commands/login.ts";
-import { pullCommand } from "./commands/pull.ts";
-import { pushCommand } from "./commands/push.ts";
-import { referrersCommand } from "./commands/referrers.ts";
-import { rmCommand } from "./commands/rm.ts";
-import { syncCommand } from "./commands/sync.ts";
-import { saveCommand } from "./commands/save.ts";
-import { serveCommand } from "./commands/serve.ts";
-import { loadCommand } from "./commands/load.ts";
-import { tagsCommand } from "./commands/tags.ts";
-import { unpackCommand } from "./commands/unpack.ts";
+import { type CliIo, type CommandContext, OutputClosedError, UsageError } from "./command.ts";
+import { commandHelp, programHelp } from "./help_text.ts";
 import { parseArgs } from "./parse_args.ts";
+import { PROGRAM } from "./program.ts";
 
-/** Every command, in the order `skiff --help` lists them. */
-export const COMMANDS: readonly Command[] = [
-  pullCommand,
-  copyCommand,
-  syncCommand,
-  pushCommand,
-  unpackCommand,
-  saveCommand,
-  loadCommand,
-  exportCommand,
-  inspectCommand,
-  configCommand,
-  digestCommand,
-  tagsCommand,
-  referrersCommand,
-  blobCommand,
-  imagesCommand,
-  rmCommand,
-  gcCommand,
-  fsckCommand,
-  serveCommand,
-  loginCommand,
-  logoutCommand,
-];
+/** The global options parsed with a command's: all but `--version`, taken only before it. */
+const GLOBAL_OPTIONS = Object.fromEntries(
+  Object.entries(PROGRAM.options).filter(([name]) => name !== "version"),
+);
 
 function usage(): string {
-  return `skiff ${VERSION}: pull container images into an OCI image layout, without a daemon,
-and unpack them into root filesystems
-
-Usage: skiff <command> [options]
-
-Commands:
-${COMMANDS.map((c) => `  ${c.summary}`).join("\n")}
-  help [COMMAND]  show this help, or a command's (the same as skiff COMMAND --help)
-
-Global options:
-  --store DIR     the OCI image layout to use (default: $SKIFF_STORE, else
-                  $XDG_DATA_HOME/skiff, else ~/.local/share/skiff)
-  --debug         show stack traces and transport details
-  -h, --help      show help (also: skiff <command> --help)
-  -V, --version   show the version
-
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted, 143 terminated.
-`;
+  return programHelp(PROGRAM, VERSION);
 }
 
 /** Why a run was stopped by a signal; its exit code is 128 + the signal number. */
@@ -129,24 +68,31 @@ export async function main(args: string[], io: CliIo, signal: AbortSignal): Prom
     }
     const name = args[first]!;
     if (name === "help") return help(args.slice(first + 1).filter((a) => !a.startsWith("-")), io);
-    const command = COMMANDS.find((c) => c.name === name);
+    const command = PROGRAM.commands.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command "${name}" (see skiff --help)`);
     let parsed;
     try {
       parsed = parseArgs([...leading, ...args.slice(first + 1)], {
-        store: { type: "string" },
-        debug: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
+        ...GLOBAL_OPTIONS,
         ...command.options,
       });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
     if (parsed.values.help) {
-      io.out(command.usage);
+      io.out(commandHelp(command));
       return 0;
     }
-    context = { flags: parsed.values, positionals: parsed.positionals, io, signal, debug };
+    context = {
+      flags: parsed.values,
+      positionals: parsed.positionals,
+      io,
+      signal,
+      debug,
+      get usage() {
+        return commandHelp(command);
+      },
+    };
     return await command.run(context);
   } catch (e) {
     const error = signal.aborted ? signal.reason : e;
@@ -180,9 +126,9 @@ function help(topics: string[], io: CliIo): number {
     return 0;
   }
   if (topics.length > 1) throw new UsageError(`help takes one command, got ${topics.length}`);
-  const command = COMMANDS.find((c) => c.name === topics[0]);
+  const command = PROGRAM.commands.find((c) => c.name === topics[0]);
   if (!command) throw new UsageError(`unknown command "${topics[0]}" (see skiff help)`);
-  io.out(command.usage);
+  io.out(commandHelp(command));
   return 0;
 }
 

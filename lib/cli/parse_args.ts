@@ -8,8 +8,48 @@
  * @module
  */
 
-/** How one option is spelled and what it takes. */
-export interface OptionSpec {
+/**
+ * One option of a command: how it is spelled (what {@linkcode parseArgs} reads) and what it means
+ * (what `skiff CMD --help` and `docs/cli/` say of it). The one place an option is written.
+ */
+export type OptionSpec = FlagSpec | ValueSpec;
+
+/** What every option has, flag or value. */
+export interface OptionText {
+  /** A one-letter alias, used as `-q`. */
+  short?: string;
+  /**
+   * What it does, in plain text (no markdown: the docs escape it); line breaks and runs of
+   * spaces are one space, so a long text may be written over several source lines.
+   */
+  help: string;
+  /**
+   * The values it takes and what each means, listed under the help, e.g. `--pull`'s
+   * `always`, `missing`, `never`.
+   */
+  choices?: readonly (readonly [value: string, meaning: string])[];
+  /** Lines shown as they are under the help (a sample of a file it reads). */
+  sample?: string;
+}
+
+/** An option that takes no value (`--quiet`). */
+export interface FlagSpec extends OptionText {
+  /** Takes no value. */
+  type: "boolean";
+}
+
+/** An option that takes a value (`--store DIR` or `--store=DIR`). */
+export interface ValueSpec extends OptionText {
+  /** Takes a value. */
+  type: "string";
+  /** The value's name in help and docs, e.g. `DIR`. */
+  value: string;
+  /** Collect every occurrence into an array instead of keeping the last. */
+  multiple?: boolean;
+}
+
+/** What {@linkcode parseArgs} reads of an option: its kind, its letter, whether it repeats. */
+export interface ArgSpec {
   /** `string` takes a value (`--store DIR` or `--store=DIR`); `boolean` takes none. */
   type: "string" | "boolean";
   /** A one-letter alias, used as `-q`. */
@@ -47,7 +87,10 @@ export interface ParsedArgs {
  * assert.deepEqual(positionals, ["alpine"]);
  * ```
  */
-export function parseArgs(args: string[], options: Record<string, OptionSpec>): ParsedArgs {
+export function parseArgs(
+  args: string[],
+  options: Readonly<Record<string, ArgSpec>>,
+): ParsedArgs {
   const values: ParsedArgs["values"] = {};
   const positionals: string[] = [];
   const byShort = new Map<string, string>();

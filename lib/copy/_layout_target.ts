@@ -16,18 +16,15 @@ import type {
   WriteBlobOptions,
   WrittenBlob,
 } from "../image/image_destination.ts";
-import { computeDigest } from "../reference/compute_digest.ts";
 import { isDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
-import { type Descriptor, parseManifest } from "../oci/parse_manifest.ts";
-import { toOciManifest } from "../oci/to_oci_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import type { LayoutImageDestination } from "../store/layout_image_destination.ts";
 import { nameImage } from "../store/name_image.ts";
 import { registryDigestOf } from "../store/resolve_stored_image.ts";
-import { SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
+import { storedEntry } from "../store/stored_form.ts";
 import type { ReferrerTarget } from "./referrer_target.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** The layout a sync writes to, for the copy engine and for the referrers. */
 export class LayoutTarget implements ImageDestination, ReferrerTarget {
@@ -79,7 +76,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
     await this.#store.putBlob(descriptor.digest, bytes);
     if (options.tag === undefined) return;
     const name = this.nameOf(options.tag);
-    const entry = await this.#entryFor(descriptor, bytes);
+    const entry = await storedEntry(this.#store, descriptor, bytes);
     const written = await nameImage(this.#store, name, entry);
     (await this.#entries()).set(name, written);
   }
@@ -102,10 +99,7 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
   async fallbackEntries(tag: string): Promise<Descriptor[]> {
     const entry = (await this.#entries()).get(this.nameOf(tag));
     if (!entry || entry.mediaType !== MediaType.OciIndex) return [];
-    const parsed = parseManifest(
-      await this.#store.readBlob(entry.digest, MANIFEST_LIMIT),
-      entry.mediaType,
-    );
+    const { parsed } = await this.#store.readManifestOrIndex(entry);
     return parsed.kind === "index" ? [...parsed.index.manifests] : [];
   }
 
@@ -125,29 +119,5 @@ export class LayoutTarget implements ImageDestination, ReferrerTarget {
       this.#names ??= names;
     }
     return this.#names;
-  }
-
-  /** The entry to name: an OCI manifest or index as it is, a Docker one through its conversion. */
-  async #entryFor(descriptor: Descriptor, bytes: Uint8Array): Promise<Descriptor> {
-    const plain = {
-      mediaType: descriptor.mediaType,
-      digest: descriptor.digest,
-      size: descriptor.size,
-    };
-    // (nameImage names a Docker list through its conversion itself)
-    if (descriptor.mediaType !== MediaType.DockerManifest) return plain;
-    const parsed = parseManifest(bytes, descriptor.mediaType);
-    const converted = parsed.kind === "manifest"
-      ? toOciManifest(parsed.manifest, descriptor.mediaType)
-      : undefined;
-    if (!converted) return plain;
-    const digest = await computeDigest(converted);
-    await this.#store.putBlob(digest, converted);
-    return {
-      mediaType: MediaType.OciManifest,
-      digest,
-      size: converted.byteLength,
-      annotations: { [SOURCE_DIGEST_ANNOTATION]: descriptor.digest },
-    };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Where an image is copied to: a registry repository, a store, an archive (next).
+ * Where an image is copied to: a registry repository, a store, an archive.
  *
  * @module
  */

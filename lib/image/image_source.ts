@@ -1,5 +1,5 @@
 /**
- * Where an image is copied from: a registry repository, a store, an archive (next).
+ * Where an image is copied from: a registry repository, a store, an archive.
  *
  * @module
  */

@@ -1,42 +1,31 @@
 /**
- * The pull: `copyImage(registry, store)` (one resolve, one verifying blob path, every platform
- * asked for in one run), then the name in `index.json`.
+ * The pull: the arguments, then `copyImage(the store in front of the registry, the store)` (one
+ * resolve, one verifying blob path, every platform asked for in one run), then the stored forms
+ * and the name in `index.json`. What the store has complete (policies `missing` and `never`) is
+ * the caching source's answer, and names nothing.
  *
  * @module
  */
 
 import { copyImage, type CopyPlan } from "../image/copy_image.ts";
-import { parseReference, type Reference } from "../reference/parse_reference.ts";
+import type { ResolvedRoot } from "../image/image_source.ts";
+import type { Reference } from "../reference/parse_reference.ts";
 import type { ProgressEvent } from "../progress/progress_event.ts";
-import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
-import {
-  choosePlatform,
-  formatPlatform,
-  hostPlatform,
-  isAttestation,
-  normalizePlatform,
-  PlatformNotFoundError,
-} from "../oci/choose_platform.ts";
-import { parseImageConfig } from "../oci/parse_image_config.ts";
+import { checkImagePlatform, configPlatform } from "../oci/check_image_platform.ts";
+import { choosePlatform, formatPlatform, isAttestation } from "../oci/choose_platform.ts";
 import {
   type Descriptor,
   type ImageIndex,
-  type ImageManifest,
   ManifestError,
   parseManifest,
   type Platform,
 } from "../oci/parse_manifest.ts";
-import { clientFor } from "../registry/remote_options.ts";
 import { RegistryImageSource } from "../registry/registry_image_source.ts";
-import { MediaType } from "../oci/media_types.ts";
-import { toOciManifest } from "../oci/to_oci_manifest.ts";
-import { computeDigest } from "../reference/compute_digest.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, Store } from "../store/store.ts";
 import { LayoutImageDestination } from "../store/layout_image_destination.ts";
+import { type StoredForm, storedForm } from "../store/stored_form.ts";
 import { nameImage } from "../store/name_image.ts";
-import { ImageNotFoundError } from "../store/image_not_found_error.ts";
-import { pullFromStore } from "./_from_store.ts";
-import { platformsOf, pullPlatformsFromStore } from "./_pull_platforms.ts";
+import { type PullRequest, pullRequest } from "./_pull_request.ts";
 import { StoreCachedSource } from "./_store_cached_source.ts";
 import type { PulledPlatform, PullOptions, PullResult } from "./pull_options.ts";
 
@@ -84,24 +73,8 @@ export async function pull(
   reference: string | Reference,
   options: PullOptions = {},
 ): Promise<PullResult> {
-  const ref = typeof reference === "string" ? parseReference(reference) : reference;
-  const name = ref.toString();
-  const jobs = options.jobs ?? 4;
-  const policy = options.policy ?? "always";
-  if (policy !== "always" && policy !== "missing" && policy !== "never") {
-    throw new TypeError(`Cannot pull with policy "${policy}": expected always, missing or never`);
-  }
-  const platforms = platformsOf(options.platform);
-  const multi = platforms === "all" || (platforms !== undefined && platforms.length > 1);
-  const explicit = options.platform !== undefined;
-  if (!Number.isInteger(jobs) || jobs < 1) {
-    throw new RangeError(`Cannot pull with ${jobs} jobs: expected a positive integer`);
-  }
-  const want = platforms === undefined
-    ? hostPlatform()
-    : platforms === "all"
-    ? undefined
-    : normalizePlatform(platforms[0]!);
+  const request = pullRequest(reference, options);
+  const { ref, name, platforms, multi, explicit, want } = request;
   const store = options.store instanceof Store
     ? options.store
     : await Store.open(options.store ?? Store.defaultPath());
@@ -112,49 +85,16 @@ export async function pull(
       // a listener's failure must not break the pull
     }
   };
-  if (policy !== "always") {
-    // read-only: no lock needed (gc never deletes what a named image reaches)
-    if (multi) {
-      const local = await pullPlatformsFromStore(ref, store, platforms, policy, emit);
-      if (local) return local;
-    } else {
-      let local;
-      try {
-        local = await pullFromStore(ref, store, explicit ? want : undefined, emit);
-      } catch (e) {
-        // the stored image is for another platform: "never" says so; "missing" asks the
-        // registry, which may have the platform (or says the same)
-        if (policy === "never" || !(e instanceof PlatformNotFoundError)) throw e;
-      }
-      if (local) return local;
-      if (policy === "never") {
-        const known = await store.findImage(name);
-        throw new ImageNotFoundError(
-          "pull",
-          name,
-          store.path,
-          `${
-            known
-              ? `it is in the store ${store.path} but not complete${
-                explicit ? " or not for " + formatPlatform(want!) : ""
-              }`
-              : `not in the store ${store.path}`
-          }, and the pull policy "never" forbids the network`,
-        );
-      }
-    }
-  }
-  const client = await clientFor(ref, options);
   const signal = options.signal;
   signal?.throwIfAborted();
+  // the store in front of the registry: with policy missing or never, its own answer
+  const source = new StoreCachedSource(
+    store,
+    request,
+    () => RegistryImageSource.open(ref, options),
+  );
   // shared with other pulls; a garbage collection waits for it (and this for a running gc)
   using destination = await LayoutImageDestination.open(store, signal);
-  const source = new StoreCachedSource(
-    new RegistryImageSource(client, ref.repository),
-    store,
-    name,
-    (await store.findImage(name)) !== undefined,
-  );
 
   // the plan, as the engine read it (before any blob)
   let plan: CopyPlan | undefined;
@@ -170,23 +110,21 @@ export async function pull(
     const first = images[0];
     if (first && !multi) options.observer?.manifest?.(first.stored.manifest, first.stored.digest);
   };
-  // one platform asked of a single-platform image: its config says what it is for; checked
-  // before any layer
+  // one platform asked of a single-platform image from the registry: its config says what it is
+  // for; checked before any layer (the store's answer was checked against what is stored)
   const beforeLayers = explicit && platforms !== "all"
     ? async () => {
-      if (!plan || plan.relation !== "same" || images[0]?.fromIndex !== false) return;
-      const config = parseImageConfig(
-        await store.readBlob(images[0].stored.manifest.config.digest),
-      );
+      if (source.answer || plan?.relation !== "same" || images[0]?.fromIndex !== false) return;
+      const config = await store.readConfig(images[0].stored.manifest.config);
       for (const p of platforms!) checkImagePlatform(configPlatform(config), p, name);
     }
     : undefined;
 
   const copied = await copyImage(source, ref.identifier, destination, {
-    platforms: multi ? platforms : [want!],
+    platforms: multi ? platforms! : [want!],
     subset: "keep",
     foreignLayers: "copy",
-    jobs,
+    jobs: request.jobs,
     onPlanned,
     ...(beforeLayers ? { beforeLayers } : {}),
     ...(signal ? { signal } : {}),
@@ -201,10 +139,29 @@ export async function pull(
       } else if (event.type !== "done") emit(event);
     },
   });
-  const root = source.resolved!;
+  if (source.answer) {
+    // the store's own image, named already: nothing to write (with policy missing, a blob the
+    // store lacked under it, an attestation's, was fetched by its digest)
+    emit({ type: "done", reference: name, digest: source.answer.digest });
+    return { ...source.answer, bytesFetched: copied.bytesSent };
+  }
+  const result = await storeAndName(store, request, source.resolved!, images, copied.bytesSent);
+  emit({ type: "done", reference: name, digest: result.digest });
+  return result;
+}
 
-  // the stored forms (a Docker schema 2 manifest's OCI conversion), then the names: last, so
-  // every entry always resolves (a second platform of an index names the index)
+/**
+ * The stored forms (a Docker schema 2 manifest's OCI conversion), then the names: last, so every
+ * entry always resolves (a second platform of an index names the index). The result is the first
+ * image's, or with several, the index's with each image in `platforms`.
+ */
+async function storeAndName(
+  store: Store,
+  { name, multi, platforms }: PullRequest,
+  root: ResolvedRoot,
+  images: PlannedImage[],
+  bytesFetched: number,
+): Promise<PullResult> {
   const index = parseManifest(root.bytes, root.descriptor.mediaType).kind === "index"
     ? {
       mediaType: root.descriptor.mediaType,
@@ -217,12 +174,8 @@ export async function pull(
   for (const image of images) {
     const { stored } = image;
     if (stored.digest !== image.descriptor.digest) await store.putBlob(stored.digest, stored.bytes);
-    const config = parseImageConfig(await store.readBlob(stored.manifest.config.digest));
-    let platform = image.descriptor.platform;
-    if (!platform && config.os && config.architecture) {
-      platform = { os: config.os, architecture: config.architecture };
-      if (config.variant) platform.variant = config.variant;
-    }
+    const config = await store.readConfig(stored.manifest.config);
+    const platform = image.descriptor.platform ?? configPlatform(config);
     const annotations: Record<string, string> = {};
     if (index) annotations[INDEX_DIGEST_ANNOTATION] = index.digest;
     if (stored.digest !== image.descriptor.digest) {
@@ -246,26 +199,18 @@ export async function pull(
       config,
       layers: stored.manifest.layers,
       store: store.path,
-      bytesFetched: copied.bytesSent,
+      bytesFetched,
     });
   }
   if (multi && index && platforms === "all") await nameImage(store, name, index);
   const first = results[0]!;
-  if (!multi) {
-    emit({ type: "done", reference: name, digest: first.digest });
-    return first;
-  }
+  if (!multi) return first;
   const pulled: PulledPlatform[] = results.map((r) => ({
     platform: r.platform,
     digest: r.digest,
     storedDigest: r.storedDigest,
   }));
-  if (!index) {
-    // "all" of a single-platform image: all it has is itself
-    emit({ type: "done", reference: name, digest: first.digest });
-    return { ...first, platforms: pulled };
-  }
-  emit({ type: "done", reference: name, digest: index.digest });
+  if (!index) return { ...first, platforms: pulled }; // "all" of a single-platform image: itself
   const named = await store.findImage(name);
   return {
     ...first,
@@ -320,34 +265,4 @@ async function plannedImages(
     out.push({ descriptor: entry, stored: await storedForm(entry, m.bytes), fromIndex: true });
   }
   return out;
-}
-
-interface StoredForm {
-  digest: string;
-  bytes: Uint8Array;
-  mediaType: string;
-  manifest: ImageManifest;
-}
-
-/** The manifest as it goes into the layout: OCI as is, Docker schema 2 converted. */
-async function storedForm(descriptor: Descriptor, bytes: Uint8Array): Promise<StoredForm> {
-  const parsed = parseManifest(bytes, descriptor.mediaType);
-  if (parsed.kind !== "manifest") throw new ManifestError("Cannot use an index as an image");
-  const converted = toOciManifest(parsed.manifest, parsed.mediaType);
-  if (!converted) {
-    return {
-      digest: descriptor.digest,
-      bytes,
-      mediaType: parsed.mediaType,
-      manifest: parsed.manifest,
-    };
-  }
-  const oci = parseManifest(converted, MediaType.OciManifest);
-  if (oci.kind !== "manifest") throw new ManifestError("Cannot convert manifest to OCI");
-  return {
-    digest: await computeDigest(converted),
-    bytes: converted,
-    mediaType: MediaType.OciManifest,
-    manifest: oci.manifest,
-  };
 }

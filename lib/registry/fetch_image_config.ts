@@ -7,7 +7,7 @@
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { hostPlatform, normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
-import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
+import { checkImagePlatform, configPlatform } from "../oci/check_image_platform.ts";
 import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import { ManifestError, type Platform } from "../oci/parse_manifest.ts";
 import { clientFor } from "./remote_options.ts";

@@ -7,7 +7,12 @@
 
 import { parseDigest } from "../reference/parse_digest.ts";
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
-import { type Descriptor, ManifestError, parseDescriptor } from "../oci/parse_manifest.ts";
+import {
+  type Descriptor,
+  MANIFEST_SIZE_LIMIT,
+  ManifestError,
+  parseDescriptor,
+} from "../oci/parse_manifest.ts";
 import type { RegistrySource } from "./mirrored_registry.ts";
 import { clientFor, type RemoteOptions } from "./remote_options.ts";
 import { resolveDigest } from "./resolve_digest.ts";
@@ -83,8 +88,6 @@ export interface ReferrersResult {
 const MAX_REFERRERS = 10_000;
 /** The most pages of a paginated referrers answer. */
 const MAX_PAGES = 100;
-/** A page of the referrers API is an index: the manifest cap applies. */
-const PAGE_LIMIT = 4 * 1024 * 1024;
 const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
 
 /**
@@ -248,7 +251,9 @@ async function referrersApi(
     if (res.status !== 200) throw await RegistryError.fromResponse(res, "GET", undefined, what);
     let doc: unknown;
     try {
-      doc = JSON.parse(new TextDecoder().decode(await readCapped(res, PAGE_LIMIT, what)));
+      // a page is an index: the manifest cap applies
+      const body = await readCapped(res, MANIFEST_SIZE_LIMIT, what);
+      doc = JSON.parse(new TextDecoder().decode(body));
     } catch (e) {
       if (e instanceof SyntaxError) {
         throw new ManifestError(`Cannot ${what}: the registry's answer is not JSON`);

@@ -7,7 +7,7 @@
 
 import { parseReference, type Reference } from "../reference/parse_reference.ts";
 import { normalizePlatform, parsePlatform } from "../oci/choose_platform.ts";
-import { checkImagePlatform, configPlatform } from "../oci/_platform_check.ts";
+import { checkImagePlatform, configPlatform } from "../oci/check_image_platform.ts";
 import { parseImageConfig } from "../oci/parse_image_config.ts";
 import { CONFIG_SIZE_LIMIT, type Platform } from "../oci/parse_manifest.ts";
 import { readBlobBytes } from "../image/read_blob_bytes.ts";

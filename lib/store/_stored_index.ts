@@ -7,7 +7,7 @@
 
 import { computeDigest } from "../reference/compute_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
-import { type Descriptor, MANIFEST_SIZE_LIMIT, parseManifest } from "../oci/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { toOciManifest } from "../oci/to_oci_manifest.ts";
 import { SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
@@ -19,15 +19,13 @@ export async function storedIndexEntry(store: Store, index: Descriptor): Promise
   if (index.mediaType !== MediaType.DockerManifestList) {
     return { mediaType: index.mediaType, digest: index.digest, size: index.size };
   }
-  const bytes = await store.readBlob(index.digest, MANIFEST_SIZE_LIMIT);
+  const { bytes, index: list } = await store.readIndex(index);
   const raw = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-  const parsed = parseManifest(bytes, index.mediaType);
-  if (parsed.kind !== "index") throw new Error(`Cannot name ${index.digest}: not an index`);
   const manifests: Descriptor[] = [];
-  for (const m of parsed.index.manifests) {
+  for (const m of list.manifests) {
     let converted: Uint8Array | undefined;
     if (m.mediaType === MediaType.DockerManifest && await store.hasBlob(m.digest, m.size)) {
-      const child = parseManifest(await store.readBlob(m.digest, MANIFEST_SIZE_LIMIT), m.mediaType);
+      const child = (await store.readManifestOrIndex(m)).parsed;
       if (child.kind === "manifest") converted = toOciManifest(child.manifest, m.mediaType);
     }
     if (!converted) {

@@ -7,31 +7,23 @@
 
 import { computeDigest } from "../reference/compute_digest.ts";
 import { isAttestation } from "../oci/choose_platform.ts";
-import { type Descriptor, parseManifest } from "../oci/parse_manifest.ts";
+import type { Descriptor } from "../oci/parse_manifest.ts";
 import { storedIndexEntry } from "./_stored_index.ts";
-import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
+import {
+  INDEX_DIGEST_ANNOTATION,
+  SOURCE_DIGEST_ANNOTATION,
+  type Store,
+  type StoredDocument,
+} from "./store.ts";
 
 /** The registry's form of a stored index entry: the original of a conversion, else itself. */
-export async function registryFormOf(
-  store: Store,
-  entry: Descriptor,
-): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
+export async function registryFormOf(store: Store, entry: Descriptor): Promise<StoredDocument> {
   const source = entry.annotations?.[SOURCE_DIGEST_ANNOTATION];
   if (source !== undefined && await store.hasBlob(source)) {
-    const bytes = await store.readBlob(source, MANIFEST_LIMIT);
-    const parsed = parseManifest(bytes);
-    return {
-      descriptor: { mediaType: parsed.mediaType, digest: source, size: bytes.length },
-      bytes,
-    };
+    return await store.readManifestOrIndex({ digest: source });
   }
-  const bytes = await store.readBlob(entry.digest, MANIFEST_LIMIT);
-  return {
-    descriptor: { mediaType: entry.mediaType, digest: entry.digest, size: bytes.length },
-    bytes,
-  };
+  const read = await store.readManifestOrIndex(entry);
+  return { ...read, descriptor: { ...read.descriptor, mediaType: entry.mediaType } };
 }
 
 /**
@@ -47,11 +39,11 @@ export async function registryFormOf(
  */
 export async function subsetIndex(
   store: Store,
-  index: { descriptor: Descriptor; bytes: Uint8Array },
+  index: StoredDocument,
   keep: (entry: Descriptor) => boolean,
   original: string,
 ): Promise<Descriptor> {
-  const parsed = parseManifest(index.bytes, index.descriptor.mediaType);
+  const parsed = index.parsed;
   if (parsed.kind !== "index") throw new Error(`${index.descriptor.digest} is not an index`);
   const entries = parsed.index.manifests;
   const kept = new Set(entries.filter((d) => !isAttestation(d) && keep(d)).map((d) => d.digest));

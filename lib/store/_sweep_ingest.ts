@@ -9,18 +9,10 @@ import { GC_LOCK, INDEX_LOCK } from "./_locks.ts";
 import { sweepTemps } from "./_temp_files.ts";
 import type { Store } from "./store.ts";
 
-/** A partial download, by the digest of the blob it was becoming. */
-export interface StalePartial {
-  /** The blob's digest. */
-  digest: string;
-  /** Bytes on disk. */
-  size: number;
-}
-
 /** What {@linkcode sweepIngest} found. */
 export interface IngestSweep {
-  /** Partial downloads no pull holds (deleted when `remove`). */
-  partials: StalePartial[];
+  /** Partial downloads no pull holds (deleted when `remove`): `StalePartial`s of fsck's report. */
+  partials: { digest: string; size: number }[];
   /** Sizes of temporary files no running write holds (deleted when `remove`). */
   temporary: number[];
   /** Digests of partial downloads a running pull holds (never touched). */

@@ -3,7 +3,7 @@
 
 import { isDigest } from "../reference/parse_digest.ts";
 import { type Descriptor, MANIFEST_SIZE_LIMIT } from "../oci/parse_manifest.ts";
-import { kindOf } from "./_index_entry.ts";
+import { kindOf } from "./index_entry.ts";
 import type { Store } from "./store.ts";
 
 /** The most bytes a manifest in the store may have. */

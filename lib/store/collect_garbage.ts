@@ -9,7 +9,7 @@ import { parseDigest } from "../reference/parse_digest.ts";
 import { acquireLock, GC_LOCK, INDEX_LOCK } from "./_locks.ts";
 import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
 import { openExisting } from "./_open_existing.ts";
-import { entryLabel } from "./_index_entry.ts";
+import { entryLabel } from "./index_entry.ts";
 import type { EntryProblem } from "./verify_store.ts";
 import { isTempName, splitPath, sweepRecords, sweepTemps } from "./_temp_files.ts";
 import { type Children, childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";

@@ -13,12 +13,9 @@ import type {
   WriteBlobOptions,
   WrittenBlob,
 } from "../image/image_destination.ts";
-import type { Descriptor } from "../oci/parse_manifest.ts";
+import { CONFIG_SIZE_LIMIT, type Descriptor } from "../oci/parse_manifest.ts";
 import { holdPullLock } from "./_locks.ts";
 import { REF_NAME_ANNOTATION, type Store } from "./store.ts";
-
-/** The largest config read whole (and so re-verified when present). */
-const CONFIG_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Writes images into a store. Holds the shared side of the store's gc lock from `open` until
@@ -78,8 +75,12 @@ export class LayoutImageDestination implements ImageDestination, Disposable {
    * @returns `true` when present (and, for a config, intact).
    */
   async hasBlob(descriptor: Descriptor, options: HasBlobOptions = {}): Promise<boolean> {
-    if (options.kind === "config" && descriptor.size <= CONFIG_LIMIT) {
-      const state = await this.store.blobState(descriptor.digest, descriptor.size, CONFIG_LIMIT);
+    if (options.kind === "config" && descriptor.size <= CONFIG_SIZE_LIMIT) {
+      const state = await this.store.blobState(
+        descriptor.digest,
+        descriptor.size,
+        CONFIG_SIZE_LIMIT,
+      );
       if (state === "damaged") this.#damaged.add(descriptor.digest);
       return state === "intact";
     }

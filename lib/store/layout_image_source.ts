@@ -12,11 +12,9 @@ import type {
 } from "../image/image_source.ts";
 import { SizeMismatchError } from "../reference/digest_mismatch_error.ts";
 import { isDigest } from "../reference/parse_digest.ts";
-import { type Descriptor, MANIFEST_SIZE_LIMIT, parseManifest } from "../oci/parse_manifest.ts";
+import { type Descriptor, MANIFEST_SIZE_LIMIT, ManifestError } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import { SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
-
-/** The largest manifest read from the store. */
 
 /**
  * Reads images from a store: names from `index.json`, manifests verified whole (a damaged store is
@@ -64,7 +62,7 @@ export class LayoutImageSource implements ImageSource {
    * @throws {ImageNotFoundError} When nothing in the store has that name or digest.
    */
   async resolve(ref: string, _options: SourceRequestOptions = {}): Promise<ResolvedRoot> {
-    const index = await this.store.readIndex();
+    const index = await this.store.readLayoutIndex();
     const entry = isDigest(ref)
       ? index.manifests.find((m) =>
         m.digest === ref || m.annotations?.[SOURCE_DIGEST_ANNOTATION] === ref
@@ -83,21 +81,23 @@ export class LayoutImageSource implements ImageSource {
       digest = ref; // a platform's manifest inside a stored index
     }
     if (digest === undefined) throw new ImageNotFoundError("push", ref, this.store.path);
-    const bytes = await this.store.readBlob(digest, MANIFEST_SIZE_LIMIT);
-    let mediaType = digest === entry?.digest ? entry.mediaType : undefined;
-    if (mediaType === undefined) {
-      try {
-        mediaType = parseManifest(bytes).mediaType;
-      } catch (e) {
-        throw new ImageNotFoundError(
-          "push",
-          ref,
-          this.store.path,
-          `${digest} in the store is not a manifest (${(e as Error).message})`,
-        );
-      }
+    if (digest === entry?.digest) {
+      const bytes = await this.store.readBlob(digest, MANIFEST_SIZE_LIMIT);
+      return { descriptor: { mediaType: entry.mediaType, digest, size: bytes.byteLength }, bytes };
     }
-    return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes };
+    let read;
+    try {
+      read = await this.store.readManifestOrIndex({ digest });
+    } catch (e) {
+      if (!(e instanceof ManifestError)) throw e;
+      throw new ImageNotFoundError(
+        "push",
+        ref,
+        this.store.path,
+        `${digest} in the store is not a manifest (${e.message})`,
+      );
+    }
+    return { descriptor: read.descriptor, bytes: read.bytes };
   }
 
   /**
@@ -109,7 +109,7 @@ export class LayoutImageSource implements ImageSource {
    * @throws {SizeMismatchError} When the stored file has another size.
    */
   async manifest(descriptor: Descriptor, _options: SourceRequestOptions = {}): Promise<Uint8Array> {
-    const bytes = await this.store.readBlob(descriptor.digest, MANIFEST_SIZE_LIMIT);
+    const { bytes } = await this.store.readManifestOrIndex(descriptor);
     if (bytes.byteLength !== descriptor.size) {
       throw new SizeMismatchError(
         `stored manifest ${descriptor.digest}`,

@@ -5,12 +5,11 @@
  * @module
  */
 
-import { parseImageConfig } from "../oci/parse_image_config.ts";
 import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
-import type { IndexEntry } from "./_index_entry.ts";
+import type { IndexEntry } from "./index_entry.ts";
 import { childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
-import { configPlatform } from "../oci/_platform_check.ts";
+import { configPlatform } from "../oci/check_image_platform.ts";
 import { isAttestation } from "../oci/choose_platform.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";
 import {
@@ -271,7 +270,7 @@ async function image(
     await count(children.config);
     if (readPlatform && await store.hasBlob(children.config.digest)) {
       try {
-        platform = configPlatform(parseImageConfig(await store.readBlob(children.config.digest)));
+        platform = configPlatform(await store.readConfig(children.config));
       } catch {
         // not an image config (an artifact): no platform
       }

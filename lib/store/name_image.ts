@@ -1,16 +1,16 @@
 /**
- * The store's one naming call: what a name in `index.json` points at after a pull. A second
- * platform of the same index turns the name into the index; a platform the index entry already
- * covers leaves it as it is: pulling a platform never drops another one.
+ * The store's one naming call: what a name in `index.json` points at after a pull or a load. A
+ * second platform of the same index turns the name into the index; a platform the index entry
+ * already covers leaves it as it is: pulling a platform never drops another one. Several names
+ * are given in one update (`nameImages`).
  *
  * @module
  */
 
 import type { Descriptor } from "../oci/parse_manifest.ts";
-import { kindOf, nameOf } from "./_index_entry.ts";
+import { type IndexEntry, kindOf, nameOf } from "./index_entry.ts";
 import { storedIndexEntry } from "./_stored_index.ts";
 import { registryFormOf, subsetIndex } from "./_subset_index.ts";
-import { parseManifest } from "../oci/parse_manifest.ts";
 import { registryDigestOf } from "./resolve_stored_image.ts";
 import {
   INDEX_DIGEST_ANNOTATION,
@@ -28,6 +28,29 @@ export interface NameImageOptions {
    * @default {undefined}
    */
   index?: Descriptor;
+}
+
+/** One name for {@linkcode nameImages}. */
+export interface ImageName {
+  /**
+   * The name (`org.opencontainers.image.ref.name`); `undefined` for an image stored without one
+   * (an archive's image that has none), kept once by its digest.
+   */
+  name: string | undefined;
+  /** The entry to write (see {@linkcode nameImage}). */
+  entry: Descriptor;
+  /** The index `entry` was chosen from (see {@linkcode NameImageOptions.index}). */
+  index?: Descriptor;
+}
+
+/** Options for {@linkcode nameImages}. */
+export interface NameImagesOptions {
+  /**
+   * Record when a name was given (`dev.skiff.pulled`): a pull does; a load does not (the
+   * archive's image was not pulled).
+   * @default {true}
+   */
+  pulled?: boolean;
 }
 
 /**
@@ -69,19 +92,101 @@ export async function nameImage(
   entry: Descriptor,
   options: NameImageOptions = {},
 ): Promise<Descriptor> {
-  const annotate = (d: Descriptor): Descriptor => ({
-    ...d,
-    annotations: {
-      ...d.annotations,
-      [REF_NAME_ANNOTATION]: name,
-      [PULLED_ANNOTATION]: new Date().toISOString(),
-    },
-  });
-  const named = (await store.readEntries()).filter((e) => e.name === name);
+  const [named] = await nameImages(store, [{ name, entry, ...options }]);
+  return named!;
+}
+
+/**
+ * Gives several names at once, by the rules of {@linkcode nameImage}, in one `index.json` update
+ * (none when every name is as asked already): what a load of an archive names is named together,
+ * or not at all.
+ *
+ * @param store The store.
+ * @param names The names and their entries; a later one of the same name wins.
+ * @param options Whether the time is recorded.
+ * @returns The entries the names now have, in order.
+ *
+ * @example Name an image twice, and one without a name
+ * ```ts ignore
+ * import { nameImages } from "./name_image.ts";
+ * import { Store } from "./store.ts";
+ *
+ * const store = await Store.open("./images");
+ * const entry = {
+ *   mediaType: "application/vnd.oci.image.manifest.v1+json",
+ *   digest: "sha256:...",
+ *   size: 1024,
+ * };
+ * await nameImages(store, [
+ *   { name: "example.com/team/app:1", entry },
+ *   { name: "example.com/team/app:latest", entry },
+ *   { name: undefined, entry: { ...entry, digest: "sha256:..." } },
+ * ], { pulled: false });
+ * ```
+ */
+export async function nameImages(
+  store: Store,
+  names: readonly ImageName[],
+  options: NameImagesOptions = {},
+): Promise<Descriptor[]> {
+  const current = await store.readEntries();
+  const out: Descriptor[] = [];
+  const writes = new Map<string, Descriptor>();
+  const unnamed = new Map<string, Descriptor>();
+  for (const { name, entry, index } of names) {
+    if (name === undefined) {
+      const known = current.find((e) =>
+        e.name === undefined && e.problems.length === 0 && e.digest === entry.digest
+      );
+      const kept = known?.descriptor ?? entry;
+      if (!known) unnamed.set(entry.digest, entry);
+      out.push(kept);
+      continue;
+    }
+    const wanted = await nameTo(store, current, name, entry, index);
+    if (wanted.same) {
+      out.push(wanted.entry);
+      continue;
+    }
+    const written: Descriptor = {
+      ...wanted.entry,
+      annotations: {
+        ...wanted.entry.annotations,
+        [REF_NAME_ANNOTATION]: name,
+        ...(options.pulled ?? true ? { [PULLED_ANNOTATION]: new Date().toISOString() } : {}),
+      },
+    };
+    writes.delete(name); // a later entry of the same name goes last
+    writes.set(name, written);
+    out.push(written);
+  }
+  if (writes.size === 0 && unnamed.size === 0) return out;
+  await store.updateIndex((entries) => [
+    // (entries of any shape: index.json is read leniently, and what is not ours stays)
+    ...entries.filter((e) => {
+      const name = nameOf(e);
+      if (name !== undefined) return !writes.has(name);
+      const digest = (e as { digest?: unknown } | null)?.digest;
+      return !(typeof digest === "string" && unnamed.has(digest));
+    }),
+    ...writes.values(),
+    ...unnamed.values(),
+  ]);
+  return out;
+}
+
+/** What `name` should point at for `entry` (by {@linkcode nameImage}'s rules). */
+async function nameTo(
+  store: Store,
+  current: readonly IndexEntry[],
+  name: string,
+  entry: Descriptor,
+  index: Descriptor | undefined,
+): Promise<{ entry: Descriptor; same: boolean }> {
+  const named = current.filter((e) => e.name === name);
   const known = named.length === 1 && named[0]!.problems.length === 0
     ? named[0]!.descriptor
     : undefined;
-  const index = options.index;
   // an index is named in its stored form: a Docker list through its OCI conversion
   let wanted = kindOf(entry.mediaType) === "index" ? await storedIndexEntry(store, entry) : entry;
   const cut = known !== undefined && index !== undefined && kindOf(known.mediaType) === "index" &&
@@ -90,13 +195,12 @@ export async function nameImage(
     // the name holds a part of that index (cut by `rm --platform`): this platform is added to the
     // part, never the whole index (which would bring back what was removed)
     const part = await registryFormOf(store, known!);
-    const parsed = parseManifest(part.bytes, part.descriptor.mediaType);
     const listed = new Set(
-      parsed.kind === "index" ? parsed.index.manifests.map((m) => m.digest) : [],
+      part.parsed.kind === "index" ? part.parsed.index.manifests.map((m) => m.digest) : [],
     );
     const added = entry.annotations?.[SOURCE_DIGEST_ANNOTATION] ?? entry.digest;
-    if (listed.has(added)) return known!; // the part lists it already
-    const full = { descriptor: index, bytes: await store.readBlob(index.digest, 4 * 1024 * 1024) };
+    if (listed.has(added)) return { entry: known!, same: true }; // the part lists it already
+    const full = await store.readIndex(index);
     wanted = await subsetIndex(
       store,
       full,
@@ -118,11 +222,5 @@ export async function nameImage(
       wanted.annotations?.[INDEX_DIGEST_ANNOTATION] &&
     known.annotations?.[SOURCE_DIGEST_ANNOTATION] ===
       wanted.annotations?.[SOURCE_DIGEST_ANNOTATION];
-  if (same) return known;
-  const written = annotate(wanted);
-  await store.updateIndex((entries) => [
-    ...entries.filter((e) => nameOf(e) !== name),
-    written,
-  ]);
-  return written;
+  return same ? { entry: known, same } : { entry: wanted, same };
 }

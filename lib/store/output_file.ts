@@ -302,6 +302,28 @@ export class OutputFile {
   }
 
   /**
+   * Removes from a directory the temporaries of every output killed while it was written there
+   * (`.NAME.skiff-KIND-ID` of any NAME, whose lock is free); a running writer's is left alone.
+   * For a directory of many outputs (`unpack --layers DIR`), before writing into it.
+   *
+   * @param dir The directory.
+   * @returns How many were removed.
+   *
+   * @example Nothing to remove in a new directory
+   * ```ts
+   * import { OutputFile } from "./output_file.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * assert.equal(await OutputFile.sweep(dir), 0);
+   * await Deno.remove(dir);
+   * ```
+   */
+  static async sweep(dir: string): Promise<number> {
+    return (await sweepTemps(dir, (name) => isTempName(name))).stale.length;
+  }
+
+  /**
    * Opens an output path for writing (after {@linkcode OutputFile.check}): a temporary beside the
    * file (or beside what a symlink points to); or the device or FIFO itself (a FIFO waits here
    * until a reader opens it).

@@ -9,14 +9,11 @@
  */
 
 import type { ResolvedRoot } from "../image/image_source.ts";
-import { configPlatform, platformMatches } from "../oci/_platform_check.ts";
+import { configPlatform, platformMatches } from "../oci/check_image_platform.ts";
 import { formatPlatform, isAttestation } from "../oci/choose_platform.ts";
-import { parseImageConfig } from "../oci/parse_image_config.ts";
 import { type Descriptor, parseManifest, type Platform } from "../oci/parse_manifest.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
 import type { Store } from "./store.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** What the engine is asked to copy out of the store. */
 export interface StoredPlatformsPlan {
@@ -63,7 +60,7 @@ export async function planStoredPlatforms(
     if (wanted === undefined || wanted === "all") return { platforms: "all", absent: none };
     let have: Platform | undefined;
     try {
-      have = configPlatform(parseImageConfig(await store.readBlob(parsed.manifest.config.digest)));
+      have = configPlatform(await store.readConfig(parsed.manifest.config));
     } catch {
       have = undefined; // the engine reports the missing config
     }
@@ -141,7 +138,7 @@ async function isStored(store: Store, d: Descriptor, depth = 0): Promise<boolean
   if (!(await store.hasBlob(d.digest, d.size))) return false;
   let parsed;
   try {
-    parsed = parseManifest(await store.readBlob(d.digest, MANIFEST_LIMIT), d.mediaType);
+    parsed = (await store.readManifestOrIndex(d)).parsed;
   } catch {
     return false;
   }

@@ -9,7 +9,7 @@ import { parseReference } from "../reference/parse_reference.ts";
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { openExisting } from "./_open_existing.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
-import { nameOf } from "./_index_entry.ts";
+import { nameOf } from "./index_entry.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /** Options for {@linkcode removeImages}. */

@@ -11,10 +11,9 @@ import {
   normalizePlatform,
   parsePlatform,
 } from "../oci/choose_platform.ts";
-import { configPlatform } from "../oci/_platform_check.ts";
-import { parseImageConfig } from "../oci/parse_image_config.ts";
-import { type Descriptor, parseManifest, type Platform } from "../oci/parse_manifest.ts";
-import { kindOf } from "./_index_entry.ts";
+import { configPlatform } from "../oci/check_image_platform.ts";
+import type { Descriptor, Platform } from "../oci/parse_manifest.ts";
+import { kindOf } from "./index_entry.ts";
 import { holdPullLock } from "./_locks.ts";
 import { openExisting } from "./_open_existing.ts";
 import { registryFormOf, subsetIndex } from "./_subset_index.ts";
@@ -27,8 +26,6 @@ import {
   SOURCE_DIGEST_ANNOTATION,
   type Store,
 } from "./store.ts";
-
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** Options for {@linkcode removePlatform}. */
 export interface RemovePlatformOptions {
@@ -146,10 +143,8 @@ async function planRemoval(store: Store, query: string, want: Platform): Promise
   const name = found.name!;
   const entry = found.descriptor;
   const wanted = formatPlatform(want);
-  const bytes = await store.readBlob(entry.digest, MANIFEST_LIMIT);
-  const parsed = parseManifest(
-    bytes,
-    kindOf(entry.mediaType) === "unknown" ? undefined : entry.mediaType,
+  const { parsed } = await store.readManifestOrIndex(
+    kindOf(entry.mediaType) === "unknown" ? { digest: entry.digest } : entry,
   );
   const notStored = (stored: string[]) =>
     new ImageNotFoundError(
@@ -162,9 +157,7 @@ async function planRemoval(store: Store, query: string, want: Platform): Promise
     let have = entry.platform;
     if (!have) {
       try {
-        have = configPlatform(
-          parseImageConfig(await store.readBlob(parsed.manifest.config.digest)),
-        );
+        have = configPlatform(await store.readConfig(parsed.manifest.config));
       } catch {
         have = undefined;
       }

@@ -11,18 +11,15 @@
 import type { Reference } from "../reference/parse_reference.ts";
 import { parseReference } from "../reference/parse_reference.ts";
 import { ImageNotFoundError } from "./image_not_found_error.ts";
-import { checkImagePlatform, configPlatform, platformMatches } from "../oci/_platform_check.ts";
-import { choosePlatform, formatPlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
-import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import {
-  type Descriptor,
-  type ImageIndex,
-  type ImageManifest,
-  MANIFEST_SIZE_LIMIT,
-  parseManifest,
-  type Platform,
-} from "../oci/parse_manifest.ts";
-import type { IndexEntry } from "./_index_entry.ts";
+  checkImagePlatform,
+  configPlatform,
+  platformMatches,
+} from "../oci/check_image_platform.ts";
+import { choosePlatform, formatPlatform, PlatformNotFoundError } from "../oci/choose_platform.ts";
+import type { ImageConfig } from "../oci/parse_image_config.ts";
+import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../oci/parse_manifest.ts";
+import type { IndexEntry } from "./index_entry.ts";
 import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "./store.ts";
 
 /** The shortest prefix of a digest's hex digits that names an image by ID. */
@@ -185,10 +182,7 @@ async function digestsOf(store: Store, entry: IndexEntry): Promise<string[]> {
   ];
   if (entry.kind === "index") {
     try {
-      const parsed = parseManifest(
-        await store.readBlob(d.digest, MANIFEST_SIZE_LIMIT),
-        d.mediaType,
-      );
+      const { parsed } = await store.readManifestOrIndex(d);
       if (parsed.kind === "index") {
         for (const m of parsed.index.manifests) {
           own.push(m.digest, m.annotations?.[SOURCE_DIGEST_ANNOTATION]);
@@ -430,10 +424,7 @@ async function fromEntry(
   const name = candidate.name ?? entry.digest;
   let parsed;
   try {
-    parsed = parseManifest(
-      await store.readBlob(entry.digest, MANIFEST_SIZE_LIMIT),
-      entry.mediaType,
-    );
+    parsed = (await store.readManifestOrIndex(entry)).parsed;
   } catch {
     return undefined; // missing or damaged: the registry can mend it
   }
@@ -449,10 +440,7 @@ async function fromEntry(
     if (!child) return undefined;
     let manifest;
     try {
-      const m = parseManifest(
-        await store.readBlob(child.digest, MANIFEST_SIZE_LIMIT),
-        child.mediaType,
-      );
+      const m = (await store.readManifestOrIndex(child)).parsed;
       if (m.kind !== "manifest") return undefined;
       manifest = m.manifest;
     } catch {
@@ -536,14 +524,9 @@ function chooseChild(
 async function complete(store: Store, manifest: ImageManifest): Promise<ImageConfig | undefined> {
   const blobs = [manifest.config, ...manifest.layers];
   // all at once: each file-system call is a round trip to a worker thread
-  const [present, configBytes] = await Promise.all([
+  const [present, config] = await Promise.all([
     Promise.all(blobs.map((b) => store.hasBlob(b.digest, b.size))),
-    store.readBlob(manifest.config.digest).catch(() => undefined),
+    store.readConfig(manifest.config).catch(() => undefined),
   ]);
-  if (!present.every(Boolean) || configBytes === undefined) return undefined;
-  try {
-    return parseImageConfig(configBytes);
-  } catch {
-    return undefined;
-  }
+  return present.every(Boolean) ? config : undefined;
 }

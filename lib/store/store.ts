@@ -10,14 +10,25 @@ import { computeDigest } from "../reference/compute_digest.ts";
 import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { parseDigest } from "../reference/parse_digest.ts";
 import { MediaType } from "../oci/media_types.ts";
-import type { Descriptor } from "../oci/parse_manifest.ts";
+import {
+  CONFIG_SIZE_LIMIT,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  MANIFEST_SIZE_LIMIT,
+  ManifestError,
+  type ParsedManifest,
+  parseManifest,
+} from "../oci/parse_manifest.ts";
+import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
 import { fileSize, hashFile, isReadOnlyError, refuseNonDirectory, writeFileAtomic } from "./_fs.ts";
 import { updateSharedFile } from "../transport/update_shared_file.ts";
 import { Ingest } from "./ingest.ts";
 import { acquireLock, INDEX_LOCK } from "./_locks.ts";
-import { type IndexEntry, readEntries } from "./_index_entry.ts";
+import { type IndexEntry, readEntries } from "./index_entry.ts";
 import { createTempDir, isTempName, splitPath, sweepTemps, tempName } from "./_temp_files.ts";
 import { resolveOutput } from "./output_file.ts";
+import { ScratchFile } from "./scratch_file.ts";
 
 export { REF_NAME_ANNOTATION } from "../oci/annotations.ts";
 /** Annotation on `index.json` entries: the index the name pointed at, when it was an index. */
@@ -45,6 +56,35 @@ export interface LayoutIndex {
   [key: string]: unknown;
 }
 
+/**
+ * What the store's typed reads take: a descriptor, or as much of one as the caller has. The
+ * digest names the blob (and is checked); the media type, when given, tells how to read it, as a
+ * `Content-Type` does. A size is not trusted: the digest decides.
+ */
+export type BlobRef = Pick<Descriptor, "digest"> & Partial<Pick<Descriptor, "mediaType" | "size">>;
+
+/** A manifest or index read from the store by {@linkcode Store.readManifestOrIndex}. */
+export interface StoredDocument {
+  /** Its descriptor: the media type the document has (see `parseManifest`), digest, size. */
+  descriptor: Descriptor;
+  /** Its exact bytes, verified against the digest. */
+  bytes: Uint8Array;
+  /** The parsed document. */
+  parsed: ParsedManifest;
+}
+
+/** An image manifest read from the store by {@linkcode Store.readManifest}. */
+export interface StoredImageManifest extends StoredDocument {
+  /** The manifest. */
+  manifest: ImageManifest;
+}
+
+/** An index read from the store by {@linkcode Store.readIndex}. */
+export interface StoredIndex extends StoredDocument {
+  /** The index. */
+  index: ImageIndex;
+}
+
 /** Options for {@linkcode Store.open}. */
 export interface StoreOpenOptions {
   /**
@@ -70,7 +110,7 @@ const EMPTY_INDEX = JSON.stringify(
  *
  * const dir = await Deno.makeTempDir();
  * const store = await Store.open(dir);
- * console.log((await store.readIndex()).manifests.length); // 0
+ * console.log((await store.readLayoutIndex()).manifests.length); // 0
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -264,7 +304,7 @@ export class Store {
   async blobState(
     digest: string,
     size?: number,
-    limit = 64 * 1024 * 1024,
+    limit: number = CONFIG_SIZE_LIMIT,
   ): Promise<"missing" | "damaged" | "intact"> {
     if (!(await this.hasBlob(digest, size))) return "missing";
     try {
@@ -278,14 +318,16 @@ export class Store {
   }
 
   /**
-   * Reads a small blob (a manifest or config) whole, and checks its digest.
+   * Reads a small blob (a manifest or config) whole, and checks its digest. What it is is the
+   * caller's business: {@linkcode Store.readManifest}, {@linkcode Store.readIndex} and
+   * {@linkcode Store.readConfig} read and parse the documents skiff understands.
    *
    * @param digest The blob's digest.
    * @param limit The largest size read.
    * @returns The bytes.
    * @throws {DigestMismatchError} When the file does not hash to its name (a damaged store).
    */
-  async readBlob(digest: string, limit = 64 * 1024 * 1024): Promise<Uint8Array> {
+  async readBlob(digest: string, limit: number = CONFIG_SIZE_LIMIT): Promise<Uint8Array> {
     const path = this.blobPath(digest);
     const size = await fileSize(path);
     if (size === undefined) {
@@ -305,6 +347,144 @@ export class Store {
       );
     }
     return bytes;
+  }
+
+  /**
+   * Reads a stored manifest or index: at most `MANIFEST_SIZE_LIMIT` bytes, verified against its
+   * digest, parsed by `parseManifest` (the descriptor's media type read as a `Content-Type`).
+   * The one place a stored manifest becomes a document, as containerd's `content.ReadBlob`.
+   *
+   * @param ref Its descriptor (or its digest, and its media type when known).
+   * @returns Its descriptor as read, its bytes, and the parsed document.
+   * @throws {Deno.errors.NotFound} When the store does not have it.
+   * @throws {DigestMismatchError} When the file does not hash to its name.
+   * @throws {RangeError} When it is larger than a manifest may be.
+   * @throws {ManifestError} When it is not a manifest or index.
+   *
+   * @example Read back a manifest the store was given
+   * ```ts
+   * import { Store } from "./store.ts";
+   * import { computeDigest } from "../reference/compute_digest.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const store = await Store.open(dir);
+   * const bytes = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, manifests: [] }));
+   * const digest = await computeDigest(bytes);
+   * await store.putBlob(digest, bytes);
+   * const read = await store.readManifestOrIndex({ digest });
+   * assert.equal(read.parsed.kind, "index");
+   * assert.equal(read.descriptor.size, bytes.byteLength);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async readManifestOrIndex(ref: BlobRef): Promise<StoredDocument> {
+    const bytes = await this.readBlob(ref.digest, MANIFEST_SIZE_LIMIT);
+    const parsed = parseManifest(bytes, ref.mediaType || undefined);
+    return {
+      descriptor: { mediaType: parsed.mediaType, digest: ref.digest, size: bytes.byteLength },
+      bytes,
+      parsed,
+    };
+  }
+
+  /**
+   * Reads a stored image manifest (see {@linkcode Store.readManifestOrIndex}).
+   *
+   * @param ref Its descriptor (or its digest, and its media type when known).
+   * @returns Its descriptor as read, its bytes, and the manifest.
+   * @throws {ManifestError} When it is an index, or not a manifest at all.
+   * @throws {Deno.errors.NotFound} When the store does not have it.
+   * @throws {DigestMismatchError} When the file does not hash to its name.
+   *
+   * @example Read a stored image manifest
+   * ```ts
+   * import { Store } from "./store.ts";
+   * import { computeDigest } from "../reference/compute_digest.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const store = await Store.open(dir);
+   * const config = { mediaType: "application/vnd.oci.image.config.v1+json", size: 2 };
+   * const bytes = new TextEncoder().encode(JSON.stringify({
+   *   schemaVersion: 2,
+   *   config: { ...config, digest: await computeDigest(new TextEncoder().encode("{}")) },
+   *   layers: [],
+   * }));
+   * const digest = await computeDigest(bytes);
+   * await store.putBlob(digest, bytes);
+   * assert.equal((await store.readManifest({ digest })).manifest.layers.length, 0);
+   * await assert.rejects(() => store.readIndex({ digest }), /not an index/);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async readManifest(ref: BlobRef): Promise<StoredImageManifest> {
+    const read = await this.readManifestOrIndex(ref);
+    if (read.parsed.kind !== "manifest") {
+      throw new ManifestError(`Cannot use ${ref.digest} as an image: it is an index`);
+    }
+    return { ...read, manifest: read.parsed.manifest };
+  }
+
+  /**
+   * Reads a stored index (see {@linkcode Store.readManifestOrIndex}).
+   *
+   * @param ref Its descriptor (or its digest, and its media type when known).
+   * @returns Its descriptor as read, its bytes, and the index.
+   * @throws {ManifestError} When it is an image manifest, or not a manifest at all.
+   * @throws {Deno.errors.NotFound} When the store does not have it.
+   * @throws {DigestMismatchError} When the file does not hash to its name.
+   *
+   * @example Read a stored index
+   * ```ts
+   * import { Store } from "./store.ts";
+   * import { computeDigest } from "../reference/compute_digest.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const store = await Store.open(dir);
+   * const bytes = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, manifests: [] }));
+   * const digest = await computeDigest(bytes);
+   * await store.putBlob(digest, bytes);
+   * assert.deepEqual((await store.readIndex({ digest })).index.manifests, []);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async readIndex(ref: BlobRef): Promise<StoredIndex> {
+    const read = await this.readManifestOrIndex(ref);
+    if (read.parsed.kind !== "index") {
+      throw new ManifestError(`Cannot use ${ref.digest} as an index: it is not an index`);
+    }
+    return { ...read, index: read.parsed.index };
+  }
+
+  /**
+   * Reads a stored image config: at most `CONFIG_SIZE_LIMIT` bytes, verified against its
+   * digest, parsed by `parseImageConfig`.
+   *
+   * @param ref Its descriptor (or its digest).
+   * @returns The config.
+   * @throws {Deno.errors.NotFound} When the store does not have it.
+   * @throws {DigestMismatchError} When the file does not hash to its name.
+   * @throws {SyntaxError} When it is not an image config.
+   *
+   * @example Read a stored config
+   * ```ts
+   * import { Store } from "./store.ts";
+   * import { computeDigest } from "../reference/compute_digest.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const store = await Store.open(dir);
+   * const bytes = new TextEncoder().encode('{"os":"linux","architecture":"arm64"}');
+   * const digest = await computeDigest(bytes);
+   * await store.putBlob(digest, bytes);
+   * assert.equal((await store.readConfig({ digest })).architecture, "arm64");
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async readConfig(ref: BlobRef): Promise<ImageConfig> {
+    return parseImageConfig(await this.readBlob(ref.digest, CONFIG_SIZE_LIMIT));
   }
 
   /**
@@ -372,12 +552,42 @@ export class Store {
   }
 
   /**
-   * Reads `index.json`.
+   * Creates a {@linkcode ScratchFile} in `ingest/` (`tmp-<kind>-<uuid>`): for bytes whose digest
+   * is known only once they are written, named by `commit`. Hold the pull side of the gc lock
+   * (a `LayoutImageDestination`) while it exists: gc removes what it finds there otherwise.
+   *
+   * @param kind A word for its name (`load`).
+   * @returns The file, open for appending and reading.
+   *
+   * @example See {@linkcode ScratchFile}
+   * ```ts
+   * import { Store } from "./store.ts";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const scratch = await (await Store.open(dir)).createScratch("example");
+   * await scratch.remove();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async createScratch(kind: string): Promise<ScratchFile> {
+    const path = `${this.path}/ingest/tmp-${kind}-${crypto.randomUUID()}`;
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
+    } catch (e) {
+      throw storeError(this.path, "write to", e);
+    }
+    return new ScratchFile(path, file, (digest) => this.blobPath(digest));
+  }
+
+  /**
+   * Reads `index.json` (the layout's own index, of names; an image index in `blobs/` is read by
+   * {@linkcode Store.readIndex}).
    *
    * @returns The layout's index.
    * @throws {Error} When it is missing or not a valid index.
    */
-  async readIndex(): Promise<LayoutIndex> {
+  async readLayoutIndex(): Promise<LayoutIndex> {
     let text: string;
     try {
       text = await Deno.readTextFile(`${this.path}/index.json`);
@@ -449,7 +659,7 @@ export class Store {
    * @throws {Error} When `index.json` is missing or not a valid index.
    */
   async readEntries(): Promise<IndexEntry[]> {
-    return readEntries((await this.readIndex()).manifests);
+    return readEntries((await this.readLayoutIndex()).manifests);
   }
 }
 

@@ -10,8 +10,8 @@ import { isDigest, parseDigest } from "../reference/parse_digest.ts";
 import { hashFile } from "./_fs.ts";
 import { acquireLock, GC_LOCK } from "./_locks.ts";
 import { openExisting } from "./_open_existing.ts";
-import { removeIfThere, type StalePartial, sweepIngest } from "./_sweep_ingest.ts";
-import { entryLabel } from "./_index_entry.ts";
+import { removeIfThere, sweepIngest } from "./_sweep_ingest.ts";
+import { entryLabel } from "./index_entry.ts";
 import { childrenOf, refersToBlobs, walkOptions } from "./_walk.ts";
 import type { Store } from "./store.ts";
 
@@ -67,6 +67,14 @@ export interface EntryProblem {
   image: string;
   /** What is wrong. */
   problem: string;
+}
+
+/** A partial download in `ingest/` that no running pull holds, by the blob it was becoming. */
+export interface StalePartial {
+  /** The blob's digest. */
+  digest: string;
+  /** Bytes on disk. */
+  size: number;
 }
 
 /** What {@linkcode verifyStore} found. */

@@ -6,9 +6,9 @@ import { DigestMismatchError, SizeMismatchError } from "../reference/digest_mism
 import type { Descriptor } from "../oci/parse_manifest.ts";
 import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
 import type { Store } from "../store/store.ts";
-import { isTempName, sweepTemps } from "../store/_temp_files.ts";
-import { ErofsWriter } from "./erofs_writer.ts";
-import { fileDigest } from "./_file_digest.ts";
+import { ErofsWriter } from "../disk/erofs/erofs_writer.ts";
+import { fileDigest } from "../disk/file_digest.ts";
+import { volumeUuid } from "../disk/volume_uuid.ts";
 import { checkStoredLayer, readLayer } from "./read_layer.ts";
 
 /** A layer image's output: a new file, never over one. */
@@ -54,7 +54,7 @@ export async function writeLayerImages(
   const { name, signal } = options;
   await Deno.mkdir(dir, { recursive: true });
   // what killed runs into the same directory left, of any layer (a running one's is left alone)
-  await sweepTemps(dir, (entry) => isTempName(entry));
+  await OutputFile.sweep(dir);
   const images: LayerImage[] = [];
   const total = { entries: 0, whiteouts: 0, bytes: 0, tar: 0 };
   for (const [i, layer] of layers.entries()) {
@@ -88,7 +88,7 @@ export async function writeLayerImages(
     const output = await OutputFile.open(path, { ...LAYER_OUTPUT, store });
     const writer = new ErofsWriter(output.temp ?? path, {
       maxEntries: options.maxEntries - total.entries,
-      uuid: await uuidOf(diffId),
+      uuid: await volumeUuid(diffId),
       whiteouts: "overlay",
       file: output.file,
     });
@@ -173,13 +173,4 @@ async function* counted(
     }
     yield chunk;
   }
-}
-
-/** A layer image's volume UUID: from its diff_id, so that every run writes the same bytes. */
-async function uuidOf(diffId: string): Promise<Uint8Array> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${diffId}`));
-  const uuid = new Uint8Array(hash, 0, 16).slice();
-  uuid[6] = (uuid[6]! & 0x0f) | 0x80;
-  uuid[8] = (uuid[8]! & 0x3f) | 0x80;
-  return uuid;
 }

@@ -6,9 +6,10 @@
  * @module
  */
 
+import { volumeUuid } from "../disk/volume_uuid.ts";
 import { OutputFile, type OutputFileOptions } from "../store/output_file.ts";
-import type { ErofsWriter } from "./erofs_writer.ts";
-import type { Ext4Writer } from "./ext4_writer.ts";
+import type { ErofsWriter } from "../disk/erofs/erofs_writer.ts";
+import type { Ext4Writer } from "../disk/ext4/ext4_writer.ts";
 import type { ApplyLayerOptions, UnpackSink } from "./sink.ts";
 
 /** A disk image's output: a new file (never over one), or a block device; it seeks. */
@@ -140,8 +141,8 @@ export class DiskImageSink implements UnpackSink {
   ): Promise<DiskImageSink> {
     const maxEntries = options.maxEntries ?? 1_000_000;
     // loaded only now: node:fs and node:crypto cost start-up time to every other command
-    const { ErofsWriter } = format === "erofs" ? await import("./erofs_writer.ts") : {};
-    const { Ext4Writer } = format === "ext4" ? await import("./ext4_writer.ts") : {};
+    const { ErofsWriter } = format === "erofs" ? await import("../disk/erofs/erofs_writer.ts") : {};
+    const { Ext4Writer } = format === "ext4" ? await import("../disk/ext4/ext4_writer.ts") : {};
     const output = await OutputFile.open(target, {
       ...OUTPUT,
       ...(options.store ? { store: options.store } : {}),
@@ -151,7 +152,11 @@ export class DiskImageSink implements UnpackSink {
       const { file } = output;
       const writer = ErofsWriter
         ? {
-          erofs: new ErofsWriter(path, { maxEntries, uuid: await imageUuid(options.digest), file }),
+          erofs: new ErofsWriter(path, {
+            maxEntries,
+            uuid: await volumeUuid(options.digest),
+            file,
+          }),
         }
         : {
           ext4: new Ext4Writer!(path, {
@@ -221,7 +226,7 @@ export class DiskImageSink implements UnpackSink {
         this.image = { size: image.size, digest: image.digest };
       } else {
         const { size } = this.#ext4!.finish();
-        const { imageDigest } = await import("./_file_digest.ts"); // node:crypto: only now
+        const { imageDigest } = await import("../disk/file_digest.ts"); // node:crypto: only now
         this.image = this.#sized
           ? { size }
           : { size, digest: await imageDigest(this.#output.file, size, this.#signal) };
@@ -247,13 +252,4 @@ export class DiskImageSink implements UnpackSink {
     }
     await this.#output.abort();
   }
-}
-
-/** The volume UUID of an image's disk image: from its manifest digest, so runs agree. */
-async function imageUuid(digest: string): Promise<Uint8Array> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`skiff ${digest}`));
-  const uuid = new Uint8Array(hash, 0, 16).slice();
-  uuid[6] = (uuid[6]! & 0x0f) | 0x80; // version 8: custom
-  uuid[8] = (uuid[8]! & 0x3f) | 0x80; // RFC 9562 variant
-  return uuid;
 }

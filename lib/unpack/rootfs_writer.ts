@@ -6,10 +6,10 @@
  */
 
 import { lchownSync, lutimesSync } from "node:fs";
-import { entryPath } from "./_entry_path.ts";
+import { applyLayer } from "../layer/apply_layer.ts";
+import { type LayerHandler, type LayerNode, LayerTree } from "../layer/layer_tree.ts";
 import { mknod } from "./_mknod.ts";
 import type { ApplyLayerOptions } from "./sink.ts";
-import { type TarHeader, TarReader } from "./tar_reader.ts";
 
 export type { ApplyLayerOptions } from "./sink.ts";
 
@@ -28,22 +28,21 @@ export interface RootfsWriterOptions {
   owners?: boolean;
 }
 
-const WHITEOUT = ".wh.";
-const OPAQUE = ".wh..wh..opq";
-const MAX_SYMLINK_HOPS = 40;
-
 /**
- * Builds a root filesystem in `root` from layers applied in order.
+ * Builds a root filesystem in `root` from layers applied in order: the layer rules are a
+ * {@linkcode LayerTree}'s (the one interpreter every sink follows), and this writer performs its
+ * decisions on the directory, deciding nothing itself (it never looks at the disk to decide).
  *
- * The path guard: names are taken relative to the root (`/` and `./` dropped), `..` that would
- * climb above it is refused, and the directories on the way to an entry are resolved inside the
- * root, so a symlink in the root (absolute or relative, planted by any layer) leads to a place
- * inside it, never out; an entry's own name is never followed (whatever is there is replaced). A
- * hardlink's target is resolved the same way and must be a file inside the root.
+ * The path guard is the tree's: names are taken relative to the root (`/` and `./` dropped), `..`
+ * that would climb above it is refused, and the directories on the way to an entry are resolved
+ * inside the root, so a symlink in the root (absolute or relative, planted by any layer) leads to
+ * a place inside it, never out; an entry's own name is never followed (whatever is there is
+ * replaced). A hardlink's target is resolved the same way and must be a file inside the root.
  *
  * Whiteouts (`.wh.NAME`, `.wh..wh..opq`) delete from the layers below and never appear in the
- * result. Directories' modes, owners and times are set by {@linkcode RootfsWriter.finish}, once
- * nothing more is written into them.
+ * result. Directories are made 0700 and get their modes, owners and times from
+ * {@linkcode RootfsWriter.finish}, once nothing more is written into them (a parent no layer
+ * declared: 0755, 0:0, mtime 0).
  *
  * @example Apply one layer
  * ```ts
@@ -75,24 +74,22 @@ const MAX_SYMLINK_HOPS = 40;
 export class RootfsWriter {
   /** The root directory. */
   readonly root: string;
-  /** Entries read so far (whiteouts included). */
-  entries = 0;
-  /** Whiteouts applied so far. */
-  whiteouts = 0;
   /** Bytes of file content written so far. */
   bytes = 0;
-  /** Device nodes skipped because the caller may not make them. */
-  skippedDevices = 0;
 
-  #maxEntries: number;
   #owners: boolean;
-  /** Paths (relative, resolved) known to be real directories. */
-  #dirs = new Set<string>();
-  /** Directory metadata to set at the end ("" is the root). */
-  #dirMeta = new Map<string, TarHeader>();
-  /** Paths the current layer made: an opaque whiteout keeps them. */
-  #layer = new Set<string>();
-  #file: { handle: Deno.FsFile; path: string; header: TarHeader } | undefined;
+  #tree: LayerTree;
+  #file: { handle: Deno.FsFile; path: string; node: LayerNode } | undefined;
+  /** The tree's decisions, performed on the directory. */
+  #handler: LayerHandler = {
+    create: (path, node) => this.#create(path, node),
+    link: (path, _node, target) => Deno.linkSync(this.#path(target), this.#path(path)),
+    remove: (path, node) => {
+      Deno.removeSync(this.#path(path), { recursive: node.type === "directory" });
+    },
+    content: (chunk) => this.#data(chunk),
+    contentEnd: () => this.#end(),
+  };
 
   /**
    * Makes a writer for an existing, empty directory.
@@ -102,8 +99,26 @@ export class RootfsWriter {
    */
   constructor(root: string, options: RootfsWriterOptions = {}) {
     this.root = root;
-    this.#maxEntries = options.maxEntries ?? 1_000_000;
     this.#owners = options.owners ?? isRoot();
+    this.#tree = new LayerTree({
+      maxEntries: options.maxEntries ?? 1_000_000,
+      skipDevices: !this.#owners, // only root makes device nodes
+    });
+  }
+
+  /** Entries read so far (whiteouts included). */
+  get entries(): number {
+    return this.#tree.entries;
+  }
+
+  /** Whiteouts applied so far. */
+  get whiteouts(): number {
+    return this.#tree.whiteouts;
+  }
+
+  /** Device nodes skipped because the caller may not make them. */
+  get skippedDevices(): number {
+    return this.#tree.skippedDevices;
   }
 
   /**
@@ -115,28 +130,8 @@ export class RootfsWriter {
    * root, links outside), a limit is passed, or the file system refuses.
    */
   async applyLayer(tar: AsyncIterable<Uint8Array>, options: ApplyLayerOptions = {}): Promise<void> {
-    const signal = options.signal;
-    const reader = new TarReader();
-    this.#layer = new Set();
-    let current: TarHeader | undefined;
     try {
-      for await (const chunk of tar) {
-        signal?.throwIfAborted();
-        if (reader.done) continue; // what follows the end blocks is hashed by the caller, not parsed
-        for (const event of reader.push(chunk)) {
-          try {
-            if (event.kind === "data") this.#data(event.bytes);
-            else if (event.kind === "entry") {
-              current = event.header;
-              this.#entry(event.header);
-            } else this.#end();
-          } catch (e) {
-            const path = current?.path ?? "?";
-            throw new Error(`entry "${path}": ${(e as Error).message}`, { cause: e });
-          }
-        }
-      }
-      reader.end();
+      await applyLayer(tar, this.#tree, this.#handler, options);
     } finally {
       this.#closeFile();
     }
@@ -144,87 +139,67 @@ export class RootfsWriter {
 
   /**
    * Sets the directories' modes, owners and times, deepest first (after their contents, which
-   * would change the times, and so that read-only directories were writable while filled).
+   * would change the times, and so that read-only directories were writable while filled). A
+   * root no layer declared only gets mode 0755.
    */
   finish(): void {
-    if (!this.#dirMeta.has("")) Deno.chmodSync(this.root, 0o755);
-    const dirs = [...this.#dirMeta].map(([rel, h]) => ({
-      rel,
-      h,
-      depth: rel === "" ? 0 : rel.split("/").length,
-    })).sort((a, b) => b.depth - a.depth);
-    for (const { rel, h } of dirs) {
-      const path = rel === "" ? this.root : `${this.root}/${rel}`;
-      if (this.#owners) Deno.chownSync(path, h.uid, h.gid);
-      Deno.chmodSync(path, h.mode);
-      Deno.utimeSync(path, h.mtime, h.mtime);
+    const dirs: { path: string; node: LayerNode; depth: number }[] = [];
+    const walk = (node: LayerNode, path: string, depth: number) => {
+      dirs.push({ path, node, depth });
+      for (const [name, child] of node.children!) {
+        if (child.type === "directory") {
+          walk(child, path === "" ? name : `${path}/${name}`, depth + 1);
+        }
+      }
+    };
+    walk(this.#tree.root, "", 0);
+    dirs.sort((a, b) => b.depth - a.depth);
+    for (const { path, node } of dirs) {
+      const full = this.#path(path);
+      if (node === this.#tree.root && node.layer === -1) {
+        Deno.chmodSync(full, 0o755);
+        continue;
+      }
+      if (this.#owners) Deno.chownSync(full, node.uid, node.gid);
+      Deno.chmodSync(full, node.mode);
+      Deno.utimeSync(full, node.mtime, node.mtime);
     }
   }
 
-  #entry(h: TarHeader): void {
-    if (++this.entries > this.#maxEntries) {
-      throw new Error(`more than ${this.#maxEntries} entries (the maxEntries limit)`);
-    }
-    const parts = entryPath(h.path);
-    if (parts.length === 0) {
-      if (h.type !== "directory") throw new Error(`a ${h.type} cannot replace the root`);
-      this.#dirMeta.set("", h);
-      return;
-    }
-    const name = parts[parts.length - 1]!;
-    if (name.startsWith(WHITEOUT)) return this.#whiteout(parts);
-    if ((h.type === "char" || h.type === "block") && !this.#owners) {
-      this.skippedDevices++;
-      return;
-    }
-    const linkTarget = h.type === "link" ? this.#linkTarget(h.linkname) : undefined;
-    const parent = this.#resolveDir(parts.slice(0, -1), true)!;
-    const rel = parent === "" ? name : `${parent}/${name}`;
-    const path = `${this.root}/${rel}`;
-    this.#layer.add(rel);
-    const existing = lstat(path);
-    if (existing) {
-      if (existing.isDirectory && h.type === "directory") {
-        this.#dirMeta.set(rel, h);
-        return;
-      }
-      if (linkTarget === path) return; // a hardlink to itself: nothing to do
-      this.#remove(rel, existing.isDirectory);
-    }
-    switch (h.type) {
+  #path(rel: string): string {
+    return rel === "" ? this.root : `${this.root}/${rel}`;
+  }
+
+  #create(rel: string, node: LayerNode): void {
+    const path = this.#path(rel);
+    switch (node.type) {
       case "file":
         this.#file = {
           handle: Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }),
           path,
-          header: h,
+          node,
         };
         break;
       case "directory":
-        Deno.mkdirSync(path, { mode: 0o700 });
-        this.#dirs.add(rel);
-        this.#dirMeta.set(rel, h);
+        Deno.mkdirSync(path, { mode: 0o700 }); // its metadata once filled: finish()
         break;
       case "symlink":
-        Deno.symlinkSync(h.linkname, path);
-        if (this.#owners) lchownSync(path, h.uid, h.gid);
-        lutimesSync(path, h.mtime, h.mtime);
-        break;
-      case "link":
-        Deno.linkSync(linkTarget!, path);
+        Deno.symlinkSync(node.target!, path);
+        if (this.#owners) lchownSync(path, node.uid, node.gid);
+        lutimesSync(path, node.mtime, node.mtime);
         break;
       case "fifo":
       case "char":
       case "block":
-        mknod(path, h.type, 0o600, h.devmajor, h.devminor);
-        this.#setMeta(path, h);
-        Deno.utimeSync(path, h.mtime, h.mtime);
+        mknod(path, node.type, 0o600, node.devmajor, node.devminor);
+        this.#setMeta(path, node);
+        Deno.utimeSync(path, node.mtime, node.mtime);
         break;
     }
   }
 
   #data(bytes: Uint8Array): void {
-    const file = this.#file;
-    if (!file) return; // a skipped entry's body
+    const file = this.#file!;
     let at = 0;
     while (at < bytes.byteLength) {
       at += file.handle.writeSync(at === 0 ? bytes : bytes.subarray(at));
@@ -233,15 +208,14 @@ export class RootfsWriter {
   }
 
   #end(): void {
-    const file = this.#file;
-    if (!file) return;
+    const file = this.#file!;
     this.#file = undefined;
     try {
-      file.handle.utimeSync(file.header.mtime, file.header.mtime);
+      file.handle.utimeSync(file.node.mtime, file.node.mtime);
     } finally {
       file.handle.close();
     }
-    this.#setMeta(file.path, file.header);
+    this.#setMeta(file.path, file.node);
   }
 
   #closeFile(): void {
@@ -254,124 +228,9 @@ export class RootfsWriter {
   }
 
   /** Owner, then mode (a change of owner clears setuid and setgid). */
-  #setMeta(path: string, h: TarHeader): void {
-    if (this.#owners) Deno.chownSync(path, h.uid, h.gid);
-    Deno.chmodSync(path, h.mode);
-  }
-
-  #whiteout(parts: string[]): void {
-    this.whiteouts++;
-    const name = parts[parts.length - 1]!;
-    const parent = this.#resolveDir(parts.slice(0, -1), false);
-    if (parent === undefined) return; // nothing below to hide
-    if (name === OPAQUE) return this.#opaque(parent);
-    if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) return; // other aufs metadata: ignored
-    const target = name.slice(WHITEOUT.length);
-    if (target === "" || target === "." || target === "..") {
-      throw new Error("a whiteout must name an entry");
-    }
-    const rel = parent === "" ? target : `${parent}/${target}`;
-    const existing = lstat(`${this.root}/${rel}`);
-    if (existing) this.#remove(rel, existing.isDirectory);
-  }
-
-  /** Empties a directory of everything the current layer did not put there. */
-  #opaque(dir: string): void {
-    const children = [...Deno.readDirSync(dir === "" ? this.root : `${this.root}/${dir}`)];
-    for (const child of children) {
-      const rel = dir === "" ? child.name : `${dir}/${child.name}`;
-      if (!this.#layer.has(rel)) this.#remove(rel, child.isDirectory);
-      else if (child.isDirectory) this.#opaque(rel);
-    }
-  }
-
-  #remove(rel: string, isDirectory: boolean): void {
-    const path = `${this.root}/${rel}`;
-    if (!isDirectory) {
-      Deno.removeSync(path);
-      return;
-    }
-    Deno.removeSync(path, { recursive: true });
-    const prefix = `${rel}/`;
-    this.#dirs.delete(rel);
-    this.#dirMeta.delete(rel);
-    for (const d of this.#dirs) if (d.startsWith(prefix)) this.#dirs.delete(d);
-    for (const d of this.#dirMeta.keys()) if (d.startsWith(prefix)) this.#dirMeta.delete(d);
-  }
-
-  /**
-   * Resolves directories inside the root: each component must be a real directory; a symlink
-   * is followed as if the root were `/` (its `..` stops at the root). Missing directories are
-   * made (mode 0755) when `create` is set.
-   *
-   * @returns The resolved path relative to the root, or `undefined` when missing.
-   */
-  #resolveDir(parts: string[], create: boolean): string | undefined {
-    if (parts.length === 0) return "";
-    const lexical = parts.join("/");
-    if (this.#dirs.has(lexical)) return lexical;
-    const real: string[] = [];
-    const queue = [...parts];
-    let hops = 0;
-    while (queue.length > 0) {
-      const part = queue.shift()!;
-      if (part === "" || part === ".") continue;
-      if (part === "..") {
-        real.pop();
-        continue;
-      }
-      real.push(part);
-      const rel = real.join("/");
-      if (this.#dirs.has(rel)) continue;
-      const path = `${this.root}/${rel}`;
-      const info = lstat(path);
-      if (!info) {
-        if (!create) return undefined;
-        Deno.mkdirSync(path);
-        Deno.chmodSync(path, 0o755);
-        this.#dirs.add(rel);
-        this.#layer.add(rel);
-        continue;
-      }
-      if (info.isDirectory) {
-        this.#dirs.add(rel);
-        continue;
-      }
-      if (info.isSymlink) {
-        if (++hops > MAX_SYMLINK_HOPS) throw new Error(`too many symlinks on the way to "${rel}"`);
-        const target = Deno.readLinkSync(path);
-        real.pop();
-        if (target.startsWith("/")) real.length = 0;
-        queue.unshift(...target.split("/"));
-        continue;
-      }
-      throw new Error(`"${rel}" is not a directory`);
-    }
-    return real.join("/");
-  }
-
-  /** A hardlink's target: an existing non-directory inside the root. */
-  #linkTarget(linkname: string): string {
-    const parts = entryPath(linkname);
-    if (parts.length === 0) throw new Error("a hardlink cannot point at the root");
-    const parent = this.#resolveDir(parts.slice(0, -1), false);
-    const name = parts[parts.length - 1]!;
-    const path = parent === undefined
-      ? undefined
-      : `${this.root}/${parent === "" ? name : `${parent}/${name}`}`;
-    const info = path === undefined ? undefined : lstat(path);
-    if (!info) throw new Error(`the hardlink target "${linkname}" is not in the root`);
-    if (info.isDirectory) throw new Error(`the hardlink target "${linkname}" is a directory`);
-    return path!;
-  }
-}
-
-function lstat(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
+  #setMeta(path: string, node: LayerNode): void {
+    if (this.#owners) Deno.chownSync(path, node.uid, node.gid);
+    Deno.chmodSync(path, node.mode);
   }
 }
 

@@ -8,11 +8,11 @@
 import type { ImageConfig } from "../oci/parse_image_config.ts";
 import type { Descriptor, ImageManifest } from "../oci/parse_manifest.ts";
 
-/** Options for {@linkcode UnpackSink.applyLayer}. */
-export interface ApplyLayerOptions {
-  /** Stops between chunks; what was written stays until {@linkcode UnpackSink.abort}. */
-  signal?: AbortSignal;
-}
+import type { ApplyLayerOptions } from "../layer/apply_layer.ts";
+
+/** Options for {@linkcode UnpackSink.applyLayer} (a signal: what was written stays until
+ * {@linkcode UnpackSink.abort}). */
+export type { ApplyLayerOptions };
 
 /**
  * A target of the unpack pipeline (`unpackImage()`): the layers of one image go in, base first,

@@ -1,15 +1,16 @@
 /**
  * The flattened root filesystem as one tar stream (`docker export`, `crane export`): the layers
- * applied in memory, whiteouts and all, and the entries that survive written out with the
- * image's owners, modes, times, links, devices and xattrs.
+ * applied to a {@linkcode LayerTree}, whiteouts and all, and the entries that survive written out
+ * with the image's owners, modes, times, links, devices and xattrs.
  *
  * @module
  */
 
-import { entryPath } from "./_entry_path.ts";
-import { encodeHeader, type OutHeader } from "./_tar_header.ts";
+import { applyLayer } from "../layer/apply_layer.ts";
+import { type LayerHandler, type LayerNode, LayerTree } from "../layer/layer_tree.ts";
+import { TarReader } from "../tar/tar_reader.ts";
+import { type TarEntry, TarWriter } from "../tar/tar_writer.ts";
 import type { ApplyLayerOptions, SinkImage, UnpackSink } from "./sink.ts";
-import { type TarEntryType, type TarHeader, TarReader } from "./tar_reader.ts";
 
 /** Options for {@linkcode TarSink}. */
 export interface TarSinkOptions {
@@ -25,38 +26,19 @@ export interface TarSinkOptions {
 /** Writes bytes to the output; resolves when it can take more. */
 export type TarOutput = (chunk: Uint8Array) => Promise<void>;
 
-const WHITEOUT = ".wh.";
-const OPAQUE = ".wh..wh..opq";
-const MAX_SYMLINK_HOPS = 40;
-const BLOCK = 512;
 const OUT_BUFFER = 1024 * 1024;
 
-interface Inode {
+/** A name a hardlink entry gave a node: where that entry is, whose turn in the output it takes. */
+interface LinkName {
+  path: string;
   layer: number;
-  seq: number;
-  header: TarHeader;
-  /** Every path of the inode, in the order they were made. */
-  paths: Node[];
+  entry: number;
 }
 
-interface Node {
-  name: string;
-  parent: Node | undefined;
-  type: Exclude<TarEntryType, "link">;
-  header: TarHeader;
-  children: Map<string, Node> | undefined;
-  inode: Inode | undefined;
-  /** Where it was made: the entry (layer, seq) whose turn in the output it takes. */
-  layer: number;
-  seq: number;
-  /** The order of making, for nodes made at the same entry (parents first). */
-  made: number;
-  /** The last layer that wrote this path (an opaque whiteout keeps those of its own layer). */
-  touched: number;
-  /** Set while the output is planned: still in the tree at the end. */
-  reachable: boolean;
-}
+/** What the export attaches to a node: the names hardlink entries gave it, in order. */
+type Node = LayerNode<LinkName[]>;
 
+/** One entry of the output, at its place in the layers. */
 interface Emit {
   node: Node;
   path: string;
@@ -64,21 +46,24 @@ interface Emit {
   content: boolean;
   /** A hardlink to this path. */
   linkTo?: string;
+  /** The order its name was made in (the node's own name first): ties at one place. */
+  order: number;
 }
 
 /**
  * A sink that writes the image's flattened root filesystem as one tar.
  *
- * Two passes: while the layers are applied, only their headers are kept, in a tree in memory
- * that follows the same rules as the directory unpack (whiteouts, opaque directories, entries
+ * Two passes: while the layers are applied, only their headers are kept, in a
+ * {@linkcode LayerTree} (the rules every sink follows: whiteouts, opaque directories, entries
  * replacing entries, parents resolved through the image's own symlinks inside the root); at
  * `finish()`, each layer that still has entries in the tree is read again (verified, from the
- * store) and those entries are written in layer order, each at its final path, and then the
- * directories (parents first): GNU tar sets a directory's time once it has moved past it, so a
- * directory written before the files of a later layer would get the time of extraction. A file whose
- * path was removed while a hardlink to it survived is written under the hardlink's name.
- * Parents no layer made are written as directories 0755 owned by 0:0 at time 0. The output
- * needs no root to make and is the same bytes for the same image.
+ * store) and those entries are written in layer order, each at its final path and at the place of
+ * the entry that made it (a node's `layer` and `entry`), and then the directories (parents
+ * first): GNU tar sets a directory's time once it has moved past it, so a directory written
+ * before the files of a later layer would get the time of extraction. A file whose path was
+ * removed while a hardlink to it survived is written under the hardlink's name. Parents no layer
+ * made are written as directories 0755 owned by 0:0 at time 0. The output needs no root to make
+ * and is the same bytes for the same image.
  *
  * @example Flatten two layers
  * ```ts ignore
@@ -92,10 +77,6 @@ interface Emit {
  * ```
  */
 export class TarSink implements UnpackSink {
-  /** Tar entries read (first pass), whiteouts included. */
-  entries = 0;
-  /** Whiteouts applied. */
-  whiteouts = 0;
   /**
    * Bytes of file content: while the layers are read (the first pass), what they hold, so that
    * each layer's share can be told; from `finish()` on, what is written to the output (less,
@@ -107,12 +88,17 @@ export class TarSink implements UnpackSink {
 
   #image: SinkImage;
   #write: TarOutput;
-  #maxEntries: number;
   #signal: AbortSignal | undefined;
-  #root: Node;
-  #layer = -1;
-  #seq = 0;
-  #made = 0;
+  #tree: LayerTree<LinkName[]>;
+  /** The first pass keeps what only the export needs: the size of the files, the link names. */
+  #handler: LayerHandler<LinkName[]> = {
+    create: (_path, node) => {
+      if (node.type === "file") this.bytes += node.size;
+    },
+    link: (path, node) => {
+      (node.data ??= []).push({ path, layer: this.#tree.layer, entry: this.#tree.entry });
+    },
+  };
 
   /**
    * Makes the sink.
@@ -124,9 +110,18 @@ export class TarSink implements UnpackSink {
   constructor(image: SinkImage, write: TarOutput, options: TarSinkOptions = {}) {
     this.#image = image;
     this.#write = write;
-    this.#maxEntries = options.maxEntries ?? image.maxEntries;
     this.#signal = options.signal;
-    this.#root = this.#node("", undefined, "directory", implicitDir(""), -1, -1);
+    this.#tree = new LayerTree({ maxEntries: options.maxEntries ?? image.maxEntries });
+  }
+
+  /** Tar entries read (first pass), whiteouts included. */
+  get entries(): number {
+    return this.#tree.entries;
+  }
+
+  /** Whiteouts applied. */
+  get whiteouts(): number {
+    return this.#tree.whiteouts;
   }
 
   /**
@@ -137,26 +132,7 @@ export class TarSink implements UnpackSink {
    * @returns Resolves once the layer was read.
    */
   async applyLayer(tar: AsyncIterable<Uint8Array>, options: ApplyLayerOptions = {}): Promise<void> {
-    const reader = new TarReader();
-    this.#layer++;
-    this.#seq = 0;
-    let current: TarHeader | undefined;
-    for await (const chunk of tar) {
-      options.signal?.throwIfAborted();
-      if (reader.done) continue;
-      for (const event of reader.push(chunk)) {
-        if (event.kind !== "entry") continue;
-        current = event.header;
-        try {
-          this.#entry(event.header);
-        } catch (e) {
-          throw new Error(`entry "${current.path}": ${(e as Error).message}`, { cause: e });
-        } finally {
-          this.#seq++;
-        }
-      }
-    }
-    reader.end();
+    await applyLayer(tar, this.#tree, this.#handler, options);
   }
 
   /**
@@ -168,12 +144,12 @@ export class TarSink implements UnpackSink {
   async finish(): Promise<void> {
     const { plan, dirs } = this.#plan();
     this.bytes = 0; // from here on: what is written
-    const out = new Output(this.#write);
-    for (let layer = 0; layer <= this.#layer; layer++) {
+    const out = new TarWriter({ write: this.#write }, { bufferSize: OUT_BUFFER });
+    for (let layer = 0; layer <= this.#tree.layer; layer++) {
       const at = plan.get(layer);
       if (!at) continue; // nothing of it survived: not read again
       const reader = new TarReader();
-      let seq = 0;
+      let entry = 0;
       let body = false;
       for await (const chunk of this.#image.rereadLayer(layer, this.#signal)) {
         this.#signal?.throwIfAborted();
@@ -181,289 +157,105 @@ export class TarSink implements UnpackSink {
         for (const event of reader.push(chunk)) {
           if (event.kind === "entry") {
             body = false;
-            for (const emit of at.get(seq) ?? []) {
-              await out.put(encodeHeader(outHeader(emit)));
+            for (const emit of at.get(entry) ?? []) {
+              await out.header(outEntry(emit));
               if (emit.content && emit.node.type === "file") body = true;
             }
-            seq++;
+            entry++;
           } else if (event.kind === "data") {
             if (!body) continue;
             await out.body(event.bytes);
             this.bytes += event.bytes.byteLength;
-          } else if (body) {
-            await out.pad();
-            body = false;
-          }
+          } else body = false;
         }
       }
       reader.end();
     }
     // directories last: tar readers set a directory's time when they are done with it, and
     // files of later layers would change it again
-    for (const emit of dirs) await out.put(encodeHeader(outHeader(emit)));
-    await out.put(new Uint8Array(2 * BLOCK));
-    await out.flush();
+    for (const emit of dirs) await out.header(outEntry(emit));
+    await out.end();
   }
 
   /** Nothing to remove: the caller discards what was written. */
   abort(): void {}
 
-  /** The surviving nodes, by layer and entry, in order. */
+  /**
+   * The surviving nodes by layer and entry, in order: a file's content under its first name
+   * still in the tree (its own, else the first hardlink's), at its own entry; its other names as
+   * hardlinks to that one, at the entries that made them; the directories in tree order.
+   */
   #plan(): { plan: Map<number, Map<number, Emit[]>>; dirs: Emit[] } {
     const plan = new Map<number, Map<number, Emit[]>>();
-    const add = (layer: number, seq: number, emit: Emit) => {
+    const add = (layer: number, entry: number, emit: Emit) => {
       let at = plan.get(layer);
       if (!at) plan.set(layer, at = new Map());
-      let list = at.get(seq);
-      if (!list) at.set(seq, list = []);
+      let list = at.get(entry);
+      if (!list) at.set(entry, list = []);
       list.push(emit);
     };
-    const paths = new Map<Node, string>();
-    const all: Node[] = [];
+    const names = new Map<Node, string[]>();
     const dirs: Emit[] = [];
     const walk = (dir: Node, prefix: string) => {
-      for (const child of dir.children!.values()) {
-        const path = prefix === "" ? child.name : `${prefix}/${child.name}`;
-        child.reachable = true;
-        paths.set(child, path);
-        all.push(child);
-        if (child.children) walk(child, path);
+      for (const [name, child] of dir.children!) {
+        const path = prefix === "" ? name : `${prefix}/${name}`;
+        if (child.type === "directory") {
+          dirs.push({ node: child, path, content: false, order: 0 });
+          walk(child, path);
+        } else {
+          const list = names.get(child);
+          if (list) list.push(path);
+          else names.set(child, [path]);
+        }
       }
     };
-    walk(this.#root, "");
-    for (const node of all) {
-      const path = paths.get(node)!;
-      if (node.type === "directory") {
-        dirs.push({ node, path, content: false });
-        continue;
+    walk(this.#tree.root, "");
+    for (const [node, paths] of names) {
+      const links = node.data ?? [];
+      // each name's hardlink entry (-1: the node's own name), the last one given that path
+      const reached = paths.map((path) => ({
+        path,
+        link: links.findLastIndex((l) => l.path === path),
+      }))
+        .sort((a, b) => a.link - b.link);
+      const carrier = reached[0]!;
+      add(node.layer, node.entry, { node, path: carrier.path, content: true, order: carrier.link });
+      for (const { path, link } of reached.slice(1)) {
+        const at = link === -1 ? node : links[link]!;
+        add(at.layer, at.entry, { node, path, content: false, linkTo: carrier.path, order: link });
       }
-      const inode = node.inode!;
-      const carrier = inode.paths.find((n) => n.reachable)!;
-      if (node === carrier) add(inode.layer, inode.seq, { node, path, content: true });
-      else add(node.layer, node.seq, { node, path, content: false, linkTo: paths.get(carrier)! });
     }
     for (const at of plan.values()) {
       for (const list of at.values()) {
-        // parents before children; the one entry that takes the body last
-        list.sort((a, b) => Number(a.content) - Number(b.content) || a.node.made - b.node.made);
+        // the one entry that takes the body last
+        list.sort((a, b) => Number(a.content) - Number(b.content) || a.order - b.order);
       }
     }
     return { plan, dirs };
   }
-
-  #node(
-    name: string,
-    parent: Node | undefined,
-    type: Node["type"],
-    header: TarHeader,
-    layer: number,
-    seq: number,
-  ): Node {
-    return {
-      name,
-      parent,
-      type,
-      header,
-      children: type === "directory" ? new Map() : undefined,
-      inode: undefined,
-      layer,
-      seq,
-      made: this.#made++,
-      touched: layer,
-      reachable: false,
-    };
-  }
-
-  #entry(h: TarHeader): void {
-    if (++this.entries > this.#maxEntries) {
-      throw new Error(`more than ${this.#maxEntries} entries (the maxEntries limit)`);
-    }
-    if (h.type === "file") this.bytes += h.size;
-    const parts = entryPath(h.path);
-    if (parts.length === 0) {
-      if (h.type !== "directory") throw new Error(`a ${h.type} cannot replace the root`);
-      return; // the root's own entry: not part of the output
-    }
-    const name = parts[parts.length - 1]!;
-    if (name.startsWith(WHITEOUT)) return this.#whiteout(parts);
-    const target = h.type === "link" ? this.#linkTarget(h.linkname) : undefined;
-    const parent = this.#resolveDir(parts.slice(0, -1), true)!;
-    const existing = parent.children!.get(name);
-    if (existing) {
-      existing.touched = this.#layer;
-      if (existing.type === "directory" && h.type === "directory") {
-        existing.header = h;
-        return;
-      }
-      if (target === existing) return; // a hardlink to itself
-      parent.children!.delete(name);
-    }
-    if (target) {
-      const node = this.#node(name, parent, target.type, target.header, this.#layer, this.#seq);
-      node.inode = target.inode;
-      target.inode!.paths.push(node);
-      parent.children!.set(name, node);
-      return;
-    }
-    const type = h.type as Node["type"];
-    const node = this.#node(name, parent, type, h, this.#layer, this.#seq);
-    if (type !== "directory") {
-      node.inode = { layer: this.#layer, seq: this.#seq, header: h, paths: [node] };
-    }
-    parent.children!.set(name, node);
-  }
-
-  #whiteout(parts: string[]): void {
-    this.whiteouts++;
-    const name = parts[parts.length - 1]!;
-    const parent = this.#resolveDir(parts.slice(0, -1), false);
-    if (parent === undefined) return;
-    if (name === OPAQUE) return this.#opaque(parent);
-    if (name.startsWith(`${WHITEOUT}${WHITEOUT}`)) return;
-    const target = name.slice(WHITEOUT.length);
-    if (target === "" || target === "." || target === "..") {
-      throw new Error("a whiteout must name an entry");
-    }
-    parent.children!.delete(target);
-  }
-
-  #opaque(dir: Node): void {
-    for (const [name, child] of dir.children!) {
-      if (child.touched !== this.#layer) dir.children!.delete(name);
-      else if (child.children) this.#opaque(child);
-    }
-  }
-
-  /** The directory at `parts`, resolved inside the root like the directory unpack does. */
-  #resolveDir(parts: string[], create: boolean): Node | undefined {
-    const stack: Node[] = [this.#root];
-    const queue = [...parts];
-    let hops = 0;
-    while (queue.length > 0) {
-      const part = queue.shift()!;
-      if (part === "" || part === ".") continue;
-      if (part === "..") {
-        if (stack.length > 1) stack.pop();
-        continue;
-      }
-      const dir = stack[stack.length - 1]!;
-      let child = dir.children!.get(part);
-      if (!child) {
-        if (!create) return undefined;
-        child = this.#node(part, dir, "directory", implicitDir(part), this.#layer, this.#seq);
-        dir.children!.set(part, child);
-        stack.push(child);
-        continue;
-      }
-      if (child.type === "directory") {
-        stack.push(child);
-        continue;
-      }
-      if (child.type === "symlink") {
-        if (++hops > MAX_SYMLINK_HOPS) throw new Error(`too many symlinks on the way to "${part}"`);
-        const link = child.header.linkname;
-        if (link.startsWith("/")) stack.length = 1;
-        queue.unshift(...link.split("/"));
-        continue;
-      }
-      throw new Error(
-        `"${stack.slice(1).map((n) => n.name).concat(part).join("/")}" is not a directory`,
-      );
-    }
-    return stack[stack.length - 1]!;
-  }
-
-  #linkTarget(linkname: string): Node {
-    const parts = entryPath(linkname);
-    if (parts.length === 0) throw new Error("a hardlink cannot point at the root");
-    const parent = this.#resolveDir(parts.slice(0, -1), false);
-    const node = parent?.children?.get(parts[parts.length - 1]!);
-    if (!node) throw new Error(`the hardlink target "${linkname}" is not in the root`);
-    if (node.type === "directory") {
-      throw new Error(`the hardlink target "${linkname}" is a directory`);
-    }
-    return node;
-  }
 }
 
-function implicitDir(path: string): TarHeader {
-  return {
-    path,
-    type: "directory",
-    size: 0,
-    mode: 0o755,
-    uid: 0,
-    gid: 0,
-    mtime: 0,
-    linkname: "",
-    devmajor: 0,
-    devminor: 0,
-  };
-}
-
-function outHeader(emit: Emit): OutHeader {
-  const h = emit.node.type === "directory" ? emit.node.header : emit.node.inode!.header;
+function outEntry(emit: Emit): TarEntry {
+  const node = emit.node;
   const base = {
-    mode: h.mode,
-    uid: h.uid,
-    gid: h.gid,
-    mtime: h.mtime,
-    mtimeNs: h.mtimeNs,
-    devmajor: h.devmajor,
-    devminor: h.devminor,
-    xattrs: h.xattrs,
+    mode: node.mode,
+    uid: node.uid,
+    gid: node.gid,
+    mtime: node.mtime,
+    mtimeNs: node.mtimeNs,
+    devmajor: node.devmajor,
+    devminor: node.devminor,
+    xattrs: node.xattrs,
   };
   if (emit.linkTo !== undefined) {
     return { ...base, path: emit.path, type: "link", size: 0, linkname: emit.linkTo };
   }
-  const type = emit.node.type;
+  const type = node.type;
   return {
     ...base,
     path: type === "directory" ? `${emit.path}/` : emit.path,
     type,
-    size: type === "file" ? h.size : 0,
-    linkname: type === "symlink" ? h.linkname : "",
+    size: type === "file" ? node.size : 0,
+    linkname: type === "symlink" ? node.target! : "",
   };
-}
-
-/** Coalesces headers and small bodies into 1 MiB chunks; large bodies go through as they are. */
-class Output {
-  #write: TarOutput;
-  #buffer = new Uint8Array(OUT_BUFFER);
-  #used = 0;
-  #pad = 0;
-
-  constructor(write: TarOutput) {
-    this.#write = write;
-  }
-
-  async put(bytes: Uint8Array): Promise<void> {
-    const large = bytes.byteLength > OUT_BUFFER / 4;
-    if (large || this.#used + bytes.byteLength > OUT_BUFFER) await this.flush();
-    if (large) {
-      await this.#write(bytes);
-      return;
-    }
-    this.#buffer.set(bytes, this.#used);
-    this.#used += bytes.byteLength;
-  }
-
-  async body(bytes: Uint8Array): Promise<void> {
-    this.#pad += bytes.byteLength;
-    await this.put(bytes);
-  }
-
-  async pad(): Promise<void> {
-    const n = -this.#pad & (BLOCK - 1);
-    this.#pad = 0;
-    if (n > 0) await this.put(new Uint8Array(n));
-  }
-
-  async flush(): Promise<void> {
-    if (this.#used === 0) return;
-    const chunk = this.#buffer.subarray(0, this.#used);
-    this.#buffer = new Uint8Array(OUT_BUFFER);
-    this.#used = 0;
-    await this.#write(chunk);
-  }
 }

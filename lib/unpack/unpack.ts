@@ -14,7 +14,7 @@ import { resolveOutput } from "../store/output_file.ts";
 import { Store } from "../store/store.ts";
 import { DirectorySink } from "./directory_sink.ts";
 import { DiskImageSink } from "./disk_image_sink.ts";
-import { unpackImage, type UnpackImageOptions } from "./unpack_image.ts";
+import { unpackImage, type UnpackImageOptions, type UnpackImageResult } from "./unpack_image.ts";
 
 /** Options for {@linkcode unpack}. */
 export interface UnpackOptions extends UnpackImageOptions {
@@ -58,14 +58,8 @@ export interface UnpackOptions extends UnpackImageOptions {
   layers?: boolean;
 }
 
-/** What {@linkcode unpack} returns. */
-export interface UnpackResult {
-  /** The canonical reference, e.g. `docker.io/library/alpine:3.20`. */
-  reference: string;
-  /** The registry's digest of the image manifest that was unpacked (what `pull` prints). */
-  digest: string;
-  /** The digest of that manifest as stored (its OCI conversion, for a Docker schema 2 image). */
-  storedDigest: string;
+/** What {@linkcode unpack} returns: what the pipeline returns, and what was written. */
+export interface UnpackResult extends UnpackImageResult {
   /** The directory holding the root filesystem (for a disk image: the image file). */
   dir: string;
   /** What was written. */
@@ -80,18 +74,6 @@ export interface UnpackResult {
    * the reverse order, top first).
    */
   layerImages?: { diffId: string; path: string; size: number; reused: boolean }[];
-  /** The number of layers applied. */
-  layers: number;
-  /** Tar entries read, whiteouts included. */
-  entries: number;
-  /** Whiteouts applied. */
-  whiteouts: number;
-  /** Bytes of file content written. */
-  bytes: number;
-  /** Device nodes skipped because the caller may not make them (not root, or `owners: false`). */
-  skippedDevices: number;
-  /** Whether the image was pulled (while it was unpacked). */
-  pulled: boolean;
 }
 
 /**
@@ -148,7 +130,7 @@ export async function unpack(
     return await unpackLayerImages(reference, target, options);
   }
   if (format === "ext4") {
-    const { Ext4Writer } = await import("./ext4_writer.ts");
+    const { Ext4Writer } = await import("../disk/ext4/ext4_writer.ts");
     for (const [what, n] of [["size", options.size], ["free", options.free]] as const) {
       const problem = n === undefined ? undefined : Ext4Writer.sizeProblem(n);
       if (problem) throw new RangeError(`Cannot unpack as ext4: ${what} ${problem}`);

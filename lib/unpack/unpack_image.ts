@@ -17,7 +17,7 @@ import {
   PlatformNotFoundError,
 } from "../oci/choose_platform.ts";
 import { layerCompression } from "../oci/media_types.ts";
-import { type ImageConfig, parseImageConfig } from "../oci/parse_image_config.ts";
+import type { ImageConfig } from "../oci/parse_image_config.ts";
 import type { ImageManifest, Platform } from "../oci/parse_manifest.ts";
 import { Store } from "../store/store.ts";
 import {
@@ -86,7 +86,7 @@ export interface UnpackImageResult {
   whiteouts: number;
   /** Bytes of file content written. */
   bytes: number;
-  /** Device nodes the sink skipped. */
+  /** Device nodes skipped because the caller may not make them (not root, or `owners: false`). */
   skippedDevices: number;
   /** Whether the image was pulled (while it was unpacked). */
   pulled: boolean;
@@ -299,7 +299,7 @@ class Run {
       if (!(await follower.settled(manifest.config.digest, this.#signal))) {
         throw follower.failure?.error ?? new Error(`Cannot unpack ${this.#name}: no config`);
       }
-      const config = parseImageConfig(await this.#store.readBlob(manifest.config.digest));
+      const config = await this.#store.readConfig(manifest.config);
       // the observer tells the stored digest; the registry's is the pull's result
       const image = { digest, storedDigest: digest, manifest, config };
       this.#check(manifest, config);

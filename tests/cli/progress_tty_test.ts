@@ -67,7 +67,7 @@ Deno.test("cli on a terminal: live bars redrawn in place, a clean summary at the
       assert(!screen.some((l) => l.includes("[")), "no bar left:\n" + screen.join("\n"));
       assertEquals(term.wrapped, 0);
       // it moved: several frames drawn in place (the rate limit is held by the renderer's own
-      // test, on its clock: tests/progress/tty_renderer_test.ts)
+      // test, on its clock: tests/cli/tty_renderer_test.ts)
       assert(term.cursorUps >= 3, `${term.cursorUps} redraws`);
       assertMatch(raw, /\] +[\d.]+ [KM]iB \/ 2\.0 MiB/); // a live bar was shown on the way
       // deno-lint-ignore no-control-regex

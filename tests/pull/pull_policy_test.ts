@@ -123,6 +123,33 @@ Deno.test("pull policy: missing and never", async (t) => {
       },
     );
 
+    await t.step(
+      "never: a blob the store answered for but lacks is not fetched; missing fetches it alone",
+      async () => {
+        const store = await tempStore();
+        const name = `${proxy.host}/test/multi:1`;
+        await pull(name, { store, platform: "all" });
+        // the attestation's manifest is there (what the store's answer checks), one of its blobs
+        // is not
+        const attestation = JSON.parse(
+          await Deno.readTextFile(`${store}/blobs/sha256/${fx.attestation.digest.slice(7)}`),
+        );
+        const blob = attestation.layers[0] as { digest: string; size: number };
+        await Deno.remove(`${store}/blobs/sha256/${blob.digest.slice(7)}`);
+        proxy.seen.length = 0;
+        const e = await assertRejects(
+          () => pull(name, { store, platform: "all", policy: "never" }),
+          ImageNotFoundError,
+        );
+        assertMatch(e.message, /forbids the network$/);
+        assertEquals(requests(), []);
+        const mended = await pull(name, { store, platform: "all", policy: "missing" });
+        assertEquals(requests(), [`GET /v2/test/multi/blobs/${blob.digest}`]);
+        assertEquals(mended.bytesFetched, blob.size);
+        assertEquals((await checkStore(store)).missing, []);
+      },
+    );
+
     await t.step("an unknown policy is refused", async () => {
       await assertRejects(
         // @ts-expect-error: not a policy

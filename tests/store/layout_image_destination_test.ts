@@ -34,7 +34,7 @@ Deno.test("LayoutImageDestination: an index with every platform, named last", as
       );
       assertEquals(result.digest, fx.multi.digest);
     }
-    const index = await store.readIndex();
+    const index = await store.readLayoutIndex();
     assertEquals(index.manifests.length, 1);
     assertEquals(index.manifests[0]!.digest, fx.multi.digest);
     // skopeo copies the whole index out of the layout, attestation included: same digest
@@ -75,7 +75,7 @@ Deno.test("LayoutImageDestination: an index with every platform, named last", as
         DigestMismatchError,
       );
     }
-    assertEquals((await lied.readIndex()).manifests, []);
+    assertEquals((await lied.readLayoutIndex()).manifests, []);
     const blobs = [...Deno.readDirSync(`${dir}/lied/blobs/sha256`)];
     assertEquals(blobs, []);
     const ingest = [...Deno.readDirSync(`${dir}/lied/ingest`)].filter((e) =>

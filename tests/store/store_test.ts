@@ -108,7 +108,7 @@ Deno.test("store: index.json updates from many processes at once lose nothing", 
   const results = await Promise.all(procs);
   await Promise.all(local);
   assert(results.every((r) => r.success));
-  const final = await store.readIndex();
+  const final = await store.readLayoutIndex();
   assertEquals(final.manifests.length, 50);
   assertEquals(new Set(final.manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION])).size, 50);
   assertEquals(final.annotations, { keep: "me" });
@@ -234,4 +234,64 @@ Deno.test("store: an index.json update leaves no temporary file, and removes a k
   await store.updateIndex((m) => m);
   assertEquals(await entries(`${store.path}/ingest`), ["index.lock"]);
   assertEquals((await Deno.stat(`${store.path}/index.json`)).mode! & 0o777, 0o644);
+});
+
+Deno.test("store: typed reads parse what is stored, by kind, within the caps of lib/oci", async () => {
+  const store = await Store.open(await tempDir());
+  const put = async (value: unknown) => {
+    const bytes = typeof value === "string" ? enc.encode(value) : enc.encode(JSON.stringify(value));
+    const digest = sha256(bytes);
+    await store.putBlob(digest, bytes);
+    return { digest, bytes };
+  };
+  const config = await put({ os: "linux", architecture: "arm64", rootfs: { diff_ids: [] } });
+  const manifest = await put({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: config.digest,
+      size: config.bytes.byteLength,
+    },
+    layers: [],
+  });
+  const index = await put({ schemaVersion: 2, manifests: [] });
+
+  const m = await store.readManifest({ digest: manifest.digest });
+  assertEquals(m.manifest.config.digest, config.digest);
+  assertEquals(m.descriptor, {
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    digest: manifest.digest,
+    size: manifest.bytes.byteLength,
+  });
+  assertEquals((await store.readIndex({ digest: index.digest })).index.manifests, []);
+  assertEquals((await store.readConfig(m.manifest.config)).architecture, "arm64");
+  // the kind is checked
+  await assertRejects(() => store.readIndex({ digest: manifest.digest }), Error, "not an index");
+  await assertRejects(() => store.readManifest({ digest: index.digest }), Error, "it is an index");
+  await assertRejects(() => store.readManifestOrIndex({ digest: config.digest }), Error);
+  // the descriptor's media type is read as a Content-Type: an index is not a manifest
+  await assertRejects(() =>
+    store.readManifestOrIndex({
+      digest: index.digest,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+    })
+  );
+  // a blob over the manifest cap (4 MiB) is not read as one; a config may be larger
+  const big = await put(
+    JSON.stringify({ os: "linux", architecture: "amd64", pad: "x".repeat(5 * 1024 * 1024) }),
+  );
+  await assertRejects(
+    () => store.readManifestOrIndex({ digest: big.digest }),
+    RangeError,
+    "larger than 4194304 bytes",
+  );
+  assertEquals((await store.readConfig({ digest: big.digest })).architecture, "amd64");
+  // damage is found by every typed read
+  const path = store.blobPath(manifest.digest);
+  const flipped = manifest.bytes.slice();
+  flipped[10] = flipped[10]! ^ 1;
+  await Deno.writeFile(path, flipped);
+  await assertRejects(() => store.readManifest({ digest: manifest.digest }), DigestMismatchError);
+  await Deno.remove(store.path, { recursive: true });
 });

@@ -61,6 +61,8 @@ Deno.test("timeout: every command that talks to a registry gives up on a silent 
       ["blob", `${server.host}/team/app@sha256:${"a".repeat(64)}`],
       ["pull", "-q", ref, ...store],
       ["unpack", "-q", ref, `${home}/rootfs`, ...store],
+      ["export", "-q", ref, "-o", `${home}/rootfs.tar`, ...store],
+      ["save", "-q", ref, "-o", `${home}/images.tar`, ...store],
       ["referrers", ref],
       ["copy", "-q", ref, `${server.host}/team/copy:1`],
       ["sync", `${server.host}/team/app`, `${server.host}/team/mirror`],

@@ -1,6 +1,7 @@
 // The opaque whiteout (`.wh..wh..opq`) when the same layer re-declares subdirectories of its
 // directory before the marker: what the lower layers put inside them is hidden, what this layer
-// put there stays, in every sink (directory, tar export, EROFS, ext4), as umoci unpacks it. An
+// put there stays (a hardlink it made to a lower file too), in every sink (directory, tar export,
+// EROFS, ext4), as umoci unpacks it. An
 // image of the tests' own on the real registry; the CLI as a user runs it, and the module.
 
 import { assertEquals } from "../_assert.ts";
@@ -25,6 +26,7 @@ const LOWER: TarSpec[] = [
   { path: "d/gone/", type: "directory", mode: 0o755 },
   { path: "d/gone/lower.txt", content: "lower, in a directory the upper layer does not name\n" },
   { path: "outside.txt", content: "not under d\n" },
+  { path: "base.txt", content: "a lower file the upper layer links to under d\n" },
 ];
 // the directory and its subdirectories declared again, a file added, then the marker
 const UPPER: TarSpec[] = [
@@ -32,13 +34,16 @@ const UPPER: TarSpec[] = [
   { path: "d/sub/", type: "directory", mode: 0o750 },
   { path: "d/sub/deeper/", type: "directory", mode: 0o755 },
   { path: "d/sub/upper.txt", content: "upper, before the marker\n" },
+  { path: "d/link.txt", type: "link", linkname: "base.txt" }, // this layer's name, a lower file
   { path: "d/.wh..wh..opq", content: "" },
   { path: "d/after.txt", content: "upper, after the marker\n" },
 ];
-/** What is left: the upper layer's entries only, under d. */
+/** What is left: the upper layer's entries only (and its hardlink to a lower file), under d. */
 const EXPECTED = [
+  "base.txt",
   "d/",
   "d/after.txt",
+  "d/link.txt",
   "d/sub/",
   "d/sub/deeper/",
   "d/sub/upper.txt",

@@ -1,7 +1,7 @@
 // skiff config REF
 
+import { JSON_OPTION, LOCAL_OPTION, PLATFORM_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
 import {
-  CREDENTIAL_OPTIONS,
   exclusive,
   jsonFlag,
   oneReference,
@@ -11,54 +11,46 @@ import {
   printRaw,
   remoteOptions,
   storePath,
-  TIMEOUT_USAGE,
 } from "../_shared.ts";
 import { formatPlatform } from "../../oci/choose_platform.ts";
 import type { Command } from "../command.ts";
 
-const USAGE = `Usage: skiff config REF [options]
-
-Prints the image config of REF (environment, entrypoint, command, layers' diff IDs,
-history), from the registry, as indented JSON. Manifest and config are verified
-against their digests; nothing is written to the store. With --local, from the
-store alone (no network).
-
-Options:
-  --platform P       the platform to use from a multi-platform image
-                     (default: linux/<this machine's architecture>)
-  --local            read the image from the store (--store DIR), not the registry;
-                     with --platform, choose from a stored index
-  --raw              print the config blob's exact bytes (on a terminal, control
-                     characters are shown as escapes)
-  --json             print an object: reference, digest (the config's),
-                     manifestDigest, indexDigest, platform, and the config itself
-  --plain-http       speak plain HTTP to the registry
-  -u, --username U   credentials for this request (default: the stored ones)
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  --debug            show stack traces and transport details
-
-Examples:
-  skiff config alpine:3.20
-  skiff config --platform linux/arm64 alpine:3.20
-  skiff config --local --platform linux/arm64 alpine:3.20
-`;
-
 /** `skiff config`. */
 export const configCommand: Command = {
   name: "config",
-  summary: "config REF      print an image's config",
-  usage: USAGE,
+  args: "REF",
+  summary: "print an image's config",
+  usage: ["REF [options]"],
+  description: `Prints the image config of REF (environment, entrypoint, command, layers' diff IDs,
+    history), from the registry, as indented JSON. Manifest and config are verified against their
+    digests; nothing is written to the store. With --local, from the store alone (no network).`,
   options: {
-    ...CREDENTIAL_OPTIONS,
-    platform: { type: "string" },
-    raw: { type: "boolean" },
-    local: { type: "boolean" },
-    json: { type: "boolean" },
-    "plain-http": { type: "boolean" },
+    platform: reword(
+      PLATFORM_OPTION.platform,
+      `the platform to use from a multi-platform image (default: linux/<this machine's
+        architecture>)`,
+    ),
+    ...LOCAL_OPTION,
+    raw: {
+      type: "boolean",
+      help: `print the config blob's exact bytes (on a terminal, control characters are shown as
+        escapes)`,
+    },
+    json: reword(
+      JSON_OPTION.json,
+      `print an object: reference, digest (the config's), manifestDigest, indexDigest, platform,
+        and the config itself`,
+    ),
+    ...REMOTE_OPTIONS,
   },
+  examples: [
+    "skiff config alpine:3.20",
+    "skiff config alpine:3.20 | jq .config.Cmd",
+    "skiff config --platform linux/arm64 alpine:3.20",
+    "skiff config --local --platform linux/arm64 alpine:3.20",
+  ],
   async run(ctx) {
-    const ref = oneReference(ctx, "config", USAGE);
+    const ref = oneReference(ctx, "config", ctx.usage);
     const platform = platformFlag(ctx);
     exclusive(ctx, "raw", "json");
     let c;

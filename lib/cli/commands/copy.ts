@@ -5,6 +5,15 @@ import type { ProgressEvent } from "../../progress/progress_event.ts";
 import { safe } from "../../progress/escape_text.ts";
 import {
   CREDENTIAL_OPTIONS,
+  DEBUG_OPTION,
+  JOBS_OPTION,
+  JSON_OPTION,
+  PLAIN_HTTP_OPTION,
+  PLATFORMS_OPTION,
+  QUIET_OPTION,
+  reword,
+} from "../_options.ts";
+import {
   credentialFlags,
   debugLog,
   expectPositionals,
@@ -12,67 +21,65 @@ import {
   jsonFlag,
   printJson,
   referenceArg,
-  TIMEOUT_USAGE,
   timeoutOption,
   warningLog,
 } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 import { progressRenderer } from "../_renderer.ts";
 
-const USAGE = `Usage: skiff copy SRC DEST [options]
-
-Copies the image SRC ([registry/]repository[:tag][@digest]) to DEST
-([registry/]repository[:tag]) registry to registry, streaming: nothing is stored,
-no blob is held whole in memory, every byte is checked against its digest on the
-way, and the destination gets the same manifest digests as the source. Blobs the
-destination has are skipped; blobs of another repository of the same registry
-are mounted. DEST without a tag gets SRC's tag.
-Prints one line to stdout: the destination and the digest it has.
-
-Options:
-  --platform P       which platforms of a multi-platform image (default: all):
-                       all              the index as it is, attestations too
-                       os/arch[/var]    that platform's manifest alone
-                       P1,P2,...        those platforms: the index is rewritten
-                                        (a new digest, said on stderr)
-  --jobs N           blobs to copy at once (default: 4)
-  --no-referrers     do not carry referrers (signatures, SBOMs, attestations and
-                     cosign-style tags); they are carried by default, and one
-                     that cannot be (malformed at SRC, a cap) is a warning, not
-                     a failure: the image is copied all the same
-  --plain-http       speak plain HTTP to both registries
-  -u, --username U   log in as U to both registries (default: the stored
-                     credentials, see skiff login)
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  -q, --quiet        print only the result line
-  --json             print the result as a JSON object instead of the line
-  --debug            show stack traces and transport details (resumes, mounts)
-
-Examples:
-  skiff copy alpine:3.20 127.0.0.1:5000/mirror/alpine:3.20
-  skiff copy --platform linux/amd64,linux/arm64 ghcr.io/org/app:1 registry.local/app:1
-`;
-
 /** `skiff copy`. */
 export const copyCommand: Command = {
   name: "copy",
-  summary: "copy SRC DEST   copy an image between registries",
-  usage: USAGE,
+  args: "SRC DEST",
+  summary: "copy an image between registries",
+  usage: ["SRC DEST [options]"],
+  description: `Copies the image SRC ([registry/]repository[:tag][@digest]) to DEST
+    ([registry/]repository[:tag]) registry to registry, streaming: nothing is stored, no blob is
+    held whole in memory, every byte is checked against its digest on the way, and the destination
+    gets the same manifest digests as the source. Blobs the destination has are skipped; blobs of
+    another repository of the same registry are mounted. DEST without a tag gets SRC's tag.
+
+    Prints one line to stdout: the destination and the digest it has.`,
   options: {
-    platform: { type: "string" },
-    jobs: { type: "string" },
-    "no-referrers": { type: "boolean" },
-    "plain-http": { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
+    ...PLATFORMS_OPTION,
+    jobs: reword(JOBS_OPTION.jobs, "blobs to copy at once (default: 4)"),
+    "no-referrers": {
+      type: "boolean",
+      help: `do not carry referrers (signatures, SBOMs, attestations and cosign-style tags); they
+        are carried by default, and one that cannot be (malformed at SRC, a cap) is a warning, not
+        a failure: the image is copied all the same`,
+    },
+    "plain-http": reword(PLAIN_HTTP_OPTION["plain-http"], "speak plain HTTP to both registries"),
     ...CREDENTIAL_OPTIONS,
-    json: { type: "boolean" },
+    username: reword(
+      CREDENTIAL_OPTIONS.username,
+      "log in as U to both registries (default: the stored credentials, see skiff login)",
+    ),
+    ...QUIET_OPTION,
+    json: reword(
+      JSON_OPTION.json,
+      `print the result as a JSON object instead of the line: source, destination, digest,
+        sourceDigest, mediaType, root (same, platform or rewritten), platforms, manifests, blobs
+        (copied, existing, mounted), bytesSent, bytesResent, referrers; referrersError when some
+        could not be carried`,
+    ),
+    debug: reword(DEBUG_OPTION.debug, "show stack traces and transport details (resumes, mounts)"),
   },
+  notes: `Progress goes to stderr as for pull, each blob said copied, mounted (from the source's
+    repository of the same registry) or already present.`,
+  examples: [
+    "skiff copy alpine:3.20 127.0.0.1:5000/mirror/alpine:3.20  # every platform, byte for byte",
+    "skiff copy 127.0.0.1:5000/team/app:1 127.0.0.1:5000/release/app  # blobs mounted",
+    "skiff copy --platform linux/arm64 ghcr.io/org/app:1 registry.local/app:1",
+    "skiff copy --platform linux/amd64,linux/arm64 ghcr.io/org/app:1 registry.local/app:1",
+    "skiff copy --json -q ghcr.io/org/app:1 registry.local/app:1",
+  ],
+  more: [{ title: "Copy, push and mirroring: how images move", path: "mirroring.md#copy" }],
   async run(ctx) {
     const { flags, io } = ctx;
     expectPositionals(ctx, 2, 2, "SRC and DEST");
-    const source = referenceArg(ctx.positionals[0], USAGE);
-    referenceArg(ctx.positionals[1], USAGE);
+    const source = referenceArg(ctx.positionals[0], ctx.usage);
+    referenceArg(ctx.positionals[1], ctx.usage);
     let platforms: ReturnType<typeof parsePlatforms> = "all";
     if (typeof flags.platform === "string") {
       try {

@@ -1,9 +1,9 @@
 // skiff export REF [-o FILE]
 
 import { formatBytes } from "../../progress/format.ts";
-import { LineRenderer } from "../../progress/line_renderer.ts";
+import { LineRenderer } from "../line_renderer.ts";
+import { DEBUG_OPTION, JSON_OPTION, PULLING_OPTIONS, QUIET_OPTION, reword } from "../_options.ts";
 import {
-  CREDENTIAL_OPTIONS,
   jobsFlag,
   jsonFlag,
   platformFlag,
@@ -15,57 +15,44 @@ import {
 import { type Command, UsageError } from "../command.ts";
 import { policyFlag } from "./unpack.ts";
 
-const USAGE = `Usage: skiff export REF [-o FILE] [options]
-
-Writes REF's root filesystem as one tar, flattened the way a container runtime
-builds it (whiteouts applied, as docker export and crane export do), with the
-image's owners, modes, times, links, device nodes and xattrs (pax), whoever runs
-it. Pulls REF while it is read when the store does not have it (REF may also be
-a stored image's ID, sha256:<hex>: from the store only). The same image gives
-the same bytes.
-
-Options:
-  -o, --output FILE  write the tar to FILE (written beside it and renamed once
-                     complete; a device or a FIFO is written into); "-" or no -o:
-                     stdout, which must not be a terminal
-  --store DIR        the OCI image layout to read (and pull into)
-  --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
-  --pull POLICY      missing (default): pull only what the store lacks; never: use
-                     the store only; always: check the name with the registry
-  --jobs N           blobs to download at once (default: 4)
-  --plain-http       speak plain HTTP to the registry when pulling
-  -u, --username U   log in as U for the pull
-  --password-stdin   read the password from stdin (with --username)
-  -q, --quiet        no summary on stderr
-  --json             print the result as JSON on stderr (stdout holds the tar)
-  --debug            show stack traces and transport details
-
-Examples:
-  skiff export alpine:3.20 -o alpine.tar
-  skiff export --platform linux/arm64 ghcr.io/org/app:1.2 | tar -t
-`;
-
 /** `skiff export`. */
 export const exportCommand: Command = {
   name: "export",
-  summary: "export REF      write an image's flattened root filesystem as one tar",
-  usage: USAGE,
+  args: "REF [-o FILE]",
+  summary: "write an image's flattened root filesystem as one tar",
+  usage: ["REF [-o FILE] [options]"],
+  description: `Writes REF's root filesystem as one tar, flattened the way a container runtime
+    builds it (whiteouts applied, as docker export and crane export do), with the image's owners,
+    modes, times, links, device nodes and xattrs (pax), whoever runs it. Pulls REF while it is read
+    when the store does not have it (REF may also be a stored image's ID, sha256:<hex>: from the
+    store only). The same image gives the same bytes.`,
   options: {
-    output: { type: "string", short: "o" },
-    platform: { type: "string" },
-    pull: { type: "string" },
-    jobs: { type: "string" },
-    "plain-http": { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
-    ...CREDENTIAL_OPTIONS,
-    json: { type: "boolean" },
+    output: {
+      type: "string",
+      short: "o",
+      value: "FILE",
+      help: `write the tar to FILE (written beside it and renamed once complete; a device or a FIFO
+        is written into); "-" or no -o: stdout, which must not be a terminal`,
+    },
+    ...PULLING_OPTIONS,
+    quiet: reword(QUIET_OPTION.quiet, "no summary on stderr"),
+    json: reword(JSON_OPTION.json, "print the result as JSON on stderr (stdout holds the tar)"),
+    ...DEBUG_OPTION,
   },
+  notes: `On stdout, a failure ends the tar early with exit 1: treat the output as complete only
+    when the exit status is 0. stderr says, per layer, its entries and the bytes of its files, then
+    what the tar holds.`,
+  examples: [
+    "skiff export alpine:3.20 -o alpine.tar",
+    "skiff export --platform linux/arm64 ghcr.io/org/app:1.2 | tar -t",
+  ],
+  more: [{ title: "Root filesystems, disk images and export", path: "unpack.md#export" }],
   async run(ctx) {
     const { flags, io } = ctx;
     if (ctx.positionals.length > 1) {
       throw new UsageError(`export takes one reference, got ${ctx.positionals.length}`);
     }
-    const ref = storedImageArg(ctx.positionals[0], USAGE);
+    const ref = storedImageArg(ctx.positionals[0], ctx.usage);
     const platform = platformFlag(ctx);
     const output = typeof flags.output === "string" ? flags.output : "-";
     if (output === "") throw new UsageError("-o needs a file name (or - for stdout)");

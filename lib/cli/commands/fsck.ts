@@ -2,40 +2,40 @@
 
 import { safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
+import { JSON_OPTION, LOCAL_DEBUG_OPTION, reword, storeOption } from "../_options.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff fsck [options]
-
-Checks the store: re-hashes every blob, follows every name to its manifests,
-config and layers (each must be present, intact, and of the size its descriptor
-says), and finds partial downloads and temporary files no running pull holds.
-Exits 0 when every image is complete and every blob intact, 1 otherwise.
-
-With --repair, deletes corrupt blobs and stale partial downloads (waiting for
-running pulls first); the images that needed them are then incomplete, and the
-next 'skiff pull' of each fetches what is missing.
-
-Options:
-  --store DIR        the OCI image layout to check
-  --repair           delete corrupt blobs and stale partial downloads
-  --json             print the report as an object
-  --debug            show stack traces
-
-Examples:
-  skiff fsck
-  skiff fsck --repair && skiff pull alpine:3.20
-`;
 
 /** `skiff fsck`. */
 export const fsckCommand: Command = {
   name: "fsck",
-  summary: "fsck            check every blob and image in the store; --repair",
-  usage: USAGE,
+  summary: "check every blob and image in the store; --repair",
+  usage: ["[options]"],
+  description: `Checks the store: re-hashes every blob, follows every name to its manifests, config
+    and layers (each must be present, intact, and of the size its descriptor says), and finds
+    partial downloads and temporary files no running pull holds. Exits 0 when every image is
+    complete and every blob intact, 1 otherwise.
+
+    With --repair, deletes corrupt blobs and stale partial downloads (waiting for running pulls
+    first); the images that needed them are then incomplete, and the next 'skiff pull' of each
+    fetches what is missing.`,
   options: {
-    repair: { type: "boolean" },
-    json: { type: "boolean" },
+    ...storeOption("to check"),
+    repair: { type: "boolean", help: "delete corrupt blobs and stale partial downloads" },
+    json: reword(JSON_OPTION.json, "print the report as an object"),
+    ...LOCAL_DEBUG_OPTION,
   },
+  notes: `Each problem is one line on stdout (corrupt blob ..., missing layer ..., needed by NAME),
+    then a summary. Malformed index.json entries and manifests that are not documents are reported
+    per image (problem with NAME: ..., problems in --json).`,
+  examples: [
+    "skiff fsck",
+    "skiff fsck --repair && skiff pull alpine:3.20",
+  ],
+  more: [{
+    title: "The store: checking and repairing it",
+    path: "store.md#checking-and-repairing",
+  }],
   async run(ctx) {
     if (ctx.positionals.length > 0) {
       throw new UsageError(`fsck takes no arguments, got "${ctx.positionals[0]}"`);

@@ -2,40 +2,38 @@
 
 import { safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
+import { JSON_OPTION, LOCAL_DEBUG_OPTION, reword, storeOption } from "../_options.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff gc [options]
-
-Deletes from the store every blob no image reaches (through its index, manifest,
-config and layers, and the index and original manifest that pull keeps), and the
-partial downloads no running pull holds, and the hidden temporaries that killed
-commands from this store left behind (an unpack's directory, a disk or layer
-image, a save or export file: .NAME.skiff-*), never one a running command
-holds. Prints what was freed. Waits for running pulls to finish first, so it
-never breaks one.
-
-Options:
-  --store DIR        the OCI image layout to clean
-  -n, --dry-run      only print what would be deleted
-  --json             print an object: blobs, partials, temporary, inUse, kept,
-                     unpacks, problems, bytes, dryRun
-  --debug            show stack traces
-
-Examples:
-  skiff rm alpine:3.20 && skiff gc
-  skiff gc --dry-run
-`;
 
 /** `skiff gc`. */
 export const gcCommand: Command = {
   name: "gc",
-  summary: "gc              delete blobs no image needs, and stale partial downloads",
-  usage: USAGE,
+  summary: "delete blobs no image needs, and stale partial downloads",
+  usage: ["[options]"],
+  description: `Deletes from the store every blob no image reaches (through its index, manifest,
+    config and layers, and the index and original manifest that pull keeps), and the partial
+    downloads no running pull holds, and the hidden temporaries that killed commands from this
+    store left behind (an unpack's directory, a disk or layer image, a save or export file:
+    .NAME.skiff-*), never one a running command holds. Prints what was freed. Waits for running
+    pulls to finish first, so it never breaks one.`,
   options: {
-    "dry-run": { type: "boolean", short: "n" },
-    json: { type: "boolean" },
+    ...storeOption("to clean"),
+    "dry-run": { type: "boolean", short: "n", help: "only print what would be deleted" },
+    json: reword(
+      JSON_OPTION.json,
+      `print an object: blobs, partials, temporary, inUse, kept, unpacks, problems, bytes, dryRun`,
+    ),
+    ...LOCAL_DEBUG_OPTION,
   },
+  notes: `A damaged manifest is reported as that image's problem (a warning on stderr, problems in
+    --json); it is kept, and so is everything it still names, and the rest of the store is
+    collected.`,
+  examples: [
+    "skiff rm alpine:3.20 && skiff gc",
+    "skiff gc --dry-run",
+  ],
+  more: [{ title: "The store: what gc keeps and deletes", path: "store.md#garbage-collection" }],
   async run(ctx) {
     if (ctx.positionals.length > 0) {
       throw new UsageError(`gc takes no arguments, got "${ctx.positionals[0]}"`);

@@ -3,40 +3,38 @@
 import { escapeText } from "../../progress/escape_text.ts";
 import { formatBytes, shortDigest } from "../../progress/format.ts";
 import { formatPlatform } from "../../oci/choose_platform.ts";
+import { JSON_OPTION, LOCAL_DEBUG_OPTION, reword, storeOption } from "../_options.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff images [options]
-
-Lists the images in the store: name, manifest digest (the registry's: what
-"skiff pull REPO@DIGEST" fetches), platform, size (config and layers) and when it
-was pulled; an image stored with several platforms is one line per platform. An image missing some of its blobs is marked
-"incomplete" (pull it again to complete it); an entry that is damaged or malformed
-is marked with its problem, and the other images are listed all the same.
-
-Options:
-  --store DIR        the OCI image layout to list
-  --json             print an array of objects: name, digest, storedDigest (the
-                     manifest as stored: the OCI conversion of a Docker image),
-                     indexDigest, indexCutFrom (the registry's index an index
-                     cut by "rm --platform" came from: indexDigest is then
-                     skiff's own), mediaType, platform, size, pulled, complete,
-                     missing, problems
-  --debug            show stack traces
-
-Examples:
-  skiff images
-  skiff images --store ./images --json
-`;
 
 /** `skiff images`. */
 export const imagesCommand: Command = {
   name: "images",
-  summary: "images          list the images in the store",
-  usage: USAGE,
+  summary: "list the images in the store",
+  usage: ["[options]"],
+  description: `Lists the images in the store: name, manifest digest (the registry's: what
+    "skiff pull REPO@DIGEST" fetches), platform, size (config and layers, each counted once) and
+    when it was pulled; an image stored with several platforms is one line per platform (its
+    attestations counted with it, never a line of their own). An image missing some of its blobs
+    is marked "incomplete" (pull it again to complete it); an entry that is damaged or malformed
+    is marked with its problem, and the other images are listed all the same.`,
   options: {
-    json: { type: "boolean" },
+    ...storeOption("to list"),
+    json: reword(
+      JSON_OPTION.json,
+      `print an array of objects: name, digest, storedDigest (the manifest as stored: the OCI
+        conversion of a Docker image), indexDigest, indexCutFrom (the registry's index an index
+        cut by "rm --platform" came from: indexDigest is then skiff's own), mediaType, platform,
+        size, pulled, complete, missing, problems`,
+    ),
+    ...LOCAL_DEBUG_OPTION,
   },
+  notes: `A store directory that does not exist yet lists nothing (and is not created).`,
+  examples: [
+    "skiff images",
+    "skiff images --store ./images --json",
+  ],
+  more: [{ title: "The store", path: "store.md" }],
   async run(ctx) {
     if (ctx.positionals.length > 0) {
       throw new UsageError(`images takes no arguments, got "${ctx.positionals[0]}"`);

@@ -1,7 +1,7 @@
 // skiff inspect REF
 
+import { JSON_OPTION, LOCAL_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
 import {
-  CREDENTIAL_OPTIONS,
   exclusive,
   jsonFlag,
   oneReference,
@@ -11,57 +11,49 @@ import {
   printRaw,
   remoteOptions,
   storePath,
-  TIMEOUT_USAGE,
 } from "../_shared.ts";
 import { parseManifest } from "../../oci/parse_manifest.ts";
 import { formatPlatform } from "../../oci/choose_platform.ts";
 import type { Command } from "../command.ts";
 
-const USAGE = `Usage: skiff inspect REF [options]
-
-Prints the manifest or index REF points at, from the registry, as indented JSON.
-Its digest is verified; nothing is written to the store. With --local, from the
-store alone (no network): the registry's bytes, which skiff keeps beside the OCI
-conversion of a Docker image.
-
-Options:
-  --platform P       from a multi-platform image, print the manifest for P
-                     (os/arch[/variant]) instead of the index; a single-platform
-                     image is printed as it is
-  --local            read the image from the store (--store DIR), not the registry;
-                     with --platform, choose from a stored index
-  --raw              print the exact bytes the registry sent (what the digest is of;
-                     on a terminal, control characters are shown as escapes)
-  --json             print an object: reference, digest, mediaType, size,
-                     indexDigest, platform, and the manifest itself
-  --plain-http       speak plain HTTP to the registry
-  -u, --username U   credentials for this request (default: the stored ones)
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  --debug            show stack traces and transport details
-
-Examples:
-  skiff inspect alpine:3.20
-  skiff inspect --platform linux/arm64 alpine:3.20
-  skiff inspect --local --platform linux/arm64 alpine:3.20
-  skiff inspect --raw 127.0.0.1:5000/team/app:1.2 | sha256sum
-`;
-
 /** `skiff inspect`. */
 export const inspectCommand: Command = {
   name: "inspect",
-  summary: "inspect REF     print an image's manifest or index",
-  usage: USAGE,
+  args: "REF",
+  summary: "print an image's manifest or index",
+  usage: ["REF [options]"],
+  description: `Prints the manifest or index REF points at, from the registry, as indented JSON.
+    Its digest is verified; nothing is written to the store. With --local, from the store alone (no
+    network): the registry's bytes, which skiff keeps beside the OCI conversion of a Docker image.`,
   options: {
-    ...CREDENTIAL_OPTIONS,
-    platform: { type: "string" },
-    raw: { type: "boolean" },
-    local: { type: "boolean" },
-    json: { type: "boolean" },
-    "plain-http": { type: "boolean" },
+    platform: {
+      type: "string",
+      value: "P",
+      help: `from a multi-platform image, print the manifest for P (os/arch[/variant]) instead of
+        the index; a single-platform image is printed as it is`,
+    },
+    ...LOCAL_OPTION,
+    raw: {
+      type: "boolean",
+      help: `print the exact bytes the registry sent (what the digest is of; on a terminal, control
+        characters are shown as escapes)`,
+    },
+    json: reword(
+      JSON_OPTION.json,
+      `print an object: reference, digest, mediaType, size, indexDigest, platform, and the manifest
+        itself (with --local, storedDigest too: the OCI conversion's, for a Docker image)`,
+    ),
+    ...REMOTE_OPTIONS,
   },
+  examples: [
+    "skiff inspect alpine:3.20",
+    "skiff inspect --platform linux/arm64 alpine:3.20",
+    "skiff inspect --local --platform linux/arm64 alpine:3.20",
+    "skiff inspect --raw 127.0.0.1:5000/team/app:1.2 | sha256sum  # the digest",
+    "skiff inspect --json alpine:3.20 | jq .digest",
+  ],
   async run(ctx) {
-    const ref = oneReference(ctx, "inspect", USAGE);
+    const ref = oneReference(ctx, "inspect", ctx.usage);
     const platform = platformFlag(ctx);
     exclusive(ctx, "raw", "json");
     let m;

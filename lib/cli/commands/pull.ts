@@ -5,6 +5,15 @@ import { formatPlatform, parsePlatformList } from "../../oci/choose_platform.ts"
 import type { PullPolicy } from "../../pull/pull.ts";
 import {
   CREDENTIAL_OPTIONS,
+  DEBUG_OPTION,
+  JOBS_OPTION,
+  JSON_OPTION,
+  PLAIN_HTTP_OPTION,
+  QUIET_OPTION,
+  reword,
+  storeOption,
+} from "../_options.ts";
+import {
   credentialFlags,
   debugLog,
   jobsFlag,
@@ -12,74 +21,89 @@ import {
   oneReference,
   printJson,
   storePath,
-  TIMEOUT_USAGE,
   timeoutFlag,
   warningLog,
 } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
 import { progressRenderer } from "../_renderer.ts";
 
-const USAGE = `Usage: skiff pull REF [options]
-
-Pulls REF ([registry/]repository[:tag][@digest]) into the store, verifying every byte.
-Prints one line to stdout: the canonical name and the registry's digest of the image
-manifest (what REPO@DIGEST fetches anywhere; of the index, with several platforms).
-
-Options:
-  --store DIR        the OCI image layout to pull into
-  --platform P       os/arch[/variant] to pull from a multi-platform image
-                     (default: linux/<this machine's architecture>); several,
-                     comma-separated (linux/amd64,linux/arm64), or "all" (every
-                     platform and attestation): the store then keeps the index
-                     as the name, and pulling another platform later adds to it
-  --pull POLICY      when to ask the registry (default: always):
-                       always   check the name with the registry (one HEAD
-                                request when the image is already here)
-                       missing  no request at all when the name is already in
-                                the store and complete
-                       never    use the store only; fail when the image is not there
-  --jobs N           blobs to download at once (default: 4)
-  --plain-http       speak plain HTTP to the registry (loopback registries fall
-                     back to it on their own when TLS fails)
-  -u, --username U   log in as U for this pull (default: the credentials docker
-                     and podman stored, see skiff login)
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  -q, --quiet        print only the result line
-  --json             print the result as a JSON object instead of the line
-  --debug            show stack traces and transport details
-
-Progress goes to stderr: live bars on a terminal (no colors when NO_COLOR is set),
-one line per blob otherwise.
-
-Examples:
-  skiff pull alpine:3.20
-  skiff pull --platform linux/arm64 ghcr.io/org/app@sha256:<digest>
-  skiff pull --platform linux/amd64,linux/arm64 alpine:3.20
-  skiff pull --platform all alpine:3.20
-  skiff pull --store ./images 127.0.0.1:5000/team/app:1.2
-  skiff pull --pull missing alpine:3.20
-`;
-
 const POLICIES: readonly PullPolicy[] = ["always", "missing", "never"];
 
 /** `skiff pull`. */
 export const pullCommand: Command = {
   name: "pull",
-  summary: "pull REF        pull an image into the store",
-  usage: USAGE,
+  args: "REF",
+  summary: "pull an image into the store",
+  usage: ["REF [options]"],
+  description: `Pulls REF ([registry/]repository[:tag][@digest]) into the store, verifying every
+    byte. Prints one line to stdout: the canonical name and the registry's digest of the image
+    manifest (what REPO@DIGEST fetches anywhere; of the index, with several platforms).`,
   options: {
-    platform: { type: "string" },
-    pull: { type: "string" },
-    jobs: { type: "string" },
-    "plain-http": { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
+    ...storeOption("to pull into"),
+    platform: {
+      type: "string",
+      value: "P",
+      help: `os/arch[/variant] to pull from a multi-platform image (default: linux/<this machine's
+        architecture>); several, comma-separated (linux/amd64,linux/arm64), or "all" (every
+        platform and attestation): the store then keeps the index as the name, and pulling another
+        platform later adds to it`,
+    },
+    pull: {
+      type: "string",
+      value: "POLICY",
+      help: "when to ask the registry (default: always):",
+      choices: [
+        [
+          "always",
+          "check the name with the registry (one HEAD request when the image is already here)",
+        ],
+        ["missing", "no request at all when the name is already in the store and complete"],
+        ["never", "use the store only; fail when the image is not there"],
+      ],
+    },
+    ...JOBS_OPTION,
+    "plain-http": reword(
+      PLAIN_HTTP_OPTION["plain-http"],
+      `speak plain HTTP to the registry (loopback registries fall back to it on their own when TLS
+        fails)`,
+    ),
     ...CREDENTIAL_OPTIONS,
-    json: { type: "boolean" },
+    username: reword(
+      CREDENTIAL_OPTIONS.username,
+      `log in as U for this pull (default: the credentials docker and podman stored, see skiff
+        login)`,
+    ),
+    ...QUIET_OPTION,
+    json: reword(
+      JSON_OPTION.json,
+      `print the result as a JSON object instead of the line: reference, digest, storedDigest,
+        mediaType, indexDigest, platform, config, layers, size, bytesFetched, store; platforms with
+        several`,
+    ),
+    ...DEBUG_OPTION,
   },
+  notes: `Progress goes to stderr. On a terminal: live bars, one line per blob (short digest, bar,
+    bytes of total, speed) and a total line with speed and ETA, redrawn in place at most ten times
+    a second (no colors when NO_COLOR is set); when the pull ends, fails or is interrupted, the
+    last frame stays as a summary (done, already present, stopped at ...) with the cursor below
+    it. Elsewhere (a pipe, a log, TERM=dumb): one line per blob.`,
+  examples: [
+    "skiff pull alpine:3.20",
+    "skiff pull --platform linux/arm64 ghcr.io/org/app@sha256:<digest>",
+    "skiff pull --platform linux/amd64,linux/arm64 alpine:3.20  # two platforms, one name",
+    "skiff pull --platform all alpine:3.20  # every platform and attestation of the index",
+    "skiff pull --store ./images 127.0.0.1:5000/team/app:1.2",
+    "skiff pull --pull missing alpine:3.20  # no request at all when it is already here",
+    "skiff pull --pull never alpine:3.20  # offline: the store or a clear error",
+    "skiff pull --json -q alpine:3.20  # the result as JSON, no progress",
+  ],
+  more: [
+    { title: "The store: what a pull writes, and names", path: "store.md" },
+    { title: "Registries: credentials, mirrors, limits", path: "registries.md" },
+  ],
   async run(ctx) {
     const { flags, io } = ctx;
-    const ref = oneReference(ctx, "pull", USAGE);
+    const ref = oneReference(ctx, "pull", ctx.usage);
     // one platform, a comma-separated list, or "all"
     let platform: string | undefined;
     if (typeof flags.platform === "string") {

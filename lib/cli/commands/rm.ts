@@ -1,48 +1,49 @@
 // skiff rm NAME...
 
 import { escapeText, safe } from "../../progress/escape_text.ts";
+import { JSON_OPTION, LOCAL_DEBUG_OPTION, reword, storeOption } from "../_options.ts";
 import { jsonFlag, printJson, storePath } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff rm NAME... [options]
-
-Removes images from the store's index by name (as pulled, or as "skiff images" lists
-them: alpine:3.20 and docker.io/library/alpine:3.20 are the same name) or by
-manifest digest. The blobs stay until "skiff gc" deletes the ones no image needs.
-When a name is not in the store, nothing is removed.
-
-With --platform P, removes one platform of a name stored with several (pull
---platform a,b or all): the rest stays under the name (two or more: an index
-listing them, a new digest, said on stderr; one: that platform's manifest; none:
-the name is removed). Prints the name and the platform removed.
-
-Options:
-  --store DIR        the OCI image layout to change
-  --platform P       remove only platform P (os/arch[/variant]) of one NAME
-  -f, --force        ignore names that are not in the store
-  --json             print an array of objects: query, name, digest (with --platform:
-                     one object: name, platform, digest, remaining, entry:
-                     index/manifest/removed, entryDigest, indexDigest)
-  --debug            show stack traces
-
-Examples:
-  skiff rm alpine:3.20
-  skiff rm alpine:3.20 127.0.0.1:5000/team/app:1.2 && skiff gc
-  skiff rm --platform linux/arm64 alpine:3.20
-`;
 
 /** `skiff rm`. */
 export const rmCommand: Command = {
   name: "rm",
-  summary: "rm NAME...      remove images from the store (then: skiff gc)",
-  usage: USAGE,
+  args: "NAME...",
+  summary: "remove images from the store (then: skiff gc)",
+  usage: ["NAME... [options]"],
+  description: `Removes images from the store's index by name (as pulled, or as "skiff images"
+    lists them: alpine:3.20 and docker.io/library/alpine:3.20 are the same name) or by manifest
+    digest (which removes every name pointing at it: the registry's digest pull printed, of the
+    manifest or of the index it came from, or the stored one). The blobs stay until "skiff gc"
+    deletes the ones no image needs. When a name is not in the store, nothing is removed (exit 1).
+
+    With --platform P, removes one platform of a name stored with several (pull --platform a,b or
+    all): the rest stays under the name (two or more: an index listing them, a new digest, said on
+    stderr; one: that platform's manifest; none: the name is removed). Prints the name and the
+    platform removed.`,
   options: {
-    platform: { type: "string" },
-    force: { type: "boolean", short: "f" },
-    json: { type: "boolean" },
+    ...storeOption("to change"),
+    platform: {
+      type: "string",
+      value: "P",
+      help: "remove only platform P (os/arch[/variant]) of one NAME",
+    },
+    force: { type: "boolean", short: "f", help: "ignore names that are not in the store" },
+    json: reword(
+      JSON_OPTION.json,
+      `print an array of objects: query, name, digest (with --platform: one object: name,
+        platform, digest, remaining, entry: index/manifest/removed, entryDigest, indexDigest)`,
+    ),
+    ...LOCAL_DEBUG_OPTION,
   },
+  examples: [
+    "skiff rm alpine:3.20",
+    "skiff rm alpine:3.20 127.0.0.1:5000/team/app:1.2 && skiff gc",
+    "skiff rm --platform linux/arm64 alpine:3.20",
+  ],
+  more: [{ title: "The store: removing images and platforms", path: "store.md#removing-images" }],
   async run(ctx) {
-    if (ctx.positionals.length === 0) throw new UsageError(`missing image name\n\n${USAGE}`);
+    if (ctx.positionals.length === 0) throw new UsageError(`missing image name\n\n${ctx.usage}`);
     if (typeof ctx.flags.platform === "string") return await removeOnePlatform(ctx);
     const { removeImages } = await import("../../store/remove_images.ts");
     const removed = await removeImages(storePath(ctx), ctx.positionals, {

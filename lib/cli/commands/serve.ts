@@ -1,59 +1,63 @@
 // skiff serve
 
 import { escapeText, jsonText } from "../../progress/escape_text.ts";
-import { jsonFlag, storePath } from "../_shared.ts";
+import { JSON_OPTION, LOCAL_DEBUG_OPTION, QUIET_OPTION, reword, storeOption } from "../_options.ts";
+import { jsonFlag, storePath, warningLog } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff serve [options]
-
-Serves the store as a read-only OCI registry (the distribution API) that
-docker, podman, skopeo, containerd and skiff pull from, also as a mirror. A
-stored name HOST/REPO:TAG is repository REPO, tag TAG. Where several
-registries' names share REPO, containerd's ?ns=HOST or the full name HOST/REPO
-picks one; without either, docker.io first, then the registry that sorts
-first. Tags answer with the manifest as its registry had it; blobs come from
-the store's files, and one that does not match its digest is refused. The
-referrers API lists what the store keeps. Pushes are refused (405).
-
-It listens on 127.0.0.1:5000, elsewhere only with TLS or --insecure. The first
-line on stdout says where; then each request is one line on stderr. SIGINT or
-SIGTERM stops it: the responses in flight end (for up to 10 s), then exit 0.
-
-Options:
-  --store DIR        the OCI image layout to serve
-  --addr HOST:PORT   where to listen (default 127.0.0.1:5000; port 0: any free
-                     port; [::1]:PORT for IPv6; :PORT for every address)
-  --tls-cert FILE    serve HTTPS with this certificate chain (PEM)
-  --tls-key FILE     the certificate's private key (PEM)
-  --htpasswd FILE    require basic auth: the users and bcrypt hashes in FILE
-                     (htpasswd -B)
-  --insecure         allow plain HTTP on an address beyond loopback
-  --json             print the first line as JSON: url, hostname, port, tls,
-                     store
-  -q, --quiet        no access log
-  --debug            show stack traces
-
-Examples:
-  skiff serve
-  skiff serve --addr 0.0.0.0:5443 --tls-cert cert.pem --tls-key key.pem \\
-    --htpasswd users
-  skopeo copy docker://127.0.0.1:5000/library/alpine:3.20 oci:alpine
-`;
 
 /** `skiff serve`. */
 export const serveCommand: Command = {
   name: "serve",
-  summary: "serve           serve the store as a read-only registry (a mirror for engines)",
-  usage: USAGE,
+  summary: "serve the store as a read-only registry (a mirror for engines)",
+  usage: ["[options]"],
+  description: `Serves the store as a read-only OCI registry (the distribution API) that docker,
+    podman, skopeo, containerd and skiff pull from, also as a mirror. A stored name HOST/REPO:TAG
+    is repository REPO, tag TAG. Where several registries' names share REPO, containerd's ?ns=HOST
+    or the full name HOST/REPO picks one; without either, docker.io first, then the registry that
+    sorts first. Tags answer with the manifest as its registry had it; blobs come from the
+    store's files, and one that does not match its digest is refused. The referrers API lists
+    what the store keeps. Pushes are refused (405).
+
+    It listens on 127.0.0.1:5000, elsewhere only with TLS or --insecure. The first line on stdout
+    says where; then each request is one line on stderr, once its answer ended. SIGINT or SIGTERM
+    stops it: the responses in flight end (for up to 10 s), then exit 0.`,
   options: {
-    addr: { type: "string" },
-    "tls-cert": { type: "string" },
-    "tls-key": { type: "string" },
-    htpasswd: { type: "string" },
-    insecure: { type: "boolean" },
-    json: { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
+    ...storeOption("to serve"),
+    addr: {
+      type: "string",
+      value: "HOST:PORT",
+      help: `where to listen (default 127.0.0.1:5000; port 0: any free port; [::1]:PORT for IPv6;
+        :PORT for every address)`,
+    },
+    "tls-cert": {
+      type: "string",
+      value: "FILE",
+      help: "serve HTTPS with this certificate chain (PEM; with --tls-key)",
+    },
+    "tls-key": { type: "string", value: "FILE", help: "the certificate's private key (PEM)" },
+    htpasswd: {
+      type: "string",
+      value: "FILE",
+      help: "require basic auth: the users and bcrypt hashes in FILE (htpasswd -B)",
+    },
+    insecure: { type: "boolean", help: "allow plain HTTP on an address beyond loopback" },
+    json: reword(JSON_OPTION.json, "print the first line as JSON: url, hostname, port, tls, store"),
+    quiet: reword(QUIET_OPTION.quiet, "no access log (warnings are still printed)"),
+    ...LOCAL_DEBUG_OPTION,
   },
+  notes: `An access log line: client, user, [time], "METHOD TARGET", status, length, "user agent",
+    duration, and "broken off" when the client left before the end; every field from the client
+    is escaped.`,
+  examples: [
+    "skiff serve",
+    "skiff serve --addr 127.0.0.1:0 --json   # any free port, read from the first line",
+    "skiff serve --addr 0.0.0.0:5443 --tls-cert cert.pem --tls-key key.pem --htpasswd users",
+    "skopeo copy docker://127.0.0.1:5000/library/alpine:3.20 oci:alpine:3.20",
+  ],
+  more: [{
+    title: "Serving the store: names, mirrors, verification, security",
+    path: "serving.md",
+  }],
   async run(ctx) {
     if (ctx.positionals.length > 0) {
       throw new UsageError(`serve takes no arguments, got "${ctx.positionals[0]}"`);
@@ -98,8 +102,7 @@ export const serveCommand: Command = {
             ) + "\n",
           ),
       }),
-      onWarning: (message) =>
-        ctx.io.err(`skiff: warning: ${escapeText(message, { clip: true })}\n`),
+      ...warningLog(ctx),
     });
     if (jsonFlag(ctx)) {
       ctx.io.out(

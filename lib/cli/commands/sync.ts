@@ -6,60 +6,23 @@ import type { SyncedTag, SyncOptions, SyncReport } from "../../copy/sync.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
 import {
   CREDENTIAL_OPTIONS,
+  DEBUG_OPTION,
+  JOBS_OPTION,
+  JSON_OPTION,
+  PLAIN_HTTP_OPTION,
+  QUIET_OPTION,
+  reword,
+} from "../_options.ts";
+import {
   credentialFlags,
   debugLog,
   jobsFlag,
   jsonFlag,
   printJson,
-  TIMEOUT_USAGE,
   timeoutOption,
   warningLog,
 } from "../_shared.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff sync SRC DEST [options]
-       skiff sync --config FILE [options]
-
-Mirrors the repository SRC ([registry/]repository, no tag; or oci:DIR, whose
-names R:T or T become DEST's tags, as the registry had them) into DEST, a
-repository of another registry, or oci:DIR, an OCI image layout (created when
-missing; tag T is named REPO:T there, REPO being SRC in full, so that
-skopeo reads oci:DIR:REPO:T): every tag (or those --tags picks), each with its
-referrers and cosign-style signature, attestation and SBOM tags, digests kept.
-Incremental: a tag whose digest at DEST already equals SRC's (one HEAD each,
-which Docker Hub does not count against its rate limit) is left alone, with
-nothing uploaded and no manifest written. A tag that fails does not stop the
-others. Referrers that cannot be carried (a malformed referrer at SRC, a cap)
-do not fail their tag: a warning names it, the summary counts it apart.
-Prints one line per tag to stdout, a summary to stderr; exit 1 when any
-tag failed. Each line shows the digest DEST's tag names (with --platform P,
-that platform's manifest, not SRC's index).
-
-Options:
-  --tags REGEX       only the tags REGEX finds (a search: use ^...$ for whole tags)
-  --platform P       all (default), os/arch[/variant], or a comma-separated list
-                     (a list rewrites each index: its digest changes)
-  --images N         images copied at once (default: 2)
-  --jobs N           blobs copied at once per image (default: 4)
-  --no-referrers     do not carry referrers and cosign-style tags
-  --referrer-depth N how deep referrers of referrers are followed (default: 4)
-  --dry-run          say what would be copied; write nothing
-  --config FILE      many sources: a JSON file
-                       {"sync": [{"source": "REPO", "destination": "REPO",
-                                  "tags": "REGEX", "platform": "all"}, ...]}
-  --plain-http       speak plain HTTP to both registries
-  -u, --username U   log in as U to both registries (default: the stored ones)
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  -q, --quiet        print only the tags that failed, and no summary
-  --json             print the report(s) as JSON instead of the lines
-  --debug            show stack traces and transport details
-
-Examples:
-  skiff sync docker.io/library/alpine registry.local/mirror/alpine --tags '^3\\.'
-  skiff sync --dry-run ghcr.io/org/app 127.0.0.1:5000/org/app
-  skiff sync ghcr.io/org/app oci:./mirror
-`;
 
 interface Job {
   source: string;
@@ -71,22 +34,70 @@ interface Job {
 /** `skiff sync`. */
 export const syncCommand: Command = {
   name: "sync",
-  summary: "sync SRC DEST   mirror a repository to another registry or to oci:DIR",
-  usage: USAGE,
+  args: "SRC DEST",
+  summary: "mirror a repository to another registry or to oci:DIR",
+  usage: ["SRC DEST [options]", "--config FILE [options]"],
+  description: `Mirrors the repository SRC ([registry/]repository, no tag; or oci:DIR, whose names
+    R:T or T become DEST's tags, as the registry had them) into DEST, a repository of another
+    registry, or oci:DIR, an OCI image layout (created when missing; tag T is named REPO:T there,
+    REPO being SRC in full, so that skopeo reads oci:DIR:REPO:T): every tag (or those --tags
+    picks), each with its referrers and cosign-style signature, attestation and SBOM tags, digests
+    kept.
+
+    Incremental: a tag whose digest at DEST already equals SRC's (one HEAD each, which Docker Hub
+    does not count against its rate limit) is left alone, with nothing uploaded and no manifest
+    written. A tag that fails does not stop the others. Referrers that cannot be carried (a
+    malformed referrer at SRC, a cap) do not fail their tag: a warning names it, the summary counts
+    it apart.
+
+    Prints one line per tag to stdout, a summary to stderr; exit 1 when any tag failed. Each line
+    shows the digest DEST's tag names (with --platform P, that platform's manifest, not SRC's
+    index).`,
   options: {
-    tags: { type: "string" },
-    platform: { type: "string" },
-    images: { type: "string" },
-    jobs: { type: "string" },
-    "no-referrers": { type: "boolean" },
-    "referrer-depth": { type: "string" },
-    "dry-run": { type: "boolean" },
-    config: { type: "string" },
-    "plain-http": { type: "boolean" },
-    quiet: { type: "boolean", short: "q" },
+    tags: {
+      type: "string",
+      value: "REGEX",
+      help: "only the tags REGEX finds (a search: use ^...$ for whole tags)",
+    },
+    platform: {
+      type: "string",
+      value: "P",
+      help: `all (default), os/arch[/variant], or a comma-separated list (a list rewrites each
+        index: its digest changes)`,
+    },
+    images: { type: "string", value: "N", help: "images copied at once (default: 2)" },
+    jobs: reword(JOBS_OPTION.jobs, "blobs copied at once per image (default: 4)"),
+    "no-referrers": { type: "boolean", help: "do not carry referrers and cosign-style tags" },
+    "referrer-depth": {
+      type: "string",
+      value: "N",
+      help: "how deep referrers of referrers are followed (default: 4)",
+    },
+    "dry-run": { type: "boolean", help: "say what would be copied; write nothing" },
+    config: {
+      type: "string",
+      value: "FILE",
+      help: "many sources: a JSON file",
+      sample: `{"sync": [{"source": "REPO", "destination": "REPO",
+           "tags": "REGEX", "platform": "all"}, ...]}`,
+    },
+    "plain-http": reword(PLAIN_HTTP_OPTION["plain-http"], "speak plain HTTP to both registries"),
     ...CREDENTIAL_OPTIONS,
-    json: { type: "boolean" },
+    username: reword(
+      CREDENTIAL_OPTIONS.username,
+      "log in as U to both registries (default: the stored ones)",
+    ),
+    quiet: reword(QUIET_OPTION.quiet, "print only the tags that failed, and no summary"),
+    json: reword(JSON_OPTION.json, "print the report(s) as JSON instead of the lines"),
+    ...DEBUG_OPTION,
   },
+  examples: [
+    "skiff sync docker.io/library/alpine registry.local/mirror/alpine --tags '^3\\.'",
+    "skiff sync --dry-run ghcr.io/org/app 127.0.0.1:5000/org/app",
+    "skiff sync ghcr.io/org/app oci:./mirror  # into an OCI image layout",
+    "skiff sync --config mirror.json --json",
+  ],
+  more: [{ title: "Mirroring with sync", path: "mirroring.md#sync" }],
   async run(ctx) {
     const { flags, io } = ctx;
     const quiet = flags.quiet === true;
@@ -226,7 +237,7 @@ async function jobsOf(ctx: CommandContext): Promise<Job[]> {
   if (typeof flags.config !== "string") {
     if (positionals.length !== 2) {
       throw new UsageError(
-        `sync takes SRC and DEST, got ${positionals.length} arguments\n\n${USAGE}`,
+        `sync takes SRC and DEST, got ${positionals.length} arguments\n\n${ctx.usage}`,
       );
     }
     return [check({

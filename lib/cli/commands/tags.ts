@@ -2,40 +2,32 @@
 
 import { escapeText, jsonText } from "../../progress/escape_text.ts";
 import { parseRepository } from "../../reference/parse_repository.ts";
-import { CREDENTIAL_OPTIONS, jsonFlag, remoteOptions, TIMEOUT_USAGE } from "../_shared.ts";
+import { JSON_OPTION, REMOTE_OPTIONS, reword } from "../_options.ts";
+import { jsonFlag, remoteOptions } from "../_shared.ts";
 import { type Command, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff tags REPO [options]
-
-Lists every tag of the repository REPO ([registry/]repository, no tag), one per
-line, following the registry's pagination.
-
-Options:
-  --json             print an object: repository and tags
-  --plain-http       speak plain HTTP to the registry
-  -u, --username U   credentials for this request (default: the stored ones)
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  --debug            show stack traces and transport details
-
-Examples:
-  skiff tags alpine
-  skiff tags 127.0.0.1:5000/team/app
-`;
 
 /** `skiff tags`. */
 export const tagsCommand: Command = {
   name: "tags",
-  summary: "tags REPO       list a repository's tags",
-  usage: USAGE,
+  args: "REPO",
+  summary: "list a repository's tags",
+  usage: ["REPO [options]"],
+  description: `Lists every tag of the repository REPO ([registry/]repository, no tag), one per
+    line, following the registry's pagination. Each page is printed as it arrives (also with
+    --json), so a long list takes no memory; a list of more than 10 000 pages or 1 000 000 tags,
+    or a page over 16 MiB, ends in an error after what came before.`,
   options: {
-    ...CREDENTIAL_OPTIONS,
-    json: { type: "boolean" },
-    "plain-http": { type: "boolean" },
+    json: reword(JSON_OPTION.json, "print an object: repository and tags"),
+    ...REMOTE_OPTIONS,
   },
+  examples: [
+    "skiff tags alpine",
+    "skiff tags 127.0.0.1:5000/team/app",
+    "skiff tags --json 127.0.0.1:5000/team/app",
+  ],
   async run(ctx) {
     const input = ctx.positionals[0];
-    if (input === undefined) throw new UsageError(`missing repository\n\n${USAGE}`);
+    if (input === undefined) throw new UsageError(`missing repository\n\n${ctx.usage}`);
     if (ctx.positionals.length > 1) {
       throw new UsageError(`tags takes one repository, got ${ctx.positionals.length}`);
     }

@@ -2,9 +2,9 @@
 
 import { escapeText, safe } from "../../progress/escape_text.ts";
 import { formatBytes } from "../../progress/format.ts";
-import { LineRenderer } from "../../progress/line_renderer.ts";
+import { LineRenderer } from "../line_renderer.ts";
+import { DEBUG_OPTION, JSON_OPTION, PULLING_OPTIONS, QUIET_OPTION, reword } from "../_options.ts";
 import {
-  CREDENTIAL_OPTIONS,
   exclusive,
   jobsFlag,
   jsonFlag,
@@ -13,96 +13,102 @@ import {
   remoteOptions,
   storedImageArg,
   storePath,
-  TIMEOUT_USAGE,
 } from "../_shared.ts";
 import { type Command, type Flags, UsageError } from "../command.ts";
-
-const USAGE = `Usage: skiff unpack REF DIR [options]
-       skiff unpack --format erofs REF FILE [options]
-       skiff unpack --format ext4 REF FILE [--size N | --free N] [--journal] [options]
-       skiff unpack --format erofs --layers DIR REF [options]
-
-Unpacks REF into DIR as a root filesystem, the way a container runtime builds
-it: layers in order, whiteouts applied, nothing written outside DIR. When the
-store does not have REF, it is pulled and unpacked at once: each layer is applied
-while it downloads (and ends verified in the store). DIR must be absent or empty;
-it appears only once every layer was applied and verified. REF may be a stored
-image's ID (sha256:<hex>, as skiff images shows it): from the store only.
-With --format erofs, writes the same tree as an EROFS disk image FILE (absent,
-or a block device to write it into), for microVMs and the kernel's read-only
-mount: owners, devices and xattrs as the image says, whoever runs skiff; the
-same bytes on every run.
-With --format ext4, the same as an ext4 disk image FILE (absent, or a block
-device), just big enough unless --size or --free says otherwise, without a
-journal unless --journal.
-With --format erofs --layers DIR, writes one EROFS image per layer into DIR,
-named by the layer's diff_id and reused when there, whiteouts kept as overlayfs
-reads them; a second stdout line lists them top first, in overlayfs lowerdir order.
-Prints one line to stdout: the canonical name and the digest of the manifest.
-
-Options:
-  --format F         directory (default), erofs or ext4
-  --size N           ext4: the image's size in bytes, K/M/G/T suffixes, whole 4 KiB
-                     blocks (default: what the tree needs)
-  --free N           ext4: free space to add to the image, whole 4 KiB blocks
-                     (default: none)
-  --journal          ext4: give the image an (empty) journal (default: none)
-  --layers DIR       erofs: one image per layer in DIR, for overlayfs
-  --store DIR        the OCI image layout to read (and pull into)
-  --platform P       os/arch[/variant] (default: linux/<this machine's architecture>)
-  --pull POLICY      missing (default): pull only what the store lacks; never: use
-                     the store only; always: check the name with the registry
-  --jobs N           blobs to download at once (default: 4)
-  --plain-http       speak plain HTTP to the registry when pulling
-  -u, --username U   log in as U for the pull
-  --password-stdin   read the password from stdin (with --username)
-${TIMEOUT_USAGE}
-  --max-entries N    refuse images with more than N tar entries (default: 1000000)
-  --max-bytes N      refuse images with more than N uncompressed bytes; K, M, G and
-                     T suffixes are powers of 1024 (default: 64G)
-  -q, --quiet        print only the result line
-  --json             print the result as a JSON object instead of the line (with
-                     the image file's size and digest for erofs and ext4; no digest
-                     with --size or --free)
-  --debug            show stack traces and transport details
-
-Not running as root, a directory's files belong to you and device nodes are
-skipped (counted); an erofs or ext4 image is the same whoever runs skiff.
-
-Examples:
-  skiff unpack alpine:3.20 ./rootfs
-  skiff unpack --format erofs alpine:3.20 ./alpine.erofs
-  skiff unpack --format ext4 --free 256M debian:12 ./rootfs.ext4
-  skiff unpack --platform linux/arm64 --store ./images ghcr.io/org/app:1.2 /srv/app
-`;
 
 /** `skiff unpack`. */
 export const unpackCommand: Command = {
   name: "unpack",
-  summary: "unpack REF DIR  unpack an image into a directory, or an EROFS or ext4 image",
-  usage: USAGE,
+  args: "REF DIR",
+  summary: "unpack an image into a directory, or an EROFS or ext4 image",
+  usage: [
+    "REF DIR [options]",
+    "--format erofs REF FILE [options]",
+    "--format ext4 REF FILE [--size N | --free N] [--journal] [options]",
+    "--format erofs --layers DIR REF [options]",
+  ],
+  description: `Unpacks REF into DIR as a root filesystem, the way a container runtime builds it:
+    layers in order, whiteouts applied, nothing written outside DIR. When the store does not have
+    REF, it is pulled and unpacked at once: each layer is applied while it downloads (and ends
+    verified in the store). DIR must be absent or empty; it appears only once every layer was
+    applied and verified. REF may be a stored image's ID (sha256:<hex>, as skiff images shows it):
+    from the store only.
+
+    With --format erofs, writes the same tree as an EROFS disk image FILE (absent, or a block
+    device to write it into), for microVMs and the kernel's read-only mount: owners, devices and
+    xattrs as the image says, whoever runs skiff; the same bytes on every run.
+
+    With --format ext4, the same as an ext4 disk image FILE (absent, or a block device), just big
+    enough unless --size or --free says otherwise, without a journal unless --journal.
+
+    With --format erofs --layers DIR, writes one EROFS image per layer into DIR, named by the
+    layer's diff_id and reused when there, whiteouts kept as overlayfs reads them; a second stdout
+    line lists them top first, in overlayfs lowerdir order.
+
+    Prints one line to stdout: the canonical name and the digest of the manifest.`,
   options: {
-    format: { type: "string" },
-    size: { type: "string" },
-    free: { type: "string" },
-    journal: { type: "boolean" },
-    layers: { type: "string" },
-    platform: { type: "string" },
-    pull: { type: "string" },
-    jobs: { type: "string" },
-    "plain-http": { type: "boolean" },
-    "max-entries": { type: "string" },
-    "max-bytes": { type: "string" },
-    quiet: { type: "boolean", short: "q" },
-    ...CREDENTIAL_OPTIONS,
-    json: { type: "boolean" },
+    format: { type: "string", value: "F", help: "directory (default), erofs or ext4" },
+    size: {
+      type: "string",
+      value: "N",
+      help: `ext4: the image's size in bytes, K/M/G/T suffixes, whole 4 KiB blocks (default: what
+        the tree needs; too small for the tree is an error)`,
+    },
+    free: {
+      type: "string",
+      value: "N",
+      help: `ext4: free space to add to the image, whole 4 KiB blocks, an inode per 16 KiB of it
+        (default: none)`,
+    },
+    journal: {
+      type: "boolean",
+      help: "ext4: give the image an (empty) jbd2 journal, sized as mke2fs would (default: none)",
+    },
+    layers: {
+      type: "string",
+      value: "DIR",
+      help: "erofs: one image per layer in DIR, for overlayfs",
+    },
+    ...PULLING_OPTIONS,
+    "max-entries": {
+      type: "string",
+      value: "N",
+      help: "refuse images with more than N tar entries (default: 1000000)",
+    },
+    "max-bytes": {
+      type: "string",
+      value: "N",
+      help: `refuse images with more than N uncompressed bytes; K, M, G and T suffixes are powers
+        of 1024 (default: 64G)`,
+    },
+    ...QUIET_OPTION,
+    json: reword(
+      JSON_OPTION.json,
+      `print the result as a JSON object instead of the line: reference, digest, storedDigest,
+        format, path, layers, entries, whiteouts, bytes, skippedDevices, pulled, and image (the
+        image file's size and digest for erofs and ext4; no digest with --size or --free); with
+        --layers, layerImages (base first: diffId, path, size, reused) and lowerdir`,
+    ),
+    ...DEBUG_OPTION,
   },
+  notes: `Not running as root, a directory's files belong to you and device nodes are skipped
+    (counted); an erofs or ext4 image is the same whoever runs skiff.`,
+  examples: [
+    "skiff unpack alpine:3.20 ./rootfs",
+    "skiff unpack --platform linux/arm64 --store ./images ghcr.io/org/app:1.2 /srv/app",
+    "sudo skiff unpack debian:12 /var/lib/machines/deb  # as root: owners and device nodes too",
+    "skiff unpack --format erofs alpine:3.20 ./alpine.erofs",
+    "skiff unpack --format ext4 --free 256M debian:12 ./rootfs.ext4",
+    "skiff unpack --format ext4 --size 2G --journal debian:12 ./vm.ext4",
+    "skiff unpack --format erofs --layers ./layers debian:12  # one image per layer",
+  ],
+  more: [{ title: "Root filesystems, disk images and export", path: "unpack.md" }],
   async run(ctx) {
     const { flags, positionals, io } = ctx;
     if (positionals.length > 2) {
       throw new UsageError(`unpack takes a reference and a directory, got ${positionals.length}`);
     }
-    const ref = storedImageArg(positionals[0], USAGE);
+    const ref = storedImageArg(positionals[0], ctx.usage);
     const format = flags.format ?? "directory";
     if (format !== "directory" && format !== "erofs" && format !== "ext4") {
       throw new UsageError(`--format must be directory, erofs or ext4, got "${format}"`);
@@ -117,7 +123,7 @@ export const unpackCommand: Command = {
     const dir = layers ?? positionals[1];
     if (dir === undefined || dir === "") {
       throw new UsageError(
-        `missing ${format === "directory" ? "directory" : "image file"}\n\n${USAGE}`,
+        `missing ${format === "directory" ? "directory" : "image file"}\n\n${ctx.usage}`,
       );
     }
     exclusive(ctx, "size", "free");
@@ -129,7 +135,7 @@ export const unpackCommand: Command = {
     const size = sizeFlag(flags, "size", true);
     const free = sizeFlag(flags, "free", true);
     if (size !== undefined || free !== undefined) {
-      const { Ext4Writer } = await import("../../unpack/ext4_writer.ts");
+      const { Ext4Writer } = await import("../../disk/ext4/ext4_writer.ts");
       const problem = Ext4Writer.sizeProblem(size ?? free!);
       if (problem) throw new UsageError(`--${size !== undefined ? "size" : "free"} ${problem}`);
     }
