@@ -9,18 +9,18 @@
 // adds its image to `REPO` without a tag. Names that are not canonical references (a bare `1` as
 // `skopeo copy ... oci:DIR:1` writes) are not served: they name no repository.
 
-import {
-  type Descriptor,
-  MANIFEST_SIZE_LIMIT,
-  parseDescriptor,
-  parseManifest,
-} from "../oci/parse_manifest.ts";
+import { type Descriptor, ManifestError, parseDescriptor } from "../oci/parse_manifest.ts";
 import { INDEX_MEDIA_TYPES } from "../oci/media_types.ts";
 import { isDigest } from "../reference/parse_digest.ts";
 import { DOCKER_HUB, parseReference } from "../reference/parse_reference.ts";
 import { DigestMismatchError } from "../reference/digest_mismatch_error.ts";
 import { fileIdentity } from "./_file_identity.ts";
-import { INDEX_DIGEST_ANNOTATION, SOURCE_DIGEST_ANNOTATION, type Store } from "../store/store.ts";
+import {
+  INDEX_DIGEST_ANNOTATION,
+  SOURCE_DIGEST_ANNOTATION,
+  type Store,
+  type StoredDocument,
+} from "../store/store.ts";
 
 /** A repository of one registry, as stored: `registry/repository`. */
 export interface RepositoryKey {
@@ -231,18 +231,21 @@ export class StoreView {
 
   /** A manifest's bytes, verified; `undefined` when missing or damaged. */
   async #served(digest: string, mediaType: string): Promise<ServedManifest | undefined> {
-    const bytes = await this.#readManifest(digest);
-    return bytes && { digest, mediaType, bytes };
+    const read = await this.#readManifest(digest, mediaType);
+    return read && { digest, mediaType, bytes: read.bytes };
   }
 
-  /** A stored manifest's bytes, verified against its digest; missing or damaged: `undefined`. */
-  async #readManifest(digest: string): Promise<Uint8Array | undefined> {
+  /**
+   * A stored manifest or index through the store's one reader of them (verified against its
+   * digest, at most 4 MiB, parsed); missing, damaged or not a manifest: `undefined`.
+   */
+  async #readManifest(digest: string, mediaType?: string): Promise<StoredDocument | undefined> {
     try {
-      return await this.#store.readBlob(digest, MANIFEST_SIZE_LIMIT);
+      return await this.#store.readManifestOrIndex({ digest, ...(mediaType ? { mediaType } : {}) });
     } catch (e) {
       if (
         e instanceof Deno.errors.NotFound || e instanceof DigestMismatchError ||
-        e instanceof RangeError
+        e instanceof RangeError || e instanceof ManifestError
       ) {
         return undefined;
       }
@@ -320,27 +323,21 @@ export class StoreView {
     };
     const visit = async (digest: string, mediaType: string | undefined): Promise<void> => {
       if (content.manifests.has(digest)) return;
-      const bytes = await this.#readManifest(digest);
-      if (!bytes) return;
-      let doc: Record<string, unknown>;
-      try {
-        const parsed = JSON.parse(new TextDecoder().decode(bytes));
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return;
-        doc = parsed;
-      } catch {
-        return; // not a document: names nothing, and is no manifest to serve
-      }
-      const type = mediaType || (typeof doc.mediaType === "string" ? doc.mediaType : undefined) ||
-        guessType(bytes);
-      if (type === undefined) return;
+      const read = await this.#readManifest(digest, mediaType);
+      if (!read) return; // absent, damaged, or no manifest: it names nothing, and is not served
+      const { bytes, parsed } = read;
+      const type = mediaType || read.descriptor.mediaType;
       content.manifests.set(digest, type);
       content.blobs.set(digest, bytes.byteLength);
+      // what the parsed document leaves out: the referrer's fields
+      const doc = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
       const subject = descriptorOf(doc.subject);
       if (subject) {
-        const config = descriptorOf(doc.config);
         const artifactType = typeof doc.artifactType === "string" && doc.artifactType !== ""
           ? doc.artifactType
-          : config?.mediaType || undefined;
+          : parsed.kind === "manifest"
+          ? parsed.manifest.config.mediaType
+          : undefined;
         const annotations = stringsOf(doc.annotations);
         addReferrer(subject.digest, {
           mediaType: type,
@@ -350,16 +347,16 @@ export class StoreView {
           ...(annotations ? { annotations } : {}),
         });
       }
-      for (const child of listOf(doc.manifests)) {
-        await visit(child.digest, child.mediaType);
-        const original = child.annotations?.[SOURCE_DIGEST_ANNOTATION];
-        if (original !== undefined && isDigest(original)) await visit(original, undefined);
+      if (parsed.kind === "index") {
+        for (const child of parsed.index.manifests) {
+          await visit(child.digest, child.mediaType);
+          const original = child.annotations?.[SOURCE_DIGEST_ANNOTATION];
+          if (original !== undefined && isDigest(original)) await visit(original, undefined);
+        }
+        return;
       }
-      const config = descriptorOf(doc.config);
-      if (config) content.blobs.set(config.digest, config.size);
-      for (const layer of [...listOf(doc.layers), ...listOf(doc.blobs)]) {
-        content.blobs.set(layer.digest, layer.size);
-      }
+      const { config, layers } = parsed.manifest;
+      for (const blob of [config, ...layers]) content.blobs.set(blob.digest, blob.size);
     };
     for (const root of named.roots) {
       await visit(root.digest, root.mediaType || undefined);
@@ -410,15 +407,6 @@ function acceptedTypes(accept: string | null): Set<string> | undefined {
   return types.size === 0 || types.has("*/*") ? undefined : types;
 }
 
-/** The kind of a document without a media type, as the manifest parser decides it. */
-function guessType(bytes: Uint8Array): string | undefined {
-  try {
-    return parseManifest(bytes).mediaType;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A descriptor as the manifest parser reads one; what it refuses names nothing here. */
 function descriptorOf(value: unknown): Descriptor | undefined {
   try {
@@ -426,10 +414,6 @@ function descriptorOf(value: unknown): Descriptor | undefined {
   } catch {
     return undefined;
   }
-}
-
-function listOf(value: unknown): Descriptor[] {
-  return (Array.isArray(value) ? value : []).flatMap((d) => descriptorOf(d) ?? []);
 }
 
 /** A document's annotations, when they are what the spec says (strings only). */
