@@ -84,6 +84,15 @@
  * await logout("ghcr.io");
  * ```
  *
+ * @example Serve the store as a read-only registry (a mirror for docker, podman, containerd)
+ * ```ts ignore
+ * import { serve } from "@skiff/skiff";
+ *
+ * const server = await serve({ store: "./images", port: 0 }); // 127.0.0.1, any free port
+ * console.log(`docker.io/library/alpine:3.20 is ${server.url}/v2/library/alpine/manifests/3.20`);
+ * await server.shutdown(); // the responses in flight end first
+ * ```
+ *
  * @example Parse and normalize a reference
  * ```ts
  * import { parseReference } from "@skiff/skiff";
@@ -347,6 +356,14 @@ export {
   type VerifyStoreOptions,
 } from "./lib/store/verify_store.ts";
 export type { IndexEntry } from "./lib/store/index_entry.ts";
+export { serve, type ServeOptions, type StoreServer } from "./lib/serve/serve.ts";
+export {
+  type AccessLogEntry,
+  PAGE_LIMIT,
+  type RegistryAuthOptions,
+  RegistryHandler,
+  type RegistryHandlerOptions,
+} from "./lib/serve/registry_handler.ts";
 export { DigestVerifyStream } from "./lib/stream/digest_verify_stream.ts";
 export type { BlobKind, ProgressEvent, ProgressListener } from "./lib/progress/progress_event.ts";
 export { VERSION } from "./lib/version.ts";

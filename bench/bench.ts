@@ -8,7 +8,10 @@
 // skiff's cold pull made in that round.
 //
 //   deno task bench [--rounds N] [--only small|big|erofs|ext4] [--skip-big] [--skip-erofs]
-//                   [--skip-ext4] [--copy] [--sync] [--load] [--rootfs-only]
+//                   [--skip-ext4] [--copy] [--sync] [--load] [--serve] [--rootfs-only]
+//
+// --serve: skopeo copy of bench/multi:1 from `skiff serve` against the same from the registry,
+// one client and four at once (bench/_serve.ts).
 //
 // Time to rootfs (cold: the store does not have the image): skiff unpack (streaming: layers
 // applied while they download) vs skiff pull then skiff unpack vs skopeo copy + umoci unpack
@@ -33,6 +36,7 @@ import { parseArgs } from "node:util";
 import { startRegistry } from "../tests/_registry.ts";
 import { benchCopy } from "./_copy_table.ts";
 import { benchLoad } from "./_load.ts";
+import { benchServe } from "./_serve.ts";
 import { benchSync } from "./_sync.ts";
 import { pushDebianImage } from "../tests/_rootfs.ts";
 
@@ -53,6 +57,7 @@ const { values: flags } = parseArgs({
     copy: { type: "boolean" },
     sync: { type: "boolean" },
     load: { type: "boolean" },
+    serve: { type: "boolean" },
     "rootfs-only": { type: "boolean" },
   },
 });
@@ -398,6 +403,44 @@ async function main() {
       // skiff load of skopeo's docker-archive and oci-archive vs skopeo copy of them (bench/_load.ts)
       const picked = Object.fromEntries(scenarios.map(([key]) => [key, images[key]!]));
       await benchLoad(host, picked, ROUNDS, CLI, measure, CACHE);
+      return;
+    }
+    if (flags.serve) {
+      // the small image, pulled into a store of its own once, served by skiff serve
+      const image = images.small!;
+      const store = `${CACHE}/serve-store`;
+      const pulled = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          CLI,
+          "pull",
+          "-q",
+          "--pull",
+          "missing",
+          "--store",
+          store,
+          `${host}/${image.repo}:1`,
+        ],
+        stdout: "null",
+      }).output();
+      if (!pulled.success) throw new Error("bench: the pull for --serve failed");
+      const work = `${CACHE}/serve-work`;
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+      await Deno.mkdir(work);
+      const summary = await benchServe(
+        host,
+        image.repo,
+        image.bytes,
+        store,
+        work,
+        ROUNDS,
+        CLI,
+        measure,
+      );
+      await Deno.remove(work, { recursive: true });
+      await Deno.writeTextFile(`${CACHE}/last-serve.json`, JSON.stringify(summary, null, 2));
       return;
     }
     if (flags.copy) {

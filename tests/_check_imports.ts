@@ -22,6 +22,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["layer"],
   ["disk"],
   ["registry", "store"],
+  ["serve"],
   ["pull"],
   ["unpack", "copy"],
   ["archive"],

@@ -13,15 +13,25 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
+export interface DockerOptions {
+  /** `registry-mirrors` of daemon.json: where it pulls Docker Hub's images from first. */
+  registryMirrors?: string[];
+  /** More environment for dockerd (e.g. a dead `HTTPS_PROXY`, so Docker Hub is never reached). */
+  env?: Record<string, string>;
+}
+
 /** Starts a private engine; resolves once it answers `docker info`. */
-export async function startDocker(): Promise<DockerEngine> {
+export async function startDocker(options: DockerOptions = {}): Promise<DockerEngine> {
   const data = await tempDir({ prefix: "skiff-docker-" });
   const exec = await tempDir({ dir: "/tmp", prefix: "skd-" });
   const host = `unix://${exec}/docker.sock`;
   // its own configuration file, so it reads nothing of /etc/docker and writes its key here
   await Deno.writeTextFile(
     `${data}/daemon.json`,
-    JSON.stringify({ "deprecated-key-path": `${data}/key.json` }),
+    JSON.stringify({
+      "deprecated-key-path": `${data}/key.json`,
+      ...(options.registryMirrors ? { "registry-mirrors": options.registryMirrors } : {}),
+    }),
   );
   // dockerd makes /run/docker/plugins whatever its other paths are: removed after, if new
   const hadRunDir = await Deno.stat("/run/docker").then(() => true, () => false);
@@ -45,6 +55,7 @@ export async function startDocker(): Promise<DockerEngine> {
     stdin: "null",
     stdout: "null",
     stderr: "piped",
+    ...(options.env ? { env: options.env } : {}),
   }).spawn();
   // its log, drained (a full pipe would stop it) and kept to the last few KiB for an error
   let log = "";

@@ -13,8 +13,8 @@ async function runroot(root: string): Promise<string> {
   return dir;
 }
 
-/** `podman ARGS` with its root under `root`. */
-export async function podman(root: string, args: string[]) {
+/** `podman ARGS` with its root under `root` (and `env`, e.g. CONTAINERS_REGISTRIES_CONF). */
+export async function podman(root: string, args: string[], env?: Record<string, string>) {
   return await run("podman", [
     "--root",
     `${root}/root`,
@@ -23,5 +23,5 @@ export async function podman(root: string, args: string[]) {
     "--storage-driver",
     "vfs",
     ...args,
-  ]);
+  ], env ? { env } : {});
 }

@@ -25,6 +25,7 @@ import { pushCommand } from "./commands/push.ts";
 import { referrersCommand } from "./commands/referrers.ts";
 import { rmCommand } from "./commands/rm.ts";
 import { saveCommand } from "./commands/save.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { syncCommand } from "./commands/sync.ts";
 import { tagsCommand } from "./commands/tags.ts";
 import { unpackCommand } from "./commands/unpack.ts";
@@ -77,6 +78,7 @@ export const PROGRAM: Program = {
     rmCommand,
     gcCommand,
     fsckCommand,
+    serveCommand,
     loginCommand,
     logoutCommand,
   ],

@@ -214,6 +214,52 @@ export function parseReference(input: string): Reference {
   return new Reference(registry, path, tag, digest);
 }
 
+/**
+ * Whether a text is a repository path by the distribution grammar: lowercase path components of
+ * letters and digits separated by `.`, `_`, `__` or dashes, joined by `/`, at most 255 characters
+ * (the path a registry serves under `/v2/<name>/`, without a registry host in front).
+ *
+ * @param path The path, e.g. `library/alpine`.
+ * @returns `true` when it is one.
+ *
+ * @example Paths and not
+ * ```ts
+ * import { isRepositoryPath } from "./parse_reference.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(isRepositoryPath("library/alpine"));
+ * assert.ok(isRepositoryPath("ghcr.io/org/app"));
+ * assert.ok(!isRepositoryPath("Library/alpine"));
+ * assert.ok(!isRepositoryPath("a/../b"));
+ * assert.ok(!isRepositoryPath("a%2Fb"));
+ * ```
+ */
+export function isRepositoryPath(path: string): boolean {
+  return path.length > 0 && path.length <= NAME_TOTAL_LENGTH_MAX &&
+    path.split("/").every((c) => PATH_COMPONENT.test(c));
+}
+
+/**
+ * Whether a text is a tag by the distribution grammar: letters, digits, `_`, `.` and `-`, at
+ * most 128, not starting with `.` or `-`.
+ *
+ * @param tag The tag.
+ * @returns `true` when it is one.
+ *
+ * @example Tags and not
+ * ```ts
+ * import { isTag } from "./parse_reference.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(isTag("3.20"));
+ * assert.ok(!isTag(".hidden"));
+ * assert.ok(!isTag("sha256:abc"));
+ * ```
+ */
+export function isTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
 function checkRegistry(domain: string): string | undefined {
   let host = domain;
   let port: string | undefined;
